@@ -1,0 +1,337 @@
+//! One password login, start to finish: parse the name, read the account, apply the policy,
+//! and only then check the password.
+//!
+//! The account state is judged before the bind so that accounts refused anyway never burn a
+//! lockout count, and every failure to get an answer from AD refuses the login
+//! (`directory_unavailable`); nothing here ever accepts by default.
+
+use tracing::{debug, error, warn};
+
+use crate::directory::Lookup;
+use crate::error::DirectoryError;
+use crate::user_name::{parse_user_name, LogonName};
+use crate::{
+    decide, AccountSummary, Decision, Directory, Facts, FileTime, Outcome, PolicyConfig, Reason,
+};
+
+/// Decides logins: the directory plus the telework policy.
+pub struct Authorizer {
+    directory: Directory,
+    policy: PolicyConfig,
+}
+
+impl Authorizer {
+    /// Combine the directory with the policy. The telework group is not looked up here (AD
+    /// may be down at startup); a group DN that does not exist is reported on the first login
+    /// that is not a member (see `telework_member`).
+    pub fn new(directory: Directory, policy: PolicyConfig) -> Authorizer {
+        Authorizer { directory, policy }
+    }
+
+    /// Decide a PAP login: `user_name` and `password` as the RADIUS request carried them.
+    ///
+    /// Steps: the name is parsed (malformed → `unknown_user`, no LDAP); an empty or non-UTF-8
+    /// password is refused without a bind (the account is still looked up so that the audit
+    /// record names it); the account and its telework membership are read; [`decide`] judges
+    /// them; only an account that passes is bound as, on a user-bind connection, and the bind
+    /// result is the final word.
+    pub async fn check_password(&self, user_name: &[u8], password: &[u8]) -> Outcome {
+        let name = match parse_user_name(user_name, self.directory.netbios_domain()) {
+            Ok(name) => name,
+            Err(problem) => {
+                debug!(%problem, "user name refused without a directory lookup");
+                return reject(Reason::UnknownUser, None);
+            }
+        };
+        let password = match password {
+            [] => return self.refuse_unbound(&name, Reason::EmptyPassword).await,
+            bytes => match std::str::from_utf8(bytes) {
+                Ok(password) => password,
+                Err(_) => {
+                    return self
+                        .refuse_unbound(&name, Reason::UnsupportedCredential)
+                        .await
+                }
+            },
+        };
+        let account = match self.directory.find_account(&name).await {
+            Ok(Lookup::Found(account)) => account,
+            Ok(Lookup::NotFound) => {
+                debug!(attribute = name.attribute(), "no such account");
+                return reject(Reason::UnknownUser, None);
+            }
+            Ok(Lookup::Ambiguous) => {
+                warn!(
+                    attribute = name.attribute(),
+                    value = name.value(),
+                    "several accounts match; make the attribute unique"
+                );
+                return reject(Reason::AmbiguousUser, None);
+            }
+            Err(error) => return unavailable(&error, None),
+        };
+        let summary = account.summary;
+        let dn = summary.dn.as_str();
+        let telework_member = match self.telework_member(dn).await {
+            Ok(member) => member,
+            Err(error) => return unavailable(&error, Some(summary)),
+        };
+        let facts = Facts {
+            account: account.state,
+            telework_member,
+            now: FileTime::now(),
+        };
+        if let Decision::Reject(reason) = decide(&facts) {
+            debug!(dn, %reason, ?facts, "refused by policy before any bind");
+            return reject(reason, Some(summary));
+        }
+        match self.directory.check_password(dn, password).await {
+            Ok(decision) => {
+                debug!(dn, ?decision, "password checked");
+                Outcome {
+                    decision,
+                    account: Some(summary),
+                }
+            }
+            Err(error) => unavailable(&error, Some(summary)),
+        }
+    }
+
+    /// Membership in the telework group. A negative answer is double-checked against the
+    /// group's existence: a misspelt group DN would otherwise refuse everyone as
+    /// `telework_off`, sending administrators to fix memberships that are fine.
+    async fn telework_member(&self, dn: &str) -> Result<bool, DirectoryError> {
+        let group = self.policy.telework_group.as_str();
+        if self.directory.is_member(dn, group).await? {
+            return Ok(true);
+        }
+        if self.directory.exists(group).await? {
+            Ok(false)
+        } else {
+            Err(DirectoryError::GroupMissing {
+                dn: group.to_owned(),
+            })
+        }
+    }
+
+    /// Refuse for `reason` without binding, naming the account if a lookup finds exactly one.
+    /// A failed lookup does not change the reason: the request was wrong either way.
+    async fn refuse_unbound(&self, name: &LogonName, reason: Reason) -> Outcome {
+        let account = match self.directory.find_account(name).await {
+            Ok(Lookup::Found(account)) => Some(account.summary),
+            Ok(Lookup::NotFound | Lookup::Ambiguous) => None,
+            Err(error) => {
+                debug!(%error, "lookup for the record failed");
+                None
+            }
+        };
+        debug!(dn = account.as_ref().map(|a| a.dn.as_str()), %reason, "refused without a bind");
+        reject(reason, account)
+    }
+}
+
+fn reject(reason: Reason, account: Option<AccountSummary>) -> Outcome {
+    Outcome {
+        decision: Decision::Reject(reason),
+        account,
+    }
+}
+
+fn unavailable(error: &DirectoryError, account: Option<AccountSummary>) -> Outcome {
+    match error {
+        DirectoryError::GroupMissing { .. } => {
+            error!(%error, "login refused: directory_unavailable; check telework_group")
+        }
+        _ => warn!(%error, "login refused: directory_unavailable"),
+    }
+    reject(Reason::DirectoryUnavailable, account)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::connector::tests::TestCa;
+    use crate::test_support::{refused_port, silent_port};
+    use crate::DirectoryConfig;
+
+    fn config(ca: &TestCa, urls: Vec<String>, timeout: Duration) -> DirectoryConfig {
+        DirectoryConfig {
+            urls,
+            ca_file: ca.file.path().to_owned(),
+            bind_dn: "CN=svc-adgate,CN=Users,DC=corp,DC=example,DC=test".into(),
+            bind_password: Zeroizing::new("service-secret".into()),
+            base_dn: "DC=corp,DC=example,DC=test".into(),
+            netbios_domain: Some("CORP".into()),
+            timeout,
+            starttls: false,
+            allow_plain_ldap: false,
+            user_bind_connections: 2,
+        }
+    }
+
+    fn policy() -> PolicyConfig {
+        PolicyConfig {
+            telework_group: "CN=Telework-Allowed,CN=Users,DC=corp,DC=example,DC=test".into(),
+        }
+    }
+
+    fn authorizer(config: DirectoryConfig) -> Authorizer {
+        Authorizer::new(Directory::new(config).unwrap(), policy())
+    }
+
+    /// An authorizer whose only DC accepts TCP and never answers.
+    async fn silent_authorizer(ca: &TestCa, timeout: Duration) -> Authorizer {
+        let port = silent_port().await;
+        authorizer(config(
+            ca,
+            vec![format!("ldaps://127.0.0.1:{port}")],
+            timeout,
+        ))
+    }
+
+    #[tokio::test]
+    async fn malformed_names_are_refused_without_ldap() {
+        let ca = TestCa::new("test CA");
+        // A DC that would hang for a minute: any LDAP attempt would show in the elapsed time.
+        let authorizer = silent_authorizer(&ca, Duration::from_secs(60)).await;
+        let started = Instant::now();
+        for name in [
+            &b""[..],
+            b"al\xffice",
+            b"alice\0",
+            b"alice\r\n",
+            b"\\",
+            b"EVIL\\alice",
+            b"@corp.example.test",
+            &[b'a'; 300],
+        ] {
+            let outcome = authorizer.check_password(name, b"secret").await;
+            assert_eq!(
+                outcome.decision,
+                Decision::Reject(Reason::UnknownUser),
+                "{name:?}"
+            );
+            assert_eq!(outcome.account, None);
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn empty_and_non_utf8_passwords_are_refused_even_when_ad_is_down() {
+        let ca = TestCa::new("test CA");
+        let port = refused_port().await;
+        let authorizer = authorizer(config(
+            &ca,
+            vec![format!("ldaps://127.0.0.1:{port}")],
+            Duration::from_secs(1),
+        ));
+        let outcome = authorizer.check_password(b"alice", b"").await;
+        assert_eq!(outcome.decision, Decision::Reject(Reason::EmptyPassword));
+        let outcome = authorizer.check_password(b"alice", b"\xff\xfe").await;
+        assert_eq!(
+            outcome.decision,
+            Decision::Reject(Reason::UnsupportedCredential)
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_directory_fails_closed() {
+        let ca = TestCa::new("test CA");
+        let refused = refused_port().await;
+        let authorizer = authorizer(config(
+            &ca,
+            vec![format!("ldaps://127.0.0.1:{refused}")],
+            Duration::from_secs(1),
+        ));
+        let outcome = authorizer.check_password(b"alice", b"secret").await;
+        assert_eq!(
+            outcome.decision,
+            Decision::Reject(Reason::DirectoryUnavailable)
+        );
+        assert_eq!(outcome.account, None);
+    }
+
+    #[tokio::test]
+    async fn silent_directory_fails_closed_within_the_timeout() {
+        let ca = TestCa::new("test CA");
+        let authorizer = silent_authorizer(&ca, Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let outcome = authorizer.check_password(b"alice", b"secret").await;
+        assert_eq!(
+            outcome.decision,
+            Decision::Reject(Reason::DirectoryUnavailable)
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_logins_share_one_failed_reconnect() {
+        let ca = TestCa::new("test CA");
+        let authorizer = Arc::new(silent_authorizer(&ca, Duration::from_millis(300)).await);
+        let started = Instant::now();
+        // Spawning also proves check_password's future is Send, as the RADIUS server needs.
+        let mut logins = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let authorizer = authorizer.clone();
+            logins.spawn(async move { authorizer.check_password(b"alice", b"secret").await });
+        }
+        while let Some(outcome) = logins.join_next().await {
+            let outcome = outcome.unwrap();
+            assert_eq!(
+                outcome.decision,
+                Decision::Reject(Reason::DirectoryUnavailable)
+            );
+        }
+        // One reconnect attempt for all twenty, not twenty attempts one after another.
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn configuration_mistakes_are_startup_errors() {
+        let ca = TestCa::new("test CA");
+        let good = || {
+            config(
+                &ca,
+                vec!["ldaps://dc1.corp.example.test".into()],
+                Duration::from_secs(1),
+            )
+        };
+        assert!(Directory::new(good()).is_ok());
+        type Breaker = fn(&mut DirectoryConfig);
+        let broken: [(&str, Breaker); 8] = [
+            ("bind_password", |c| {
+                c.bind_password = Zeroizing::new(String::new())
+            }),
+            ("bind_dn", |c| c.bind_dn = " ".into()),
+            ("base_dn", |c| c.base_dn = "corp.example.test".into()),
+            ("netbios_domain", |c| {
+                c.netbios_domain = Some("CORP\\".into())
+            }),
+            ("timeout", |c| c.timeout = Duration::ZERO),
+            ("user_bind_connections", |c| c.user_bind_connections = 0),
+            ("ca_file", |c| c.ca_file = "/nonexistent/ca.pem".into()),
+            ("clear text", |c| {
+                c.urls = vec!["ldap://dc1.corp.example.test".into()]
+            }),
+        ];
+        for (what, breaker) in broken {
+            let mut config = good();
+            breaker(&mut config);
+            let error = Directory::new(config).err().expect(what).to_string();
+            assert!(error.contains(what), "{what}: {error}");
+        }
+    }
+}

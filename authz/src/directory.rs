@@ -1,0 +1,189 @@
+//! Active Directory as adgate asks it: find an account, test group membership, check a
+//! password. Gathers facts; judges nothing.
+//!
+//! Searches run on the shared [`ServiceConnection`]; password binds on the separate
+//! [`BindPool`]. Nothing is cached: every login reads AD afresh, so disabling an account or
+//! removing it from a group takes effect on the very next request.
+
+use std::sync::Arc;
+
+use ldap3::Scope;
+use tracing::debug;
+
+use crate::account::{Account, ATTRIBUTES};
+use crate::bind_pool::BindPool;
+use crate::bind_result::bind_decision;
+use crate::connector::Connector;
+use crate::entry::Entry;
+use crate::error::DirectoryError;
+use crate::filter::{member_of_filter, user_filter};
+use crate::service_connection::{Search, ServiceConnection};
+use crate::user_name::LogonName;
+use crate::{ConfigError, Decision, DirectoryConfig};
+
+/// Ask for no attributes (RFC 4511 §4.5.1.8).
+const NO_ATTRIBUTES: &[&str] = &["1.1"];
+
+/// The result of looking a logon name up.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    NotFound,
+    /// More than one account matched (the search stops at two).
+    Ambiguous,
+    Found(Box<Account>),
+}
+
+/// A connection to Active Directory: the service connection for searches and a pool for
+/// password binds, both connected lazily.
+pub struct Directory {
+    base_dn: String,
+    netbios_domain: Option<String>,
+    service: ServiceConnection,
+    binds: BindPool,
+}
+
+impl Directory {
+    /// Validate `config` and load the CA. No domain controller is contacted: connections are
+    /// made on first use and remade whenever they break, so adgate can start while AD is down.
+    pub fn new(config: DirectoryConfig) -> Result<Directory, ConfigError> {
+        let DirectoryConfig {
+            urls,
+            ca_file,
+            bind_dn,
+            bind_password,
+            base_dn,
+            netbios_domain,
+            timeout,
+            starttls,
+            allow_plain_ldap,
+            user_bind_connections,
+        } = config;
+        let invalid = |setting, problem| Err(ConfigError::Invalid { setting, problem });
+        if bind_dn.trim().is_empty() {
+            return invalid("bind_dn", "must name the service account");
+        }
+        if bind_password.is_empty() {
+            // An empty-password simple bind is an anonymous bind in AD.
+            return invalid("bind_password", "must not be empty");
+        }
+        if !base_dn.contains('=') {
+            return invalid("base_dn", "must be a DN such as DC=corp,DC=example,DC=com");
+        }
+        if let Some(domain) = &netbios_domain {
+            if domain.is_empty() || domain.contains(['\\', '@']) {
+                return invalid("netbios_domain", "must be a bare NetBIOS name such as CORP");
+            }
+        }
+        if timeout.is_zero() {
+            return invalid("timeout", "must be greater than zero");
+        }
+        if user_bind_connections == 0 {
+            return invalid("user_bind_connections", "must be at least 1");
+        }
+        let connector = Arc::new(Connector::new(
+            &urls,
+            &ca_file,
+            timeout,
+            starttls,
+            allow_plain_ldap,
+        )?);
+        Ok(Directory {
+            base_dn,
+            netbios_domain,
+            service: ServiceConnection::new(connector.clone(), bind_dn, bind_password),
+            binds: BindPool::new(connector, user_bind_connections),
+        })
+    }
+
+    /// The configured NetBIOS domain name, if any.
+    pub(crate) fn netbios_domain(&self) -> Option<&str> {
+        self.netbios_domain.as_deref()
+    }
+
+    /// Find the user account for `name` under the base DN.
+    pub(crate) async fn find_account(&self, name: &LogonName) -> Result<Lookup, DirectoryError> {
+        let filter = user_filter(name);
+        debug!(%filter, "searching for the account");
+        let mut entries = self
+            .service
+            .search(&Search {
+                operation: "user search",
+                base: &self.base_dn,
+                scope: Scope::Subtree,
+                filter: &filter,
+                attributes: ATTRIBUTES,
+                size_limit: 2,
+            })
+            .await?;
+        match entries.len() {
+            0 => Ok(Lookup::NotFound),
+            1 => {
+                let entry = Entry::parse(entries.remove(0)).map_err(|detail| {
+                    DirectoryError::Malformed {
+                        operation: "user search",
+                        detail,
+                    }
+                })?;
+                let account = Account::from_entry(&entry)?;
+                debug!(dn = %account.summary.dn, "account found");
+                Ok(Lookup::Found(Box::new(account)))
+            }
+            _ => Ok(Lookup::Ambiguous),
+        }
+    }
+
+    /// Whether the object `dn` is a member of `group_dn`, directly or through nested groups.
+    pub(crate) async fn is_member(&self, dn: &str, group_dn: &str) -> Result<bool, DirectoryError> {
+        let filter = member_of_filter(group_dn);
+        let entries = self
+            .service
+            .search(&Search {
+                operation: "membership search",
+                base: dn,
+                scope: Scope::Base,
+                filter: &filter,
+                attributes: NO_ATTRIBUTES,
+                size_limit: 1,
+            })
+            .await?;
+        debug!(
+            dn,
+            group_dn,
+            member = !entries.is_empty(),
+            "membership checked"
+        );
+        Ok(!entries.is_empty())
+    }
+
+    /// Whether an object `dn` exists (and is visible to the service account).
+    pub(crate) async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
+        let entries = self
+            .service
+            .search(&Search {
+                operation: "existence check",
+                base: dn,
+                scope: Scope::Base,
+                filter: "(objectClass=*)",
+                attributes: NO_ATTRIBUTES,
+                size_limit: 1,
+            })
+            .await?;
+        Ok(!entries.is_empty())
+    }
+
+    /// Check `password` with a simple bind as `dn` on a user-bind connection.
+    pub(crate) async fn check_password(
+        &self,
+        dn: &str,
+        password: &str,
+    ) -> Result<Decision, DirectoryError> {
+        debug!(dn, "binding as the user");
+        let result = self.binds.bind(dn, password).await?;
+        debug!(dn, rc = result.rc, diagnostic = %result.text, "user bind answered");
+        bind_decision(result.rc, &result.text).ok_or(DirectoryError::Refused {
+            operation: "user bind",
+            rc: result.rc,
+            text: result.text,
+        })
+    }
+}

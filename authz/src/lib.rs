@@ -1,0 +1,41 @@
+//! Active Directory access and the telework access policy for adgate.
+//!
+//! This crate knows AD and the policy, nothing of RADIUS packets. [`Authorizer::check_password`]
+//! is the whole PAP login: the [`Directory`] gathers [`Facts`] about the account over LDAPS,
+//! the pure function [`decide`] judges them (in the fixed order of [`Check::ORDER`]), and only an
+//! account that passes is bound as to check its password. Every failure to ask AD refuses the
+//! login as [`Reason::DirectoryUnavailable`].
+
+mod account;
+mod authorizer;
+mod bind_pool;
+mod bind_result;
+mod config;
+mod connector;
+mod decision;
+mod directory;
+mod entry;
+mod error;
+mod facts;
+mod filetime;
+mod filter;
+mod object_ids;
+mod outcome;
+mod policy;
+mod reason;
+mod service_connection;
+mod tls;
+mod user_name;
+
+#[cfg(test)]
+mod test_support;
+
+pub use authorizer::Authorizer;
+pub use config::{ConfigError, DirectoryConfig, PolicyConfig, DEFAULT_USER_BIND_CONNECTIONS};
+pub use decision::Decision;
+pub use directory::Directory;
+pub use facts::{AccountState, Facts};
+pub use filetime::FileTime;
+pub use outcome::{AccountSummary, Outcome};
+pub use policy::{decide, Check};
+pub use reason::Reason;

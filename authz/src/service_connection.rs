@@ -1,0 +1,204 @@
+//! The one long-lived connection bound as the service account, on which all searches run.
+//!
+//! ldap3 multiplexes: every request clones the handle and runs its searches concurrently on
+//! the same TCP/TLS session, so the DC pays for one TLS handshake and one bind in total. The
+//! connection is made lazily and replaced when it breaks; only one request at a time
+//! reconnects, and requests that waited for a reconnect that failed are refused at once
+//! instead of each trying again (the DC being down should not multiply the wait).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ldap3::adapters::EntriesOnly;
+use ldap3::{Ldap, ResultEntry, Scope, SearchOptions};
+use tokio::sync::Mutex;
+use tracing::{debug, error, warn};
+use zeroize::Zeroizing;
+
+use crate::connector::Connector;
+use crate::error::{within, DirectoryError};
+
+/// LDAP result codes a search may end with and still have answered the question.
+const SUCCESS: u32 = 0;
+const SIZE_LIMIT_EXCEEDED: u32 = 4;
+const NO_SUCH_OBJECT: u32 = 32;
+
+/// A search to run on the service connection.
+pub(crate) struct Search<'a> {
+    /// What the search is for, in log and error messages.
+    pub(crate) operation: &'static str,
+    pub(crate) base: &'a str,
+    pub(crate) scope: Scope,
+    pub(crate) filter: &'a str,
+    pub(crate) attributes: &'a [&'a str],
+    /// Stop after this many entries (the DC then reports sizeLimitExceeded).
+    pub(crate) size_limit: i32,
+}
+
+/// The shared, service-account-bound connection.
+pub(crate) struct ServiceConnection {
+    connector: Arc<Connector>,
+    bind_dn: String,
+    bind_password: Zeroizing<String>,
+    current: Mutex<Current>,
+    /// Counts reconnect attempts; a waiter that sees it move knows someone just tried.
+    attempts: AtomicU64,
+}
+
+#[derive(Default)]
+struct Current {
+    /// The live connection and its attempt number (to replace only the one that broke).
+    ldap: Option<(u64, Ldap)>,
+    /// Why the latest reconnect attempt failed, if it did.
+    last_failure: Option<DirectoryError>,
+}
+
+impl ServiceConnection {
+    pub(crate) fn new(
+        connector: Arc<Connector>,
+        bind_dn: String,
+        bind_password: Zeroizing<String>,
+    ) -> ServiceConnection {
+        ServiceConnection {
+            connector,
+            bind_dn,
+            bind_password,
+            current: Mutex::new(Current::default()),
+            attempts: AtomicU64::new(0),
+        }
+    }
+
+    /// Run `search` and return its entries. Search references are ignored (never chased); a
+    /// base object that does not exist yields no entries. A search that fails on a reused
+    /// connection because the connection broke is retried once on a fresh one.
+    pub(crate) async fn search(
+        &self,
+        search: &Search<'_>,
+    ) -> Result<Vec<ResultEntry>, DirectoryError> {
+        let (id, ldap, reused) = self.handle().await?;
+        match self.search_on(ldap, search).await {
+            Err(error) if error.breaks_connection() => {
+                self.forget(id).await;
+                if !reused || matches!(error, DirectoryError::Timeout { .. }) {
+                    return Err(error);
+                }
+                debug!(operation = search.operation, %error, "retrying on a new connection");
+                let (id, ldap, _) = self.handle().await?;
+                let result = self.search_on(ldap, search).await;
+                if matches!(&result, Err(error) if error.breaks_connection()) {
+                    self.forget(id).await;
+                }
+                result
+            }
+            result => result,
+        }
+    }
+
+    async fn search_on(
+        &self,
+        mut ldap: Ldap,
+        search: &Search<'_>,
+    ) -> Result<Vec<ResultEntry>, DirectoryError> {
+        let timeout = self.connector.timeout();
+        // The server-side limit matches ours, so the DC gives up when we do.
+        let time_limit = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
+        let options = SearchOptions::new()
+            .sizelimit(search.size_limit)
+            .timelimit(time_limit);
+        let run = async {
+            let mut stream = ldap
+                .with_search_options(options)
+                .streaming_search_with(
+                    EntriesOnly::new(),
+                    search.base,
+                    search.scope,
+                    search.filter,
+                    search.attributes.to_vec(),
+                )
+                .await?;
+            let mut entries = Vec::new();
+            while let Some(entry) = stream.next().await? {
+                entries.push(entry);
+            }
+            Ok((entries, stream.finish().await))
+        };
+        let (entries, done) = within(timeout, search.operation, run).await?;
+        match done.rc {
+            SUCCESS | SIZE_LIMIT_EXCEEDED => Ok(entries),
+            NO_SUCH_OBJECT => Ok(Vec::new()),
+            rc => Err(DirectoryError::Refused {
+                operation: search.operation,
+                rc,
+                text: done.text,
+            }),
+        }
+    }
+
+    /// The live connection, connecting (and binding) first when there is none.
+    async fn handle(&self) -> Result<(u64, Ldap, bool), DirectoryError> {
+        let seen = self.attempts.load(Ordering::Acquire);
+        let mut current = self.current.lock().await;
+        if let Some((id, ldap)) = current.ldap.as_mut() {
+            if !ldap.is_closed() {
+                return Ok((*id, ldap.clone(), true));
+            }
+            current.ldap = None;
+        }
+        if self.attempts.load(Ordering::Acquire) != seen {
+            if let Some(failure) = &current.last_failure {
+                return Err(DirectoryError::RecentFailure(Box::new(failure.clone())));
+            }
+        }
+        let id = self.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+        current.last_failure = None;
+        match self.connect().await {
+            Ok(ldap) => {
+                current.ldap = Some((id, ldap.clone()));
+                Ok((id, ldap, false))
+            }
+            Err(failure) => {
+                current.last_failure = Some(failure.clone());
+                Err(failure)
+            }
+        }
+    }
+
+    /// Drop connection `id` if it is still the current one; the next search reconnects.
+    async fn forget(&self, id: u64) {
+        let mut current = self.current.lock().await;
+        if matches!(current.ldap, Some((current_id, _)) if current_id == id) {
+            current.ldap = None;
+        }
+    }
+
+    async fn connect(&self) -> Result<Ldap, DirectoryError> {
+        let timeout = self.connector.timeout();
+        let bind_dn = self.bind_dn.as_str();
+        let bind_password = self.bind_password.as_str();
+        self.connector
+            .open("service connection", |mut ldap, url| async move {
+                let result = within(
+                    timeout,
+                    "service bind",
+                    ldap.simple_bind(bind_dn, bind_password),
+                )
+                .await?;
+                if result.rc == SUCCESS {
+                    debug!(%url, bind_dn, "service account bound");
+                    return Ok(ldap);
+                }
+                let refused = DirectoryError::ServiceBindRefused {
+                    url,
+                    bind_dn: bind_dn.to_owned(),
+                    diagnostic: format!("LDAP result {}: {}", result.rc, result.text),
+                };
+                if result.rc == 49 {
+                    error!(%refused, "check bind_dn and bind_password");
+                } else {
+                    warn!(%refused);
+                }
+                Err(refused)
+            })
+            .await
+    }
+}

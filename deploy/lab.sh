@@ -1,0 +1,925 @@
+#!/usr/bin/env bash
+# deploy/lab.sh — adgate's lab Active Directory.
+#
+# Why this file exists: adgate authenticates VPN logins against Active Directory, and its
+# integration tests (and developers) need a real AD to talk to — real bind error codes,
+# lockout, nested groups, constructed attributes — not a mock. This script builds one: a Samba
+# AD DC (realm CORP.EXAMPLE.TEST) inside the network namespace `adgate-lab`, whose only
+# interface is loopback, so that nothing the DC, Kerberos or test clients do can reach the
+# machine's real resolver or any other host. It issues the DC a TLS certificate from a lab CA
+# (with a subjectAltName, which rustls requires), creates a least-privilege service account,
+# the Telework-Allowed group and fixture users in known states, and writes a ready adgate
+# config (adgate.toml) and a KEY=VALUE file (lab.env) for the tests.
+#
+# Usage: deploy/lab.sh up|down|status|start|stop|tool ARGS...|exec CMD...
+#   up       build or repair the lab and restore every fixture (idempotent; fast when up)
+#   down     stop samba, delete the namespace, /etc/netns/adgate-lab and the lab dir
+#   status   namespace / samba / LDAPS; exit 0 only if all three are good
+#   stop     stop only samba (data and namespace stay) — "AD went away"
+#   start    start only samba and wait until LDAPS answers — "AD came back"
+#   tool     samba-tool ARGS against the lab DC as Administrator, inside the namespace
+#   exec     run CMD inside the namespace (LDAPTLS_CACERT and KRB5_CONFIG set for the lab)
+#
+# Environment: ADGATE_LAB_DIR (default /var/lib/adgate-lab), ADGATE_LAB_TIMEOUT (seconds to
+# wait for LDAPS, default 60). Secrets live in files under the lab dir and are never printed.
+set -euo pipefail
+
+# Debian's python3 has the samba modules; a pyenv python3 earlier on PATH does not.
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+export LC_ALL=C
+export DEBIAN_FRONTEND=noninteractive
+
+readonly NETNS=adgate-lab
+readonly REALM=CORP.EXAMPLE.TEST
+readonly DNS_DOMAIN=corp.example.test
+readonly NETBIOS_DOMAIN=CORP
+readonly DC_HOST=dc1
+readonly DC_FQDN=dc1.corp.example.test
+readonly BASE_DN="DC=corp,DC=example,DC=test"
+readonly USERS_DN="CN=Users,$BASE_DN"
+readonly ADMIN_DN="CN=Administrator,$USERS_DN"
+readonly SVC_SAM=svc-adgate
+readonly SVC_DN="CN=$SVC_SAM,$USERS_DN"
+readonly TELEWORK_DN="CN=Telework-Allowed,$USERS_DN"
+readonly DEVELOPERS_DN="CN=Developers,$USERS_DN"
+readonly LDAPS_URL="ldaps://$DC_FQDN:636"
+readonly IN_CHAIN="1.2.840.113556.1.4.1941"
+
+readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
+  python3-samba winbind krb5-user ldap-utils freeradius-utils openssl iproute2)
+
+# --- fixtures: the state `up` restores on every run --------------------------------------
+readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme
+  mallory1 mallory2)
+readonly TELEWORK_USERS=(alice bob carol dave erin heidi ivan tgroup tdisable lockme
+  mallory1 mallory2)                      # direct members; Developers is a member too
+readonly DEVELOPERS_USERS=(grace)         # so grace is a member only through nesting
+readonly IN_CHAIN_EXPECTED=(alice bob carol dave erin grace heidi ivan tgroup tdisable lockme
+  mallory1 mallory2)                      # frank is the only fixture outside the group
+readonly NEVER_EXPIRES=9223372036854775807
+readonly PAST_EXPIRY=132223104000000000   # 2020-01-01T00:00:00Z as FILETIME
+readonly UF_ACCOUNTDISABLE=2 UF_NORMAL_ACCOUNT=512 UF_DONT_EXPIRE_PASSWD=65536
+readonly UF_LOCKOUT=16 UF_PASSWORD_EXPIRED=8388608  # bits of msDS-User-Account-Control-Computed
+readonly LOCKOUT_THRESHOLD=10
+
+fixture_uac() { case $1 in bob) echo $((UF_NORMAL_ACCOUNT | UF_ACCOUNTDISABLE)) ;; *) echo $UF_NORMAL_ACCOUNT ;; esac; }
+fixture_expires() { case $1 in carol) echo $PAST_EXPIRY ;; *) echo $NEVER_EXPIRES ;; esac; }
+fixture_upn() { case $1 in heidi) echo "heidi.jones@$DNS_DOMAIN" ;; *) echo "$1@$DNS_DOMAIN" ;; esac; }
+fixture_mail() { case $1 in alice) echo "alice@$DNS_DOMAIN" ;; mallory1 | mallory2) echo "shared@$DNS_DOMAIN" ;; esac; }
+fixture_dialin() { case $1 in ivan) echo FALSE ;; esac; }
+user_dn() { echo "CN=$1,$USERS_DN"; }
+
+# --- paths -----------------------------------------------------------------------------
+LAB=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
+[[ $LAB == /* ]] || LAB="$PWD/$LAB"
+LAB=${LAB%/}
+DC_DIR="$LAB/dc"                     # samba's targetdir: etc/ private/ state/ cache/ run/ log/
+SMBCONF="$DC_DIR/etc/smb.conf"
+PIDFILE="$LAB/samba.pid"
+SAMBA_LOG="$LAB/samba.log"
+TLS_DIR="$LAB/tls"
+CA_FILE="$LAB/ad-ca.pem"
+ADMIN_PW_FILE="$LAB/admin.password"
+FIXTURE_PW_FILE="$LAB/fixture.password"
+SVC_PW_FILE="$LAB/ldap.secret"
+RADIUS_SECRET_FILE="$LAB/vpn1.secret"
+MARKER="$LAB/.adgate-lab"
+NETNS_ETC="/etc/netns/$NETNS"
+LDAPS_TIMEOUT=${ADGATE_LAB_TIMEOUT:-60}
+
+# --- output ----------------------------------------------------------------------------
+# Microseconds since the epoch: ${EPOCHREALTIME/./} (LC_ALL=C keeps the dot).
+readonly T0=${EPOCHREALTIME/./}
+fmt_secs() { printf '%d.%02d' $(($1 / 1000000)) $((($1 % 1000000) / 10000)); }
+since() { fmt_secs $((${EPOCHREALTIME/./} - $1)); }
+say() { printf 'lab: [%6ss] %s\n' "$(since "$T0")" "$*"; }
+warn() { printf 'lab: WARNING: %s\n' "$*" >&2; }
+die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Run a command with its output captured; show the output only if it fails.
+quietly() { # WHAT CMD...
+  local what=$1 out
+  shift
+  if ! out=$("$@" 2>&1); then
+    printf '%s\n' "$out" | tail -n 25 >&2
+    die "$what failed (command: $1)"
+  fi
+}
+
+require_root() { [[ $(id -u) == 0 ]] || die "must run as root (network namespaces, apt, samba)"; }
+
+check_lab_path() {
+  # The path goes into TOML, lab.env and samba's unix socket paths (at most 107 bytes).
+  [[ $LAB =~ ^[A-Za-z0-9/._+-]+$ ]] ||
+    die "ADGATE_LAB_DIR may only contain letters, digits and / . _ + -: '$LAB'"
+  ((${#LAB} <= 64)) || die "ADGATE_LAB_DIR is too long for samba's socket paths (max 64 chars): '$LAB'"
+  case $LAB in / | /etc | /var | /var/lib | /usr | /root | /home | /tmp | /run)
+    die "refusing to use '$LAB' as the lab dir (set ADGATE_LAB_DIR to a dedicated directory)" ;;
+  esac
+}
+
+# One `deploy/lab.sh` at a time: two concurrent `up`s would race on samba and the fixtures.
+take_lock() {
+  mkdir -p /run/lock
+  exec 9>"/run/lock/adgate-lab.lock" || die "cannot open /run/lock/adgate-lab.lock"
+  flock -w 300 9 || die "another deploy/lab.sh is still running (lock /run/lock/adgate-lab.lock)"
+}
+
+# --- packages --------------------------------------------------------------------------
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || echo "$p"
+  done
+}
+
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_RC_BACKUP=""
+POLICY_RC_OURS=0
+restore_policy_rc() {
+  ((POLICY_RC_OURS)) || return 0
+  if [[ -n $POLICY_RC_BACKUP ]]; then mv -f "$POLICY_RC_BACKUP" "$POLICY_RC"; else rm -f "$POLICY_RC"; fi
+  POLICY_RC_OURS=0
+}
+
+ensure_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages)
+  ((${#missing[@]})) || { say "packages present"; return 0; }
+  say "installing ${missing[*]} (daemons kept from starting by a temporary policy-rc.d)"
+  if [[ -e $POLICY_RC ]]; then
+    POLICY_RC_BACKUP=$(mktemp /usr/sbin/.policy-rc.d.lab-backup.XXXXXX)
+    cp -p "$POLICY_RC" "$POLICY_RC_BACKUP"
+  fi
+  POLICY_RC_OURS=1
+  trap restore_policy_rc EXIT
+  printf '#!/bin/sh\n# written by deploy/lab.sh while it installs packages\nexit 101\n' >"$POLICY_RC"
+  chmod 0755 "$POLICY_RC"
+  local t=${EPOCHREALTIME/./} log
+  log=$(mktemp /tmp/adgate-lab-apt.XXXXXX)
+  if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+    </dev/null >"$log" 2>&1; then
+    restore_policy_rc
+    tail -n 25 "$log" >&2
+    die "apt-get could not install: ${missing[*]} (full log: $log)"
+  fi
+  restore_policy_rc
+  rm -f "$log"
+  mapfile -t missing < <(missing_packages)
+  ((${#missing[@]} == 0)) || die "packages still missing after apt-get install: ${missing[*]}"
+  say "packages installed in $(since "$t")s"
+}
+
+# --- network namespace -----------------------------------------------------------------
+netns_exists() { [[ -e /run/netns/$NETNS ]] && ip netns exec "$NETNS" true 2>/dev/null; }
+
+write_if_changed() { # PATH MODE (content on stdin); returns 0 if the file changed
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp "$path.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [[ -f $path ]] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    chmod "$mode" "$path"
+    return 1
+  fi
+  mv -f "$tmp" "$path"
+}
+
+ensure_netns() {
+  local host
+  host=$(hostname 2>/dev/null || uname -n)
+  mkdir -p "$NETNS_ETC"
+  # ip netns exec bind-mounts these over /etc/resolv.conf and /etc/hosts inside the namespace.
+  write_if_changed "$NETNS_ETC/resolv.conf" 0644 <<<"nameserver 127.0.0.1" || true
+  write_if_changed "$NETNS_ETC/hosts" 0644 <<EOF || true
+# written by deploy/lab.sh: inside the lab namespace every name is on loopback
+127.0.0.1	localhost
+127.0.0.1	$DC_FQDN $DC_HOST
+127.0.0.1	$host
+::1	localhost ip6-localhost ip6-loopback
+EOF
+  if ! netns_exists; then
+    ip netns delete "$NETNS" 2>/dev/null || true
+    ip netns add "$NETNS" || die "cannot create network namespace $NETNS"
+  fi
+  ip -n "$NETNS" link set lo up || die "cannot bring up lo in namespace $NETNS"
+  say "namespace $NETNS ready (loopback only)"
+}
+
+# Inside the namespace, with the lab's CA and Kerberos config for whatever runs there.
+in_ns() {
+  ip netns exec "$NETNS" env LDAPTLS_CACERT="$CA_FILE" KRB5_CONFIG="$DC_DIR/private/krb5.conf" "$@"
+}
+
+# --- secrets ---------------------------------------------------------------------------
+random_alnum() { # LEN
+  local out=""
+  while ((${#out} < $1)); do out+=$(head -c 1024 /dev/urandom | tr -dc 'A-Za-z0-9'); done
+  printf '%s' "${out:0:$1}"
+}
+
+# Meets AD complexity (upper, lower, digit) and contains no account name of the lab.
+complex_password() { # LEN
+  local pw lower name ok
+  while :; do
+    pw=$(random_alnum "$1")
+    [[ $pw =~ [A-Z] && $pw =~ [a-z] && $pw =~ [0-9] ]] || continue
+    lower=${pw,,} ok=1
+    for name in "${FIXTURES[@]}" "$SVC_SAM" administrator adgate; do
+      [[ $lower != *"$name"* ]] || ok=0
+    done
+    ((ok)) && break
+  done
+  printf '%s' "$pw"
+}
+
+ensure_secret() { # FILE LEN KIND(complex|alnum)
+  local file=$1 len=$2 kind=$3
+  if [[ ! -s $file ]]; then
+    if [[ $kind == complex ]]; then complex_password "$len"; else random_alnum "$len"; fi |
+      write_if_changed "$file" 0600 || true
+  fi
+  chmod 0600 "$file"
+}
+
+ensure_lab_dir() {
+  if [[ -d $LAB && ! -e $MARKER && -n $(ls -A "$LAB") ]]; then
+    die "$LAB exists, is not empty and was not made by deploy/lab.sh (no $MARKER); set ADGATE_LAB_DIR"
+  fi
+  mkdir -p "$LAB" "$LAB/audit"
+  chmod 0755 "$LAB"
+  chmod 0700 "$LAB/audit"
+  : >"$MARKER"
+  ensure_secret "$ADMIN_PW_FILE" 24 complex
+  ensure_secret "$FIXTURE_PW_FILE" 20 complex
+  ensure_secret "$SVC_PW_FILE" 32 complex
+  ensure_secret "$RADIUS_SECRET_FILE" 32 alnum
+}
+
+# --- TLS: a lab CA issues the DC a certificate whose SAN names dc1.corp.example.test ---------
+dc_cert_ok() {
+  [[ -s $TLS_DIR/dc.key && -s $TLS_DIR/dc.pem ]] || return 1
+  openssl verify -CAfile "$TLS_DIR/ca.pem" "$TLS_DIR/dc.pem" >/dev/null 2>&1 || return 1
+  openssl x509 -in "$TLS_DIR/dc.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1 || return 1
+  openssl x509 -in "$TLS_DIR/dc.pem" -noout -ext subjectAltName 2>/dev/null |
+    grep -q "DNS:$DC_FQDN" || return 1
+  [[ $(openssl x509 -in "$TLS_DIR/dc.pem" -noout -pubkey) == \
+    "$(openssl pkey -in "$TLS_DIR/dc.key" -pubout 2>/dev/null)" ]]
+}
+
+make_ca() {
+  quietly "creating the lab CA key" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$TLS_DIR/ca.key"
+  chmod 0600 "$TLS_DIR/ca.key"
+  quietly "creating the lab CA certificate" openssl req -x509 -new -sha256 -days 3650 \
+    -key "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" -subj "/O=adgate lab/CN=adgate lab CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -addext "subjectKeyIdentifier=hash"
+}
+
+make_dc_cert() {
+  quietly "creating the DC key" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$TLS_DIR/dc.key"
+  chmod 0600 "$TLS_DIR/dc.key"  # samba refuses a key file readable by others
+  quietly "creating the DC certificate request" openssl req -new -sha256 -key "$TLS_DIR/dc.key" \
+    -out "$TLS_DIR/dc.csr" -subj "/O=adgate lab/CN=$DC_FQDN"
+  cat >"$TLS_DIR/dc.ext" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:$DC_FQDN
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  quietly "issuing the DC certificate" openssl x509 -req -sha256 -days 825 -in "$TLS_DIR/dc.csr" \
+    -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" -CAcreateserial -CAserial "$TLS_DIR/ca.srl" \
+    -extfile "$TLS_DIR/dc.ext" -out "$TLS_DIR/dc.pem"
+  rm -f "$TLS_DIR/dc.csr"
+}
+
+TLS_CHANGED=0
+ensure_tls() {
+  mkdir -p "$TLS_DIR"
+  chmod 0700 "$TLS_DIR"
+  if [[ ! -s $TLS_DIR/ca.key || ! -s $TLS_DIR/ca.pem ]] ||
+    ! openssl x509 -in "$TLS_DIR/ca.pem" -noout -checkend $((60 * 86400)) >/dev/null 2>&1; then
+    make_ca
+    rm -f "$TLS_DIR/dc.pem"
+    TLS_CHANGED=1
+  fi
+  if ! dc_cert_ok; then
+    make_dc_cert
+    dc_cert_ok || die "the DC certificate just issued does not verify against the lab CA"
+    TLS_CHANGED=1
+  fi
+  write_if_changed "$CA_FILE" 0644 <"$TLS_DIR/ca.pem" || true
+  say "TLS: lab CA $CA_FILE, DC certificate with SAN DNS:$DC_FQDN"
+}
+
+# --- samba configuration and provisioning ----------------------------------------------
+# Every path samba uses lives under the lab dir, except the winbindd socket directory:
+# moving it breaks the DC's own SMB session setup (clients look in /run/samba/winbindd).
+render_smbconf() {
+  cat <<EOF
+# written by deploy/lab.sh — rewritten by every \`up\`; edit the script, not this file
+[global]
+	netbios name = DC1
+	workgroup = $NETBIOS_DOMAIN
+	realm = $REALM
+	server role = active directory domain controller
+	idmap_ldb:use rfc2307 = yes
+	interfaces = lo
+	bind interfaces only = yes
+	dns forwarder =
+	server services = -dnsupdate -nbt -wrepl
+	private dir = $DC_DIR/private
+	lock directory = $DC_DIR
+	state directory = $DC_DIR/state
+	cache directory = $DC_DIR/cache
+	binddns dir = $DC_DIR/bind-dns
+	pid directory = $DC_DIR/run
+	ncalrpc dir = $DC_DIR/run/ncalrpc
+	ntp signd socket directory = $DC_DIR/run/ntp_signd
+	log file = $DC_DIR/log/samba.log
+	tls enabled = yes
+	tls keyfile = $TLS_DIR/dc.key
+	tls certfile = $TLS_DIR/dc.pem
+	tls cafile = $TLS_DIR/ca.pem
+
+[sysvol]
+	path = $DC_DIR/state/sysvol
+	read only = no
+
+[netlogon]
+	path = $DC_DIR/state/sysvol/$DNS_DOMAIN/scripts
+	read only = no
+EOF
+}
+
+provisioned() { [[ -e $DC_DIR/.provisioned && -s $DC_DIR/private/sam.ldb ]]; }
+
+ensure_provisioned() {
+  if provisioned; then
+    [[ -s $ADMIN_PW_FILE ]] || die "$ADMIN_PW_FILE is missing for a provisioned DC: run 'deploy/lab.sh down' then 'up'"
+    return 0
+  fi
+  local t=${EPOCHREALTIME/./}
+  rm -rf "$DC_DIR"
+  mkdir -p "$DC_DIR/etc" "$DC_DIR/run" "$DC_DIR/log"
+  # An empty config file keeps provision from copying settings out of /etc/samba/smb.conf.
+  : >"$SMBCONF"
+  say "provisioning $REALM (domain $NETBIOS_DOMAIN, host $DC_HOST) in $DC_DIR"
+  if ! in_ns samba-tool domain provision --configfile="$SMBCONF" --targetdir="$DC_DIR" \
+    --realm="$REALM" --domain="$NETBIOS_DOMAIN" --server-role=dc --dns-backend=SAMBA_INTERNAL \
+    --use-rfc2307 --host-name="$DC_HOST" --host-ip=127.0.0.1 \
+    --adminpass="$(<"$ADMIN_PW_FILE")" \
+    --option="interfaces=lo" --option="bind interfaces only=yes" \
+    --option="pid directory=$DC_DIR/run" --option="ncalrpc dir=$DC_DIR/run/ncalrpc" \
+    --option="ntp signd socket directory=$DC_DIR/run/ntp_signd" \
+    --option="log file=$DC_DIR/log/samba.log" \
+    --option="server services=-dnsupdate -nbt -wrepl" \
+    </dev/null >"$LAB/provision.log" 2>&1; then
+    tail -n 25 "$LAB/provision.log" >&2
+    die "samba-tool domain provision failed (log: $LAB/provision.log)"
+  fi
+  : >"$DC_DIR/.provisioned"
+  say "provisioned in $(since "$t")s"
+}
+
+SMBCONF_CHANGED=0
+ensure_smbconf() {
+  if render_smbconf | write_if_changed "$SMBCONF" 0644; then SMBCONF_CHANGED=1; fi
+}
+
+# --- the samba process -----------------------------------------------------------------
+netns_inode() { stat -L -c %i "/run/netns/$NETNS" 2>/dev/null; }
+
+# Prints the pid of the lab's samba if it runs: /usr/sbin/samba, in the lab namespace.
+samba_pid() {
+  local f pid exe ns
+  ns=$(netns_inode) || return 1
+  for f in "$PIDFILE" "$DC_DIR/run/samba.pid"; do
+    [[ -r $f ]] || continue
+    pid=$(tr -dc 0-9 <"$f")
+    [[ -n $pid ]] || continue
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+    [[ $exe == /usr/sbin/samba* ]] || continue
+    [[ $(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) == "$ns" ]] || continue
+    echo "$pid"
+    return 0
+  done
+  return 1
+}
+
+# Anonymous rootDSE read over LDAPS, the certificate checked against the lab CA and name.
+ldaps_answers() {
+  in_ns timeout 5 ldapsearch -x -H "$LDAPS_URL" -o nettimeout=2 -LLL -b "" -s base \
+    dnsHostName </dev/null >/dev/null 2>&1
+}
+
+port_in_use() { # PORT — is anything listening on it in the namespace?
+  in_ns bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+show_samba_logs() {
+  [[ -s $SAMBA_LOG ]] && { echo "--- tail of $SAMBA_LOG" && tail -n 15 "$SAMBA_LOG"; } >&2
+  [[ -s $DC_DIR/log/samba.log ]] && { echo "--- tail of $DC_DIR/log/samba.log" && tail -n 15 "$DC_DIR/log/samba.log"; } >&2
+  return 0
+}
+
+wait_ldaps() {
+  local t=${EPOCHREALTIME/./} deadline=$((${EPOCHREALTIME/./} + LDAPS_TIMEOUT * 1000000))
+  until ldaps_answers; do
+    if ! samba_pid >/dev/null; then
+      show_samba_logs
+      die "samba exited before LDAPS answered on $LDAPS_URL"
+    fi
+    if ((${EPOCHREALTIME/./} > deadline)); then
+      show_samba_logs
+      die "LDAPS on $LDAPS_URL did not answer within ${LDAPS_TIMEOUT}s (samba pid $(samba_pid))"
+    fi
+    sleep 0.1
+  done
+  LDAPS_WAIT=$(since "$t")
+}
+
+start_samba() {
+  local pid
+  if pid=$(samba_pid); then
+    ldaps_answers || wait_ldaps
+    say "samba already running (pid $pid), LDAPS answering"
+    return 0
+  fi
+  provisioned || die "the lab DC is not provisioned in $LAB: run 'deploy/lab.sh up'"
+  netns_exists || die "namespace $NETNS is missing: run 'deploy/lab.sh up'"
+  if port_in_use 636 || port_in_use 389; then
+    die "something else already listens on port 389/636 in namespace $NETNS (a samba of another lab dir?)"
+  fi
+  printf '\n=== %s samba start\n' "$(date -Is)" >>"$SAMBA_LOG"
+  # A new session (setsid) so samba outlives this script and can be stopped as a group; every
+  # inherited descriptor is closed so nothing (our lock, a CI log pipe) is held open by it.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec ip netns exec "$NETNS" env KRB5_CONFIG="$DC_DIR/private/krb5.conf" \
+      setsid /usr/sbin/samba -s "$SMBCONF" --foreground --no-process-group
+  ) </dev/null >>"$SAMBA_LOG" 2>&1 &
+  pid=$!
+  echo "$pid" >"$PIDFILE"
+  local i
+  for i in $(seq 50); do samba_pid >/dev/null && break; sleep 0.02; done
+  wait_ldaps
+  say "samba started (pid $(samba_pid)), LDAPS answered after ${LDAPS_WAIT}s"
+}
+
+group_alive() { # PGID — any non-zombie process left in the group?
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+stop_samba() {
+  local pid pgid t=${EPOCHREALTIME/./} i
+  if ! pid=$(samba_pid); then
+    rm -f "$PIDFILE"
+    say "samba is not running"
+    return 0
+  fi
+  pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
+  if [[ $pgid == "$pid" ]]; then kill -TERM -- "-$pid" 2>/dev/null || true; else kill -TERM "$pid"; fi
+  for i in $(seq 150); do group_alive "$pid" || break; sleep 0.1; done
+  if group_alive "$pid"; then
+    warn "samba (pid $pid) ignored SIGTERM for 15s; sending SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    for i in $(seq 50); do group_alive "$pid" || break; sleep 0.1; done
+    group_alive "$pid" && die "samba (pid $pid) survived SIGKILL"
+  fi
+  rm -f "$PIDFILE"
+  say "samba stopped (was pid $pid) in $(since "$t")s"
+}
+
+restart_samba_if_running() { # REASON
+  if samba_pid >/dev/null; then
+    say "restarting samba: $1"
+    stop_samba
+  fi
+}
+
+# --- LDAP and samba-tool as the lab's accounts ------------------------------------------
+# Passwords go to the LDAP tools as files (-y) and to samba-tool in the environment, so they
+# appear neither in output nor in the process list.
+admin_modify() { # LDIF on stdin
+  in_ns ldapmodify -x -H "$LDAPS_URL" -o nettimeout=5 -D "$ADMIN_DN" -y "$ADMIN_PW_FILE" >/dev/null
+}
+admin_search() { # BASE SCOPE FILTER ATTRS...
+  local base=$1 scope=$2 filter=$3
+  shift 3
+  in_ns ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=5 -H "$LDAPS_URL" \
+    -D "$ADMIN_DN" -y "$ADMIN_PW_FILE" -b "$base" -s "$scope" "$filter" "$@" </dev/null
+}
+svc_search() { # BASE SCOPE FILTER ATTRS...
+  local base=$1 scope=$2 filter=$3
+  shift 3
+  in_ns ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=5 -H "$LDAPS_URL" \
+    -D "$SVC_DN" -y "$SVC_PW_FILE" -b "$base" -s "$scope" "$filter" "$@" </dev/null
+}
+
+# samba-tool takes -H for most commands; dns/drs/domain info address a server positionally.
+samba_tool() {
+  local h=(-H ldap://127.0.0.1)
+  case "${1:-} ${2:-}" in dns\ * | drs\ * | "domain info") h=() ;; esac
+  in_ns env PASSWD="$(<"$ADMIN_PW_FILE")" samba-tool "$@" --configfile="$SMBCONF" \
+    "${h[@]}" -U Administrator
+}
+
+# unicodePwd is the quoted password in UTF-16LE, base64 in LDIF.
+unicode_pwd() { printf '"%s"' "$(<"$1")" | iconv -f UTF-8 -t UTF-16LE | base64 -w0; }
+
+# --- directory content -----------------------------------------------------------------
+ensure_dns_record() {
+  local records
+  records=$(samba_tool dns query 127.0.0.1 "$DNS_DOMAIN" "$DC_HOST" A </dev/null 2>&1) || true
+  [[ $records == *"A: 127.0.0.1 "* ]] && return 0
+  quietly "adding the A record $DC_FQDN -> 127.0.0.1" \
+    samba_tool dns add 127.0.0.1 "$DNS_DOMAIN" "$DC_HOST" A 127.0.0.1
+  say "DNS: added A record $DC_FQDN -> 127.0.0.1"
+}
+
+ldif_value() { # ATTR (LDIF on stdin) — first value of ATTR
+  awk -v a="$1" 'tolower($0) ~ "^" tolower(a) ": " { sub(/^[^:]*: /, ""); print; exit }'
+}
+
+# Telework policy: length 12, complexity, lockout 10 tries / 30 min / reset after 30 min;
+# no maximum password age, so a lab made today still works next month.
+ensure_password_policy() {
+  local cur want
+  want="minPwdLength=12 pwdProperties=1 lockoutThreshold=$LOCKOUT_THRESHOLD lockoutDuration=-18000000000 lockOutObservationWindow=-18000000000 maxPwdAge=-9223372036854775808"
+  policy_now() {
+    local ldif a out=""
+    ldif=$(admin_search "$BASE_DN" base "(objectClass=*)" minPwdLength pwdProperties \
+      lockoutThreshold lockoutDuration lockOutObservationWindow maxPwdAge)
+    for a in minPwdLength pwdProperties lockoutThreshold lockoutDuration lockOutObservationWindow maxPwdAge; do
+      out+="${out:+ }$a=$(ldif_value "$a" <<<"$ldif")"
+    done
+    echo "$out"
+  }
+  cur=$(policy_now)
+  [[ $cur == "$want" ]] && return 0
+  quietly "setting the domain password policy" samba_tool domain passwordsettings set \
+    --complexity=on --min-pwd-length=12 --account-lockout-threshold=$LOCKOUT_THRESHOLD \
+    --account-lockout-duration=30 --reset-account-lockout-after=30 --max-pwd-age=0
+  cur=$(policy_now)
+  [[ $cur == "$want" ]] || die "password policy is '$cur' after setting it, expected '$want'"
+  say "password policy set (min 12, complexity, lockout 10/30 min, no max age)"
+}
+
+# Creates the groups, the service account and the fixture users that do not exist yet.
+ensure_objects() {
+  local existing name ldif="" pw
+  existing=$(admin_search "$USERS_DN" one "(|(objectClass=user)(objectClass=group))" \
+    sAMAccountName | ldif_all sAMAccountName) || die "listing $USERS_DN as Administrator failed"
+  has() { grep -qx "$1" <<<"$existing"; }
+  for name in Telework-Allowed Developers; do
+    has "$name" || ldif+="dn: CN=$name,$USERS_DN
+changetype: add
+objectClass: group
+sAMAccountName: $name
+description: adgate lab fixture group
+
+"
+  done
+  if ! has "$SVC_SAM"; then
+    ldif+="dn: $SVC_DN
+changetype: add
+objectClass: user
+sAMAccountName: $SVC_SAM
+userPrincipalName: $SVC_SAM@$DNS_DOMAIN
+description: adgate LDAP service account (least privilege: an ordinary user)
+unicodePwd:: $(unicode_pwd "$SVC_PW_FILE")
+userAccountControl: $((UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD))
+
+"
+  fi
+  pw=$(unicode_pwd "$FIXTURE_PW_FILE")
+  for name in "${FIXTURES[@]}"; do
+    has "$name" || ldif+="dn: $(user_dn "$name")
+changetype: add
+objectClass: user
+sAMAccountName: $name
+userPrincipalName: $(fixture_upn "$name")
+unicodePwd:: $pw
+userAccountControl: $(fixture_uac "$name")
+
+"
+  done
+  [[ -n $ldif ]] || return 0
+  printf '%s' "$ldif" | admin_modify || die "creating the lab's users and groups failed"
+  say "created missing users and groups"
+}
+ldif_all() { # ATTR (LDIF on stdin) — every value of ATTR
+  awk -v a="$1" 'tolower($0) ~ "^" tolower(a) ": " { sub(/^[^:]*: /, ""); print }'
+}
+
+# One LDIF that puts every account and group back into its fixture state.
+restore_ldif() {
+  local pw name mail dialin
+  pw=$(unicode_pwd "$FIXTURE_PW_FILE")
+  printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$TELEWORK_DN"
+  for name in "${TELEWORK_USERS[@]}"; do printf 'member: %s\n' "$(user_dn "$name")"; done
+  printf 'member: %s\n-\n\n' "$DEVELOPERS_DN"
+  printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$DEVELOPERS_DN"
+  for name in "${DEVELOPERS_USERS[@]}"; do printf 'member: %s\n' "$(user_dn "$name")"; done
+  printf -- '-\n\n'
+  printf 'dn: %s\nchangetype: modify\n' "$SVC_DN"
+  printf 'replace: unicodePwd\nunicodePwd:: %s\n-\n' "$(unicode_pwd "$SVC_PW_FILE")"
+  printf 'replace: userAccountControl\nuserAccountControl: %s\n-\n' $((UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD))
+  printf 'replace: accountExpires\naccountExpires: %s\n-\n' $NEVER_EXPIRES
+  printf 'replace: lockoutTime\nlockoutTime: 0\n-\n\n'
+  for name in "${FIXTURES[@]}"; do
+    mail=$(fixture_mail "$name")
+    dialin=$(fixture_dialin "$name")
+    printf 'dn: %s\nchangetype: modify\n' "$(user_dn "$name")"
+    printf 'replace: unicodePwd\nunicodePwd:: %s\n-\n' "$pw"
+    # Writing userAccountControl unlocks an account (as on Windows), so dave's is left to lock_dave.
+    [[ $name == dave ]] ||
+      printf 'replace: userAccountControl\nuserAccountControl: %s\n-\n' "$(fixture_uac "$name")"
+    printf 'replace: accountExpires\naccountExpires: %s\n-\n' "$(fixture_expires "$name")"
+    printf 'replace: userPrincipalName\nuserPrincipalName: %s\n-\n' "$(fixture_upn "$name")"
+    printf 'replace: mail\n%s-\n' "${mail:+mail: $mail$'\n'}"
+    printf 'replace: msNPAllowDialin\n%s-\n' "${dialin:+msNPAllowDialin: $dialin$'\n'}"
+    # Unlocking also clears badPwdCount. dave stays locked if he is; lock_dave (re)locks him.
+    [[ $name == dave ]] || printf 'replace: lockoutTime\nlockoutTime: 0\n-\n'
+    [[ $name == erin ]] && printf 'replace: pwdLastSet\npwdLastSet: 0\n-\n'
+    printf '\n'
+  done
+}
+
+restore_fixtures() {
+  restore_ldif | admin_modify || die "restoring the fixture users and groups failed"
+  say "fixtures restored (passwords, flags, expiry, UPNs, mail, dial-in, membership)"
+}
+
+computed_uac() { # SAM
+  admin_search "$(user_dn "$1")" base "(objectClass=*)" msDS-User-Account-Control-Computed |
+    ldif_value msDS-User-Account-Control-Computed
+}
+
+# dave is locked out the way an attacker would do it: failed simple binds over LDAPS.
+lock_dave() {
+  local c i wrong uac
+  uac=$(admin_search "$(user_dn dave)" base "(objectClass=*)" userAccountControl |
+    ldif_value userAccountControl)
+  c=$(computed_uac dave)
+  if ((c & UF_LOCKOUT)) && [[ $uac == "$(fixture_uac dave)" ]]; then return 0; fi
+  printf 'dn: %s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: %s\n-\nreplace: lockoutTime\nlockoutTime: 0\n-\n' \
+    "$(user_dn dave)" "$(fixture_uac dave)" | admin_modify || die "resetting dave's account flags failed"
+  wrong="wrong-$(random_alnum 12)"
+  for i in $(seq $((LOCKOUT_THRESHOLD + 2))); do
+    in_ns ldapsearch -x -H "$LDAPS_URL" -o nettimeout=5 -D "$(user_dn dave)" -w "$wrong" \
+      -b "" -s base </dev/null >/dev/null 2>&1 && die "a bind as dave with a wrong password succeeded"
+    if ((i >= LOCKOUT_THRESHOLD)); then
+      c=$(computed_uac dave)
+      ((c & UF_LOCKOUT)) && break
+    fi
+  done
+  ((c & UF_LOCKOUT)) || die "dave is not locked out after $i failed binds (computed UAC $c)"
+  say "dave locked out by $i failed LDAPS binds"
+}
+
+# --- verification, as adgate will see the directory -------------------------------------
+# Turns LDIF entries into "sam<TAB>attr<TAB>value" lines.
+ldif_table() {
+  awk 'BEGIN { FS = ": "; OFS = "\t" }
+    /^$/ { for (i = 1; i <= n; i++) print sam, k[i], v[i]; n = 0; sam = ""; next }
+    /^[A-Za-z]/ { key = $0; sub(/:.*/, "", key); val = $0; sub(/^[^:]*::? ?/, "", val)
+      if (key == "sAMAccountName") sam = val; n++; k[n] = key; v[n] = val }
+    END { for (i = 1; i <= n; i++) print sam, k[i], v[i] }'
+}
+
+verify_lab() {
+  local table problems=() name uac comp exp upn mail dial pls got want attr bindout
+  local attrs=(sAMAccountName userAccountControl msDS-User-Account-Control-Computed accountExpires
+    pwdLastSet msNPAllowDialin objectGUID objectSid userPrincipalName memberOf mail)
+  local filter
+  filter="(|$(printf '(sAMAccountName=%s)' "${FIXTURES[@]}"))"
+  table=$(svc_search "$USERS_DN" one "$filter" "${attrs[@]}" | ldif_table) ||
+    die "svc-adgate cannot search $USERS_DN over LDAPS"
+  val() { awk -F'\t' -v s="$1" -v a="$2" '$1 == s && $2 == a { print $3; exit }' <<<"$table"; }
+
+  # svc-adgate must be able to read everything adgate needs.
+  for attr in userAccountControl msDS-User-Account-Control-Computed accountExpires pwdLastSet \
+    objectGUID objectSid userPrincipalName memberOf; do
+    [[ -n $(val alice "$attr") ]] || problems+=("svc-adgate cannot read $attr of alice")
+  done
+  [[ -n $(val ivan msNPAllowDialin) ]] || problems+=("svc-adgate cannot read msNPAllowDialin of ivan")
+
+  for name in "${FIXTURES[@]}"; do
+    uac=$(val "$name" userAccountControl) comp=$(val "$name" msDS-User-Account-Control-Computed)
+    exp=$(val "$name" accountExpires) upn=$(val "$name" userPrincipalName)
+    mail=$(val "$name" mail) dial=$(val "$name" msNPAllowDialin) pls=$(val "$name" pwdLastSet)
+    [[ -n $uac ]] || { problems+=("$name: not found by svc-adgate"); continue; }
+    [[ $uac == "$(fixture_uac "$name")" ]] || problems+=("$name: userAccountControl $uac")
+    [[ $exp == "$(fixture_expires "$name")" ]] || problems+=("$name: accountExpires $exp")
+    [[ $upn == "$(fixture_upn "$name")" ]] || problems+=("$name: userPrincipalName $upn")
+    [[ $mail == "$(fixture_mail "$name")" ]] || problems+=("$name: mail '$mail'")
+    [[ $dial == "$(fixture_dialin "$name")" ]] || problems+=("$name: msNPAllowDialin '$dial'")
+    if [[ $name == dave ]]; then ((comp & UF_LOCKOUT)) || problems+=("dave: not locked out ($comp)")
+    else ((comp & UF_LOCKOUT)) && problems+=("$name: locked out ($comp)"); fi
+    if [[ $name == erin ]]; then
+      [[ $pls == 0 ]] && ((comp & UF_PASSWORD_EXPIRED)) || problems+=("erin: pwdLastSet $pls, computed $comp")
+    else
+      [[ $pls != 0 ]] && ! ((comp & UF_PASSWORD_EXPIRED)) || problems+=("$name: must change password")
+    fi
+  done
+
+  # Nested membership, evaluated by svc-adgate with the in-chain matching rule.
+  got=$(svc_search "$USERS_DN" one "(&(objectClass=user)(memberOf:$IN_CHAIN:=$TELEWORK_DN))" \
+    sAMAccountName | ldif_all sAMAccountName | sort | tr '\n' ' ')
+  want=$(printf '%s\n' "${IN_CHAIN_EXPECTED[@]}" | sort | tr '\n' ' ')
+  [[ $got == "$want" ]] || problems+=("in-chain members of Telework-Allowed: '$got', expected '$want'")
+  [[ -z $(val grace memberOf) || $(val grace memberOf) == "$DEVELOPERS_DN" ]] ||
+    problems+=("grace: direct memberOf $(val grace memberOf)")
+
+  # The service account: enabled, password never expires, in no group but Domain Users.
+  got=$(svc_search "$SVC_DN" base "(objectClass=*)" userAccountControl memberOf primaryGroupID)
+  [[ -z $(ldif_all memberOf <<<"$got") ]] || problems+=("svc-adgate is a member of: $(ldif_all memberOf <<<"$got" | tr '\n' ';')")
+  [[ $(ldif_value primaryGroupID <<<"$got") == 513 ]] || problems+=("svc-adgate primary group is not Domain Users")
+  [[ $(ldif_value userAccountControl <<<"$got") == $((UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD)) ]] ||
+    problems+=("svc-adgate userAccountControl $(ldif_value userAccountControl <<<"$got")")
+
+  # The fixture password works, and AD reports each account state with its bind code.
+  for pair in alice:ok heidi.jones@$DNS_DOMAIN:ok bob:533 carol:701 dave:775 erin:773; do
+    name=${pair%%:*} want=${pair#*:}
+    local dn=$name
+    [[ $name == *@* ]] || dn=$(user_dn "$name")
+    if bindout=$(in_ns ldapsearch -x -H "$LDAPS_URL" -o nettimeout=5 -D "$dn" -y "$FIXTURE_PW_FILE" \
+      -b "" -s base dnsHostName </dev/null 2>&1 >/dev/null); then got=ok
+    else got=$(grep -o 'data [0-9a-f]*' <<<"$bindout" | head -n1); got=${got#data }; got=${got:-error}; fi
+    [[ $got == "$want" ]] || problems+=("bind as $name with the fixture password: '$got', expected '$want'")
+  done
+
+  if ((${#problems[@]})); then
+    printf 'lab:   %s\n' "${problems[@]}" >&2
+    die "the lab is not in its fixture state (${#problems[@]} problems above)"
+  fi
+  say "verified as svc-adgate: attributes readable, states, in-chain membership, bind codes"
+}
+
+# --- files for adgate and the tests ------------------------------------------------------
+write_configs() {
+  write_if_changed "$LAB/adgate.toml" 0644 <<EOF || true
+[server]
+auth_listen = ["127.0.0.1:1812"]
+
+[[clients]]
+name = "vpn1"
+address = "127.0.0.0/8"
+secret_file = "$RADIUS_SECRET_FILE"
+require_message_authenticator = true
+
+[directory]
+urls = ["$LDAPS_URL"]
+ca_file = "$CA_FILE"
+bind_dn = "$SVC_DN"
+bind_password_file = "$SVC_PW_FILE"
+base_dn = "$BASE_DN"
+netbios_domain = "$NETBIOS_DOMAIN"
+timeout_ms = 3000
+
+[policy]
+telework_group = "$TELEWORK_DN"
+
+[audit]
+dir = "$LAB/audit"
+EOF
+  write_if_changed "$LAB/lab.env" 0644 <<EOF || true
+NETNS=$NETNS
+LAB_DIR=$LAB
+LDAP_URL=$LDAPS_URL
+CA_FILE=$CA_FILE
+BIND_DN=$SVC_DN
+BIND_PASSWORD_FILE=$SVC_PW_FILE
+BASE_DN=$BASE_DN
+TELEWORK_GROUP=$TELEWORK_DN
+FIXTURE_PASSWORD_FILE=$FIXTURE_PW_FILE
+RADIUS_SECRET_FILE=$RADIUS_SECRET_FILE
+REALM=$REALM
+NETBIOS_DOMAIN=$NETBIOS_DOMAIN
+ADMIN_PASSWORD_FILE=$ADMIN_PW_FILE
+ADGATE_CONFIG=$LAB/adgate.toml
+DC_FQDN=$DC_FQDN
+EOF
+}
+
+# --- commands --------------------------------------------------------------------------
+cmd_up() {
+  ensure_packages
+  ensure_netns
+  if ! samba_pid >/dev/null && port_in_use 636; then
+    die "port 636 in namespace $NETNS is taken by something that is not this lab's samba ($LAB): 'deploy/lab.sh down' with that lab's ADGATE_LAB_DIR first"
+  fi
+  ensure_lab_dir
+  ensure_tls
+  ensure_provisioned
+  ensure_smbconf
+  if ((TLS_CHANGED)); then restart_samba_if_running "new TLS certificate"
+  elif ((SMBCONF_CHANGED)); then restart_samba_if_running "smb.conf changed"; fi
+  start_samba
+  ensure_dns_record
+  ensure_password_policy
+  ensure_objects
+  restore_fixtures
+  lock_dave
+  verify_lab
+  write_configs
+  say "lab up: config $LAB/adgate.toml, env $LAB/lab.env (total $(since "$T0")s)"
+}
+
+cmd_down() {
+  local pids
+  stop_samba
+  if netns_exists; then
+    # Anything else still in the lab namespace (adgate or a test left running) goes too.
+    pids=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
+    if [[ -n ${pids// /} ]]; then
+      warn "stopping processes left in namespace $NETNS: $pids"
+      # shellcheck disable=SC2086
+      kill -TERM $pids 2>/dev/null || true
+      sleep 1
+      pids=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
+      # shellcheck disable=SC2086
+      [[ -z ${pids// /} ]] || kill -KILL $pids 2>/dev/null || true
+    fi
+  fi
+  if [[ -e /run/netns/$NETNS ]]; then
+    ip netns delete "$NETNS" || die "cannot delete namespace $NETNS"
+  fi
+  rm -rf "$NETNS_ETC"
+  if [[ -d $LAB ]]; then
+    [[ -e $MARKER ]] || die "$LAB has no $MARKER: not deleting a directory deploy/lab.sh did not make"
+    rm -rf "$LAB"
+  fi
+  say "lab down: samba stopped, namespace $NETNS, $NETNS_ETC and $LAB removed"
+}
+
+cmd_status() {
+  local ok=1 pid
+  if netns_exists; then echo "namespace $NETNS: present"; else echo "namespace $NETNS: missing"; ok=0; fi
+  if pid=$(samba_pid); then echo "samba: running (pid $pid)"; else echo "samba: not running"; ok=0; fi
+  if [[ -s $CA_FILE ]] && netns_exists && ldaps_answers; then
+    echo "LDAPS $LDAPS_URL: answering (certificate verified with $CA_FILE)"
+  else
+    echo "LDAPS $LDAPS_URL: not answering"
+    ok=0
+  fi
+  echo "lab dir: $LAB$([[ -e $MARKER ]] || echo ' (absent)')"
+  ((ok))
+}
+
+cmd_start() {
+  provisioned || die "no lab DC in $LAB: run 'deploy/lab.sh up' first"
+  netns_exists || ensure_netns
+  start_samba
+}
+
+cmd_tool() {
+  provisioned || die "no lab DC in $LAB: run 'deploy/lab.sh up' first"
+  netns_exists || die "namespace $NETNS is missing: run 'deploy/lab.sh up'"
+  (($#)) || die "usage: deploy/lab.sh tool SAMBA-TOOL-ARGS..."
+  samba_tool "$@"
+}
+
+cmd_exec() {
+  netns_exists || die "namespace $NETNS is missing: run 'deploy/lab.sh up'"
+  (($#)) || die "usage: deploy/lab.sh exec CMD [ARGS...]"
+  in_ns "$@"
+}
+
+usage() {
+  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
+}
+
+main() {
+  local cmd=${1:-}
+  (($#)) && shift
+  case $cmd in
+    up | down | status | start | stop | tool | exec) ;;
+    -h | --help | help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  require_root
+  check_lab_path
+  case $cmd in
+    up) take_lock; cmd_up ;;
+    down) take_lock; cmd_down ;;
+    start) take_lock; cmd_start ;;
+    stop) take_lock; stop_samba ;;
+    status) cmd_status ;;
+    tool) cmd_tool "$@" ;;
+    exec) cmd_exec "$@" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,109 @@
+//! The NAS clients adgate answers, found by the source address of a
+//! datagram (RFC 2865 §3: a server only answers clients it shares a secret
+//! with, and silently discards everything else).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::secret::SharedSecret;
+
+/// One configured NAS, or a network of them sharing a secret.
+#[derive(Debug)]
+pub struct NasClient {
+    /// The configured name, for logs and the audit trail.
+    pub name: String,
+    /// The shared secret keying every authenticator this client exchanges.
+    pub secret: SharedSecret,
+    /// Discard Access-Requests that lack a Message-Authenticator: the
+    /// BlastRADIUS (CVE-2024-3596) mitigation for NASes that send one.
+    pub require_message_authenticator: bool,
+}
+
+/// Maps a source address to its [`NasClient`]; the most specific network wins.
+#[derive(Debug)]
+pub struct ClientTable {
+    /// Sorted by descending prefix length, so the first match is the longest.
+    entries: Vec<(IpNet, Arc<NasClient>)>,
+}
+
+impl ClientTable {
+    /// Builds the table. Host bits in the networks are ignored
+    /// (`10.0.0.1/8` is `10.0.0.0/8`); if the same network is listed twice,
+    /// the first entry wins.
+    pub fn new(entries: Vec<(IpNet, Arc<NasClient>)>) -> Self {
+        let mut entries: Vec<_> = entries
+            .into_iter()
+            .map(|(network, client)| (network.trunc(), client))
+            .collect();
+        // A stable sort keeps configuration order among equal prefixes.
+        entries.sort_by_key(|(network, _)| std::cmp::Reverse(network.prefix_len()));
+        Self { entries }
+    }
+
+    /// The client whose network most specifically contains `source`. An
+    /// IPv4-mapped IPv6 source (`::ffff:192.0.2.1`, as a dual-stack socket
+    /// reports IPv4 peers) is matched as the IPv4 address it carries.
+    pub fn find(&self, source: IpAddr) -> Option<Arc<NasClient>> {
+        let source = source.to_canonical();
+        self.entries
+            .iter()
+            .find(|(network, _)| network.contains(&source))
+            .map(|(_, client)| Arc::clone(client))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(name: &str) -> Arc<NasClient> {
+        Arc::new(NasClient {
+            name: name.to_owned(),
+            secret: SharedSecret::new(b"s".to_vec()),
+            require_message_authenticator: true,
+        })
+    }
+
+    fn table() -> ClientTable {
+        ClientTable::new(vec![
+            ("10.0.0.0/8".parse().unwrap(), client("wide")),
+            ("10.1.2.3/32".parse().unwrap(), client("host")),
+            ("10.1.0.9/16".parse().unwrap(), client("site")),
+            ("10.1.0.0/16".parse().unwrap(), client("site-duplicate")),
+            ("2001:db8::/32".parse().unwrap(), client("v6")),
+        ])
+    }
+
+    fn name_for(table: &ClientTable, source: &str) -> Option<String> {
+        table
+            .find(source.parse().unwrap())
+            .map(|client| client.name.clone())
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let table = table();
+        assert_eq!(name_for(&table, "10.1.2.3").as_deref(), Some("host"));
+        assert_eq!(name_for(&table, "10.1.2.4").as_deref(), Some("site"));
+        assert_eq!(name_for(&table, "10.200.0.1").as_deref(), Some("wide"));
+        assert_eq!(name_for(&table, "2001:db8::1").as_deref(), Some("v6"));
+        assert_eq!(name_for(&table, "192.0.2.1"), None);
+        assert_eq!(name_for(&table, "2001:db9::1"), None);
+    }
+
+    #[test]
+    fn ipv4_mapped_sources_match_ipv4_networks() {
+        let table = table();
+        assert_eq!(name_for(&table, "::ffff:10.1.2.3").as_deref(), Some("host"));
+        assert_eq!(name_for(&table, "::ffff:192.0.2.1"), None);
+    }
+
+    #[test]
+    fn empty_table_finds_nothing() {
+        assert!(ClientTable::new(Vec::new())
+            .find("127.0.0.1".parse().unwrap())
+            .is_none());
+    }
+}

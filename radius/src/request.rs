@@ -1,0 +1,312 @@
+//! An Access-Request (RFC 2865 §4.1) as the handler sees it: already
+//! authenticated, with the attributes adgate decides on decoded.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use crate::clients::NasClient;
+use crate::dictionary::{
+    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, NAS_IDENTIFIER,
+    NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME, USER_PASSWORD,
+};
+use crate::packet::{MalformedPacket, Packet};
+use crate::password::Password;
+use crate::user_password;
+
+/// What the NAS offered as proof of identity.
+#[derive(Debug)]
+pub enum Credential {
+    /// A User-Password, unhidden (RFC 2865 §5.2), trailing NUL padding removed.
+    Pap(Password),
+    /// CHAP, EAP, ARAP, a mix of methods, or none at all: nothing adgate
+    /// can verify against the directory, so the handler rejects it.
+    Unsupported,
+}
+
+/// An Access-Request from a known NAS whose Message-Authenticator, if any,
+/// verified.
+#[derive(Debug)]
+pub struct AccessRequest {
+    /// The configured client the request came from.
+    pub client: Arc<NasClient>,
+    /// The NAS's address and port.
+    pub source: SocketAddr,
+    /// The packet Identifier (RFC 2865 §3).
+    pub identifier: u8,
+    /// User-Name (RFC 2865 §5.1) exactly as sent; not necessarily UTF-8.
+    pub user_name: Option<Vec<u8>>,
+    /// The credential to check.
+    pub credential: Credential,
+    /// NAS-IP-Address (RFC 2865 §5.4), or else NAS-IPv6-Address (RFC 3162 §2.1).
+    pub nas_ip_address: Option<IpAddr>,
+    /// NAS-Identifier (RFC 2865 §5.32); invalid UTF-8 is replaced with U+FFFD.
+    pub nas_identifier: Option<String>,
+    /// Calling-Station-Id (RFC 2865 §5.31); invalid UTF-8 is replaced with U+FFFD.
+    pub calling_station_id: Option<String>,
+    /// Whether a valid Message-Authenticator (RFC 3579 §3.2) was present.
+    pub message_authenticator: bool,
+}
+
+/// Why an authenticated Access-Request still cannot be handed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InvalidAccessRequest {
+    Malformed(MalformedPacket),
+    UndecodablePassword,
+}
+
+impl From<MalformedPacket> for InvalidAccessRequest {
+    fn from(malformed: MalformedPacket) -> Self {
+        Self::Malformed(malformed)
+    }
+}
+
+impl AccessRequest {
+    /// Decodes the attributes of an Access-Request whose Message-Authenticator
+    /// policy has been enforced. Attributes RFC 2865 §5.44 allows at most
+    /// once are refused when repeated: two User-Names could be read one way by
+    /// the policy and another by the directory.
+    pub(crate) fn decode(
+        packet: &Packet<'_>,
+        client: Arc<NasClient>,
+        source: SocketAddr,
+        message_authenticator: bool,
+    ) -> Result<Self, InvalidAccessRequest> {
+        let user_name = packet
+            .at_most_one(USER_NAME)?
+            .map(|attribute| attribute.value.to_vec());
+        let credential = decode_credential(packet, &client)?;
+        let nas_ip_address = decode_nas_ip_address(packet)?;
+        let nas_identifier = decode_text(packet, NAS_IDENTIFIER)?;
+        let calling_station_id = decode_text(packet, CALLING_STATION_ID)?;
+        Ok(Self {
+            client,
+            source,
+            identifier: packet.identifier(),
+            user_name,
+            credential,
+            nas_ip_address,
+            nas_identifier,
+            calling_station_id,
+            message_authenticator,
+        })
+    }
+}
+
+/// PAP only when User-Password is the sole credential. RFC 2865 §4.1 says
+/// a request "MUST NOT contain both a User-Password and a CHAP-Password";
+/// EAP-Message (RFC 3579) and ARAP-Password (RFC 2869) are methods of their
+/// own, so a mix is not a PAP request either.
+fn decode_credential(
+    packet: &Packet<'_>,
+    client: &NasClient,
+) -> Result<Credential, InvalidAccessRequest> {
+    let hidden_password = packet.at_most_one(USER_PASSWORD)?;
+    let other_credential = [CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE]
+        .into_iter()
+        .any(|attribute_type| packet.contains(attribute_type));
+    match hidden_password {
+        Some(hidden) if !other_credential => {
+            user_password::unhide(&client.secret, packet.authenticator(), hidden.value)
+                .map(Credential::Pap)
+                .map_err(|_| InvalidAccessRequest::UndecodablePassword)
+        }
+        _ => Ok(Credential::Unsupported),
+    }
+}
+
+/// NAS-IP-Address if present, else NAS-IPv6-Address; both are validated.
+fn decode_nas_ip_address(packet: &Packet<'_>) -> Result<Option<IpAddr>, MalformedPacket> {
+    let ipv4 = decode_octets::<4>(packet, NAS_IP_ADDRESS)?.map(IpAddr::from);
+    let ipv6 = decode_octets::<16>(packet, NAS_IPV6_ADDRESS)?.map(IpAddr::from);
+    Ok(ipv4.or(ipv6))
+}
+
+/// A single attribute whose value is exactly `N` octets.
+fn decode_octets<const N: usize>(
+    packet: &Packet<'_>,
+    attribute_type: u8,
+) -> Result<Option<[u8; N]>, MalformedPacket> {
+    packet
+        .at_most_one(attribute_type)?
+        .map(|attribute| {
+            <[u8; N]>::try_from(attribute.value)
+                .map_err(|_| MalformedPacket::InvalidAttributeLength(attribute_type))
+        })
+        .transpose()
+}
+
+fn decode_text(packet: &Packet<'_>, attribute_type: u8) -> Result<Option<String>, MalformedPacket> {
+    Ok(packet
+        .at_most_one(attribute_type)?
+        .map(|attribute| String::from_utf8_lossy(attribute.value).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::PacketWriter;
+    use crate::secret::SharedSecret;
+    use crate::test_vectors::{RFC2865_7_1_REQUEST, SECRET};
+
+    const AUTHENTICATOR: [u8; 16] = [0x24; 16];
+
+    /// Attributes of a test request, as (type, value) pairs.
+    type Attributes<'a> = &'a [(u8, &'a [u8])];
+
+    fn client() -> Arc<NasClient> {
+        Arc::new(NasClient {
+            name: "vpn".to_owned(),
+            secret: SharedSecret::new(SECRET.to_vec()),
+            require_message_authenticator: false,
+        })
+    }
+
+    fn source() -> SocketAddr {
+        "192.168.1.16:40000".parse().unwrap()
+    }
+
+    fn decode(attributes: Attributes<'_>) -> Result<AccessRequest, InvalidAccessRequest> {
+        let mut writer = PacketWriter::new(1, 42, &AUTHENTICATOR);
+        for (attribute_type, value) in attributes {
+            writer.push(*attribute_type, value).unwrap();
+        }
+        let bytes = writer.into_bytes();
+        AccessRequest::decode(&Packet::parse(&bytes).unwrap(), client(), source(), false)
+    }
+
+    fn hidden(password: &[u8]) -> Vec<u8> {
+        user_password::hide(
+            &SharedSecret::new(SECRET.to_vec()),
+            &AUTHENTICATOR,
+            password,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn decodes_the_rfc_2865_example() {
+        let packet = Packet::parse(&RFC2865_7_1_REQUEST).unwrap();
+        let request = AccessRequest::decode(&packet, client(), source(), false).unwrap();
+        assert_eq!(request.identifier, 0);
+        assert_eq!(request.user_name.as_deref(), Some(&b"nemo"[..]));
+        let Credential::Pap(password) = &request.credential else {
+            panic!("expected PAP, got {:?}", request.credential);
+        };
+        assert_eq!(password.expose(), b"arctangent");
+        assert_eq!(
+            request.nas_ip_address,
+            Some("192.168.1.16".parse().unwrap())
+        );
+        assert_eq!(request.nas_identifier, None);
+        assert!(!request.message_authenticator);
+    }
+
+    #[test]
+    fn decodes_informational_attributes() {
+        let request = decode(&[
+            (USER_NAME, b"alice\xff"),
+            (USER_PASSWORD, &hidden(b"pw")),
+            (
+                NAS_IPV6_ADDRESS,
+                &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ),
+            (NAS_IDENTIFIER, b"vpn-1"),
+            (CALLING_STATION_ID, b"203.0.113.9\xff"),
+        ])
+        .unwrap();
+        assert_eq!(request.user_name.as_deref(), Some(&b"alice\xff"[..]));
+        assert_eq!(request.nas_ip_address, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(request.nas_identifier.as_deref(), Some("vpn-1"));
+        assert_eq!(
+            request.calling_station_id.as_deref(),
+            Some("203.0.113.9\u{fffd}")
+        );
+    }
+
+    #[test]
+    fn prefers_nas_ip_address_over_nas_ipv6_address() {
+        let request = decode(&[
+            (NAS_IPV6_ADDRESS, &[0; 16]),
+            (NAS_IP_ADDRESS, &[192, 0, 2, 1]),
+        ])
+        .unwrap();
+        assert_eq!(request.nas_ip_address, Some("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn only_a_lone_user_password_is_pap() {
+        let password = hidden(b"secret");
+        let unsupported = [
+            vec![],
+            vec![(CHAP_PASSWORD, &[1u8; 17][..])],
+            vec![
+                (USER_PASSWORD, &password[..]),
+                (CHAP_PASSWORD, &[1u8; 17][..]),
+            ],
+            vec![
+                (USER_PASSWORD, &password[..]),
+                (EAP_MESSAGE, &[2u8, 0, 0, 4][..]),
+            ],
+            vec![
+                (USER_PASSWORD, &password[..]),
+                (ARAP_PASSWORD, &[0u8; 16][..]),
+            ],
+        ];
+        for attributes in unsupported {
+            let request = decode(&attributes).unwrap();
+            assert!(
+                matches!(request.credential, Credential::Unsupported),
+                "{attributes:?}"
+            );
+        }
+        let request = decode(&[(USER_PASSWORD, &password)]).unwrap();
+        assert!(matches!(request.credential, Credential::Pap(ref p) if p.expose() == b"secret"));
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_decoded() {
+        let password = hidden(b"secret");
+        let cases: [(Attributes<'_>, InvalidAccessRequest); 7] = [
+            (
+                &[(USER_NAME, b"a"), (USER_NAME, b"b")],
+                InvalidAccessRequest::Malformed(MalformedPacket::RepeatedAttribute(USER_NAME)),
+            ),
+            (
+                &[(USER_PASSWORD, &password), (USER_PASSWORD, &password)],
+                InvalidAccessRequest::Malformed(MalformedPacket::RepeatedAttribute(USER_PASSWORD)),
+            ),
+            (
+                &[(NAS_IP_ADDRESS, &[10, 0, 0])],
+                InvalidAccessRequest::Malformed(MalformedPacket::InvalidAttributeLength(
+                    NAS_IP_ADDRESS,
+                )),
+            ),
+            (
+                &[
+                    (NAS_IP_ADDRESS, &[10, 0, 0, 1]),
+                    (NAS_IPV6_ADDRESS, &[0; 4]),
+                ],
+                InvalidAccessRequest::Malformed(MalformedPacket::InvalidAttributeLength(
+                    NAS_IPV6_ADDRESS,
+                )),
+            ),
+            (
+                &[(NAS_IPV6_ADDRESS, &[0; 4])],
+                InvalidAccessRequest::Malformed(MalformedPacket::InvalidAttributeLength(
+                    NAS_IPV6_ADDRESS,
+                )),
+            ),
+            (
+                &[(USER_PASSWORD, &[0; 17])],
+                InvalidAccessRequest::UndecodablePassword,
+            ),
+            (
+                &[(USER_PASSWORD, &[0; 144])],
+                InvalidAccessRequest::UndecodablePassword,
+            ),
+        ];
+        for (attributes, expected) in cases {
+            assert_eq!(decode(attributes).err(), Some(expected), "{attributes:?}");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Building the Access-Accept or Access-Reject that answers a request.
+//!
+//! Every response starts with a Message-Authenticator, whether or not the
+//! request had one: it is the server half of the BlastRADIUS mitigation
+//! (CVE-2024-3596), which stops a forged response from being accepted by a
+//! NAS that checks it. The Message-Authenticator is computed first, over the
+//! packet with the Request Authenticator in place (RFC 3579 §3.2); the
+//! Response Authenticator is then computed over those final octets
+//! (RFC 2865 §3).
+
+use std::sync::Arc;
+
+use crate::clients::NasClient;
+use crate::dictionary::{ACCESS_ACCEPT, ACCESS_REJECT, MESSAGE_AUTHENTICATOR, PROXY_STATE};
+use crate::handler::Reply;
+use crate::message_authenticator;
+use crate::packet::{
+    overwrite, Authenticator, EncodeError, Packet, PacketWriter, AUTHENTICATOR_OFFSET,
+};
+use crate::response_authenticator;
+
+/// What a response needs from its request, kept while the handler decides.
+#[derive(Debug)]
+pub(crate) struct ResponseContext {
+    client: Arc<NasClient>,
+    identifier: u8,
+    request_authenticator: Authenticator,
+    /// Proxy-State values, in order, to be echoed (RFC 2865 §5.33).
+    proxy_states: Vec<Vec<u8>>,
+}
+
+impl ResponseContext {
+    pub(crate) fn new(request: &Packet<'_>, client: Arc<NasClient>) -> Self {
+        Self {
+            client,
+            identifier: request.identifier(),
+            request_authenticator: *request.authenticator(),
+            proxy_states: request.values(PROXY_STATE).map(<[u8]>::to_vec).collect(),
+        }
+    }
+
+    /// The response octets: header, Message-Authenticator, the reply's
+    /// attributes, then the request's Proxy-States unmodified and in order
+    /// (RFC 2865 §5.33).
+    pub(crate) fn encode(&self, reply: &Reply) -> Result<Vec<u8>, EncodeError> {
+        let (code, attributes) = match reply {
+            Reply::Accept { attributes } => (ACCESS_ACCEPT, attributes.as_slice()),
+            Reply::Reject => (ACCESS_REJECT, &[][..]),
+        };
+        let mut writer = PacketWriter::new(code, self.identifier, &self.request_authenticator);
+        let message_authenticator_offset = writer.push(
+            MESSAGE_AUTHENTICATOR,
+            &[0; message_authenticator::VALUE_LEN],
+        )?;
+        for attribute in attributes {
+            writer.push(attribute.attribute_type(), attribute.value())?;
+        }
+        for proxy_state in &self.proxy_states {
+            writer.push(PROXY_STATE, proxy_state)?;
+        }
+        let secret = &self.client.secret;
+        let mut response = writer.into_bytes();
+        let signature = message_authenticator::sign(secret, &response);
+        overwrite(&mut response, message_authenticator_offset, &signature);
+        let response_authenticator = response_authenticator::compute(secret, &response);
+        overwrite(&mut response, AUTHENTICATOR_OFFSET, &response_authenticator);
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use radius::core::packet::Packet as ReferencePacket;
+
+    use super::*;
+    use crate::handler::ReplyAttribute;
+    use crate::secret::SharedSecret;
+    use crate::test_vectors::{ACCEPT_WITH_MESSAGE_AUTHENTICATOR, RFC2865_7_1_REQUEST, SECRET};
+
+    fn context_for(request: &[u8]) -> ResponseContext {
+        let client = Arc::new(NasClient {
+            name: "nas".to_owned(),
+            secret: SharedSecret::new(SECRET.to_vec()),
+            require_message_authenticator: false,
+        });
+        ResponseContext::new(&Packet::parse(request).unwrap(), client)
+    }
+
+    fn attribute(attribute_type: u8, value: &[u8]) -> ReplyAttribute {
+        ReplyAttribute::new(attribute_type, value.to_vec()).unwrap()
+    }
+
+    /// The RFC 2865 §7.1 request with Proxy-States "one" and "two" appended.
+    fn request_with_proxy_states() -> Vec<u8> {
+        let mut request = RFC2865_7_1_REQUEST.to_vec();
+        request.extend_from_slice(&[PROXY_STATE, 5, b'o', b'n', b'e']);
+        request.extend_from_slice(&[PROXY_STATE, 5, b't', b'w', b'o']);
+        request[3] = u8::try_from(request.len()).unwrap();
+        request
+    }
+
+    #[test]
+    fn matches_the_openssl_derived_accept() {
+        let reply = Reply::Accept {
+            attributes: vec![
+                attribute(6, &[0, 0, 0, 1]),
+                attribute(15, &[0, 0, 0, 0]),
+                attribute(14, &[192, 168, 1, 3]),
+            ],
+        };
+        let response = context_for(&RFC2865_7_1_REQUEST).encode(&reply).unwrap();
+        assert_eq!(response, ACCEPT_WITH_MESSAGE_AUTHENTICATOR);
+    }
+
+    #[test]
+    fn radius_rs_accepts_our_response_authenticator() {
+        let request = request_with_proxy_states();
+        for reply in [Reply::Reject, Reply::Accept { attributes: vec![] }] {
+            let response = context_for(&request).encode(&reply).unwrap();
+            assert!(ReferencePacket::is_authentic_response(
+                &response, &request, SECRET
+            ));
+        }
+    }
+
+    #[test]
+    fn message_authenticator_first_proxy_states_last_in_order() {
+        let request = request_with_proxy_states();
+        let reply = Reply::Accept {
+            attributes: vec![ReplyAttribute::reply_message("hi").unwrap()],
+        };
+        let response = context_for(&request).encode(&reply).unwrap();
+        let packet = Packet::parse(&response).unwrap();
+        let types: Vec<u8> = packet
+            .attributes()
+            .iter()
+            .map(|a| a.attribute_type)
+            .collect();
+        assert_eq!(types, [MESSAGE_AUTHENTICATOR, 18, PROXY_STATE, PROXY_STATE]);
+        assert_eq!(
+            packet.values(PROXY_STATE).collect::<Vec<_>>(),
+            [b"one", b"two"]
+        );
+
+        let secret = SharedSecret::new(SECRET.to_vec());
+        let request_authenticator: Authenticator = request[4..20].try_into().unwrap();
+        let signature = message_authenticator::find(&packet).unwrap().unwrap();
+        assert!(message_authenticator::verify(
+            &secret,
+            &packet,
+            &signature,
+            &request_authenticator
+        ));
+        assert!(response_authenticator::verify(
+            &secret,
+            &packet,
+            &request_authenticator
+        ));
+    }
+
+    #[test]
+    fn reject_carries_only_the_message_authenticator_and_proxy_states() {
+        let response = context_for(&request_with_proxy_states())
+            .encode(&Reply::Reject)
+            .unwrap();
+        let packet = Packet::parse(&response).unwrap();
+        assert_eq!(packet.code(), ACCESS_REJECT);
+        let types: Vec<u8> = packet
+            .attributes()
+            .iter()
+            .map(|a| a.attribute_type)
+            .collect();
+        assert_eq!(types, [MESSAGE_AUTHENTICATOR, PROXY_STATE, PROXY_STATE]);
+    }
+
+    #[test]
+    fn refuses_a_response_over_4096_octets() {
+        let reply = Reply::Accept {
+            attributes: vec![attribute(26, &[0; 253]); 16],
+        };
+        let result = context_for(&RFC2865_7_1_REQUEST).encode(&reply);
+        assert_eq!(result, Err(EncodeError::PacketTooLarge));
+    }
+}

@@ -1,0 +1,164 @@
+//! The schema of one audit record (version 1). Field names are part of the contract with
+//! auditors and their tools: add fields, never rename or reuse them. A password never has a
+//! field here.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+/// Version of the record schema written in every record's `schema` field.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What happened to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accept,
+    Reject,
+    /// Dropped without an answer (unknown client, bad authenticator, malformed).
+    Discard,
+}
+
+/// The RADIUS client the request came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct NasRecord {
+    /// Configured client name; absent when the source matched no client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Source address and port of the datagram.
+    pub address: SocketAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nas_identifier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nas_ip_address: Option<IpAddr>,
+}
+
+/// User-Name exactly as sent. It is text almost always, but RADIUS allows any octets (some
+/// gateways send a DER subject), so bytes that are not UTF-8 are kept, hex-encoded.
+#[derive(Debug, Clone, Serialize)]
+pub enum UserName {
+    #[serde(rename = "user_name")]
+    Text(String),
+    #[serde(rename = "user_name_hex")]
+    Binary(String),
+}
+
+impl UserName {
+    pub fn from_bytes(bytes: &[u8]) -> UserName {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => UserName::Text(text.to_owned()),
+            Err(_) => UserName::Binary(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        }
+    }
+}
+
+/// The Active Directory object the request was resolved to.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountRecord {
+    pub dn: String,
+    pub object_guid: String,
+    pub object_sid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    pub sam_account_name: String,
+}
+
+impl From<&adgate_authz::AccountSummary> for AccountRecord {
+    fn from(account: &adgate_authz::AccountSummary) -> Self {
+        AccountRecord {
+            dn: account.dn.clone(),
+            object_guid: account.object_guid.clone(),
+            object_sid: account.object_sid.clone(),
+            user_principal_name: account.user_principal_name.clone(),
+            sam_account_name: account.sam_account_name.clone(),
+        }
+    }
+}
+
+/// One line of the trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub schema: u32,
+    /// UTC, RFC 3339 with milliseconds.
+    pub time: String,
+    /// Unique, time-ordered (UUIDv7); quoted in adgate's log line for the same request.
+    pub request_id: String,
+    pub nas: NasRecord,
+    /// RADIUS Identifier of the request, to match packet captures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radius_identifier: Option<u8>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<UserName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calling_station_id: Option<String>,
+    /// `pap`, or `unsupported` for a request carrying no credential adgate accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
+    pub verdict: Verdict,
+    /// Reason code (README, "Reason codes"); absent on accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountRecord>,
+    /// Whether the request carried a valid Message-Authenticator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_authenticator: Option<bool>,
+}
+
+impl Record {
+    /// A record stamped now with a fresh request id; the caller fills in the rest.
+    pub fn new(nas: NasRecord, verdict: Verdict) -> Record {
+        Record {
+            schema: SCHEMA_VERSION,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            nas,
+            radius_identifier: None,
+            user_name: None,
+            calling_station_id: None,
+            method: None,
+            verdict,
+            reason: None,
+            account: None,
+            message_authenticator: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nas() -> NasRecord {
+        NasRecord {
+            name: Some("vpn1".into()),
+            address: "127.0.0.1:40000".parse().unwrap(),
+            nas_identifier: None,
+            nas_ip_address: None,
+        }
+    }
+
+    #[test]
+    fn a_record_is_one_json_object_with_the_documented_fields() {
+        let mut record = Record::new(nas(), Verdict::Reject);
+        record.user_name = Some(UserName::from_bytes(b"alice"));
+        record.reason = Some("telework_off");
+        let json: serde_json::Value = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["schema"], 1);
+        assert_eq!(json["user_name"], "alice");
+        assert_eq!(json["verdict"], "reject");
+        assert_eq!(json["reason"], "telework_off");
+        assert_eq!(json["nas"]["name"], "vpn1");
+        assert!(json["time"].as_str().unwrap().ends_with('Z'));
+        assert!(json.get("account").is_none());
+    }
+
+    #[test]
+    fn a_user_name_that_is_not_utf8_is_kept_as_hex() {
+        let mut record = Record::new(nas(), Verdict::Discard);
+        record.user_name = Some(UserName::from_bytes(&[0x30, 0xff, 0x00]));
+        let json: serde_json::Value = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["user_name_hex"], "30ff00");
+        assert!(json.get("user_name").is_none());
+    }
+}

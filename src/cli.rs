@@ -1,0 +1,85 @@
+//! The command line: what an admin types. Each subcommand maps to one module of the binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "adgate",
+    version,
+    about = "RADIUS for VPN logins, decided by Active Directory"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the RADIUS server in the foreground (logs to stderr).
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate the config file and the files it names, then exit.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Act as a VPN appliance (NAS) for tests, the demo and benchmarks.
+    #[command(subcommand)]
+    Nas(NasCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NasCommand {
+    /// Send one PAP Access-Request and print the answer. Exit 0 on accept, 1 on reject.
+    Pap {
+        #[command(flatten)]
+        target: NasTarget,
+        /// File holding the user's password (never pass passwords as arguments).
+        #[arg(long)]
+        password_file: PathBuf,
+        /// User-Name to send.
+        user: String,
+    },
+    /// Drive PAP logins at a fixed concurrency and print logins/s and latency percentiles.
+    Bench {
+        #[command(flatten)]
+        target: NasTarget,
+        #[arg(long)]
+        password_file: PathBuf,
+        /// Logins in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Logins to send in all.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        user: String,
+    },
+}
+
+/// Where and how the simulated NAS sends.
+#[derive(Debug, Args)]
+pub struct NasTarget {
+    /// RADIUS server address.
+    #[arg(long, default_value = "127.0.0.1:1812")]
+    pub server: SocketAddr,
+    /// File holding the RADIUS shared secret.
+    #[arg(long)]
+    pub secret_file: PathBuf,
+    /// NAS-Identifier to send.
+    #[arg(long, default_value = "adgate-nas")]
+    pub nas_identifier: String,
+    /// Send requests without Message-Authenticator (to test servers that require it).
+    #[arg(long)]
+    pub no_message_authenticator: bool,
+    /// Seconds to wait for each answer before retransmitting.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout_s: f64,
+    /// Retransmissions after the first try.
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+}

@@ -1,0 +1,471 @@
+//! The configuration file: its TOML shape, its defaults, and the checks that run before adgate
+//! serves a single request. Every error names the offending key and the line it is on, so an
+//! admin can fix the file without reading code. Secrets referenced by file are read here, once,
+//! so that a missing secret stops the start instead of rejecting logins later.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use adgate_radius::SharedSecret;
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+use zeroize::Zeroizing;
+
+use crate::secret_file;
+
+/// Shortest RADIUS shared secret accepted. RFC 2865 §3 asks for secrets "at least 16 octets";
+/// after BlastRADIUS (CVE-2024-3596) short secrets are the easiest way in.
+const MIN_SHARED_SECRET_LEN: usize = 16;
+
+/// The whole file, as written by the admin.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    server: ServerSection,
+    #[serde(default)]
+    clients: Vec<ClientSection>,
+    directory: DirectorySection,
+    policy: PolicySection,
+    audit: AuditSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    auth_listen: Spanned<Vec<SocketAddr>>,
+    #[serde(default = "default_max_in_flight")]
+    max_in_flight: Spanned<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientSection {
+    name: Spanned<String>,
+    address: IpNet,
+    secret: Option<Spanned<String>>,
+    secret_file: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_true")]
+    require_message_authenticator: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectorySection {
+    urls: Spanned<Vec<String>>,
+    ca_file: PathBuf,
+    bind_dn: Spanned<String>,
+    bind_password_file: Spanned<PathBuf>,
+    base_dn: Spanned<String>,
+    netbios_domain: Option<String>,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: Spanned<u64>,
+    #[serde(default)]
+    starttls: bool,
+    #[serde(default)]
+    allow_plain_ldap: bool,
+    #[serde(default = "default_user_bind_connections")]
+    user_bind_connections: Spanned<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySection {
+    telework_group: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    dir: PathBuf,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_timeout_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 3000)
+}
+fn default_max_in_flight() -> Spanned<usize> {
+    Spanned::new(0..0, 256)
+}
+fn default_user_bind_connections() -> Spanned<usize> {
+    Spanned::new(0..0, 4)
+}
+
+/// A validated configuration with every referenced secret loaded.
+#[derive(Debug)]
+pub struct Config {
+    pub auth_listen: Vec<SocketAddr>,
+    pub max_in_flight: usize,
+    pub clients: Vec<ClientConfig>,
+    pub directory: adgate_authz::DirectoryConfig,
+    pub policy: adgate_authz::PolicyConfig,
+    pub audit_dir: PathBuf,
+}
+
+/// One NAS (VPN appliance) allowed to send requests.
+#[derive(Debug)]
+pub struct ClientConfig {
+    pub name: String,
+    pub address: IpNet,
+    pub secret: SharedSecret,
+    pub require_message_authenticator: bool,
+}
+
+/// Why the configuration cannot be used, with the file and line to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}, line {line}: `{key}` {problem}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        problem: String,
+    },
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`, and loads every secret it names.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|source| ConfigError::Syntax {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        Validator { path, text: &text }.validate(file)
+    }
+}
+
+/// Turns the parsed file into a `Config`, reporting problems at their line.
+struct Validator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, span: Range<usize>, key: &str, problem: impl Into<String>) -> ConfigError {
+        let line = self.text[..span.start.min(self.text.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+            + 1;
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line,
+            key: key.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    fn validate(&self, file: ConfigFile) -> Result<Config, ConfigError> {
+        let server = file.server;
+        if server.auth_listen.get_ref().is_empty() {
+            return Err(self.invalid(
+                server.auth_listen.span(),
+                "server.auth_listen",
+                "must list at least one address",
+            ));
+        }
+        if *server.max_in_flight.get_ref() == 0 {
+            return Err(self.invalid(
+                server.max_in_flight.span(),
+                "server.max_in_flight",
+                "must be at least 1",
+            ));
+        }
+        let clients = self.clients(file.clients)?;
+        let directory = self.directory(file.directory)?;
+        let telework_group = file.policy.telework_group;
+        if telework_group.get_ref().trim().is_empty() {
+            return Err(self.invalid(
+                telework_group.span(),
+                "policy.telework_group",
+                "must be the distinguished name of the AD group that allows telework",
+            ));
+        }
+        Ok(Config {
+            auth_listen: server.auth_listen.into_inner(),
+            max_in_flight: server.max_in_flight.into_inner(),
+            clients,
+            directory,
+            policy: adgate_authz::PolicyConfig {
+                telework_group: telework_group.into_inner(),
+            },
+            audit_dir: file.audit.dir,
+        })
+    }
+
+    fn clients(&self, sections: Vec<ClientSection>) -> Result<Vec<ClientConfig>, ConfigError> {
+        let mut clients: Vec<ClientConfig> = Vec::with_capacity(sections.len());
+        for (index, section) in sections.into_iter().enumerate() {
+            let key = |field: &str| format!("clients[{index}].{field}");
+            let name_span = section.name.span();
+            let name = section.name.into_inner();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(self.invalid(
+                    name_span,
+                    &key("name"),
+                    "must be a non-empty name without spaces",
+                ));
+            }
+            if clients.iter().any(|c| c.name == name) {
+                return Err(self.invalid(name_span, &key("name"), "is used by another client"));
+            }
+            let secret = match (section.secret, section.secret_file) {
+                (Some(secret), None) => {
+                    let span = secret.span();
+                    self.shared_secret(secret.into_inner().into_bytes(), span, &key("secret"))?
+                }
+                (None, Some(file)) => {
+                    let span = file.span();
+                    let bytes = secret_file::read(file.get_ref())
+                        .map_err(|e| self.invalid(span.clone(), &key("secret_file"), e))?;
+                    self.shared_secret(bytes.to_vec(), span, &key("secret_file"))?
+                }
+                _ => {
+                    return Err(self.invalid(
+                        name_span,
+                        &format!("clients[{index}]"),
+                        "needs exactly one of `secret` or `secret_file`",
+                    ))
+                }
+            };
+            clients.push(ClientConfig {
+                name,
+                address: section.address,
+                secret,
+                require_message_authenticator: section.require_message_authenticator,
+            });
+        }
+        Ok(clients)
+    }
+
+    fn shared_secret(
+        &self,
+        bytes: Vec<u8>,
+        span: Range<usize>,
+        key: &str,
+    ) -> Result<SharedSecret, ConfigError> {
+        if bytes.len() < MIN_SHARED_SECRET_LEN {
+            return Err(self.invalid(
+                span,
+                key,
+                format!(
+                    "is shorter than {MIN_SHARED_SECRET_LEN} characters; use a long random secret \
+                     (RFC 2865 §3, BlastRADIUS)"
+                ),
+            ));
+        }
+        Ok(SharedSecret::new(bytes))
+    }
+
+    fn directory(
+        &self,
+        section: DirectorySection,
+    ) -> Result<adgate_authz::DirectoryConfig, ConfigError> {
+        let urls = section.urls;
+        if urls.get_ref().is_empty() {
+            return Err(self.invalid(
+                urls.span(),
+                "directory.urls",
+                "must list at least one ldaps:// or ldap:// URL",
+            ));
+        }
+        for url in urls.get_ref() {
+            let plain = url.starts_with("ldap://");
+            if !plain && !url.starts_with("ldaps://") {
+                return Err(self.invalid(
+                    urls.span(),
+                    "directory.urls",
+                    format!("has `{url}`, which is neither ldaps:// nor ldap://"),
+                ));
+            }
+            if plain && !section.starttls && !section.allow_plain_ldap {
+                return Err(self.invalid(
+                    urls.span(),
+                    "directory.urls",
+                    format!(
+                        "has `{url}`: plain LDAP sends passwords in clear; use ldaps://, set \
+                         `starttls = true`, or (lab only) `allow_plain_ldap = true`"
+                    ),
+                ));
+            }
+        }
+        for (value, key) in [
+            (&section.bind_dn, "directory.bind_dn"),
+            (&section.base_dn, "directory.base_dn"),
+        ] {
+            if value.get_ref().trim().is_empty() {
+                return Err(self.invalid(value.span(), key, "must not be empty"));
+            }
+        }
+        let password_span = section.bind_password_file.span();
+        let bind_password = secret_file::read(section.bind_password_file.get_ref())
+            .map_err(|e| self.invalid(password_span.clone(), "directory.bind_password_file", e))?;
+        let bind_password = String::from_utf8(bind_password.to_vec()).map_err(|_| {
+            self.invalid(
+                password_span,
+                "directory.bind_password_file",
+                "does not hold UTF-8 text",
+            )
+        })?;
+        let timeout_ms = *section.timeout_ms.get_ref();
+        if !(100..=60_000).contains(&timeout_ms) {
+            return Err(self.invalid(
+                section.timeout_ms.span(),
+                "directory.timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        let user_bind_connections = *section.user_bind_connections.get_ref();
+        if !(1..=64).contains(&user_bind_connections) {
+            return Err(self.invalid(
+                section.user_bind_connections.span(),
+                "directory.user_bind_connections",
+                "must be between 1 and 64",
+            ));
+        }
+        Ok(adgate_authz::DirectoryConfig {
+            urls: urls.into_inner(),
+            ca_file: section.ca_file,
+            bind_dn: section.bind_dn.into_inner(),
+            bind_password: Zeroizing::new(bind_password),
+            base_dn: section.base_dn.into_inner(),
+            netbios_domain: section.netbios_domain,
+            timeout: Duration::from_millis(timeout_ms),
+            starttls: section.starttls,
+            allow_plain_ldap: section.allow_plain_ldap,
+            user_bind_connections,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A valid lab-shaped config whose secret files live in `dir`.
+    fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+        std::fs::write(dir.join("vpn1.secret"), "a-long-random-radius-secret\n").unwrap();
+        std::fs::write(dir.join("ldap.secret"), "service-password").unwrap();
+        let text = format!(
+            r#"[server]
+auth_listen = ["127.0.0.1:1812"]
+
+[[clients]]
+name = "vpn1"
+address = "127.0.0.0/8"
+secret_file = "{dir}/vpn1.secret"
+
+[directory]
+urls = ["ldaps://dc1.corp.example.test:636"]
+ca_file = "{dir}/ad-ca.pem"
+bind_dn = "CN=svc-adgate,CN=Users,DC=corp,DC=example,DC=test"
+bind_password_file = "{dir}/ldap.secret"
+base_dn = "DC=corp,DC=example,DC=test"
+timeout_ms = 3000
+
+[policy]
+telework_group = "CN=Telework-Allowed,CN=Users,DC=corp,DC=example,DC=test"
+
+[audit]
+dir = "{dir}/audit"
+"#,
+            dir = dir.display()
+        );
+        let path = dir.join("adgate.toml");
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(edit(text).as_bytes()).unwrap();
+        path
+    }
+
+    fn load_error(edit: impl Fn(String) -> String) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), edit);
+        Config::load(&path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_documented_shape_loads_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&write_config(dir.path(), |t| t)).unwrap();
+        assert_eq!(config.clients.len(), 1);
+        assert!(config.clients[0].require_message_authenticator);
+        assert_eq!(
+            config.clients[0].secret.expose(),
+            b"a-long-random-radius-secret"
+        );
+        assert_eq!(config.directory.timeout, Duration::from_millis(3000));
+        assert_eq!(config.directory.bind_password.as_str(), "service-password");
+        assert_eq!(config.max_in_flight, 256);
+    }
+
+    #[test]
+    fn a_bad_cidr_is_reported_with_its_line() {
+        let error = load_error(|t| t.replace("127.0.0.0/8", "127.0.0.0/33"));
+        assert!(error.contains("line 6"), "{error}");
+        assert!(error.contains("address"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let error = load_error(|t| t.replace("timeout_ms = 3000", "timeout = 3000"));
+        assert!(error.contains("unknown field `timeout`"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_secret_file_names_key_and_line() {
+        let error = load_error(|t| t.replace("vpn1.secret", "missing.secret"));
+        assert!(error.contains("line 7"), "{error}");
+        assert!(error.contains("clients[0].secret_file"), "{error}");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let error = load_error(|t| {
+            t.replace(
+                r#"secret_file = ""#,
+                r#"secret = "short"
+#"#,
+            )
+        });
+        assert!(error.contains("clients[0].secret"), "{error}");
+        assert!(error.contains("shorter than 16"), "{error}");
+    }
+
+    #[test]
+    fn plain_ldap_needs_an_explicit_choice() {
+        let error = load_error(|t| t.replace("ldaps://dc1.corp.example.test:636", "ldap://dc1"));
+        assert!(error.contains("directory.urls"), "{error}");
+        assert!(error.contains("allow_plain_ldap"), "{error}");
+    }
+
+    #[test]
+    fn both_secret_and_secret_file_is_ambiguous() {
+        let error = load_error(|t| {
+            t.replace(
+                "name = \"vpn1\"",
+                "name = \"vpn1\"\nsecret = \"another-long-secret-value\"",
+            )
+        });
+        assert!(error.contains("exactly one of"), "{error}");
+        assert!(error.contains("clients[0]"), "{error}");
+    }
+}

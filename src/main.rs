@@ -1,0 +1,54 @@
+//! adgate: a RADIUS server that decides, for every VPN login, whether this person may work from
+//! home right now, by asking Active Directory. This file only parses the command line, sets up
+//! logging and hands over to the subcommand.
+
+mod audit;
+mod cli;
+mod config;
+mod gatekeeper;
+mod nas;
+mod secret_file;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_env("ADGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("adgate: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => serve::serve(&config).await.map(|()| ExitCode::SUCCESS),
+            Command::CheckConfig { config } => {
+                serve::check_config(&config).map(|()| ExitCode::SUCCESS)
+            }
+            Command::Nas(command) => nas::run(command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("adgate: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

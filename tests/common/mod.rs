@@ -1,0 +1,293 @@
+//! What the integration tests share: the lab AD (described by `lab.env`, written by
+//! `deploy/lab.sh up`) and an adgate process started for one test, with its own port, its own
+//! audit directory and its own log, so tests can run in parallel and read exactly their records.
+//! The tests run inside the lab's network namespace (`deploy/test.sh` arranges it).
+
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use adgate_radius::{ClientOptions, RadiusClient, Response, SharedSecret};
+use serde_json::Value;
+
+/// The lab as `deploy/lab.sh up` left it.
+pub struct Lab {
+    dir: PathBuf,
+    values: HashMap<String, String>,
+}
+
+impl Lab {
+    pub fn get() -> &'static Lab {
+        static LAB: OnceLock<Lab> = OnceLock::new();
+        LAB.get_or_init(|| {
+            let dir = PathBuf::from(
+                std::env::var("ADGATE_LAB_DIR").unwrap_or_else(|_| "/var/lib/adgate-lab".into()),
+            );
+            let env_file = dir.join("lab.env");
+            let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
+                panic!(
+                    "cannot read {}: {e}. Integration tests need the lab AD: run them with \
+                     deploy/test.sh (or deploy/lab.sh up, then \
+                     ip netns exec adgate-lab cargo test)",
+                    env_file.display()
+                )
+            });
+            let values = text
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            let lab = Lab { dir, values };
+            lab.assert_inside_namespace();
+            lab
+        })
+    }
+
+    pub fn value(&self, key: &str) -> &str {
+        self.values
+            .get(key)
+            .unwrap_or_else(|| panic!("lab.env has no {key}"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn fixture_password(&self) -> Vec<u8> {
+        std::fs::read(self.value("FIXTURE_PASSWORD_FILE")).expect("fixture password")
+    }
+
+    pub fn radius_secret_file(&self) -> PathBuf {
+        PathBuf::from(self.value("RADIUS_SECRET_FILE"))
+    }
+
+    pub fn radius_secret(&self) -> Vec<u8> {
+        std::fs::read(self.radius_secret_file()).expect("RADIUS secret")
+    }
+
+    /// Runs `deploy/lab.sh ARGS` (e.g. `tool user disable tdisable`, `stop`, `start`).
+    pub fn lab_sh(&self, args: &[&str]) {
+        if let Err(failure) = self.try_lab_sh(args) {
+            panic!("{failure}");
+        }
+    }
+
+    /// Like `lab_sh`, but says what failed instead of panicking (for `Drop` guards, which
+    /// must not panic while a failed test unwinds).
+    pub fn try_lab_sh(&self, args: &[&str]) -> Result<(), String> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/lab.sh");
+        let output = Command::new(&script)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "deploy/lab.sh {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+
+    fn assert_inside_namespace(&self) {
+        let netns = self.value("NETNS");
+        let inside = Command::new("ip")
+            .args(["netns", "identify"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == netns)
+            .unwrap_or(false);
+        assert!(
+            inside,
+            "integration tests must run inside network namespace {netns}: use deploy/test.sh"
+        );
+    }
+}
+
+/// One adgate process serving the lab AD on a port of its own.
+pub struct Adgate {
+    child: Child,
+    dir: tempfile::TempDir,
+    pub address: SocketAddr,
+}
+
+impl Adgate {
+    /// Starts adgate with the lab config.
+    pub fn start() -> Adgate {
+        Adgate::start_with(|config| config)
+    }
+
+    /// Starts adgate with the lab config as changed by `edit` (it gets the TOML text).
+    pub fn start_with(edit: impl FnOnce(String) -> String) -> Adgate {
+        let lab = Lab::get();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_udp_port();
+        let config = edit(lab_config(lab, port, &dir.path().join("audit")));
+        let config_path = dir.path().join("adgate.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let log = std::fs::File::create(dir.path().join("adgate.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_adgate"))
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("ADGATE_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start adgate");
+        let mut adgate = Adgate {
+            child,
+            dir,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        adgate.wait_until_listening();
+        adgate
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if self.log().contains("listening for RADIUS authentication") {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll adgate") {
+                panic!("adgate exited with {status}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("adgate did not start listening in time:\n{}", self.log());
+    }
+
+    /// Everything adgate logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("adgate.log")).unwrap_or_default()
+    }
+
+    /// Every audit record written so far, in order.
+    pub fn records(&self) -> Vec<Value> {
+        let path = self.dir.path().join("audit/audit.jsonl");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .map(|line| serde_json::from_str(line).expect("a record is one JSON object"))
+            .collect()
+    }
+
+    /// Raw text of the audit trail, for checks that no secret reached it.
+    pub fn trail_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("audit/audit.jsonl")).unwrap_or_default()
+    }
+
+    /// Waits until at least `count` records exist (discards are recorded after the datagram
+    /// is dropped, so nothing on the wire says when they are there).
+    pub fn wait_for_records(&self, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let records = self.records();
+            if records.len() >= count || Instant::now() > deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A simulated NAS that signs its requests with Message-Authenticator.
+    pub fn nas(&self) -> RadiusClient {
+        self.nas_with(true, Lab::get().radius_secret())
+    }
+
+    pub fn nas_with(&self, message_authenticator: bool, secret: Vec<u8>) -> RadiusClient {
+        let options = ClientOptions {
+            timeout: Duration::from_secs(6),
+            retries: 0,
+            send_message_authenticator: message_authenticator,
+            nas_identifier: Some("test-nas".into()),
+        };
+        RadiusClient::new(self.address, SharedSecret::new(secret), options).expect("NAS socket")
+    }
+
+    /// Sends a PAP login and returns the answer with the record it produced.
+    pub async fn pap(&self, user: &str, password: &[u8]) -> (Response, Value) {
+        let response = self
+            .nas()
+            .pap(user.as_bytes(), password)
+            .await
+            .unwrap_or_else(|e| panic!("login of {user:?} got no valid answer: {e}"));
+        let record = self
+            .records()
+            .into_iter()
+            .rev()
+            .find(|r| r["user_name"] == user)
+            .unwrap_or_else(|| panic!("no audit record for {user:?}"));
+        (response, record)
+    }
+}
+
+impl Drop for Adgate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lab's adgate.toml settings, on `port`, with the trail in `audit_dir`.
+fn lab_config(lab: &Lab, port: u16, audit_dir: &Path) -> String {
+    format!(
+        r#"[server]
+auth_listen = ["127.0.0.1:{port}"]
+
+[[clients]]
+name = "vpn1"
+address = "127.0.0.0/8"
+secret_file = "{secret_file}"
+require_message_authenticator = true
+
+[directory]
+urls = ["{url}"]
+ca_file = "{ca_file}"
+bind_dn = "{bind_dn}"
+bind_password_file = "{bind_password_file}"
+base_dn = "{base_dn}"
+netbios_domain = "{netbios}"
+timeout_ms = 3000
+
+[policy]
+telework_group = "{group}"
+
+[audit]
+dir = "{audit_dir}"
+"#,
+        secret_file = lab.value("RADIUS_SECRET_FILE"),
+        url = lab.value("LDAP_URL"),
+        ca_file = lab.value("CA_FILE"),
+        bind_dn = lab.value("BIND_DN"),
+        bind_password_file = lab.value("BIND_PASSWORD_FILE"),
+        base_dn = lab.value("BASE_DN"),
+        netbios = lab.value("NETBIOS_DOMAIN"),
+        group = lab.value("TELEWORK_GROUP"),
+        audit_dir = audit_dir.display(),
+    )
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Runs a restoring `deploy/lab.sh` command from a `Drop` guard: panics on failure in a passing
+/// test, only reports it in a failing one (a second panic while unwinding would abort the run).
+pub fn restore_or_report(args: &[&str]) {
+    if let Err(failure) = Lab::get().try_lab_sh(args) {
+        if std::thread::panicking() {
+            eprintln!("could not restore the lab: {failure}");
+        } else {
+            panic!("{failure}");
+        }
+    }
+}

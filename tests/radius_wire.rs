@@ -1,0 +1,153 @@
+//! What a NAS sees on the wire: Message-Authenticator rules after BlastRADIUS (CVE-2024-3596),
+//! silence for wrong secrets and garbage, and the same answers for FreeRADIUS' radclient as for
+//! adgate's own simulated NAS.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use adgate_radius::{ClientError, ResponseCode};
+use common::{Adgate, Lab};
+
+#[tokio::test]
+async fn a_request_without_message_authenticator_gets_no_answer_when_the_client_requires_it() {
+    let adgate = Adgate::start();
+    let nas = adgate.nas_with(false, Lab::get().radius_secret());
+    let result = nas.pap(b"alice", &Lab::get().fixture_password()).await;
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    let records = adgate.wait_for_records(1);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["verdict"], "discard");
+    assert_eq!(records[0]["reason"], "missing_message_authenticator");
+}
+
+#[tokio::test]
+async fn responses_carry_message_authenticator_first_even_when_the_request_had_none() {
+    let adgate = Adgate::start_with(|config| {
+        config.replace(
+            "require_message_authenticator = true",
+            "require_message_authenticator = false",
+        )
+    });
+    let password = Lab::get().fixture_password();
+    for (signed, user, expected) in [
+        (false, "alice", ResponseCode::Accept),
+        (false, "frank", ResponseCode::Reject),
+        (true, "alice", ResponseCode::Accept),
+        (true, "frank", ResponseCode::Reject),
+    ] {
+        let nas = adgate.nas_with(signed, Lab::get().radius_secret());
+        // The client verifies the Response Authenticator and the Message-Authenticator.
+        let response = nas.pap(user.as_bytes(), &password).await.unwrap();
+        assert_eq!(response.code, expected, "{user}");
+        assert!(response.message_authenticator_first, "{user}: {response:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_gets_no_answer() {
+    let adgate = Adgate::start();
+    let nas = adgate.nas_with(true, b"this-is-not-the-shared-secret".to_vec());
+    let result = nas.pap(b"alice", &Lab::get().fixture_password()).await;
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    let records = adgate.wait_for_records(1);
+    assert_eq!(records[0]["verdict"], "discard", "{records:?}");
+    assert_eq!(
+        records[0]["reason"], "bad_message_authenticator",
+        "{records:?}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_datagrams_are_dropped_and_logins_go_on() {
+    let adgate = Adgate::start();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let garbage: [&[u8]; 5] = [
+        b"",
+        &[1, 2, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[
+            1, 2, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+        &[
+            1, 2, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+        ],
+        &[
+            1, 2, 0, 23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200, 7,
+        ],
+    ];
+    for datagram in garbage {
+        socket.send_to(datagram, adgate.address).unwrap();
+    }
+    socket.send_to(&[0x55; 5000], adgate.address).unwrap();
+    let (response, _) = adgate.pap("alice", &Lab::get().fixture_password()).await;
+    assert_eq!(response.code, ResponseCode::Accept);
+    let discards = adgate
+        .wait_for_records(7)
+        .into_iter()
+        .filter(|r| r["verdict"] == "discard")
+        .count();
+    assert_eq!(discards, 6);
+}
+
+/// Runs FreeRADIUS' radclient with `attributes` and returns what it printed.
+fn radclient(adgate: &Adgate, attributes: &str) -> String {
+    let mut child = Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", "4", "-S"])
+        .arg(Lab::get().radius_secret_file())
+        .arg(adgate.address.to_string())
+        .arg("auth")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("radclient (freeradius-utils) is installed by deploy/lab.sh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(attributes.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn radclient_login(adgate: &Adgate, user: &str, message_authenticator: bool) -> String {
+    let password = String::from_utf8(Lab::get().fixture_password()).unwrap();
+    let mut attributes = format!(
+        "User-Name = \"{user}\"\nUser-Password = \"{password}\"\nNAS-Identifier = \"radclient\"\n"
+    );
+    if message_authenticator {
+        attributes.push_str("Message-Authenticator = 0x00\n");
+    }
+    radclient(adgate, &attributes)
+}
+
+#[tokio::test]
+async fn radclient_gets_the_same_answers_as_the_simulated_nas() {
+    let adgate = Adgate::start();
+    let accepted = radclient_login(&adgate, "alice", true);
+    assert!(accepted.contains("Received Access-Accept"), "{accepted}");
+    let rejected = radclient_login(&adgate, "frank", true);
+    assert!(rejected.contains("Received Access-Reject"), "{rejected}");
+    let unsigned = radclient_login(&adgate, "alice", false);
+    assert!(!unsigned.contains("Received"), "{unsigned}");
+
+    let reasons: Vec<_> = adgate
+        .wait_for_records(3)
+        .iter()
+        .map(|r| (r["verdict"].clone(), r["reason"].clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("accept".into(), serde_json::Value::Null),
+            ("reject".into(), "telework_off".into()),
+            ("discard".into(), "missing_message_authenticator".into()),
+        ]
+    );
+}
