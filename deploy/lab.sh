@@ -13,15 +13,17 @@
 #
 # Usage: deploy/lab.sh up|down|status|start|stop|tool ARGS...|exec CMD...
 #   up       build or repair the lab and restore every fixture (idempotent; fast when up)
-#   down     stop samba, delete the namespace, /etc/netns/adgate-lab and the lab dir
+#   down     stop samba, delete the namespace, /etc/netns/NETNS and the lab dir
 #   status   namespace / samba / LDAPS; exit 0 only if all three are good
 #   stop     stop only samba (data and namespace stay) — "AD went away"
 #   start    start only samba and wait until LDAPS answers — "AD came back"
 #   tool     samba-tool ARGS against the lab DC as Administrator, inside the namespace
 #   exec     run CMD inside the namespace (LDAPTLS_CACERT and KRB5_CONFIG set for the lab)
 #
-# Environment: ADGATE_LAB_DIR (default /var/lib/adgate-lab), ADGATE_LAB_TIMEOUT (seconds to
-# wait for LDAPS, default 60). Secrets live in files under the lab dir and are never printed.
+# Environment: ADGATE_LAB_DIR (default /var/lib/adgate-lab), ADGATE_LAB_NETNS (default
+# adgate-lab; several labs, each with its own dir and namespace, can run side by side),
+# ADGATE_LAB_TIMEOUT (seconds to wait for LDAPS, default 60). Secrets live in files under the
+# lab dir and are never printed.
 set -euo pipefail
 
 # Debian's python3 has the samba modules; a pyenv python3 earlier on PATH does not.
@@ -29,7 +31,7 @@ export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 export LC_ALL=C
 export DEBIAN_FRONTEND=noninteractive
 
-readonly NETNS=adgate-lab
+readonly NETNS=${ADGATE_LAB_NETNS:-adgate-lab}
 readonly REALM=CORP.EXAMPLE.TEST
 readonly DNS_DOMAIN=corp.example.test
 readonly NETBIOS_DOMAIN=CORP
@@ -121,8 +123,9 @@ check_lab_path() {
 # One `deploy/lab.sh` at a time: two concurrent `up`s would race on samba and the fixtures.
 take_lock() {
   mkdir -p /run/lock
-  exec 9>"/run/lock/adgate-lab.lock" || die "cannot open /run/lock/adgate-lab.lock"
-  flock -w 300 9 || die "another deploy/lab.sh is still running (lock /run/lock/adgate-lab.lock)"
+  local lock="/run/lock/$NETNS.lock"
+  exec 9>"$lock" || die "cannot open $lock"
+  flock -w 300 9 || die "another deploy/lab.sh is still running (lock $lock)"
 }
 
 # --- packages --------------------------------------------------------------------------
