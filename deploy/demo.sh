@@ -18,26 +18,27 @@ log=$lab_dir/demo-adgate.log
 in_lab() { ip netns exec "$netns" "$@"; }
 
 in_lab "$adgate" check-config --config "$lab_dir/adgate.toml"
-in_lab "$adgate" serve --config "$lab_dir/adgate.toml" 2>"$log" &
+# `ip netns exec` execs adgate itself, so $! is adgate's pid and the trap stops it.
+ip netns exec "$netns" "$adgate" serve --config "$lab_dir/adgate.toml" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
+wrong_password=$(mktemp)
+trap 'rm -f "$wrong_password"; kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   grep -q "listening for RADIUS authentication" "$log" && break
   kill -0 "$server" 2>/dev/null || { cat "$log"; echo "adgate did not start" >&2; exit 1; }
   sleep 0.1
 done
 
-wrong_password=$(mktemp); trap 'rm -f "$wrong_password"; kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 printf 'not-the-right-password' >"$wrong_password"
 
 # Prints the last record of the trail in one line: verdict, reason, AD object.
-last_decision() {
-  tail -n 1 "$trail" | /usr/bin/python3 -c '
+read -r -d '' format_record <<'PY' || true
 import json, sys
-r = json.loads(sys.stdin.read())
-account = r.get("account", {})
-print(f"    trail: {r[\"verdict\"]:<7} reason={r.get(\"reason\", \"-\"):<22} dn={account.get(\"dn\", \"-\")}")'
-}
+record = json.loads(sys.stdin.read())
+dn = record.get("account", {}).get("dn", "-")
+print("    trail: %-7s reason=%-22s dn=%s" % (record["verdict"], record.get("reason", "-"), dn))
+PY
+last_decision() { tail -n 1 "$trail" | /usr/bin/python3 -c "$format_record"; }
 
 login() { # USER PASSWORD_FILE DESCRIPTION
   printf '%-34s ' "$3"
