@@ -327,39 +327,6 @@ async fn starttls_works() {
 
 #[tokio::test]
 #[ignore = "needs deploy/lab.sh up; run inside `ip netns exec adgate-lab`"]
-async fn timing_of_check_password() {
-    let lab = Lab::load();
-    let authorizer = lab.authorizer();
-    // The first login pays for the connections (TLS + service bind, TLS for the bind pool).
-    let started = Instant::now();
-    assert_eq!(
-        lab.login(&authorizer, "alice").await.decision,
-        Decision::Accept
-    );
-    let first = started.elapsed();
-    let rounds = 50;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        assert_eq!(
-            lab.login(&authorizer, "alice").await.decision,
-            Decision::Accept
-        );
-    }
-    let accept = started.elapsed() / rounds;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        let outcome = lab.login(&authorizer, "frank").await;
-        assert_eq!(outcome.decision, Decision::Reject(Reason::TeleworkOff));
-    }
-    let policy_reject = started.elapsed() / rounds;
-    println!(
-        "check_password: first {first:?}, accept {accept:?} each, refused by policy \
-         (no bind) {policy_reject:?} each, over {rounds} sequential logins"
-    );
-}
-
-#[tokio::test]
-#[ignore = "needs deploy/lab.sh up; run inside `ip netns exec adgate-lab`"]
 async fn a_misspelt_telework_group_is_not_reported_as_telework_off() {
     let lab = Lab::load();
     let directory =
