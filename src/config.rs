@@ -118,15 +118,16 @@ pub struct ClientConfig {
 /// Why the configuration cannot be used, with the file and line to look at.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    // The causes are part of the message, not `#[source]`s, so a report prints them once.
+    #[error("cannot read config file {path}: {error}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Syntax {
         path: PathBuf,
-        source: Box<toml::de::Error>,
+        error: Box<toml::de::Error>,
     },
     #[error("{path}, line {line}: `{key}` {problem}")]
     Invalid {
@@ -140,13 +141,13 @@ pub enum ConfigError {
 impl Config {
     /// Reads, parses and validates the file at `path`, and loads every secret it names.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Unreadable {
             path: path.to_owned(),
-            source,
+            error,
         })?;
-        let file: ConfigFile = toml::from_str(&text).map_err(|source| ConfigError::Syntax {
+        let file: ConfigFile = toml::from_str(&text).map_err(|error| ConfigError::Syntax {
             path: path.to_owned(),
-            source: Box::new(source),
+            error: Box::new(error),
         })?;
         Validator { path, text: &text }.validate(file)
     }

@@ -235,7 +235,7 @@ impl Drop for Adgate {
 }
 
 /// The lab's adgate.toml settings, on `port`, with the trail in `audit_dir`.
-fn lab_config(lab: &Lab, port: u16, audit_dir: &Path) -> String {
+pub fn lab_config(lab: &Lab, port: u16, audit_dir: &Path) -> String {
     format!(
         r#"[server]
 auth_listen = ["127.0.0.1:{port}"]
