@@ -366,7 +366,11 @@ impl ChainWalk {
         let record: CheckpointRecord =
             serde_json::from_slice(bytes).map_err(|e| format!("malformed checkpoint: {e}"))?;
         if record.checkpoint.seq + 1 != fields.seq || record.checkpoint.hash != fields.prev {
-            return Err("checkpoint does not vouch for the record before it".into());
+            return Err(
+                "checkpoint vouches for another record than the one before it: the records \
+                 before it were rewritten"
+                    .into(),
+            );
         }
         if let Some(key) = &self.key {
             checkpoint::check_signature(key, &record).map_err(|error| {
