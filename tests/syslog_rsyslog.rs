@@ -161,8 +161,14 @@ async fn every_record_reaches_rsyslog_in_order_across_its_outage_and_an_adgate_r
     logins(&adgate, &round, &mut sent).await;
     rsyslog.wait_for(last_seq(&adgate.audit_dir()));
 
+    // Down while adgate runs, back while it runs.
     rsyslog.stop();
     logins(&adgate, &round, &mut sent).await;
+    rsyslog.restart();
+    logins(&adgate, &round, &mut sent).await;
+    rsyslog.wait_for(last_seq(&adgate.audit_dir()));
+    // Down again, and adgate restarted before it comes back: the position survives.
+    rsyslog.stop();
     logins(&adgate, &round, &mut sent).await;
     adgate.stop();
     rsyslog.restart();
