@@ -190,3 +190,139 @@ fn spawn_ticker(queue: mpsc::WeakSender<Command>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::verify::verify;
+    use crate::audit::NasRecord;
+
+    fn record(verdict: Verdict, n: u8) -> Record {
+        let mut record = Record::new(
+            NasRecord {
+                name: Some("vpn1".into()),
+                address: "192.0.2.1:1812".parse().unwrap(),
+                nas_identifier: None,
+                nas_ip_address: None,
+            },
+            verdict,
+        );
+        record.radius_identifier = Some(n);
+        record.reason = (verdict == Verdict::Discard).then_some("malformed");
+        record
+    }
+
+    async fn append_all(dir: &Path, records: Vec<Record>) {
+        let (trail, writer) = AuditTrail::open(TrailSettings::new(dir.to_owned())).unwrap();
+        let tasks: Vec<_> = records
+            .into_iter()
+            .map(|record| {
+                let trail = trail.clone();
+                tokio::spawn(async move { trail.append(&record).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        drop(trail);
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .unwrap();
+    }
+
+    fn lines(dir: &Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.join("audit.jsonl"))
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_are_chained_and_a_restart_continues_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        append_all(
+            dir.path(),
+            (0..50).map(|n| record(Verdict::Accept, n)).collect(),
+        )
+        .await;
+        append_all(dir.path(), vec![record(Verdict::Reject, 99)]).await;
+        let verification = verify(dir.path(), None, None).unwrap().unwrap();
+        assert_eq!((verification.records, verification.last_seq), (51, 51));
+        let mut identifiers: Vec<u64> = lines(dir.path())
+            .iter()
+            .map(|r| r["radius_identifier"].as_u64().unwrap())
+            .collect();
+        identifiers.sort();
+        assert_eq!(identifiers, (0..50).chain([99]).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_sealed_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        append_all(
+            dir.path(),
+            (0..3).map(|n| record(Verdict::Accept, n)).collect(),
+        )
+        .await;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("audit.jsonl"))
+            .unwrap();
+        std::io::Write::write_all(&mut file, br#"{"seq":4,"prev":"ab"#).unwrap();
+        let torn = verify(dir.path(), None, None).unwrap().unwrap_err();
+        assert!(torn.to_string().contains("line 4"), "{torn}");
+        assert!(torn.to_string().contains("torn last line"), "{torn}");
+
+        append_all(dir.path(), vec![record(Verdict::Accept, 3)]).await;
+        let verification = verify(dir.path(), None, None).unwrap().unwrap();
+        assert_eq!(verification.sealed_torn_lines, 1);
+        assert_eq!(verification.last_seq, 5, "3 records, the seal, 1 record");
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_discards_is_summarised() {
+        let dir = tempfile::tempdir().unwrap();
+        append_all(
+            dir.path(),
+            (0..=255).map(|n| record(Verdict::Discard, n)).collect(),
+        )
+        .await;
+        let records = lines(dir.path());
+        let one_by_one = records.iter().filter(|r| r["verdict"] == "discard").count();
+        let summaries: Vec<_> = records
+            .iter()
+            .filter(|r| r["type"] == "discard_summary")
+            .collect();
+        assert_eq!(one_by_one, 10);
+        assert_eq!(summaries.len(), 1, "{records:?}");
+        assert_eq!(summaries[0]["source"], "192.0.2.1");
+        assert_eq!(summaries[0]["reason"], "malformed");
+        assert_eq!(summaries[0]["count"], 256);
+        assert_eq!(summaries[0]["not_recorded"], 246);
+    }
+
+    #[test]
+    fn an_unwritable_directory_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, "").unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let _guard = runtime.enter();
+        let error = AuditTrail::open(TrailSettings::new(blocker.join("audit")))
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("cannot create"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_signing_key_inside_the_audit_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, _) = crate::audit::generate_key_pair().unwrap();
+        std::fs::write(dir.path().join("checkpoint.key"), private).unwrap();
+        let mut settings = TrailSettings::new(dir.path().to_owned());
+        settings.signing_key_file = Some(dir.path().join("checkpoint.key"));
+        let error = AuditTrail::open(settings).err().unwrap();
+        assert!(error.to_string().contains("inside audit.dir"), "{error}");
+    }
+}

@@ -56,7 +56,7 @@ impl TrailFollower {
             return Ok(Vec::new());
         }
         if self.open.is_none() {
-            let closed = self.from_closed_segment(durable_seq, limit)?;
+            let closed = self.read_closed_segment(durable_seq, limit)?;
             if !closed.is_empty() {
                 return Ok(closed);
             }
@@ -73,7 +73,7 @@ impl TrailFollower {
                 offset: 0,
             });
         }
-        let lines = self.from_open_segment(durable_seq, limit)?;
+        let lines = self.read_open_segment(durable_seq, limit)?;
         if lines.is_empty() {
             let rotated = std::fs::metadata(self.dir.join(crate::audit::OPEN_SEGMENT))
                 .map(|m| Some(m.ino()) != self.open.as_ref().map(|o| o.inode))
@@ -86,7 +86,7 @@ impl TrailFollower {
     }
 
     /// The records from `next_seq` in the closed segment holding it, if one does.
-    fn from_closed_segment(
+    fn read_closed_segment(
         &mut self,
         durable_seq: u64,
         limit: usize,
@@ -124,7 +124,7 @@ impl TrailFollower {
         Ok(lines)
     }
 
-    fn from_open_segment(
+    fn read_open_segment(
         &mut self,
         durable_seq: u64,
         limit: usize,
