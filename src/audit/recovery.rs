@@ -52,7 +52,7 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     let open_path = dir.join(segment::OPEN_SEGMENT);
     let Some(open) = segments.iter().find(|s| s.first_seq.is_none()) else {
         return Ok(Recovered {
-            open_segment_first_seq: head.seq + 1,
+            open_segment_first_seq: head.seq.saturating_add(1),
             head,
             open_segment_bytes: 0,
             torn: None,
@@ -89,7 +89,7 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     }
     let open_segment_bytes = file.seek(SeekFrom::End(0))?;
     Ok(Recovered {
-        open_segment_first_seq: first_seq.unwrap_or(head.seq + 1),
+        open_segment_first_seq: first_seq.unwrap_or(head.seq.saturating_add(1)),
         head,
         open_segment_bytes,
         torn: torn.map(|(torn, _)| torn),

@@ -205,7 +205,7 @@ impl ChainWalk {
             problem,
         };
         if let (Some(first_seq), Some(head)) = (segment.first_seq, &self.head) {
-            if first_seq != head.seq + 1 {
+            if first_seq != head.seq.saturating_add(1) {
                 return Err(at(
                     1,
                     Some(first_seq),
@@ -223,7 +223,7 @@ impl ChainWalk {
         let mut line_number = 0;
         for line in lines {
             line_number += 1;
-            let next_seq = self.head.as_ref().map(|h| h.seq + 1);
+            let next_seq = self.head.as_ref().map(|h| h.seq.saturating_add(1));
             let line = line.map_err(|e| {
                 at(
                     line_number,
@@ -282,10 +282,10 @@ impl ChainWalk {
         }
         match &self.head {
             Some(head) => {
-                if fields.seq != head.seq + 1 {
+                if fields.seq != head.seq.saturating_add(1) {
                     return Err(format!(
                         "expected seq {}: lines were removed, reordered or inserted",
-                        head.seq + 1
+                        head.seq.saturating_add(1)
                     ));
                 }
                 if fields.prev != head.hash {
@@ -365,7 +365,9 @@ impl ChainWalk {
     fn checkpoint(&mut self, bytes: &[u8], fields: &ChainFields) -> Result<(), String> {
         let record: CheckpointRecord =
             serde_json::from_slice(bytes).map_err(|e| format!("malformed checkpoint: {e}"))?;
-        if record.checkpoint.seq + 1 != fields.seq || record.checkpoint.hash != fields.prev {
+        if record.checkpoint.seq.saturating_add(1) != fields.seq
+            || record.checkpoint.hash != fields.prev
+        {
             return Err(
                 "checkpoint vouches for another record than the one before it: the records \
                  before it were rewritten"

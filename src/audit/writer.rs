@@ -282,7 +282,7 @@ impl Writer {
             .and_then(|()| segment::sync_dir(&closed))
             .map_err(|e| AuditError(format!("cannot close segment {}: {e}", closed.display())))?;
         tracing::info!(segment = %closed.display(), last_seq = self.head.seq, "audit segment closed");
-        self.segment_first_seq = self.head.seq + 1;
+        self.segment_first_seq = self.head.seq.saturating_add(1);
         self.segment_bytes = 0;
         std::thread::spawn(move || {
             if let Err(error) = segment::compress(&closed) {

@@ -115,7 +115,7 @@ impl TrailFollower {
             if fields.seq > durable_seq || lines.len() >= limit {
                 break;
             }
-            self.next_seq = fields.seq + 1;
+            self.next_seq = fields.seq.saturating_add(1);
             lines.push(TrailLine {
                 seq: fields.seq,
                 bytes: line.bytes,
@@ -146,7 +146,7 @@ impl TrailFollower {
                     break;
                 }
                 if fields.seq >= self.next_seq {
-                    self.next_seq = fields.seq + 1;
+                    self.next_seq = fields.seq.saturating_add(1);
                     lines.push(TrailLine {
                         seq: fields.seq,
                         bytes: line.to_vec(),

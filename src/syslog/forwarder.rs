@@ -36,12 +36,24 @@ pub fn spawn_forwarder(
     durable: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let spool = Spool::open(&settings.spool_dir).map_err(|e| {
+    let mut spool = Spool::open(&settings.spool_dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot open syslog.spool_dir {}: {e}",
             settings.spool_dir.display()
         )
     })?;
+    let head = *durable.borrow();
+    if spool.acknowledged > head {
+        // A new or replaced trail behind an old position: send all of it rather than nothing.
+        tracing::warn!(
+            acknowledged = spool.acknowledged,
+            trail_head = head,
+            "the syslog position is beyond the trail; forwarding the trail from its start"
+        );
+        spool
+            .acknowledge(0)
+            .map_err(|e| anyhow::anyhow!("cannot reset the syslog position: {e}"))?;
+    }
     let follower = TrailFollower::new(audit_dir, resend_from(spool.acknowledged));
     let forwarder = Forwarder {
         origin: Origin::new(settings.hostname.as_deref()),
