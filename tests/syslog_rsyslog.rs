@@ -5,121 +5,14 @@
 //! after a reconnect, recognisable by its `seq`).
 
 mod common;
+mod rsyslog;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use adgate_radius::ResponseCode;
 use common::{Adgate, Lab};
+use rsyslog::Rsyslog;
 use serde_json::Value;
-
-/// Our own rsyslogd, receiving RFC 5424 over TCP and writing each message's MSG to a file.
-struct Rsyslog {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Rsyslog {
-    fn start() -> Rsyslog {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        std::fs::create_dir(dir.path().join("work")).unwrap();
-        std::fs::write(
-            dir.path().join("rsyslog.conf"),
-            format!(
-                r#"global(workDirectory="{work}" maxMessageSize="64k")
-module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="{port}")
-template(name="records" type="string" string="%msg%\n")
-action(type="omfile" file="{out}" template="records")
-"#,
-                work = dir.path().join("work").display(),
-                out = dir.path().join("received.log").display(),
-            ),
-        )
-        .unwrap();
-        let mut rsyslog = Rsyslog {
-            dir,
-            port,
-            child: None,
-        };
-        rsyslog.restart();
-        rsyslog
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("rsyslogd")
-            .args(["-n", "-f"])
-            .arg(self.dir.path().join("rsyslog.conf"))
-            .arg("-i")
-            .arg(self.dir.path().join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rsyslogd (Debian package rsyslog)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rsyslogd did not listen on {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    }
-
-    fn received(&self) -> PathBuf {
-        self.dir.path().join("received.log")
-    }
-
-    /// The records in rsyslog's file, in the order received.
-    fn records(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.received()).unwrap_or_default();
-        text.lines()
-            .filter_map(|line| line.find('{').map(|start| &line[start..]))
-            .filter_map(|json| serde_json::from_str(json).ok())
-            .collect()
-    }
-
-    /// Waits until rsyslog has every record up to `last_seq`.
-    fn wait_for(&self, last_seq: u64) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let records = self.records();
-            let mut seen: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
-            seen.sort();
-            seen.dedup();
-            if seen.len() as u64 >= last_seq || Instant::now() > deadline {
-                return records;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn last_seq(audit_dir: &Path) -> u64 {
     let text = std::fs::read_to_string(audit_dir.join("audit.jsonl")).unwrap();
