@@ -16,7 +16,7 @@ mod verify;
 mod writer;
 
 pub use chain::ChainFields;
-pub use checkpoint::generate_key_pair;
+pub use checkpoint::{generate_key_pair, CheckpointSigner};
 pub use query::{query, QueryFilter};
 pub use record::{AccountRecord, NasRecord, Record, UserName, Verdict};
 pub use retention::Retention;

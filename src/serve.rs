@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::AuditTrail;
+use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::gatekeeper::Gatekeeper;
 use crate::syslog::spawn_forwarder;
@@ -20,6 +20,9 @@ use crate::syslog::spawn_forwarder;
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     Directory::new(config.directory.clone()).context("directory settings")?;
+    if let Some(key) = &config.audit.signing_key_file {
+        CheckpointSigner::load(key).context("audit.signing_key_file")?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),

@@ -151,7 +151,10 @@ impl Forwarder {
             for line in &lines {
                 bytes.extend_from_slice(&self.origin.frame(&line.bytes));
             }
-            connection.send_acknowledged(&bytes).await?;
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                sent = connection.send_acknowledged(&bytes) => sent?,
+            }
             self.spool
                 .acknowledge(last)
                 .map_err(|e| anyhow::anyhow!("cannot save the syslog position: {e}"))?;
