@@ -20,6 +20,6 @@ pub use checkpoint::{generate_key_pair, CheckpointSigner};
 pub use query::{query, QueryFilter};
 pub use record::{AccountRecord, NasRecord, Record, UserName, Verdict};
 pub use retention::Retention;
-pub use segment::{list as list_segments, OPEN_SEGMENT};
+pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};
 pub use trail::{AuditTrail, TrailSettings};
 pub use verify::verify;

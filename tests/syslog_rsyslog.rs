@@ -1,8 +1,8 @@
 //! Forwarding to a real rsyslog (Debian's rsyslogd, our own instance with its own config, pid
 //! file and work directory, on a loopback port inside the lab namespace). The collector is
-//! stopped during a run of logins, and adgate restarted while it is down: logins go on
-//! regardless, and rsyslog's file ends up with every record, in order (a record may arrive twice
-//! after a reconnect, recognisable by its `seq`).
+//! stopped during a run of logins (segments rotating meanwhile), and adgate restarted while it
+//! is down: logins go on regardless, and rsyslog's file ends up with every record, in order (a
+//! record may arrive twice after a reconnect, recognisable by its `seq`).
 
 mod common;
 mod rsyslog;
@@ -44,7 +44,7 @@ async fn every_record_reaches_rsyslog_in_order_across_its_outage_and_an_adgate_r
     let spool = tempfile::tempdir().unwrap();
     let mut adgate = Adgate::start_with(|config| {
         format!(
-            "{config}\n[syslog]\nurl = \"tcp://127.0.0.1:{}\"\nspool_dir = \"{}\"\nhostname = \"gw1.corp.example.test\"\n",
+            "{config}segment_max_bytes = 2048\n\n[syslog]\nurl = \"tcp://127.0.0.1:{}\"\nspool_dir = \"{}\"\nhostname = \"gw1.corp.example.test\"\n",
             rsyslog.port,
             spool.path().display()
         )
