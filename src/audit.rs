@@ -1,9 +1,25 @@
 //! The audit trail: every access decision and every discarded request, as one JSON line each,
-//! made durable before the NAS hears the answer. Records are what an auditor reads after an
-//! incident, so the schema lives in `record` and the durable append in `trail`.
+//! hash-chained, made durable before the NAS hears the answer, rotated into compressed read-only
+//! segments, vouched for by signed checkpoints. Records are what an auditor reads after an
+//! incident; `verify` proves they were not edited, `query` answers "who, when, from where".
 
+mod chain;
+mod checkpoint;
+mod discards;
+mod query;
 mod record;
+mod recovery;
+mod retention;
+mod segment;
 mod trail;
+mod verify;
+mod writer;
 
+pub use chain::ChainFields;
+pub use checkpoint::{generate_key_pair, CheckpointSigner};
+pub use query::{query, QueryFilter};
 pub use record::{AccountRecord, NasRecord, Record, UserName, Verdict};
-pub use trail::AuditTrail;
+pub use retention::Retention;
+pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};
+pub use trail::{AuditTrail, TrailSettings};
+pub use verify::verify;

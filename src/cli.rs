@@ -28,9 +28,54 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Check, search and sign the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Act as a VPN appliance (NAS) for tests, the demo and benchmarks.
     #[command(subcommand)]
     Nas(NasCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Prove the trail in DIR was not edited, or name the first break (file, line, seq).
+    /// Exit 0 intact, 1 broken, 2 could not check.
+    Verify {
+        /// The audit directory (audit.dir).
+        dir: PathBuf,
+        /// Signed checkpoints that left the machine, e.g. the syslog collector's file.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// Public key of the checkpoint signing key (from `adgate audit keygen`).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+    },
+    /// One user's decisions (and accounting records) in time order.
+    Query {
+        dir: PathBuf,
+        /// Name as sent, sAMAccountName or userPrincipalName (case-insensitive).
+        #[arg(long)]
+        user: String,
+        /// Only records at or after this time (RFC 3339, or YYYY-MM-DD meaning midnight UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records at or before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Print the records themselves (JSON lines) instead of a summary line each.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an Ed25519 key pair for signing checkpoints (keep the private key outside the
+    /// audit directory).
+    Keygen {
+        /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the public key (PEM), for `verify --pubkey`.
+        #[arg(long)]
+        pubkey: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

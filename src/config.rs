@@ -30,6 +30,7 @@ struct ConfigFile {
     directory: DirectorySection,
     policy: PolicySection,
     audit: AuditSection,
+    syslog: Option<SyslogSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +81,29 @@ struct PolicySection {
 #[serde(deny_unknown_fields)]
 struct AuditSection {
     dir: PathBuf,
+    #[serde(default = "default_segment_max_bytes")]
+    segment_max_bytes: Spanned<u64>,
+    #[serde(default = "default_retention_days")]
+    retention_days: Spanned<u32>,
+    /// Must be set to keep segments less than the policy's year.
+    #[serde(default)]
+    allow_short_retention: bool,
+    #[serde(default)]
+    delete_expired_segments: bool,
+    signing_key_file: Option<PathBuf>,
+    #[serde(default = "default_checkpoint_every_records")]
+    checkpoint_every_records: Spanned<u64>,
+    #[serde(default = "default_checkpoint_every_s")]
+    checkpoint_every_s: Spanned<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyslogSection {
+    url: Spanned<String>,
+    ca_file: Option<PathBuf>,
+    spool_dir: PathBuf,
+    hostname: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -94,6 +118,23 @@ fn default_max_in_flight() -> Spanned<usize> {
 fn default_user_bind_connections() -> Spanned<usize> {
     Spanned::new(0..0, 4)
 }
+fn default_segment_max_bytes() -> Spanned<u64> {
+    Spanned::new(0..0, 64 * 1024 * 1024)
+}
+fn default_retention_days() -> Spanned<u32> {
+    Spanned::new(0..0, 400)
+}
+fn default_checkpoint_every_records() -> Spanned<u64> {
+    Spanned::new(0..0, 1000)
+}
+fn default_checkpoint_every_s() -> Spanned<u64> {
+    Spanned::new(0..0, 60)
+}
+
+/// Smallest segment size accepted (tests use small segments to see rotation).
+const MIN_SEGMENT_BYTES: u64 = 1024;
+/// The telework policy keeps VPN logs at least a year.
+const POLICY_RETENTION_DAYS: u32 = 365;
 
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
@@ -103,7 +144,9 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     pub directory: adgate_authz::DirectoryConfig,
     pub policy: adgate_authz::PolicyConfig,
-    pub audit_dir: PathBuf,
+    pub audit: crate::audit::TrailSettings,
+    /// Where records are forwarded, if anywhere.
+    pub syslog: Option<crate::syslog::SyslogSettings>,
 }
 
 /// One NAS (VPN appliance) allowed to send requests.
@@ -208,7 +251,80 @@ impl Validator<'_> {
             policy: adgate_authz::PolicyConfig {
                 telework_group: telework_group.into_inner(),
             },
-            audit_dir: file.audit.dir,
+            audit: self.audit(file.audit)?,
+            syslog: file
+                .syslog
+                .map(|section| self.syslog(section))
+                .transpose()?,
+        })
+    }
+
+    fn audit(&self, section: AuditSection) -> Result<crate::audit::TrailSettings, ConfigError> {
+        let segment_max_bytes = *section.segment_max_bytes.get_ref();
+        if segment_max_bytes < MIN_SEGMENT_BYTES {
+            return Err(self.invalid(
+                section.segment_max_bytes.span(),
+                "audit.segment_max_bytes",
+                format!("must be at least {MIN_SEGMENT_BYTES} (the policy suggests 50-100 MB)"),
+            ));
+        }
+        let retention_days = *section.retention_days.get_ref();
+        if retention_days < POLICY_RETENTION_DAYS && !section.allow_short_retention {
+            return Err(self.invalid(
+                section.retention_days.span(),
+                "audit.retention_days",
+                format!(
+                    "is below the policy's {POLICY_RETENTION_DAYS} days; set \
+                     audit.allow_short_retention = true if that is really intended"
+                ),
+            ));
+        }
+        if retention_days == 0 {
+            return Err(self.invalid(
+                section.retention_days.span(),
+                "audit.retention_days",
+                "must be at least 1",
+            ));
+        }
+        for (value, key) in [
+            (
+                &section.checkpoint_every_records,
+                "audit.checkpoint_every_records",
+            ),
+            (&section.checkpoint_every_s, "audit.checkpoint_every_s"),
+        ] {
+            if *value.get_ref() == 0 {
+                return Err(self.invalid(value.span(), key, "must be at least 1"));
+            }
+        }
+        let mut settings = crate::audit::TrailSettings::new(section.dir);
+        settings.segment_max_bytes = segment_max_bytes;
+        settings.retention = crate::audit::Retention {
+            days: retention_days,
+            delete_expired: section.delete_expired_segments,
+        };
+        settings.signing_key_file = section.signing_key_file;
+        settings.checkpoint_every_records = section.checkpoint_every_records.into_inner();
+        settings.checkpoint_every = Duration::from_secs(section.checkpoint_every_s.into_inner());
+        Ok(settings)
+    }
+
+    fn syslog(&self, section: SyslogSection) -> Result<crate::syslog::SyslogSettings, ConfigError> {
+        let span = section.url.span();
+        let target = crate::syslog::Target::parse(section.url.get_ref())
+            .map_err(|problem| self.invalid(span.clone(), "syslog.url", problem))?;
+        if target.tls && section.ca_file.is_none() {
+            return Err(self.invalid(
+                span,
+                "syslog.url",
+                "is tls:// but syslog.ca_file is not set (the collector's CA is pinned)",
+            ));
+        }
+        Ok(crate::syslog::SyslogSettings {
+            target,
+            ca_file: section.ca_file,
+            spool_dir: section.spool_dir,
+            hostname: section.hostname,
         })
     }
 
@@ -416,6 +532,10 @@ dir = "{dir}/audit"
         assert_eq!(config.directory.timeout, Duration::from_millis(3000));
         assert_eq!(config.directory.bind_password.as_str(), "service-password");
         assert_eq!(config.max_in_flight, 256);
+        assert_eq!(config.audit.segment_max_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.audit.retention.days, 400);
+        assert!(!config.audit.retention.delete_expired);
+        assert!(config.syslog.is_none());
     }
 
     #[test]
@@ -423,6 +543,28 @@ dir = "{dir}/audit"
         let error = load_error(|t| t.replace("127.0.0.0/8", "127.0.0.0/33"));
         assert!(error.contains("line 6"), "{error}");
         assert!(error.contains("address"), "{error}");
+    }
+
+    #[test]
+    fn retention_below_a_year_needs_an_explicit_choice() {
+        let short = |t: String| t.replace("dir = ", "retention_days = 30\ndir = ");
+        let error = load_error(short);
+        assert!(error.contains("audit.retention_days"), "{error}");
+        assert!(error.contains("allow_short_retention"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let allowed =
+            |t: String| short(t).replace("dir = ", "allow_short_retention = true\ndir = ");
+        let config = Config::load(&write_config(dir.path(), allowed)).unwrap();
+        assert_eq!(config.audit.retention.days, 30);
+    }
+
+    #[test]
+    fn syslog_over_tls_needs_the_collector_ca() {
+        let error = load_error(|t| {
+            t + "\n[syslog]\nurl = \"tls://collector.example.test:6514\"\nspool_dir = \"/tmp/s\"\n"
+        });
+        assert!(error.contains("syslog.url"), "{error}");
+        assert!(error.contains("ca_file"), "{error}");
     }
 
     #[test]

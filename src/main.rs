@@ -3,12 +3,14 @@
 //! logging and hands over to the subcommand.
 
 mod audit;
+mod audit_cli;
 mod cli;
 mod config;
 mod gatekeeper;
 mod nas;
 mod secret_file;
 mod serve;
+mod syslog;
 
 use std::process::ExitCode;
 
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
             Command::CheckConfig { config } => {
                 serve::check_config(&config).map(|()| ExitCode::SUCCESS)
             }
+            Command::Audit(command) => audit_cli::run(command),
             Command::Nas(command) => nas::run(command).await,
         }
     });

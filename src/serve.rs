@@ -1,6 +1,6 @@
 //! `adgate serve` and `adgate check-config`: load and check the configuration, wire the rooms
-//! together (clients → RADIUS server → gatekeeper → AD + audit trail), listen, and stop cleanly
-//! on SIGTERM or Ctrl-C: stop receiving, let requests in flight finish, flush the trail.
+//! together (clients → RADIUS server → gatekeeper → AD + audit trail → syslog), listen, and stop
+//! cleanly on SIGTERM or Ctrl-C: stop receiving, let requests in flight finish, flush the trail.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,14 +11,18 @@ use anyhow::Context;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::AuditTrail;
+use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::gatekeeper::Gatekeeper;
+use crate::syslog::spawn_forwarder;
 
 /// Checks the config and everything it names, printing a summary.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     Directory::new(config.directory.clone()).context("directory settings")?;
+    if let Some(key) = &config.audit.signing_key_file {
+        CheckpointSigner::load(key).context("audit.signing_key_file")?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
@@ -47,10 +51,23 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     ));
     let directory = Directory::new(config.directory).context("directory settings")?;
     let authorizer = Authorizer::new(directory, config.policy);
-    let (trail, writer) = AuditTrail::open(&config.audit_dir)?;
+    let (trail, writer) = AuditTrail::open(config.audit.clone())?;
     let handler = Arc::new(Gatekeeper::new(authorizer, trail));
 
     let shutdown = CancellationToken::new();
+    // The forwarder outlives the servers, so that it may send what they recorded last.
+    let forwarding_stop = CancellationToken::new();
+    let forwarder = config
+        .syslog
+        .map(|settings| {
+            spawn_forwarder(
+                settings,
+                config.audit.dir.clone(),
+                writer.durable_seq(),
+                forwarding_stop.clone(),
+            )
+        })
+        .transpose()?;
     let mut servers = Vec::new();
     for address in &config.auth_listen {
         let socket = UdpSocket::bind(address)
@@ -76,6 +93,11 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || writer.finish())
         .await
         .context("flushing the audit trail")?;
+    // Records not yet forwarded wait in the trail and go out after the next start.
+    forwarding_stop.cancel();
+    if let Some(forwarder) = forwarder {
+        forwarder.await.context("syslog forwarder failed")?;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,13 +1,13 @@
-//! The schema of one audit record (version 1). Field names are part of the contract with
-//! auditors and their tools: add fields, never rename or reuse them. A password never has a
-//! field here.
+//! The schema of one decision record (docs/audit-schema.md). Field names are part of the
+//! contract with auditors and their tools: add fields, never rename or reuse them. A password
+//! never has a field here. The chain fields (`seq`, `prev`) are put in front by the writer.
 
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
 /// Version of the record schema written in every record's `schema` field.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What happened to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,6 +79,9 @@ impl From<&adgate_authz::AccountSummary> for AccountRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     pub schema: u32,
+    /// Record type: always `decision` here (the writer adds checkpoints, seals, summaries).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     /// UTC, RFC 3339 with milliseconds.
     pub time: String,
     /// Unique, time-ordered (UUIDv7); quoted in adgate's log line for the same request.
@@ -110,6 +113,7 @@ impl Record {
     pub fn new(nas: NasRecord, verdict: Verdict) -> Record {
         Record {
             schema: SCHEMA_VERSION,
+            kind: "decision",
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             request_id: uuid::Uuid::now_v7().to_string(),
             nas,
@@ -144,7 +148,8 @@ mod tests {
         record.user_name = Some(UserName::from_bytes(b"alice"));
         record.reason = Some("telework_off");
         let json: serde_json::Value = serde_json::to_value(&record).unwrap();
-        assert_eq!(json["schema"], 1);
+        assert_eq!(json["schema"], 2);
+        assert_eq!(json["type"], "decision");
         assert_eq!(json["user_name"], "alice");
         assert_eq!(json["verdict"], "reject");
         assert_eq!(json["reason"], "telework_off");

@@ -116,6 +116,20 @@ pub struct Adgate {
     pub address: SocketAddr,
 }
 
+/// Runs `adgate ARGS` (e.g. `audit verify DIR`) and returns its exit code and stdout + stderr.
+pub fn adgate_command(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_adgate"))
+        .args(args)
+        .output()
+        .expect("run adgate");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
 impl Adgate {
     /// Starts adgate with the lab config.
     pub fn start() -> Adgate {
@@ -128,18 +142,8 @@ impl Adgate {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_udp_port();
         let config = edit(lab_config(lab, port, &dir.path().join("audit")));
-        let config_path = dir.path().join("adgate.toml");
-        std::fs::write(&config_path, config).expect("write config");
-        let log = std::fs::File::create(dir.path().join("adgate.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_adgate"))
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .env("ADGATE_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start adgate");
+        std::fs::write(dir.path().join("adgate.toml"), config).expect("write config");
+        let child = spawn_serve(dir.path());
         let mut adgate = Adgate {
             child,
             dir,
@@ -147,6 +151,34 @@ impl Adgate {
         };
         adgate.wait_until_listening();
         adgate
+    }
+
+    /// The audit directory (`audit.dir`).
+    pub fn audit_dir(&self) -> PathBuf {
+        self.dir.path().join("audit")
+    }
+
+    /// Stops adgate as an admin would (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let exit = self.child.wait().expect("wait for adgate");
+        assert!(exit.success(), "adgate exited with {exit}:\n{}", self.log());
+    }
+
+    /// Kills adgate with SIGKILL (a crash) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill -9 adgate");
+        let _ = self.child.wait();
+    }
+
+    /// Starts adgate again with the same config and audit directory (after `stop` or `kill`).
+    pub fn restart(&mut self) {
+        self.child = spawn_serve(self.dir.path());
+        self.wait_until_listening();
     }
 
     fn wait_until_listening(&mut self) {
@@ -225,6 +257,20 @@ impl Adgate {
             .unwrap_or_else(|| panic!("no audit record for {user:?}"));
         (response, record)
     }
+}
+
+/// Starts `adgate serve` with the config in `dir`, logging to `dir/adgate.log` (truncated).
+fn spawn_serve(dir: &Path) -> Child {
+    let log = std::fs::File::create(dir.join("adgate.log")).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_adgate"))
+        .args(["serve", "--config"])
+        .arg(dir.join("adgate.toml"))
+        .env("ADGATE_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start adgate")
 }
 
 impl Drop for Adgate {

@@ -1,0 +1,118 @@
+//! Forwarding over TLS (RFC 5425) to a real rsyslog (its OpenSSL stream driver) whose
+//! certificate comes from a test CA: with that CA pinned in `syslog.ca_file` the records arrive;
+//! with another CA pinned adgate refuses the collector — and logins go on meanwhile.
+
+mod common;
+mod rsyslog;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use adgate_radius::ResponseCode;
+use common::{Adgate, Lab};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rsyslog::Rsyslog;
+
+/// A CA certificate (PEM) and its key.
+struct TestCa {
+    certificate: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl TestCa {
+    fn new() -> TestCa {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        TestCa {
+            certificate: params.self_signed(&key).unwrap(),
+            key,
+        }
+    }
+
+    fn write(&self, path: &Path) -> PathBuf {
+        std::fs::write(path, self.certificate.pem()).unwrap();
+        path.to_owned()
+    }
+}
+
+/// rsyslog listening with TLS, its certificate for `localhost` issued by `ca`.
+fn rsyslog_with_tls(ca: &TestCa) -> Rsyslog {
+    Rsyslog::start_with(|dir| {
+        let key = KeyPair::generate().unwrap();
+        let certificate = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca.certificate, &ca.key)
+            .unwrap();
+        let ca_file = ca.write(&dir.join("ca.pem"));
+        std::fs::write(dir.join("server.pem"), certificate.pem()).unwrap();
+        std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+        (
+            format!(
+                r#"defaultNetstreamDriver="ossl" defaultNetstreamDriverCAFile="{}" defaultNetstreamDriverCertFile="{}" defaultNetstreamDriverKeyFile="{}""#,
+                ca_file.display(),
+                dir.join("server.pem").display(),
+                dir.join("server.key").display()
+            ),
+            r#"StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#.into(),
+        )
+    })
+}
+
+fn adgate_forwarding_to(rsyslog: &Rsyslog, ca_file: &Path, spool: &Path) -> Adgate {
+    Adgate::start_with(|config| {
+        format!(
+            "{config}\n[syslog]\nurl = \"tls://localhost:{}\"\nca_file = \"{}\"\nspool_dir = \"{}\"\n",
+            rsyslog.port,
+            ca_file.display(),
+            spool.display()
+        )
+    })
+}
+
+async fn login(adgate: &Adgate) -> ResponseCode {
+    let password = Lab::get().fixture_password();
+    adgate
+        .nas()
+        .pap(b"alice", &password)
+        .await
+        .expect("an answer")
+        .code
+}
+
+#[tokio::test]
+async fn records_reach_rsyslog_over_tls_with_its_ca_pinned() {
+    let ca = TestCa::new();
+    let rsyslog = rsyslog_with_tls(&ca);
+    let work = tempfile::tempdir().unwrap();
+    let ca_file = ca.write(&work.path().join("collector-ca.pem"));
+    let adgate = adgate_forwarding_to(&rsyslog, &ca_file, &work.path().join("spool"));
+    for _ in 0..3 {
+        assert_eq!(login(&adgate).await, ResponseCode::Accept);
+    }
+    let records = rsyslog.wait_for(3);
+    let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    assert_eq!(seqs, [1, 2, 3], "{}", adgate.log());
+    assert!(records.iter().all(|r| r["user_name"] == "alice"));
+}
+
+#[tokio::test]
+async fn a_collector_with_a_certificate_from_another_ca_is_refused() {
+    let rsyslog = rsyslog_with_tls(&TestCa::new());
+    let work = tempfile::tempdir().unwrap();
+    let pinned = TestCa::new().write(&work.path().join("other-ca.pem"));
+    let adgate = adgate_forwarding_to(&rsyslog, &pinned, &work.path().join("spool"));
+    assert_eq!(login(&adgate).await, ResponseCode::Accept);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !adgate.log().contains("cannot reach the syslog collector") {
+        assert!(Instant::now() < deadline, "{}", adgate.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        adgate.log().contains("invalid peer certificate"),
+        "{}",
+        adgate.log()
+    );
+    assert_eq!(login(&adgate).await, ResponseCode::Accept);
+    assert!(rsyslog.records().is_empty());
+}
