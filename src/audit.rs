@@ -5,5 +5,5 @@
 mod record;
 mod trail;
 
-pub use record::{AccountRecord, NasRecord, Record, UserName, Verdict};
+pub use record::{AccountRecord, AccountingRecord, NasRecord, Record, UserName, Verdict};
 pub use trail::AuditTrail;

@@ -9,6 +9,7 @@ mod gatekeeper;
 mod nas;
 mod secret_file;
 mod serve;
+mod throttle;
 
 use std::process::ExitCode;
 

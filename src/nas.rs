@@ -30,6 +30,8 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
                 ResponseCode::Accept => ("Access-Accept", ExitCode::SUCCESS),
                 ResponseCode::Reject => ("Access-Reject", ExitCode::from(1)),
                 ResponseCode::Challenge => ("Access-Challenge", ExitCode::from(1)),
+                // The client verifies codes against the request; a PAP request gets none.
+                ResponseCode::AccountingResponse => ("Accounting-Response", ExitCode::from(2)),
             };
             println!("{user}: {text}");
             Ok(code)

@@ -152,7 +152,7 @@ impl Adgate {
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if self.log().contains("listening for RADIUS authentication") {
+            if self.log().contains("adgate serving") {
                 return;
             }
             if let Some(status) = self.child.try_wait().expect("poll adgate") {
