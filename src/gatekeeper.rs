@@ -71,12 +71,11 @@ impl Gatekeeper {
                 if reason == Reason::BadPassword {
                     // Count under the AD account's own name too, so `heidi.jones@…` and
                     // `heidi` share a budget.
-                    keys.extend(
-                        outcome
-                            .account
-                            .as_ref()
-                            .map(|account| ThrottleKey::user(account.sam_account_name.as_bytes())),
-                    );
+                    let account = outcome
+                        .account
+                        .as_ref()
+                        .map(|account| ThrottleKey::user(account.sam_account_name.as_bytes()));
+                    keys.extend(account.filter(|account| *account != user));
                     self.throttle.record_failure(&keys, Instant::now());
                 }
                 (Verdict::Reject, Some(reason.as_str()), Some(outcome))
