@@ -13,6 +13,8 @@ pub mod accounting;
 pub mod client;
 pub mod clients;
 pub mod counters;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handler;
 pub mod password;
 pub mod request;
@@ -30,6 +32,8 @@ mod response_authenticator;
 mod response_cache;
 mod user_password;
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod test_vectors;
 

@@ -13,11 +13,12 @@ use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn, Instrument};
 
-use crate::clients::{ClientSlot, ClientTable};
+use crate::clients::{ClientSlot, ClientTable, NasClient};
 use crate::counters::{Counters, Skip};
 use crate::handler::{AccountingReply, Reply, RequestHandler};
 use crate::packet::{EncodeError, MAX_PACKET_LEN};
 use crate::receive::{receive, Received, Refusal};
+use crate::response::ResponseContext;
 use crate::response_cache::{Lookup, ResponseCache};
 
 /// Slots for datagrams from unknown sources, which are only discarded and
@@ -48,10 +49,7 @@ pub struct UdpServer<H> {
 /// What a request task shares with the loop.
 struct Shared<H> {
     socket: Arc<UdpSocket>,
-    handler: Arc<H>,
-    service: Service,
-    cache: Arc<ResponseCache>,
-    counters: Arc<Counters>,
+    requests: Requests<H>,
 }
 
 impl<H: RequestHandler> UdpServer<H> {
@@ -110,10 +108,12 @@ impl<H: RequestHandler> UdpServer<H> {
     pub async fn run(self, shutdown: CancellationToken) {
         let shared = Arc::new(Shared {
             socket: Arc::clone(&self.socket),
-            handler: Arc::clone(&self.handler),
-            service: self.service,
-            cache: Arc::clone(&self.cache),
-            counters: Arc::clone(&self.counters),
+            requests: Requests {
+                handler: Arc::clone(&self.handler),
+                service: self.service,
+                cache: Arc::clone(&self.cache),
+                counters: Arc::clone(&self.counters),
+            },
         });
         // One octet more than RFC 2865 §3 allows, so an oversized datagram is
         // seen as such rather than silently truncated to a valid length.
@@ -196,42 +196,67 @@ async fn serve<H: RequestHandler>(
         Admission::Client { slot, .. } => Some(Arc::clone(slot.client())),
         Admission::UnknownSource { .. } => None,
     };
-    let received = match receive(&datagram, source, client, shared.service) {
+    let answer = respond(&shared.requests, &datagram, source, client).await;
+    match answer {
+        Some(Ok(octets)) => {
+            if let Err(error) = shared.socket.send_to(&octets, source).await {
+                warn!(%error, "sending the response failed");
+            }
+        }
+        Some(Err(error)) => error!(%error, "response cannot be encoded: none sent"),
+        None => {}
+    }
+}
+
+/// What answers requests, apart from the socket: also driven directly by the fuzz targets.
+pub(crate) struct Requests<H> {
+    pub(crate) handler: Arc<H>,
+    pub(crate) service: Service,
+    pub(crate) cache: Arc<ResponseCache>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// The answer to one datagram from `source` (whose client the caller looked up), or `None` when
+/// it gets none.
+pub(crate) async fn respond<H: RequestHandler>(
+    requests: &Requests<H>,
+    datagram: &[u8],
+    source: SocketAddr,
+    client: Option<Arc<NasClient>>,
+) -> Option<Result<Vec<u8>, EncodeError>> {
+    let received = match receive(datagram, source, client, requests.service) {
         Ok(received) => received,
         Err(Refusal {
             discard,
             malformation,
         }) => {
-            shared
+            requests
                 .counters
                 .count_discard(&discard, malformation.map(|m| m.to_string()));
-            shared.handler.discarded(discard).await;
-            return;
+            requests.handler.discarded(discard).await;
+            return None;
         }
     };
     let key = match &received {
         Received::StatusServer { response } => {
-            let answer = response.encode_status_answer(shared.service == Service::Accounting);
-            shared.counters.count_status_server();
-            send(&shared, answer, source).await;
-            return;
+            requests.counters.count_status_server();
+            return Some(response.encode_status_answer(requests.service == Service::Accounting));
         }
         Received::Access { key, .. } | Received::Accounting { key, .. } => key.clone(),
     };
     // RFC 5080 §2.2.2: a retransmission is answered from the cache, or
     // dropped while the original is still being handled.
-    let pending = match shared.cache.lookup(key) {
+    let pending = match requests.cache.lookup(key) {
         Lookup::New(pending) => pending,
         Lookup::Answered(octets) => {
-            shared.counters.count_cached_answer();
-            send(&shared, Ok(octets.to_vec()), source).await;
-            return;
+            requests.counters.count_cached_answer();
+            return Some(Ok(octets.to_vec()));
         }
         Lookup::InProgress => {
-            shared
+            requests
                 .counters
                 .count_skip(Skip::DuplicateInProgress, source);
-            return;
+            return None;
         }
     };
     let answer = match received {
@@ -239,34 +264,29 @@ async fn serve<H: RequestHandler>(
             request, response, ..
         } => {
             let identifier = request.identifier;
-            let reply = shared.handler.access_request(request).await;
-            Some(encode_access_reply(&response, &reply, identifier))
+            let reply = requests.handler.access_request(request).await;
+            encode_access_reply(&response, &reply, identifier)
         }
         Received::Accounting {
             request, response, ..
-        } => {
-            match shared.handler.accounting_request(request).await {
-                AccountingReply::Recorded => Some(response.encode_accounting_response()),
-                // RFC 2866 §4.1: no answer, so the NAS retransmits.
-                AccountingReply::NotRecorded => None,
-            }
-        }
+        } => match requests.handler.accounting_request(request).await {
+            AccountingReply::Recorded => response.encode_accounting_response(),
+            // RFC 2866 §4.1: no answer, so the NAS retransmits.
+            AccountingReply::NotRecorded => return None,
+        },
         // Answered above, before the cache.
-        Received::StatusServer { .. } => None,
-    };
-    let Some(answer) = answer else {
-        return;
+        Received::StatusServer { .. } => return None,
     };
     if let Ok(octets) = &answer {
         pending.answer(octets);
     }
-    send(&shared, answer, source).await;
+    Some(answer)
 }
 
 /// Encodes the handler's reply; an Access-Accept too large to send becomes
 /// an Access-Reject (fail closed).
 fn encode_access_reply(
-    response: &crate::response::ResponseContext,
+    response: &ResponseContext,
     reply: &Reply,
     identifier: u8,
 ) -> Result<Vec<u8>, EncodeError> {
@@ -277,17 +297,6 @@ fn encode_access_reply(
         }
         Reply::Reject => Err(error),
     })
-}
-
-async fn send<H>(shared: &Shared<H>, answer: Result<Vec<u8>, EncodeError>, source: SocketAddr) {
-    match answer {
-        Ok(octets) => {
-            if let Err(error) = shared.socket.send_to(&octets, source).await {
-                warn!(%error, "sending the response failed");
-            }
-        }
-        Err(error) => error!(%error, "response cannot be encoded: none sent"),
-    }
 }
 
 fn log_task_failure(finished: Result<(), JoinError>) {
