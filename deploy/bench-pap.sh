@@ -22,7 +22,7 @@ sed -e 's/127.0.0.1:1812/127.0.0.1:18120/' -e "s|^dir = .*|dir = \"$work/audit\"
   "$lab_dir/adgate.toml" >"$work/adgate.toml"
 ip netns exec "$netns" "$adgate" serve --config "$work/adgate.toml" 2>"$work/adgate.log" &
 server=$!
-for _ in $(seq 100); do grep -q "listening" "$work/adgate.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "adgate serving" "$work/adgate.log" && break; sleep 0.1; done
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { # PIDS... → summed utime+stime

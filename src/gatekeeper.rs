@@ -109,18 +109,16 @@ impl RequestHandler for Gatekeeper {
             .and_then(|o: &Outcome| o.account.as_ref())
             .map(AccountRecord::from);
 
-        let mut record = Record::new(
-            nas_record(
-                &request.client.name,
-                request.source,
-                &request.nas_identifier,
-                request.nas_ip_address,
-            ),
-            verdict,
-        );
-        record.radius_identifier = Some(request.identifier);
-        record.user_name = Some(UserName::from_bytes(user_name));
-        record.calling_station_id = request.calling_station_id.clone();
+        let mut record = Origin {
+            client: &request.client.name,
+            source: request.source,
+            identifier: request.identifier,
+            nas_identifier: &request.nas_identifier,
+            nas_ip_address: request.nas_ip_address,
+            user_name: Some(user_name),
+            calling_station_id: &request.calling_station_id,
+        }
+        .record(verdict);
         record.method = Some(method);
         record.reason = reason;
         record.account = account;
@@ -155,18 +153,16 @@ impl RequestHandler for Gatekeeper {
     }
 
     async fn accounting_request(&self, request: AccountingRequest) -> AccountingReply {
-        let mut record = Record::new(
-            nas_record(
-                &request.client.name,
-                request.source,
-                &request.nas_identifier,
-                request.nas_ip_address,
-            ),
-            Verdict::Recorded,
-        );
-        record.radius_identifier = Some(request.identifier);
-        record.user_name = request.user_name.as_deref().map(UserName::from_bytes);
-        record.calling_station_id = request.calling_station_id.clone();
+        let mut record = Origin {
+            client: &request.client.name,
+            source: request.source,
+            identifier: request.identifier,
+            nas_identifier: &request.nas_identifier,
+            nas_ip_address: request.nas_ip_address,
+            user_name: request.user_name.as_deref(),
+            calling_station_id: &request.calling_station_id,
+        }
+        .record(Verdict::Recorded);
         let status_type = status_type(request.status);
         record.accounting = Some(AccountingRecord {
             status_type: status_type.clone(),
@@ -250,17 +246,30 @@ fn status_type(status: AccountingStatus) -> String {
     }
 }
 
-fn nas_record(
-    name: &str,
+/// Where an authenticated request came from and who it names: what every record of one says.
+struct Origin<'a> {
+    client: &'a str,
     source: SocketAddr,
-    nas_identifier: &Option<String>,
+    identifier: u8,
+    nas_identifier: &'a Option<String>,
     nas_ip_address: Option<IpAddr>,
-) -> NasRecord {
-    NasRecord {
-        name: Some(name.to_owned()),
-        address: source,
-        nas_identifier: nas_identifier.clone(),
-        nas_ip_address,
+    user_name: Option<&'a [u8]>,
+    calling_station_id: &'a Option<String>,
+}
+
+impl Origin<'_> {
+    fn record(&self, verdict: Verdict) -> Record {
+        let nas = NasRecord {
+            name: Some(self.client.to_owned()),
+            address: self.source,
+            nas_identifier: self.nas_identifier.clone(),
+            nas_ip_address: self.nas_ip_address,
+        };
+        let mut record = Record::new(nas, verdict);
+        record.radius_identifier = Some(self.identifier);
+        record.user_name = self.user_name.map(UserName::from_bytes);
+        record.calling_station_id = self.calling_station_id.clone();
+        record
     }
 }
 

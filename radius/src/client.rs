@@ -110,6 +110,7 @@ pub enum ClientError {
 pub struct RadiusClient {
     /// Connected to the server, so the kernel drops datagrams from elsewhere.
     socket: UdpSocket,
+    server: SocketAddr,
     secret: SharedSecret,
     options: ClientOptions,
     /// The next Identifier; the lock also serializes requests.
@@ -137,6 +138,7 @@ impl RadiusClient {
         let [first_identifier] = random_octet;
         Ok(Self {
             socket: UdpSocket::from_std(socket)?,
+            server,
             secret,
             options,
             next_identifier: Mutex::new(first_identifier),
@@ -151,6 +153,11 @@ impl RadiusClient {
             self.access_request(identifier, &request_authenticator, user_name, password)?;
         self.exchange(&request, identifier, &request_authenticator)
             .await
+    }
+
+    /// The server this client sends to.
+    pub fn server(&self) -> SocketAddr {
+        self.server
     }
 
     /// Sends Status-Server (RFC 5997 §3), always with Message-Authenticator,

@@ -165,6 +165,17 @@ impl Harness {
             .unwrap()
     }
 
+    /// Asserts that a request got no answer and was discarded for `reason`.
+    async fn expect_silence_then_discard<T: std::fmt::Debug>(
+        &mut self,
+        result: Result<T, ClientError>,
+        reason: DiscardReason,
+    ) {
+        let error = result.unwrap_err();
+        assert!(matches!(error, ClientError::Timeout), "{error:?}");
+        assert_eq!(self.next_discard().await.reason, reason);
+    }
+
     async fn stop(self) {
         self.shutdown.cancel();
         timeout(Duration::from_secs(5), self.server)
@@ -480,12 +491,12 @@ async fn status_server_is_answered_only_with_a_valid_message_authenticator() {
         DiscardReason::MissingMessageAuthenticator
     );
     let wrong_secret = harness.client_with_secret(b"not-the-secret", quick(true));
-    let error = wrong_secret.status_server().await.unwrap_err();
-    assert!(matches!(error, ClientError::Timeout), "{error:?}");
-    assert_eq!(
-        harness.next_discard().await.reason,
-        DiscardReason::BadMessageAuthenticator
-    );
+    harness
+        .expect_silence_then_discard(
+            wrong_secret.status_server().await,
+            DiscardReason::BadMessageAuthenticator,
+        )
+        .await;
     assert_eq!(harness.counters.status_server_answered(), 1);
     assert_eq!(decided(&mut harness), 0, "the handler is never asked");
     harness.stop().await;
@@ -525,23 +536,23 @@ async fn accounting_requests_are_answered_once_recorded() {
     assert!(harness.accounting.recv().await.is_some());
 
     let forged = harness.client_with_secret(b"not-the-secret", quick(false));
-    let error = forged.accounting(&start).await.unwrap_err();
-    assert!(matches!(error, ClientError::Timeout), "{error:?}");
-    assert_eq!(
-        harness.next_discard().await.reason,
-        DiscardReason::BadRequestAuthenticator
-    );
+    harness
+        .expect_silence_then_discard(
+            forged.accounting(&start).await,
+            DiscardReason::BadRequestAuthenticator,
+        )
+        .await;
 
     let probe = harness.client(quick(true)).status_server().await.unwrap();
     assert_eq!(probe.code, ResponseCode::AccountingResponse);
     assert!(probe.message_authenticator_first);
 
-    let error = nas.pap(b"alice", b"right").await.unwrap_err();
-    assert!(matches!(error, ClientError::Timeout), "{error:?}");
-    assert_eq!(
-        harness.next_discard().await.reason,
-        DiscardReason::UnsupportedCode
-    );
+    harness
+        .expect_silence_then_discard(
+            nas.pap(b"alice", b"right").await,
+            DiscardReason::UnsupportedCode,
+        )
+        .await;
     harness.stop().await;
 }
 
@@ -635,12 +646,12 @@ async fn a_client_that_signed_once_is_never_again_accepted_unsigned() {
         signed.pap(b"alice", b"right").await.unwrap().code,
         ResponseCode::Accept
     );
-    let error = unsigned.pap(b"alice", b"right").await.unwrap_err();
-    assert!(matches!(error, ClientError::Timeout), "{error:?}");
-    assert_eq!(
-        harness.next_discard().await.reason,
-        DiscardReason::MissingMessageAuthenticator
-    );
+    harness
+        .expect_silence_then_discard(
+            unsigned.pap(b"alice", b"right").await,
+            DiscardReason::MissingMessageAuthenticator,
+        )
+        .await;
     harness.stop().await;
 }
 
