@@ -152,3 +152,60 @@ impl Drop for Pending {
         self.cache.lock().in_progress.remove(&self.key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(port: u16, identifier: u8, authenticator: u8) -> RequestKey {
+        RequestKey {
+            source: SocketAddr::from(([192, 0, 2, 1], port)),
+            code: 1,
+            identifier,
+            authenticator: [authenticator; 16],
+        }
+    }
+
+    fn answer(cache: &Arc<ResponseCache>, key: RequestKey, response: &[u8]) {
+        let Lookup::New(pending) = cache.lookup(key) else {
+            panic!("a new request");
+        };
+        pending.answer(response);
+    }
+
+    #[test]
+    fn replays_answers_and_drops_copies_in_progress() {
+        let cache = ResponseCache::new();
+        answer(&cache, key(1, 7, 0xaa), b"answer");
+        assert!(matches!(cache.lookup(key(1, 7, 0xaa)), Lookup::Answered(a) if &*a == b"answer"));
+
+        let Lookup::New(pending) = cache.lookup(key(1, 8, 0xaa)) else {
+            panic!("a new request");
+        };
+        assert!(matches!(cache.lookup(key(1, 8, 0xaa)), Lookup::InProgress));
+        drop(pending); // no answer: the next copy is handled afresh
+        assert!(matches!(cache.lookup(key(1, 8, 0xaa)), Lookup::New(_)));
+    }
+
+    #[test]
+    fn a_reused_identifier_with_a_new_authenticator_is_a_new_request() {
+        let cache = ResponseCache::new();
+        answer(&cache, key(1, 7, 0xaa), b"first");
+        answer(&cache, key(1, 7, 0xbb), b"second");
+        assert!(matches!(cache.lookup(key(1, 7, 0xbb)), Lookup::Answered(a) if &*a == b"second"));
+        assert!(matches!(cache.lookup(key(1, 7, 0xaa)), Lookup::New(_)));
+    }
+
+    #[test]
+    fn keeps_at_most_its_capacity() {
+        let cache = ResponseCache::new();
+        let capacity = CACHE_CAPACITY.get();
+        for index in 0..=capacity {
+            let port = u16::try_from(index / 256).unwrap();
+            answer(&cache, key(port, (index % 256) as u8, 0), b"a");
+        }
+        assert_eq!(cache.lock().answered.len(), capacity);
+        assert!(matches!(cache.lookup(key(0, 0, 0)), Lookup::New(_)));
+        assert!(matches!(cache.lookup(key(32, 0, 0)), Lookup::Answered(_)));
+    }
+}
