@@ -7,24 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 concurrency=${1:-8}
 requests=${2:-2000}
-lab_dir=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
-
-deploy/lab.sh up >/dev/null
-cargo build --release --locked --quiet
-adgate=$PWD/target/release/adgate
-value() { sed -n "s/^$1=//p" "$lab_dir/lab.env"; }
-netns=$(value NETNS)
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-# The lab config on another port, with a throwaway audit directory.
-sed -e 's/127.0.0.1:1812/127.0.0.1:18120/' -e "s|^dir = .*|dir = \"$work/audit\"|" \
-  "$lab_dir/adgate.toml" >"$work/adgate.toml"
-ip netns exec "$netns" "$adgate" serve --config "$work/adgate.toml" 2>"$work/adgate.log" &
-server=$!
-for _ in $(seq 100); do grep -q "listening" "$work/adgate.log" && break; sleep 0.1; done
-
-ticks=$(getconf CLK_TCK)
+BENCH_PORT=18120
+source deploy/bench-server.sh
 cpu_ticks() { # PIDS... → summed utime+stime
   local total=0 pid
   for pid in "$@"; do
@@ -45,7 +29,7 @@ ip netns exec "$netns" "$adgate" nas bench --server 127.0.0.1:18120 \
   --secret-file "$(value RADIUS_SECRET_FILE)" --password-file "$(value FIXTURE_PASSWORD_FILE)" \
   --concurrency "$concurrency" --requests "$requests" alice | tee "$work/bench.txt"
 dc_after=$(cpu_ticks $(samba_pids)); adgate_after=$(cpu_ticks "$server")
-done_requests=$(awk '/^requests/ {print $2}' "$work/bench.txt")
+done_requests=$(awk '/^requests / {print $2}' "$work/bench.txt")
 awk -v dc=$((dc_after - dc_before)) -v ag=$((adgate_after - adgate_before)) \
     -v n="$done_requests" -v hz="$ticks" 'BEGIN {
   printf "dc_cpu_ms_per_login      %.2f\n", dc * 1000 / hz / n

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,12 +90,15 @@ pub enum NasCommand {
         /// User-Name to send.
         user: String,
     },
-    /// Drive PAP logins at a fixed concurrency and print logins/s and latency percentiles.
+    /// Drive requests at a fixed concurrency and print requests/s and latency percentiles.
     Bench {
         #[command(flatten)]
         target: NasTarget,
         #[arg(long)]
         password_file: PathBuf,
+        /// What to send.
+        #[arg(long, value_enum, default_value_t = BenchKind::Pap)]
+        kind: BenchKind,
         /// Logins in flight at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
@@ -104,6 +107,18 @@ pub enum NasCommand {
         requests: usize,
         user: String,
     },
+}
+
+/// The request a benchmark sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchKind {
+    /// PAP logins of USER, each decided by AD.
+    Pap,
+    /// Status-Server probes (RFC 5997), answered without AD.
+    StatusServer,
+    /// One PAP login of USER per worker, then its retransmission over and over: every answer
+    /// comes from the response cache (RFC 5080 §2.2.2).
+    Retransmission,
 }
 
 /// Where and how the simulated NAS sends.

@@ -31,12 +31,16 @@ struct ConfigFile {
     policy: PolicySection,
     audit: AuditSection,
     syslog: Option<SyslogSection>,
+    #[serde(default)]
+    throttle: ThrottleSection,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerSection {
     auth_listen: Spanned<Vec<SocketAddr>>,
+    #[serde(default)]
+    acct_listen: Vec<SocketAddr>,
     #[serde(default = "default_max_in_flight")]
     max_in_flight: Spanned<usize>,
 }
@@ -50,6 +54,9 @@ struct ClientSection {
     secret_file: Option<Spanned<PathBuf>>,
     #[serde(default = "default_true")]
     require_message_authenticator: bool,
+    #[serde(default = "default_true")]
+    limit_proxy_state: bool,
+    max_in_flight: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +113,24 @@ struct SyslogSection {
     hostname: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottleSection {
+    #[serde(default = "default_max_failures")]
+    max_failures: Spanned<u32>,
+    #[serde(default = "default_window_s")]
+    window_s: Spanned<u64>,
+}
+
+impl Default for ThrottleSection {
+    fn default() -> Self {
+        ThrottleSection {
+            max_failures: default_max_failures(),
+            window_s: default_window_s(),
+        }
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -135,11 +160,23 @@ fn default_checkpoint_every_s() -> Spanned<u64> {
 const MIN_SEGMENT_BYTES: u64 = 1024;
 /// The telework policy keeps VPN logs at least a year.
 const POLICY_RETENTION_DAYS: u32 = 365;
+/// Half of the lab domain's (and a common) lockout threshold of 10, so a guesser cannot lock a
+/// user out through adgate within one window.
+fn default_max_failures() -> Spanned<u32> {
+    Spanned::new(0..0, 5)
+}
+/// AD's default lockout observation window is 30 minutes.
+fn default_window_s() -> Spanned<u64> {
+    Spanned::new(0..0, 1800)
+}
+/// A client's share of `server.max_in_flight` unless it sets its own.
+const DEFAULT_CLIENT_MAX_IN_FLIGHT: usize = 32;
 
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
 pub struct Config {
     pub auth_listen: Vec<SocketAddr>,
+    pub acct_listen: Vec<SocketAddr>,
     pub max_in_flight: usize,
     pub clients: Vec<ClientConfig>,
     pub directory: adgate_authz::DirectoryConfig,
@@ -147,6 +184,15 @@ pub struct Config {
     pub audit: crate::audit::TrailSettings,
     /// Where records are forwarded, if anywhere.
     pub syslog: Option<crate::syslog::SyslogSettings>,
+    pub throttle: ThrottleConfig,
+}
+
+/// Brute-force throttling: after `max_failures` bad passwords within `window`, by user or by
+/// Calling-Station-Id, logins are rejected without asking AD until the window has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    pub max_failures: u32,
+    pub window: Duration,
 }
 
 /// One NAS (VPN appliance) allowed to send requests.
@@ -156,6 +202,8 @@ pub struct ClientConfig {
     pub address: IpNet,
     pub secret: SharedSecret,
     pub require_message_authenticator: bool,
+    pub limit_proxy_state: bool,
+    pub max_in_flight: usize,
 }
 
 /// Why the configuration cannot be used, with the file and line to look at.
@@ -233,7 +281,9 @@ impl Validator<'_> {
                 "must be at least 1",
             ));
         }
-        let clients = self.clients(file.clients)?;
+        let max_in_flight = *server.max_in_flight.get_ref();
+        let clients = self.clients(file.clients, max_in_flight)?;
+        let throttle = self.throttle(file.throttle)?;
         let directory = self.directory(file.directory)?;
         let telework_group = file.policy.telework_group;
         if telework_group.get_ref().trim().is_empty() {
@@ -245,7 +295,8 @@ impl Validator<'_> {
         }
         Ok(Config {
             auth_listen: server.auth_listen.into_inner(),
-            max_in_flight: server.max_in_flight.into_inner(),
+            acct_listen: server.acct_listen,
+            max_in_flight,
             clients,
             directory,
             policy: adgate_authz::PolicyConfig {
@@ -256,6 +307,7 @@ impl Validator<'_> {
                 .syslog
                 .map(|section| self.syslog(section))
                 .transpose()?,
+            throttle,
         })
     }
 
@@ -328,7 +380,34 @@ impl Validator<'_> {
         })
     }
 
-    fn clients(&self, sections: Vec<ClientSection>) -> Result<Vec<ClientConfig>, ConfigError> {
+    fn throttle(&self, section: ThrottleSection) -> Result<ThrottleConfig, ConfigError> {
+        let max_failures = *section.max_failures.get_ref();
+        if !(1..=1000).contains(&max_failures) {
+            return Err(self.invalid(
+                section.max_failures.span(),
+                "throttle.max_failures",
+                "must be between 1 and 1000",
+            ));
+        }
+        let window_s = *section.window_s.get_ref();
+        if !(1..=86_400).contains(&window_s) {
+            return Err(self.invalid(
+                section.window_s.span(),
+                "throttle.window_s",
+                "must be between 1 and 86400 (one day)",
+            ));
+        }
+        Ok(ThrottleConfig {
+            max_failures,
+            window: Duration::from_secs(window_s),
+        })
+    }
+
+    fn clients(
+        &self,
+        sections: Vec<ClientSection>,
+        server_max_in_flight: usize,
+    ) -> Result<Vec<ClientConfig>, ConfigError> {
         let mut clients: Vec<ClientConfig> = Vec::with_capacity(sections.len());
         for (index, section) in sections.into_iter().enumerate() {
             let key = |field: &str| format!("clients[{index}].{field}");
@@ -363,11 +442,24 @@ impl Validator<'_> {
                     ))
                 }
             };
+            let max_in_flight = match section.max_in_flight {
+                Some(limit) if !(1..=server_max_in_flight).contains(limit.get_ref()) => {
+                    return Err(self.invalid(
+                        limit.span(),
+                        &key("max_in_flight"),
+                        "must be between 1 and server.max_in_flight",
+                    ))
+                }
+                Some(limit) => limit.into_inner(),
+                None => DEFAULT_CLIENT_MAX_IN_FLIGHT.min(server_max_in_flight),
+            };
             clients.push(ClientConfig {
                 name,
                 address: section.address,
                 secret,
                 require_message_authenticator: section.require_message_authenticator,
+                limit_proxy_state: section.limit_proxy_state,
+                max_in_flight,
             });
         }
         Ok(clients)
@@ -536,6 +628,50 @@ dir = "{dir}/audit"
         assert_eq!(config.audit.retention.days, 400);
         assert!(!config.audit.retention.delete_expired);
         assert!(config.syslog.is_none());
+        assert!(config.acct_listen.is_empty());
+        assert!(config.clients[0].limit_proxy_state);
+        assert_eq!(config.clients[0].max_in_flight, 32);
+        assert_eq!(
+            config.throttle,
+            ThrottleConfig {
+                max_failures: 5,
+                window: Duration::from_secs(1800)
+            }
+        );
+    }
+
+    #[test]
+    fn accounting_per_client_and_throttle_keys_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), |t| {
+            t.replace(
+                "auth_listen = [\"127.0.0.1:1812\"]",
+                "auth_listen = [\"127.0.0.1:1812\"]\nacct_listen = [\"127.0.0.1:1813\"]",
+            )
+            .replace(
+                "address = \"127.0.0.0/8\"",
+                "address = \"127.0.0.0/8\"\nlimit_proxy_state = false\nmax_in_flight = 8",
+            ) + "\n[throttle]\nmax_failures = 3\nwindow_s = 60\n"
+        });
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.acct_listen, ["127.0.0.1:1813".parse().unwrap()]);
+        assert!(!config.clients[0].limit_proxy_state);
+        assert_eq!(config.clients[0].max_in_flight, 8);
+        assert_eq!(config.throttle.max_failures, 3);
+        assert_eq!(config.throttle.window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn out_of_range_limits_name_their_key() {
+        let error = load_error(|t| t + "\n[throttle]\nmax_failures = 0\n");
+        assert!(error.contains("throttle.max_failures"), "{error}");
+        let error = load_error(|t| {
+            t.replace(
+                "address = \"127.0.0.0/8\"",
+                "address = \"127.0.0.0/8\"\nmax_in_flight = 1000",
+            )
+        });
+        assert!(error.contains("clients[0].max_in_flight"), "{error}");
     }
 
     #[test]

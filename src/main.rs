@@ -11,6 +11,7 @@ mod nas;
 mod secret_file;
 mod serve;
 mod syslog;
+mod throttle;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,7 @@
 //! `adgate nas`: a simulated VPN appliance. It sends the same PAP Access-Requests a real NAS
-//! sends (Message-Authenticator first, retransmissions on timeout) so the demo, the integration
-//! tests and the benchmark exercise adgate over real UDP.
+//! sends (Message-Authenticator first, retransmissions on timeout), Status-Server probes and
+//! retransmissions, so the demo, the integration tests and the benchmarks exercise adgate over
+//! real UDP.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
 use anyhow::{bail, Context};
 
-use crate::cli::{NasCommand, NasTarget};
+use crate::cli::{BenchKind, NasCommand, NasTarget};
 use crate::secret_file;
 
 pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
@@ -30,6 +31,8 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
                 ResponseCode::Accept => ("Access-Accept", ExitCode::SUCCESS),
                 ResponseCode::Reject => ("Access-Reject", ExitCode::from(1)),
                 ResponseCode::Challenge => ("Access-Challenge", ExitCode::from(1)),
+                // The client verifies codes against the request; a PAP request gets none.
+                ResponseCode::AccountingResponse => ("Accounting-Response", ExitCode::from(2)),
             };
             println!("{user}: {text}");
             Ok(code)
@@ -37,13 +40,14 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
         NasCommand::Bench {
             target,
             password_file,
+            kind,
             concurrency,
             requests,
             user,
         } => {
             let password = secret_file::read(&password_file)
                 .map_err(|e| anyhow::anyhow!("--password-file: {e}"))?;
-            bench(&target, &user, &password, concurrency, requests).await?;
+            bench(&target, kind, &user, &password, concurrency, requests).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -65,9 +69,12 @@ fn connect(target: &NasTarget) -> anyhow::Result<RadiusClient> {
         .context("cannot open a UDP socket")
 }
 
-/// Runs `requests` logins with `concurrency` simulated NAS sockets and prints the figures.
+/// Runs `requests` requests of `kind` with `concurrency` simulated NAS sockets and prints the
+/// figures. A request counts as `ok` when it got the answer expected of it: an Access-Accept,
+/// or for retransmissions, the very octets of the first answer.
 async fn bench(
     target: &NasTarget,
+    kind: BenchKind,
     user: &str,
     password: &[u8],
     concurrency: usize,
@@ -86,21 +93,34 @@ async fn bench(
         let password = zeroize::Zeroizing::new(password.to_vec());
         workers.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
+            let retransmission = match kind {
+                BenchKind::Retransmission => {
+                    Some(Retransmission::decide(&client, &user, &password).await?)
+                }
+                BenchKind::Pap | BenchKind::StatusServer => None,
+            };
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
                 let sent = Instant::now();
-                let accepted = matches!(
-                    client.pap(&user, &password).await.map(|r| r.code),
-                    Ok(ResponseCode::Accept)
-                );
-                outcomes.push((sent.elapsed(), accepted));
+                let ok = match (&retransmission, kind) {
+                    (Some(retransmission), _) => retransmission.resend().await?,
+                    (None, BenchKind::StatusServer) => matches!(
+                        client.status_server().await.map(|r| r.code),
+                        Ok(ResponseCode::Accept)
+                    ),
+                    (None, _) => matches!(
+                        client.pap(&user, &password).await.map(|r| r.code),
+                        Ok(ResponseCode::Accept)
+                    ),
+                };
+                outcomes.push((sent.elapsed(), ok));
             }
-            outcomes
+            anyhow::Ok(outcomes)
         }));
     }
     let mut latencies = Vec::with_capacity(requests);
     let mut accepted = 0;
     for worker in workers {
-        for (latency, was_accepted) in worker.await.context("bench worker failed")? {
+        for (latency, was_accepted) in worker.await.context("bench worker failed")?? {
             latencies.push(latency);
             accepted += usize::from(was_accepted);
         }
@@ -112,14 +132,57 @@ async fn bench(
         latencies[index.min(latencies.len() - 1)].as_secs_f64() * 1000.0
     };
     println!("requests      {}", latencies.len());
-    println!("accepted      {accepted}");
+    println!("kind          {kind:?}");
+    println!("ok            {accepted}");
     println!("concurrency   {concurrency}");
     println!("elapsed_s     {:.3}", elapsed.as_secs_f64());
     println!(
-        "logins_per_s  {:.1}",
+        "requests_per_s {:.1}",
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
     println!("p50_ms        {:.2}", percentile(0.50));
     println!("p99_ms        {:.2}", percentile(0.99));
     Ok(())
+}
+
+/// One decided PAP request, resent as a NAS retransmits it.
+struct Retransmission {
+    socket: tokio::net::UdpSocket,
+    request: Vec<u8>,
+    first_answer: Vec<u8>,
+}
+
+impl Retransmission {
+    /// Sends the request once, so that it is decided and its answer cached.
+    async fn decide(
+        client: &RadiusClient,
+        user: &[u8],
+        password: &[u8],
+    ) -> anyhow::Result<Retransmission> {
+        let request = client.pap_datagram(user, password).await?;
+        let socket = tokio::net::UdpSocket::bind(("127.0.0.1", 0)).await?;
+        socket.connect(client.server()).await?;
+        let mut retransmission = Retransmission {
+            socket,
+            request,
+            first_answer: Vec::new(),
+        };
+        retransmission.first_answer = retransmission.exchange().await?;
+        Ok(retransmission)
+    }
+
+    /// Resends the request; true when the answer is the first one, octet for octet.
+    async fn resend(&self) -> anyhow::Result<bool> {
+        Ok(self.exchange().await? == self.first_answer)
+    }
+
+    async fn exchange(&self) -> anyhow::Result<Vec<u8>> {
+        self.socket.send(&self.request).await?;
+        let mut buffer = vec![0; 4096];
+        let length = tokio::time::timeout(Duration::from_secs(5), self.socket.recv(&mut buffer))
+            .await
+            .context("no answer to a retransmission")??;
+        buffer.truncate(length);
+        Ok(buffer)
+    }
 }

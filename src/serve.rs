@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use adgate_authz::{Authorizer, Directory};
-use adgate_radius::{ClientTable, NasClient, UdpServer};
+use adgate_radius::{ClientState, ClientTable, NasClient, Service, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +15,7 @@ use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::gatekeeper::Gatekeeper;
 use crate::syslog::spawn_forwarder;
+use crate::throttle::Throttle;
 
 /// Checks the config and everything it names, printing a summary.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
@@ -27,7 +28,7 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
         config.clients.len(),
-        config.auth_listen.len(),
+        config.auth_listen.len() + config.acct_listen.len(),
         config.directory.urls.len()
     );
     Ok(())
@@ -44,6 +45,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
                     name: client.name,
                     secret: client.secret,
                     require_message_authenticator: client.require_message_authenticator,
+                    limit_proxy_state: client.limit_proxy_state,
+                    max_in_flight: client.max_in_flight,
+                    state: ClientState::default(),
                 };
                 (client.address, Arc::new(nas))
             })
@@ -52,7 +56,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let directory = Directory::new(config.directory).context("directory settings")?;
     let authorizer = Authorizer::new(directory, config.policy);
     let (trail, writer) = AuditTrail::open(config.audit.clone())?;
-    let handler = Arc::new(Gatekeeper::new(authorizer, trail));
+    let throttle = Throttle::new(config.throttle);
+    let handler = Arc::new(Gatekeeper::new(authorizer, trail, throttle));
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
@@ -69,20 +74,37 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         })
         .transpose()?;
     let mut servers = Vec::new();
-    for address in &config.auth_listen {
+    let listeners = config
+        .auth_listen
+        .iter()
+        .map(|address| (Service::Authentication, address, "server.auth_listen"))
+        .chain(
+            config
+                .acct_listen
+                .iter()
+                .map(|address| (Service::Accounting, address, "server.acct_listen")),
+        );
+    for (service, address, key) in listeners {
         let socket = UdpSocket::bind(address)
             .await
-            .with_context(|| format!("cannot listen on {address} (server.auth_listen)"))?;
-        tracing::info!(%address, "listening for RADIUS authentication");
-        let server = UdpServer::new(
+            .with_context(|| format!("cannot listen on {address} ({key})"))?;
+        let server = UdpServer::serving(
+            service,
             socket,
             clients.clone(),
             handler.clone(),
             config.max_in_flight,
         );
         servers.push(tokio::spawn(server.run(shutdown.clone())));
+        match service {
+            Service::Authentication => {
+                tracing::info!(%address, "listening for RADIUS authentication")
+            }
+            Service::Accounting => tracing::info!(%address, "listening for RADIUS accounting"),
+        }
     }
     drop(handler);
+    tracing::info!(listeners = servers.len(), "adgate serving");
 
     wait_for_stop_signal().await?;
     tracing::info!("stopping: finishing requests in flight");

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{lab_config, Lab};
+use common::{free_udp_port, lab_config, Lab};
 
 /// Runs adgate with `args` and the lab config on `port` as changed by `edit`; returns the exit
 /// code and what it printed.
@@ -15,7 +15,7 @@ fn run_with_config(
     edit: impl FnOnce(String) -> String,
 ) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = lab_config(Lab::get(), port, &dir.path().join("audit"));
+    let config = lab_config(Lab::get(), port, free_udp_port(), &dir.path().join("audit"));
     let path = dir.path().join("adgate.toml");
     std::fs::write(&path, edit(config)).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_adgate"))

@@ -1,10 +1,12 @@
 //! What a NAS sees on the wire: Message-Authenticator rules after BlastRADIUS (CVE-2024-3596),
-//! silence for wrong secrets and garbage, and the same answers for FreeRADIUS' radclient as for
-//! adgate's own simulated NAS.
+//! silence for wrong secrets and garbage, Status-Server (RFC 5997), and the same answers for
+//! FreeRADIUS' radclient (authentication, accounting, Status-Server) as for adgate's own
+//! simulated NAS.
 
 mod common;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use adgate_radius::{ClientError, ResponseCode};
@@ -90,13 +92,14 @@ async fn garbage_datagrams_are_dropped_and_logins_go_on() {
     assert_eq!(discards, 6);
 }
 
-/// Runs FreeRADIUS' radclient with `attributes` and returns what it printed.
-fn radclient(adgate: &Adgate, attributes: &str) -> String {
+/// Runs FreeRADIUS' radclient for `command` (`auth`, `acct`, `status`) at `server` with
+/// `attributes` and returns what it printed.
+fn radclient(server: SocketAddr, command: &str, attributes: &str) -> String {
     let mut child = Command::new("radclient")
         .args(["-x", "-r", "1", "-t", "4", "-S"])
         .arg(Lab::get().radius_secret_file())
-        .arg(adgate.address.to_string())
-        .arg("auth")
+        .arg(server.to_string())
+        .arg(command)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -124,7 +127,7 @@ fn radclient_login(adgate: &Adgate, user: &str, message_authenticator: bool) -> 
     if message_authenticator {
         attributes.push_str("Message-Authenticator = 0x00\n");
     }
-    radclient(adgate, &attributes)
+    radclient(adgate.address, "auth", &attributes)
 }
 
 #[tokio::test]
@@ -150,4 +153,58 @@ async fn radclient_gets_the_same_answers_as_the_simulated_nas() {
             ("discard".into(), "missing_message_authenticator".into()),
         ]
     );
+}
+
+#[tokio::test]
+async fn status_server_is_answered_on_both_ports_only_when_signed() {
+    let adgate = Adgate::start();
+    let response = adgate.nas().status_server().await.unwrap();
+    assert_eq!(response.code, ResponseCode::Accept);
+    assert!(response.message_authenticator_first);
+    let response = adgate.accounting_nas().status_server().await.unwrap();
+    assert_eq!(response.code, ResponseCode::AccountingResponse);
+
+    let signed = radclient(
+        adgate.address,
+        "status",
+        "Message-Authenticator = 0x00\nNAS-Identifier = \"radclient\"\n",
+    );
+    assert!(signed.contains("Received Access-Accept"), "{signed}");
+    let signed = radclient(
+        adgate.acct_address,
+        "status",
+        "Message-Authenticator = 0x00\nNAS-Identifier = \"radclient\"\n",
+    );
+    assert!(signed.contains("Received Accounting-Response"), "{signed}");
+
+    // An unsigned Status-Server, by hand (radclient always signs it).
+    let mut unsigned = vec![12, 7, 0, 29];
+    unsigned.extend_from_slice(&[0x42; 16]);
+    unsigned.extend_from_slice(&[32, 9, b'u', b'n', b's', b'i', b'g', b'n', b'd']);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.send_to(&unsigned, adgate.address).unwrap();
+    let records = adgate.wait_for_records(1);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["reason"], "missing_message_authenticator");
+    // Probes are answered without a decision: nothing else was recorded.
+    assert!(records.iter().all(|r| r["verdict"] == "discard"));
+}
+
+#[tokio::test]
+async fn radclient_accounting_is_answered_once_recorded() {
+    let adgate = Adgate::start();
+    let output = radclient(
+        adgate.acct_address,
+        "acct",
+        "Acct-Status-Type = Start\nAcct-Session-Id = \"rc-1\"\nUser-Name = \"alice\"\n\
+         NAS-Identifier = \"radclient\"\nFramed-IP-Address = 10.8.0.9\n",
+    );
+    assert!(output.contains("Received Accounting-Response"), "{output}");
+    let records = adgate.records();
+    let record = records
+        .iter()
+        .find(|r| r["accounting"]["session_id"] == "rc-1")
+        .unwrap_or_else(|| panic!("no accounting record: {records:?}"));
+    assert_eq!(record["accounting"]["status_type"], "start");
+    assert_eq!(record["accounting"]["framed_ip_address"], "10.8.0.9");
 }

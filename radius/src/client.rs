@@ -1,4 +1,6 @@
-//! A simulated NAS for integration tests, the demo CLI and the benchmark.
+//! A simulated NAS for integration tests, the demo CLI and the benchmark:
+//! PAP logins, Status-Server probes (RFC 5997) and Accounting-Requests
+//! (RFC 2866).
 //!
 //! It behaves like a hardened NAS: a Request Authenticator from the
 //! operating system's CSPRNG (RFC 2865 §3 asks for one that is unpredictable
@@ -17,11 +19,13 @@ use tokio::time::sleep;
 use tracing::debug;
 
 use crate::dictionary::{
-    ACCESS_ACCEPT, ACCESS_CHALLENGE, ACCESS_REJECT, ACCESS_REQUEST, MESSAGE_AUTHENTICATOR,
-    NAS_IDENTIFIER, USER_NAME, USER_PASSWORD,
+    ACCESS_ACCEPT, ACCESS_CHALLENGE, ACCESS_REJECT, ACCESS_REQUEST, ACCOUNTING_REQUEST,
+    ACCOUNTING_RESPONSE, MESSAGE_AUTHENTICATOR, NAS_IDENTIFIER, STATUS_SERVER, USER_NAME,
+    USER_PASSWORD,
 };
 use crate::message_authenticator;
 use crate::packet::{overwrite, Authenticator, Packet, PacketWriter, MAX_PACKET_LEN};
+use crate::request_authenticator;
 use crate::response_authenticator;
 use crate::secret::SharedSecret;
 use crate::user_password;
@@ -57,6 +61,8 @@ pub enum ResponseCode {
     Accept,
     Reject,
     Challenge,
+    /// Accounting-Response (RFC 2866 §4.2).
+    AccountingResponse,
 }
 
 /// A verified response.
@@ -86,7 +92,7 @@ pub enum ClientError {
     #[error("response discarded: it has no Message-Authenticator")]
     MissingMessageAuthenticator,
     #[error(
-        "response discarded: not a well-formed Access-Accept, Access-Reject or Access-Challenge"
+        "response discarded: not a well-formed Access-Accept, Access-Reject, Access-Challenge or Accounting-Response"
     )]
     Malformed,
     #[error("request not sent: {0}")]
@@ -104,6 +110,7 @@ pub enum ClientError {
 pub struct RadiusClient {
     /// Connected to the server, so the kernel drops datagrams from elsewhere.
     socket: UdpSocket,
+    server: SocketAddr,
     secret: SharedSecret,
     options: ClientOptions,
     /// The next Identifier; the lock also serializes requests.
@@ -131,6 +138,7 @@ impl RadiusClient {
         let [first_identifier] = random_octet;
         Ok(Self {
             socket: UdpSocket::from_std(socket)?,
+            server,
             secret,
             options,
             next_identifier: Mutex::new(first_identifier),
@@ -140,15 +148,118 @@ impl RadiusClient {
     /// Sends a PAP Access-Request and waits for a verified answer,
     /// retransmitting the identical packet on each timeout.
     pub async fn pap(&self, user_name: &[u8], password: &[u8]) -> Result<Response, ClientError> {
+        let (identifier, request_authenticator) = self.next_request().await?;
+        let request =
+            self.access_request(identifier, &request_authenticator, user_name, password)?;
+        self.exchange(&request, identifier, &request_authenticator)
+            .await
+    }
+
+    /// The server this client sends to.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Sends Status-Server (RFC 5997 §3), always with Message-Authenticator,
+    /// and waits for the verified answer.
+    pub async fn status_server(&self) -> Result<Response, ClientError> {
+        let (identifier, request_authenticator) = self.next_request().await?;
+        let request = self.status_server_request(identifier, &request_authenticator)?;
+        self.exchange(&request, identifier, &request_authenticator)
+            .await
+    }
+
+    /// Sends an Accounting-Request with these attributes (and the
+    /// NAS-Identifier from the options) and waits for the verified
+    /// Accounting-Response.
+    pub async fn accounting(&self, attributes: &[(u8, &[u8])]) -> Result<Response, ClientError> {
+        let (identifier, _) = self.next_request().await?;
+        let request = self.accounting_request(identifier, attributes)?;
+        let request_authenticator: Authenticator = request
+            .get(4..20)
+            .and_then(|authenticator| authenticator.try_into().ok())
+            .unwrap_or_default();
+        self.exchange(&request, identifier, &request_authenticator)
+            .await
+    }
+
+    /// The datagram [`RadiusClient::pap`] would send next, for callers that
+    /// send it themselves: retransmission tests and the benchmark.
+    pub async fn pap_datagram(
+        &self,
+        user_name: &[u8],
+        password: &[u8],
+    ) -> Result<Vec<u8>, ClientError> {
+        let (identifier, request_authenticator) = self.next_request().await?;
+        self.access_request(identifier, &request_authenticator, user_name, password)
+    }
+
+    /// The datagram [`RadiusClient::status_server`] would send next.
+    pub async fn status_server_datagram(&self) -> Result<Vec<u8>, ClientError> {
+        let (identifier, request_authenticator) = self.next_request().await?;
+        self.status_server_request(identifier, &request_authenticator)
+    }
+
+    /// A fresh Identifier and a Request Authenticator from the CSPRNG.
+    async fn next_request(&self) -> Result<(u8, Authenticator), ClientError> {
         let mut next_identifier = self.next_identifier.lock().await;
         let identifier = *next_identifier;
         *next_identifier = identifier.wrapping_add(1);
         let mut request_authenticator = [0; 16];
         getrandom::fill(&mut request_authenticator).map_err(io::Error::from)?;
-        let request =
-            self.access_request(identifier, &request_authenticator, user_name, password)?;
-        self.exchange(&request, identifier, &request_authenticator)
-            .await
+        Ok((identifier, request_authenticator))
+    }
+
+    fn status_server_request(
+        &self,
+        identifier: u8,
+        request_authenticator: &Authenticator,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut writer = PacketWriter::new(STATUS_SERVER, identifier, request_authenticator);
+        let offset = writer
+            .push(
+                MESSAGE_AUTHENTICATOR,
+                &[0; message_authenticator::VALUE_LEN],
+            )
+            .map_err(|_| ClientError::InvalidRequest("packet over 4096 octets"))?;
+        self.push_nas_identifier(&mut writer)?;
+        let mut request = writer.into_bytes();
+        let signature = message_authenticator::sign(&self.secret, &request);
+        overwrite(&mut request, offset, &signature);
+        Ok(request)
+    }
+
+    fn accounting_request(
+        &self,
+        identifier: u8,
+        attributes: &[(u8, &[u8])],
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut writer = PacketWriter::new(ACCOUNTING_REQUEST, identifier, &[0; 16]);
+        for (attribute_type, value) in attributes {
+            writer
+                .push(*attribute_type, value)
+                .map_err(|_| ClientError::InvalidRequest("attribute over 253 octets"))?;
+        }
+        self.push_nas_identifier(&mut writer)?;
+        let mut request = writer.into_bytes();
+        // RFC 2866 §3: MD5 over the packet with a zero Authenticator, then the secret.
+        let packet = Packet::parse(&request).map_err(|_| ClientError::InvalidRequest("packet"))?;
+        let authenticator = request_authenticator::compute(&self.secret, &packet);
+        overwrite(
+            &mut request,
+            crate::packet::AUTHENTICATOR_OFFSET,
+            &authenticator,
+        );
+        Ok(request)
+    }
+
+    fn push_nas_identifier(&self, writer: &mut PacketWriter) -> Result<(), ClientError> {
+        if let Some(nas_identifier) = &self.options.nas_identifier {
+            writer
+                .push(NAS_IDENTIFIER, nas_identifier.as_bytes())
+                .map_err(|_| ClientError::InvalidRequest("NAS-Identifier over 253 octets"))?;
+        }
+        Ok(())
     }
 
     fn access_request(
@@ -177,11 +288,7 @@ impl RadiusClient {
         writer
             .push(USER_PASSWORD, &hidden_password)
             .map_err(too_long)?;
-        if let Some(nas_identifier) = &self.options.nas_identifier {
-            writer
-                .push(NAS_IDENTIFIER, nas_identifier.as_bytes())
-                .map_err(too_long)?;
-        }
+        self.push_nas_identifier(&mut writer)?;
         let mut request = writer.into_bytes();
         if let Some(offset) = message_authenticator_offset {
             let signature = message_authenticator::sign(&self.secret, &request);
@@ -240,17 +347,29 @@ impl RadiusClient {
             ACCESS_ACCEPT => ResponseCode::Accept,
             ACCESS_REJECT => ResponseCode::Reject,
             ACCESS_CHALLENGE => ResponseCode::Challenge,
+            ACCOUNTING_RESPONSE => ResponseCode::AccountingResponse,
             _ => return Err(ClientError::Malformed),
         };
         if !response_authenticator::verify(&self.secret, &packet, request_authenticator) {
             return Err(ClientError::BadResponseAuthenticator);
         }
-        let signature = message_authenticator::find(&packet)
-            .map_err(|_| ClientError::Malformed)?
-            .ok_or(ClientError::MissingMessageAuthenticator)?;
-        if !message_authenticator::verify(&self.secret, &packet, &signature, request_authenticator)
-        {
-            return Err(ClientError::BadMessageAuthenticator);
+        let signature = message_authenticator::find(&packet).map_err(|_| ClientError::Malformed)?;
+        match signature {
+            Some(signature)
+                if !message_authenticator::verify(
+                    &self.secret,
+                    &packet,
+                    &signature,
+                    request_authenticator,
+                ) =>
+            {
+                return Err(ClientError::BadMessageAuthenticator);
+            }
+            Some(_) => {}
+            // RFC 2866 defines no Message-Authenticator for an
+            // Accounting-Response; every other answer must carry one.
+            None if code == ResponseCode::AccountingResponse => {}
+            None => return Err(ClientError::MissingMessageAuthenticator),
         }
         let attributes = packet.attributes();
         Ok(Some(Response {
@@ -301,6 +420,9 @@ mod tests {
             name: "nas".to_owned(),
             secret: secret(),
             require_message_authenticator: true,
+            limit_proxy_state: true,
+            max_in_flight: 1,
+            state: crate::clients::ClientState::default(),
         });
         ResponseContext::new(&Packet::parse(request).unwrap(), nas)
             .encode(reply)

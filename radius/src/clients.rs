@@ -3,6 +3,7 @@
 //! with, and silently discards everything else).
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -19,6 +20,72 @@ pub struct NasClient {
     /// Discard Access-Requests that lack a Message-Authenticator: the
     /// BlastRADIUS (CVE-2024-3596) mitigation for NASes that send one.
     pub require_message_authenticator: bool,
+    /// Discard Access-Requests that carry Proxy-State but no
+    /// Message-Authenticator: the BlastRADIUS attack smuggles its MD5
+    /// collision block in a Proxy-State (FreeRADIUS `limit_proxy_state`).
+    pub limit_proxy_state: bool,
+    /// Requests from this client handled at once; beyond, its datagrams are
+    /// dropped (it retransmits), so one client cannot take every slot.
+    pub max_in_flight: usize,
+    /// What the server learns about the client while serving; start with
+    /// `ClientState::default()`.
+    pub state: ClientState,
+}
+
+impl NasClient {
+    /// Whether an Access-Request without Message-Authenticator must be
+    /// discarded: always when configured, and for every client once it has
+    /// sent a valid one, since a NAS that signs does not stop signing unless
+    /// someone in the path strips it (FreeRADIUS 3.2.5 `auto` behaviour).
+    pub(crate) fn requires_message_authenticator(&self) -> bool {
+        self.require_message_authenticator
+            || self
+                .state
+                .sent_message_authenticator
+                .load(Ordering::Relaxed)
+    }
+
+    /// Remembers that this client signed a request with a valid
+    /// Message-Authenticator.
+    pub(crate) fn saw_message_authenticator(&self) {
+        self.state
+            .sent_message_authenticator
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// Takes one of this client's request slots, if one is free.
+    pub(crate) fn take_slot(self: &Arc<Self>) -> Option<ClientSlot> {
+        self.state
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < self.max_in_flight).then_some(taken + 1)
+            })
+            .ok()?;
+        Some(ClientSlot(Arc::clone(self)))
+    }
+}
+
+/// Per-client facts learned at run time.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    sent_message_authenticator: AtomicBool,
+    in_flight: AtomicUsize,
+}
+
+/// One of a client's `max_in_flight` slots, given back on drop.
+#[derive(Debug)]
+pub(crate) struct ClientSlot(Arc<NasClient>);
+
+impl ClientSlot {
+    pub(crate) fn client(&self) -> &Arc<NasClient> {
+        &self.0
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Maps a source address to its [`NasClient`]; the most specific network wins.
@@ -63,6 +130,9 @@ mod tests {
             name: name.to_owned(),
             secret: SharedSecret::new(b"s".to_vec()),
             require_message_authenticator: true,
+            limit_proxy_state: true,
+            max_in_flight: 2,
+            state: ClientState::default(),
         })
     }
 
@@ -98,6 +168,36 @@ mod tests {
         let table = table();
         assert_eq!(name_for(&table, "::ffff:10.1.2.3").as_deref(), Some("host"));
         assert_eq!(name_for(&table, "::ffff:192.0.2.1"), None);
+    }
+
+    #[test]
+    fn a_client_holds_at_most_its_slots() {
+        let client = client("busy");
+        let first = client.take_slot().unwrap();
+        let second = client.take_slot().unwrap();
+        assert!(client.take_slot().is_none());
+        drop(first);
+        let third = client.take_slot().unwrap();
+        assert!(client.take_slot().is_none());
+        drop((second, third));
+        assert!(client.take_slot().is_some());
+    }
+
+    #[test]
+    fn a_client_that_signed_once_must_always_sign() {
+        let mut lenient = NasClient {
+            name: "legacy".to_owned(),
+            secret: SharedSecret::new(b"s".to_vec()),
+            require_message_authenticator: false,
+            limit_proxy_state: true,
+            max_in_flight: 1,
+            state: ClientState::default(),
+        };
+        assert!(!lenient.requires_message_authenticator());
+        lenient.saw_message_authenticator();
+        assert!(lenient.requires_message_authenticator());
+        lenient.require_message_authenticator = true;
+        assert!(lenient.requires_message_authenticator());
     }
 
     #[test]

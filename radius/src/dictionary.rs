@@ -4,7 +4,7 @@
 //! spelled once, next to the RFC that assigns it.
 
 use radius::core::code::Code;
-use radius::core::{rfc2865, rfc2869, rfc3162};
+use radius::core::{rfc2865, rfc2866, rfc2869, rfc3162};
 
 /// RFC 2865 §4.1.
 pub(crate) const ACCESS_REQUEST: u8 = Code::AccessRequest as u8;
@@ -14,6 +14,26 @@ pub(crate) const ACCESS_ACCEPT: u8 = Code::AccessAccept as u8;
 pub(crate) const ACCESS_REJECT: u8 = Code::AccessReject as u8;
 /// RFC 2865 §4.4.
 pub(crate) const ACCESS_CHALLENGE: u8 = Code::AccessChallenge as u8;
+/// RFC 2866 §4.1.
+pub(crate) const ACCOUNTING_REQUEST: u8 = Code::AccountingRequest as u8;
+/// RFC 2866 §4.2.
+pub(crate) const ACCOUNTING_RESPONSE: u8 = Code::AccountingResponse as u8;
+/// RFC 5997 §2 (code 12, assigned by RFC 2865 §3 as experimental).
+pub(crate) const STATUS_SERVER: u8 = Code::StatusServer as u8;
+/// Codes only a server sends (RFC 2865 §3, RFC 2866 §3, RFC 5176 §2):
+/// Access-Accept, Access-Reject, Accounting-Response, Access-Challenge,
+/// Disconnect-ACK/NAK, CoA-ACK/NAK. A server receiving one is being
+/// reflected to or probed.
+pub(crate) const RESPONSE_CODES: [u8; 8] = [
+    ACCESS_ACCEPT,
+    ACCESS_REJECT,
+    ACCOUNTING_RESPONSE,
+    ACCESS_CHALLENGE,
+    Code::DisconnectACK as u8,
+    Code::DisconnectNAK as u8,
+    Code::CoAACK as u8,
+    Code::CoANAK as u8,
+];
 
 /// RFC 2865 §5.1.
 pub(crate) const USER_NAME: u8 = rfc2865::USER_NAME_TYPE;
@@ -23,14 +43,36 @@ pub(crate) const USER_PASSWORD: u8 = rfc2865::USER_PASSWORD_TYPE;
 pub(crate) const CHAP_PASSWORD: u8 = rfc2865::CHAP_PASSWORD_TYPE;
 /// RFC 2865 §5.4.
 pub(crate) const NAS_IP_ADDRESS: u8 = rfc2865::NAS_IP_ADDRESS_TYPE;
+/// RFC 2865 §5.8.
+pub(crate) const FRAMED_IP_ADDRESS: u8 = rfc2865::FRAMED_IP_ADDRESS_TYPE;
 /// RFC 2865 §5.18.
 pub(crate) const REPLY_MESSAGE: u8 = rfc2865::REPLY_MESSAGE_TYPE;
+/// RFC 2865 §5.25.
+pub(crate) const CLASS: u8 = rfc2865::CLASS_TYPE;
 /// RFC 2865 §5.31.
 pub(crate) const CALLING_STATION_ID: u8 = rfc2865::CALLING_STATION_ID_TYPE;
 /// RFC 2865 §5.32.
 pub(crate) const NAS_IDENTIFIER: u8 = rfc2865::NAS_IDENTIFIER_TYPE;
 /// RFC 2865 §5.33.
 pub(crate) const PROXY_STATE: u8 = rfc2865::PROXY_STATE_TYPE;
+/// RFC 2866 §5.1.
+pub(crate) const ACCT_STATUS_TYPE: u8 = rfc2866::ACCT_STATUS_TYPE_TYPE;
+/// RFC 2866 §5.2.
+pub(crate) const ACCT_DELAY_TIME: u8 = rfc2866::ACCT_DELAY_TIME_TYPE;
+/// RFC 2866 §5.3.
+pub(crate) const ACCT_INPUT_OCTETS: u8 = rfc2866::ACCT_INPUT_OCTETS_TYPE;
+/// RFC 2866 §5.4.
+pub(crate) const ACCT_OUTPUT_OCTETS: u8 = rfc2866::ACCT_OUTPUT_OCTETS_TYPE;
+/// RFC 2866 §5.5.
+pub(crate) const ACCT_SESSION_ID: u8 = rfc2866::ACCT_SESSION_ID_TYPE;
+/// RFC 2866 §5.7.
+pub(crate) const ACCT_SESSION_TIME: u8 = rfc2866::ACCT_SESSION_TIME_TYPE;
+/// RFC 2866 §5.10.
+pub(crate) const ACCT_TERMINATE_CAUSE: u8 = rfc2866::ACCT_TERMINATE_CAUSE_TYPE;
+/// RFC 2869 §5.1.
+pub(crate) const ACCT_INPUT_GIGAWORDS: u8 = rfc2869::ACCT_INPUT_GIGAWORDS_TYPE;
+/// RFC 2869 §5.2.
+pub(crate) const ACCT_OUTPUT_GIGAWORDS: u8 = rfc2869::ACCT_OUTPUT_GIGAWORDS_TYPE;
 /// RFC 2869 §5.4.
 pub(crate) const ARAP_PASSWORD: u8 = rfc2869::ARAP_PASSWORD_TYPE;
 /// RFC 2869 §5.13, RFC 3579 §3.1.

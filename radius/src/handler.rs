@@ -1,12 +1,14 @@
 //! The contract between the RADIUS server and the application: what it is
-//! asked ([`AccessRequest`]), what it answers ([`Reply`]), and what it is
-//! told about every datagram dropped before reaching it ([`Discard`]).
+//! asked ([`AccessRequest`], [`AccountingRequest`]), what it answers
+//! ([`Reply`], [`AccountingReply`]), and what it is told about every
+//! datagram dropped before reaching it ([`Discard`]).
 
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use crate::dictionary::{MESSAGE_AUTHENTICATOR, PROXY_STATE, REPLY_MESSAGE};
+use crate::accounting::AccountingRequest;
+use crate::dictionary::{CLASS, MESSAGE_AUTHENTICATOR, PROXY_STATE, REPLY_MESSAGE};
 use crate::packet::MAX_ATTRIBUTE_VALUE_LEN;
 use crate::request::AccessRequest;
 
@@ -15,6 +17,17 @@ use crate::request::AccessRequest;
 pub trait RequestHandler: Send + Sync + 'static {
     /// Decides an authenticated Access-Request.
     fn access_request(&self, request: AccessRequest) -> impl Future<Output = Reply> + Send;
+
+    /// Records an authenticated Accounting-Request. The NAS gets its
+    /// Accounting-Response only for [`AccountingReply::Recorded`] (RFC 2866
+    /// §4.1). Handlers that serve no accounting port need not implement it.
+    fn accounting_request(
+        &self,
+        request: AccountingRequest,
+    ) -> impl Future<Output = AccountingReply> + Send {
+        drop(request);
+        std::future::ready(AccountingReply::NotRecorded)
+    }
 
     /// Records a datagram dropped without an answer, for the audit trail.
     /// The NAS sees nothing (RFC 2865 §3: silently discard).
@@ -29,6 +42,15 @@ pub enum Reply {
     /// Access-Reject (RFC 2865 §4.3). It carries no reason: why a login
     /// failed is for the audit log, not for whoever is at the NAS.
     Reject,
+}
+
+/// The outcome of an Accounting-Request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountingReply {
+    /// Durably recorded: answer with an Accounting-Response.
+    Recorded,
+    /// Not recorded: stay silent so the NAS retransmits (RFC 2866 §4.1).
+    NotRecorded,
 }
 
 /// One attribute of an Access-Accept.
@@ -70,6 +92,12 @@ impl ReplyAttribute {
         Self::new(REPLY_MESSAGE, text.as_bytes().to_vec())
     }
 
+    /// Class (RFC 2865 §5.25): opaque to the NAS, which echoes it unchanged
+    /// in the session's Accounting-Requests.
+    pub fn class(value: Vec<u8>) -> Result<Self, InvalidReplyAttribute> {
+        Self::new(CLASS, value)
+    }
+
     /// The attribute type (RFC 2865 §5).
     pub fn attribute_type(&self) -> u8 {
         self.attribute_type
@@ -107,9 +135,10 @@ pub enum DiscardReason {
     Malformed,
     /// A packet code this server does not serve (RFC 2865 §3).
     UnsupportedCode,
-    /// Content protected by the Request Authenticator cannot be recovered:
-    /// a User-Password that is not 16 to 128 octets in whole 16-octet
-    /// blocks (RFC 2865 §5.2).
+    /// The Request Authenticator does not authenticate the request: an
+    /// Accounting-Request's does not verify (RFC 2866 §3), or a
+    /// User-Password is not 16 to 128 octets in whole 16-octet blocks, so
+    /// what it protects cannot be recovered (RFC 2865 §5.2).
     BadRequestAuthenticator,
     /// The client must send a Message-Authenticator and did not
     /// (BlastRADIUS mitigation, CVE-2024-3596).
@@ -117,9 +146,35 @@ pub enum DiscardReason {
     /// The Message-Authenticator does not verify (RFC 3579 §3.2): a wrong
     /// shared secret, or a tampered packet.
     BadMessageAuthenticator,
+    /// A code only servers send (Access-Accept, Accounting-Response, …):
+    /// reflected or spoofed traffic (RFC 2865 §3).
+    UnexpectedResponse,
+    /// A request lacking what RFC 2865 §4.1/§5.44 or RFC 2866 §4.1 makes
+    /// mandatory: NAS-IP-Address or NAS-Identifier, or Acct-Status-Type.
+    MissingAttribute,
+    /// More than one of User-Password, CHAP-Password, ARAP-Password and
+    /// EAP-Message (RFC 2865 §4.1, §5.44; RFC 3579 §3.3).
+    ConflictingCredentials,
+    /// Proxy-State without Message-Authenticator from a client with
+    /// `limit_proxy_state`: the shape of a BlastRADIUS forgery.
+    ProxyStateWithoutMessageAuthenticator,
 }
 
 impl DiscardReason {
+    /// Every reason, for counters indexed by reason.
+    pub const ALL: [DiscardReason; 10] = [
+        Self::UnknownClient,
+        Self::Malformed,
+        Self::UnsupportedCode,
+        Self::BadRequestAuthenticator,
+        Self::MissingMessageAuthenticator,
+        Self::BadMessageAuthenticator,
+        Self::UnexpectedResponse,
+        Self::MissingAttribute,
+        Self::ConflictingCredentials,
+        Self::ProxyStateWithoutMessageAuthenticator,
+    ];
+
     /// A stable snake_case code for logs and the audit trail.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -129,6 +184,12 @@ impl DiscardReason {
             Self::BadRequestAuthenticator => "bad_request_authenticator",
             Self::MissingMessageAuthenticator => "missing_message_authenticator",
             Self::BadMessageAuthenticator => "bad_message_authenticator",
+            Self::UnexpectedResponse => "unexpected_response",
+            Self::MissingAttribute => "missing_attribute",
+            Self::ConflictingCredentials => "conflicting_credentials",
+            Self::ProxyStateWithoutMessageAuthenticator => {
+                "proxy_state_without_message_authenticator"
+            }
         }
     }
 }
@@ -187,7 +248,18 @@ mod tests {
                 DiscardReason::BadMessageAuthenticator,
                 "bad_message_authenticator",
             ),
+            (DiscardReason::UnexpectedResponse, "unexpected_response"),
+            (DiscardReason::MissingAttribute, "missing_attribute"),
+            (
+                DiscardReason::ConflictingCredentials,
+                "conflicting_credentials",
+            ),
+            (
+                DiscardReason::ProxyStateWithoutMessageAuthenticator,
+                "proxy_state_without_message_authenticator",
+            ),
         ];
+        assert_eq!(reasons.map(|(reason, _)| reason), DiscardReason::ALL);
         for (reason, code) in reasons {
             assert_eq!(reason.as_str(), code);
             assert_eq!(reason.to_string(), code);

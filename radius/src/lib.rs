@@ -1,37 +1,51 @@
 //! RADIUS for adgate: the wire format, its authenticators, the UDP server
 //! loop that admits Access-Requests from known NASes, and a NAS client.
 //!
-//! The crate implements the parts of RFC 2865 (RADIUS), RFC 3579 §3.2
-//! (Message-Authenticator) and RFC 5080 that a PAP-only authentication
-//! server needs, hardened against BlastRADIUS (CVE-2024-3596): every
-//! response carries a Message-Authenticator first, and clients can be
-//! required to send one. The application plugs in as a [`RequestHandler`].
+//! The crate implements the parts of RFC 2865 (RADIUS), RFC 2866
+//! (accounting), RFC 3579 §3.2 (Message-Authenticator), RFC 5080 (duplicate
+//! detection) and RFC 5997 (Status-Server) that a PAP authentication and
+//! accounting server needs, hardened against BlastRADIUS (CVE-2024-3596):
+//! every Access response carries a Message-Authenticator first, and clients
+//! can be required to send one. The application plugs in as a
+//! [`RequestHandler`].
 
+pub mod accounting;
 pub mod client;
 pub mod clients;
+pub mod counters;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handler;
 pub mod password;
 pub mod request;
 pub mod secret;
 pub mod server;
 
+mod attribute_values;
 mod dictionary;
 mod message_authenticator;
 mod packet;
 mod receive;
+mod request_authenticator;
 mod response;
 mod response_authenticator;
+mod response_cache;
 mod user_password;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod test_vectors;
 
+pub use accounting::{AccountingRequest, AccountingStatus};
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
-pub use clients::{ClientTable, NasClient};
+pub use clients::{ClientState, ClientTable, NasClient};
+pub use counters::{Counters, Skip};
 pub use handler::{
-    Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute, RequestHandler,
+    AccountingReply, Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute,
+    RequestHandler,
 };
 pub use password::Password;
 pub use request::{AccessRequest, Credential};
 pub use secret::SharedSecret;
-pub use server::UdpServer;
+pub use server::{Service, UdpServer};

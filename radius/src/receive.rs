@@ -1,41 +1,60 @@
 //! The gate every datagram passes before the handler sees it, in the order
 //! that spends the least on untrusted input: known client, then packet
-//! structure, then packet code, then Message-Authenticator, then attributes.
+//! structure, then packet code, then the authenticators, then attributes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::clients::{ClientTable, NasClient};
-use crate::dictionary::{ACCESS_REQUEST, USER_NAME};
+use crate::accounting::{AccountingRequest, InvalidAccountingRequest};
+use crate::clients::NasClient;
+use crate::dictionary::{
+    ACCESS_REQUEST, ACCOUNTING_REQUEST, PROXY_STATE, RESPONSE_CODES, STATUS_SERVER, USER_NAME,
+};
 use crate::handler::{Discard, DiscardReason};
 use crate::message_authenticator;
 use crate::packet::{MalformedPacket, Packet};
 use crate::request::{AccessRequest, InvalidAccessRequest};
+use crate::request_authenticator;
 use crate::response::ResponseContext;
+use crate::response_cache::RequestKey;
+use crate::server::Service;
 
 /// A request ready for the handler, and what its response will need.
 #[derive(Debug)]
-pub(crate) struct Received {
-    pub(crate) request: AccessRequest,
-    pub(crate) response: ResponseContext,
+pub(crate) enum Received {
+    Access {
+        request: AccessRequest,
+        response: ResponseContext,
+        key: RequestKey,
+    },
+    Accounting {
+        request: AccountingRequest,
+        response: ResponseContext,
+        key: RequestKey,
+    },
+    /// Status-Server (RFC 5997): answered by the server itself, never
+    /// cached (§3: it is idempotent and cheap to answer again).
+    StatusServer { response: ResponseContext },
 }
 
-/// A datagram to drop, and for a malformed one, what was wrong with it.
+/// A datagram to drop, and what was wrong with it in detail, for the log.
 #[derive(Debug)]
 pub(crate) struct Refusal {
     pub(crate) discard: Discard,
     pub(crate) malformation: Option<MalformedPacket>,
 }
 
-/// Admits or refuses one datagram from `source`.
+/// Admits or refuses one datagram from `source`, whose client (if any) the
+/// server has already looked up.
 pub(crate) fn receive(
     datagram: &[u8],
     source: SocketAddr,
-    clients: &ClientTable,
+    client: Option<Arc<NasClient>>,
+    service: Service,
 ) -> Result<Received, Refusal> {
     // RFC 2865 §3: requests from unknown clients are silently discarded;
     // nothing in them is looked at.
-    let Some(client) = clients.find(source.ip()) else {
+    let Some(client) = client else {
         return Err(Refusal {
             discard: Discard {
                 source,
@@ -62,17 +81,56 @@ pub(crate) fn receive(
             });
         }
     };
-    match packet.code() {
-        ACCESS_REQUEST => access_request(&packet, client, source),
-        // Status-Server (RFC 5997) and Accounting-Request (RFC 2866) get
-        // their own arms here when adgate serves them.
-        _ => Err(refusal(
-            &packet,
-            &client,
+    let refuse = |reason| refusal(&packet, &client, source, reason, None);
+    match (packet.code(), service) {
+        (ACCESS_REQUEST, Service::Authentication) => access_request(&packet, client, source),
+        (ACCOUNTING_REQUEST, Service::Accounting) => accounting_request(&packet, client, source),
+        (STATUS_SERVER, _) => status_server(&packet, client, source),
+        (code, _) if RESPONSE_CODES.contains(&code) => {
+            Err(refuse(DiscardReason::UnexpectedResponse))
+        }
+        _ => Err(refuse(DiscardReason::UnsupportedCode)),
+    }
+}
+
+/// Checks a present Message-Authenticator before anything else in the
+/// packet is trusted (RFC 3579 §3.2), and reports whether there was one.
+/// `authenticator` is what stands in the Authenticator field while it is
+/// computed: the Request Authenticator, or zeros for an Accounting-Request.
+fn check_message_authenticator(
+    packet: &Packet<'_>,
+    client: &NasClient,
+    source: SocketAddr,
+    authenticator: &[u8; 16],
+) -> Result<bool, Refusal> {
+    let found = message_authenticator::find(packet).map_err(|malformation| {
+        refusal(
+            packet,
+            client,
             source,
-            DiscardReason::UnsupportedCode,
-            None,
-        )),
+            DiscardReason::Malformed,
+            Some(malformation),
+        )
+    })?;
+    match found {
+        Some(signature)
+            if !message_authenticator::verify(
+                &client.secret,
+                packet,
+                &signature,
+                authenticator,
+            ) =>
+        {
+            Err(refusal(
+                packet,
+                client,
+                source,
+                DiscardReason::BadMessageAuthenticator,
+                None,
+            ))
+        }
+        Some(_) => Ok(true),
+        None => Ok(false),
     }
 }
 
@@ -82,42 +140,93 @@ fn access_request(
     source: SocketAddr,
 ) -> Result<Received, Refusal> {
     let refuse = |reason, malformation| refusal(packet, &client, source, reason, malformation);
-    // RFC 3579 §3.2: a present Message-Authenticator must verify, before
-    // anything else in the packet is trusted.
-    let message_authenticator = message_authenticator::find(packet)
-        .map_err(|malformation| refuse(DiscardReason::Malformed, Some(malformation)))?;
-    match &message_authenticator {
-        Some(signature)
-            if !message_authenticator::verify(
-                &client.secret,
-                packet,
-                signature,
-                packet.authenticator(),
-            ) =>
-        {
-            return Err(refuse(DiscardReason::BadMessageAuthenticator, None));
-        }
-        None if client.require_message_authenticator => {
-            return Err(refuse(DiscardReason::MissingMessageAuthenticator, None));
-        }
-        _ => {}
+    let signed = check_message_authenticator(packet, &client, source, packet.authenticator())?;
+    if signed {
+        client.saw_message_authenticator();
+    } else if client.requires_message_authenticator() {
+        return Err(refuse(DiscardReason::MissingMessageAuthenticator, None));
+    } else if client.limit_proxy_state && packet.contains(PROXY_STATE) {
+        // BlastRADIUS hides its collision block in a Proxy-State of an
+        // unsigned request; a NAS talking to us directly sends none.
+        return Err(refuse(
+            DiscardReason::ProxyStateWithoutMessageAuthenticator,
+            None,
+        ));
     }
-    let request = AccessRequest::decode(
-        packet,
-        Arc::clone(&client),
-        source,
-        message_authenticator.is_some(),
-    )
-    .map_err(|invalid| match invalid {
-        InvalidAccessRequest::Malformed(malformation) => {
-            refuse(DiscardReason::Malformed, Some(malformation))
-        }
-        InvalidAccessRequest::UndecodablePassword => {
-            refuse(DiscardReason::BadRequestAuthenticator, None)
-        }
-    })?;
-    Ok(Received {
+    let request =
+        AccessRequest::decode(packet, Arc::clone(&client), source, signed).map_err(|invalid| {
+            match invalid {
+                InvalidAccessRequest::Malformed(malformation) => {
+                    refuse(DiscardReason::Malformed, Some(malformation))
+                }
+                InvalidAccessRequest::UndecodablePassword => {
+                    refuse(DiscardReason::BadRequestAuthenticator, None)
+                }
+                InvalidAccessRequest::MissingNasIdentification => {
+                    refuse(DiscardReason::MissingAttribute, None)
+                }
+                InvalidAccessRequest::ConflictingCredentials => {
+                    refuse(DiscardReason::ConflictingCredentials, None)
+                }
+            }
+        })?;
+    Ok(Received::Access {
         request,
+        response: ResponseContext::new(packet, client),
+        key: RequestKey::new(source, packet),
+    })
+}
+
+fn accounting_request(
+    packet: &Packet<'_>,
+    client: Arc<NasClient>,
+    source: SocketAddr,
+) -> Result<Received, Refusal> {
+    let refuse = |reason, malformation| refusal(packet, &client, source, reason, malformation);
+    // RFC 2866 §3: the Request Authenticator is a signature; nothing else
+    // authenticates an accounting record.
+    if !request_authenticator::verify(&client.secret, packet) {
+        return Err(refuse(DiscardReason::BadRequestAuthenticator, None));
+    }
+    // A Message-Authenticator, if any, is computed with the Authenticator
+    // field zeroed, as for every request whose Authenticator is itself a
+    // signature (RFC 5176 §3.5; FreeRADIUS does the same).
+    check_message_authenticator(packet, &client, source, &[0; 16])?;
+    let request =
+        AccountingRequest::decode(packet, Arc::clone(&client), source).map_err(|invalid| {
+            match invalid {
+                InvalidAccountingRequest::Malformed(malformation) => {
+                    refuse(DiscardReason::Malformed, Some(malformation))
+                }
+                InvalidAccountingRequest::MissingAttribute => {
+                    refuse(DiscardReason::MissingAttribute, None)
+                }
+            }
+        })?;
+    Ok(Received::Accounting {
+        request,
+        response: ResponseContext::new(packet, client),
+        key: RequestKey::new(source, packet),
+    })
+}
+
+/// RFC 5997 §3: Status-Server without a valid Message-Authenticator is
+/// silently discarded, whatever the client's settings.
+fn status_server(
+    packet: &Packet<'_>,
+    client: Arc<NasClient>,
+    source: SocketAddr,
+) -> Result<Received, Refusal> {
+    if !check_message_authenticator(packet, &client, source, packet.authenticator())? {
+        return Err(refusal(
+            packet,
+            &client,
+            source,
+            DiscardReason::MissingMessageAuthenticator,
+            None,
+        ));
+    }
+    Ok(Received::StatusServer {
         response: ResponseContext::new(packet, client),
     })
 }
@@ -144,6 +253,7 @@ fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::{ClientState, ClientTable};
     use crate::dictionary::{MESSAGE_AUTHENTICATOR, USER_PASSWORD};
     use crate::packet::{overwrite, PacketWriter, MAX_PACKET_LEN};
     use crate::request::Credential;
@@ -155,6 +265,9 @@ mod tests {
             name: "vpn".to_owned(),
             secret: SharedSecret::new(SECRET.to_vec()),
             require_message_authenticator,
+            limit_proxy_state: true,
+            max_in_flight: 1,
+            state: ClientState::default(),
         });
         ClientTable::new(vec![("192.168.1.0/24".parse().unwrap(), client)])
     }
@@ -163,8 +276,30 @@ mod tests {
         "192.168.1.16:1024".parse().unwrap()
     }
 
+    /// Receives on the authentication port, looking the client up as the
+    /// server does.
+    fn admit(
+        datagram: &[u8],
+        source: SocketAddr,
+        clients: &ClientTable,
+    ) -> Result<Received, Refusal> {
+        receive(
+            datagram,
+            source,
+            clients.find(source.ip()),
+            Service::Authentication,
+        )
+    }
+
+    fn access(received: Received) -> AccessRequest {
+        match received {
+            Received::Access { request, .. } => request,
+            other => panic!("expected an Access-Request, got {other:?}"),
+        }
+    }
+
     fn reason(datagram: &[u8], clients: &ClientTable) -> DiscardReason {
-        receive(datagram, from_nas(), clients)
+        admit(datagram, from_nas(), clients)
             .unwrap_err()
             .discard
             .reason
@@ -172,27 +307,28 @@ mod tests {
 
     #[test]
     fn admits_the_rfc_2865_example_when_not_requiring_a_message_authenticator() {
-        let received = receive(&RFC2865_7_1_REQUEST, from_nas(), &table(false)).unwrap();
-        assert!(matches!(received.request.credential, Credential::Pap(_)));
-        assert!(!received.request.message_authenticator);
+        let request = access(admit(&RFC2865_7_1_REQUEST, from_nas(), &table(false)).unwrap());
+        assert!(matches!(request.credential, Credential::Pap(_)));
+        assert!(!request.message_authenticator);
     }
 
     #[test]
     fn admits_a_valid_message_authenticator() {
-        let received = receive(
-            &REQUEST_WITH_MESSAGE_AUTHENTICATOR,
-            from_nas(),
-            &table(true),
-        )
-        .unwrap();
-        assert!(received.request.message_authenticator);
-        assert_eq!(received.request.client.name, "vpn");
+        let request = access(
+            admit(
+                &REQUEST_WITH_MESSAGE_AUTHENTICATOR,
+                from_nas(),
+                &table(true),
+            )
+            .unwrap(),
+        );
+        assert!(request.message_authenticator);
+        assert_eq!(request.client.name, "vpn");
     }
 
     #[test]
     fn unknown_sources_are_refused_without_parsing() {
-        let refusal =
-            receive(b"\x01", "192.0.2.1:1812".parse().unwrap(), &table(false)).unwrap_err();
+        let refusal = admit(b"\x01", "192.0.2.1:1812".parse().unwrap(), &table(false)).unwrap_err();
         assert_eq!(refusal.discard.reason, DiscardReason::UnknownClient);
         assert_eq!(refusal.discard.client, None);
         assert_eq!(refusal.malformation, None);
@@ -214,7 +350,7 @@ mod tests {
         }
         let mut tampered = REQUEST_WITH_MESSAGE_AUTHENTICATOR;
         tampered[22] = b'N'; // "nemo" -> "Nemo"
-        let refusal = receive(&tampered, from_nas(), &table(false)).unwrap_err();
+        let refusal = admit(&tampered, from_nas(), &table(false)).unwrap_err();
         assert_eq!(
             refusal.discard.reason,
             DiscardReason::BadMessageAuthenticator
@@ -235,7 +371,7 @@ mod tests {
         let mut doubled = REQUEST_WITH_MESSAGE_AUTHENTICATOR.to_vec();
         doubled.extend_from_slice(&REQUEST_WITH_MESSAGE_AUTHENTICATOR[56..]);
         doubled[3] = 92;
-        let refusal = receive(&doubled, from_nas(), &table(false)).unwrap_err();
+        let refusal = admit(&doubled, from_nas(), &table(false)).unwrap_err();
         assert_eq!(refusal.discard.reason, DiscardReason::Malformed);
         assert_eq!(
             refusal.malformation,
@@ -275,7 +411,7 @@ mod tests {
             ("attribute length 1", &attribute_length_one),
         ];
         for (name, datagram) in cases {
-            let refusal = receive(datagram, from_nas(), &table(false)).unwrap_err();
+            let refusal = admit(datagram, from_nas(), &table(false)).unwrap_err();
             assert_eq!(refusal.discard.reason, DiscardReason::Malformed, "{name}");
             assert_eq!(refusal.discard.client.as_deref(), Some("vpn"), "{name}");
             assert!(refusal.malformation.is_some(), "{name}");

@@ -4,10 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::attribute_values::{nas_ip_address, text};
 use crate::clients::NasClient;
 use crate::dictionary::{
-    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, NAS_IDENTIFIER,
-    NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME, USER_PASSWORD,
+    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, NAS_IDENTIFIER, USER_NAME,
+    USER_PASSWORD,
 };
 use crate::packet::{MalformedPacket, Packet};
 use crate::password::Password;
@@ -52,6 +53,11 @@ pub struct AccessRequest {
 pub(crate) enum InvalidAccessRequest {
     Malformed(MalformedPacket),
     UndecodablePassword,
+    /// Neither NAS-IP-Address nor NAS-Identifier (RFC 2865 §4.1, §5.44).
+    MissingNasIdentification,
+    /// More than one of User-Password, CHAP-Password, ARAP-Password and
+    /// EAP-Message (RFC 2865 §4.1, §5.44; RFC 3579 §3.3).
+    ConflictingCredentials,
 }
 
 impl From<MalformedPacket> for InvalidAccessRequest {
@@ -62,9 +68,10 @@ impl From<MalformedPacket> for InvalidAccessRequest {
 
 impl AccessRequest {
     /// Decodes the attributes of an Access-Request whose Message-Authenticator
-    /// policy has been enforced. Attributes RFC 2865 §5.44 allows at most
-    /// once are refused when repeated: two User-Names could be read one way by
-    /// the policy and another by the directory.
+    /// policy has been enforced, applying the RFC 2865 §5.44 table: attributes
+    /// allowed at most once are refused when repeated (two User-Names could be
+    /// read one way by the policy and another by the directory), and
+    /// NAS-IP-Address or NAS-Identifier must be present.
     pub(crate) fn decode(
         packet: &Packet<'_>,
         client: Arc<NasClient>,
@@ -75,9 +82,12 @@ impl AccessRequest {
             .at_most_one(USER_NAME)?
             .map(|attribute| attribute.value.to_vec());
         let credential = decode_credential(packet, &client)?;
-        let nas_ip_address = decode_nas_ip_address(packet)?;
-        let nas_identifier = decode_text(packet, NAS_IDENTIFIER)?;
-        let calling_station_id = decode_text(packet, CALLING_STATION_ID)?;
+        let nas_ip_address = nas_ip_address(packet)?;
+        let nas_identifier = text(packet, NAS_IDENTIFIER)?;
+        if nas_ip_address.is_none() && nas_identifier.is_none() {
+            return Err(InvalidAccessRequest::MissingNasIdentification);
+        }
+        let calling_station_id = text(packet, CALLING_STATION_ID)?;
         Ok(Self {
             client,
             source,
@@ -92,58 +102,34 @@ impl AccessRequest {
     }
 }
 
-/// PAP only when User-Password is the sole credential. RFC 2865 §4.1 says
-/// a request "MUST NOT contain both a User-Password and a CHAP-Password";
-/// EAP-Message (RFC 3579) and ARAP-Password (RFC 2869) are methods of their
-/// own, so a mix is not a PAP request either.
+/// PAP when User-Password is the credential. RFC 2865 §4.1 says a request
+/// "MUST NOT contain both a User-Password and a CHAP-Password"; EAP-Message
+/// (RFC 3579 §3.3) and ARAP-Password (RFC 2869) are methods of their own,
+/// so a request with two of them is refused rather than read as either.
 fn decode_credential(
     packet: &Packet<'_>,
     client: &NasClient,
 ) -> Result<Credential, InvalidAccessRequest> {
     let hidden_password = packet.at_most_one(USER_PASSWORD)?;
-    let other_credential = [CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE]
+    let credentials = [USER_PASSWORD, CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE]
         .into_iter()
-        .any(|attribute_type| packet.contains(attribute_type));
-    match hidden_password {
-        Some(hidden) if !other_credential => {
-            user_password::unhide(&client.secret, packet.authenticator(), hidden.value)
-                .map(Credential::Pap)
-                .map_err(|_| InvalidAccessRequest::UndecodablePassword)
-        }
-        _ => Ok(Credential::Unsupported),
+        .filter(|&attribute_type| packet.contains(attribute_type))
+        .count();
+    if credentials > 1 {
+        return Err(InvalidAccessRequest::ConflictingCredentials);
     }
-}
-
-/// NAS-IP-Address if present, else NAS-IPv6-Address; both are validated.
-fn decode_nas_ip_address(packet: &Packet<'_>) -> Result<Option<IpAddr>, MalformedPacket> {
-    let ipv4 = decode_octets::<4>(packet, NAS_IP_ADDRESS)?.map(IpAddr::from);
-    let ipv6 = decode_octets::<16>(packet, NAS_IPV6_ADDRESS)?.map(IpAddr::from);
-    Ok(ipv4.or(ipv6))
-}
-
-/// A single attribute whose value is exactly `N` octets.
-fn decode_octets<const N: usize>(
-    packet: &Packet<'_>,
-    attribute_type: u8,
-) -> Result<Option<[u8; N]>, MalformedPacket> {
-    packet
-        .at_most_one(attribute_type)?
-        .map(|attribute| {
-            <[u8; N]>::try_from(attribute.value)
-                .map_err(|_| MalformedPacket::InvalidAttributeLength(attribute_type))
-        })
-        .transpose()
-}
-
-fn decode_text(packet: &Packet<'_>, attribute_type: u8) -> Result<Option<String>, MalformedPacket> {
-    Ok(packet
-        .at_most_one(attribute_type)?
-        .map(|attribute| String::from_utf8_lossy(attribute.value).into_owned()))
+    match hidden_password {
+        Some(hidden) => user_password::unhide(&client.secret, packet.authenticator(), hidden.value)
+            .map(Credential::Pap)
+            .map_err(|_| InvalidAccessRequest::UndecodablePassword),
+        None => Ok(Credential::Unsupported),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dictionary::{NAS_IPV6_ADDRESS, NAS_IP_ADDRESS};
     use crate::packet::PacketWriter;
     use crate::secret::SharedSecret;
     use crate::test_vectors::{RFC2865_7_1_REQUEST, SECRET};
@@ -158,6 +144,9 @@ mod tests {
             name: "vpn".to_owned(),
             secret: SharedSecret::new(SECRET.to_vec()),
             require_message_authenticator: false,
+            limit_proxy_state: true,
+            max_in_flight: 1,
+            state: crate::clients::ClientState::default(),
         })
     }
 
@@ -165,10 +154,23 @@ mod tests {
         "192.168.1.16:40000".parse().unwrap()
     }
 
+    /// Decodes a request with these attributes, plus a NAS-Identifier
+    /// unless they bring their own.
     fn decode(attributes: Attributes<'_>) -> Result<AccessRequest, InvalidAccessRequest> {
+        decode_exactly(attributes, true)
+    }
+
+    fn decode_exactly(
+        attributes: Attributes<'_>,
+        add_nas_identifier: bool,
+    ) -> Result<AccessRequest, InvalidAccessRequest> {
         let mut writer = PacketWriter::new(1, 42, &AUTHENTICATOR);
         for (attribute_type, value) in attributes {
             writer.push(*attribute_type, value).unwrap();
+        }
+        let has_nas_identifier = attributes.iter().any(|(t, _)| *t == NAS_IDENTIFIER);
+        if add_nas_identifier && !has_nas_identifier {
+            writer.push(NAS_IDENTIFIER, b"nas").unwrap();
         }
         let bytes = writer.into_bytes();
         AccessRequest::decode(&Packet::parse(&bytes).unwrap(), client(), source(), false)
@@ -234,33 +236,42 @@ mod tests {
     }
 
     #[test]
-    fn only_a_lone_user_password_is_pap() {
+    fn a_user_password_is_pap_and_anything_else_unsupported() {
         let password = hidden(b"secret");
-        let unsupported = [
-            vec![],
-            vec![(CHAP_PASSWORD, &[1u8; 17][..])],
-            vec![
-                (USER_PASSWORD, &password[..]),
-                (CHAP_PASSWORD, &[1u8; 17][..]),
-            ],
-            vec![
-                (USER_PASSWORD, &password[..]),
-                (EAP_MESSAGE, &[2u8, 0, 0, 4][..]),
-            ],
-            vec![
-                (USER_PASSWORD, &password[..]),
-                (ARAP_PASSWORD, &[0u8; 16][..]),
-            ],
-        ];
-        for attributes in unsupported {
+        let request = decode(&[(USER_PASSWORD, &password)]).unwrap();
+        assert!(matches!(request.credential, Credential::Pap(ref p) if p.expose() == b"secret"));
+        for attributes in [vec![], vec![(CHAP_PASSWORD, &[1u8; 17][..])]] {
             let request = decode(&attributes).unwrap();
             assert!(
                 matches!(request.credential, Credential::Unsupported),
                 "{attributes:?}"
             );
         }
-        let request = decode(&[(USER_PASSWORD, &password)]).unwrap();
-        assert!(matches!(request.credential, Credential::Pap(ref p) if p.expose() == b"secret"));
+    }
+
+    #[test]
+    fn enforces_the_rfc_2865_attribute_table() {
+        let password = hidden(b"secret");
+        for other in [
+            (CHAP_PASSWORD, &[1u8; 17][..]),
+            (EAP_MESSAGE, &[2u8, 0, 0, 4][..]),
+            (ARAP_PASSWORD, &[0u8; 16][..]),
+        ] {
+            assert_eq!(
+                decode(&[(USER_PASSWORD, &password), other]).err(),
+                Some(InvalidAccessRequest::ConflictingCredentials),
+                "{other:?}"
+            );
+        }
+        assert_eq!(
+            decode_exactly(&[(USER_NAME, b"alice"), (USER_PASSWORD, &password)], false).err(),
+            Some(InvalidAccessRequest::MissingNasIdentification)
+        );
+        let by_address = [
+            (USER_PASSWORD, &password[..]),
+            (NAS_IP_ADDRESS, &[192, 0, 2, 1]),
+        ];
+        assert!(decode_exactly(&by_address, false).is_ok());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Building the Access-Accept or Access-Reject that answers a request.
+//! Building the response to a request: Access-Accept or Access-Reject, the
+//! Accounting-Response, and the answer to Status-Server.
 //!
 //! Every response starts with a Message-Authenticator, whether or not the
 //! request had one: it is the server half of the BlastRADIUS mitigation
@@ -11,8 +12,10 @@
 use std::sync::Arc;
 
 use crate::clients::NasClient;
-use crate::dictionary::{ACCESS_ACCEPT, ACCESS_REJECT, MESSAGE_AUTHENTICATOR, PROXY_STATE};
-use crate::handler::Reply;
+use crate::dictionary::{
+    ACCESS_ACCEPT, ACCESS_REJECT, ACCOUNTING_RESPONSE, MESSAGE_AUTHENTICATOR, PROXY_STATE,
+};
+use crate::handler::{Reply, ReplyAttribute};
 use crate::message_authenticator;
 use crate::packet::{
     overwrite, Authenticator, EncodeError, Packet, PacketWriter, AUTHENTICATOR_OFFSET,
@@ -39,19 +42,55 @@ impl ResponseContext {
         }
     }
 
-    /// The response octets: header, Message-Authenticator, the reply's
-    /// attributes, then the request's Proxy-States unmodified and in order
-    /// (RFC 2865 §5.33).
+    /// The Access-Accept or Access-Reject octets: header,
+    /// Message-Authenticator, the reply's attributes, then the request's
+    /// Proxy-States unmodified and in order (RFC 2865 §5.33).
     pub(crate) fn encode(&self, reply: &Reply) -> Result<Vec<u8>, EncodeError> {
-        let (code, attributes) = match reply {
-            Reply::Accept { attributes } => (ACCESS_ACCEPT, attributes.as_slice()),
-            Reply::Reject => (ACCESS_REJECT, &[][..]),
+        match reply {
+            Reply::Accept { attributes } => self.build(ACCESS_ACCEPT, attributes, true),
+            Reply::Reject => self.build(ACCESS_REJECT, &[], true),
+        }
+    }
+
+    /// The Accounting-Response (RFC 2866 §4.2): no attributes but the
+    /// Proxy-States. No Message-Authenticator: RFC 2866 defines none, and
+    /// FreeRADIUS checks one in an Accounting-Response against a zeroed
+    /// Authenticator rather than the Request Authenticator, so adding it
+    /// would make answers fail there.
+    pub(crate) fn encode_accounting_response(&self) -> Result<Vec<u8>, EncodeError> {
+        self.build(ACCOUNTING_RESPONSE, &[], false)
+    }
+
+    /// The answer to Status-Server (RFC 5997 §3): Access-Accept on the
+    /// authentication port, Accounting-Response on the accounting port,
+    /// with Message-Authenticator first (RFC 5997 §3 requires it in both).
+    pub(crate) fn encode_status_answer(
+        &self,
+        accounting_port: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let code = if accounting_port {
+            ACCOUNTING_RESPONSE
+        } else {
+            ACCESS_ACCEPT
         };
+        self.build(code, &[], true)
+    }
+
+    fn build(
+        &self,
+        code: u8,
+        attributes: &[ReplyAttribute],
+        with_message_authenticator: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
         let mut writer = PacketWriter::new(code, self.identifier, &self.request_authenticator);
-        let message_authenticator_offset = writer.push(
-            MESSAGE_AUTHENTICATOR,
-            &[0; message_authenticator::VALUE_LEN],
-        )?;
+        let message_authenticator_offset = if with_message_authenticator {
+            Some(writer.push(
+                MESSAGE_AUTHENTICATOR,
+                &[0; message_authenticator::VALUE_LEN],
+            )?)
+        } else {
+            None
+        };
         for attribute in attributes {
             writer.push(attribute.attribute_type(), attribute.value())?;
         }
@@ -60,8 +99,10 @@ impl ResponseContext {
         }
         let secret = &self.client.secret;
         let mut response = writer.into_bytes();
-        let signature = message_authenticator::sign(secret, &response);
-        overwrite(&mut response, message_authenticator_offset, &signature);
+        if let Some(offset) = message_authenticator_offset {
+            let signature = message_authenticator::sign(secret, &response);
+            overwrite(&mut response, offset, &signature);
+        }
         let response_authenticator = response_authenticator::compute(secret, &response);
         overwrite(&mut response, AUTHENTICATOR_OFFSET, &response_authenticator);
         Ok(response)
@@ -73,7 +114,7 @@ mod tests {
     use radius::core::packet::Packet as ReferencePacket;
 
     use super::*;
-    use crate::handler::ReplyAttribute;
+    use crate::clients::ClientState;
     use crate::secret::SharedSecret;
     use crate::test_vectors::{ACCEPT_WITH_MESSAGE_AUTHENTICATOR, RFC2865_7_1_REQUEST, SECRET};
 
@@ -82,6 +123,9 @@ mod tests {
             name: "nas".to_owned(),
             secret: SharedSecret::new(SECRET.to_vec()),
             require_message_authenticator: false,
+            limit_proxy_state: true,
+            max_in_flight: 1,
+            state: ClientState::default(),
         });
         ResponseContext::new(&Packet::parse(request).unwrap(), client)
     }

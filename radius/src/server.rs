@@ -1,6 +1,7 @@
 //! The UDP receive loop: one task per admitted datagram, at most
-//! `max_in_flight` at once, so a handler waiting seconds on the directory
-//! never holds up the loop or another NAS.
+//! `max_in_flight` at once and at most each client's own `max_in_flight`
+//! for that client, so a handler waiting seconds on the directory never
+//! holds up the loop, and one flooding NAS cannot take the slots of others.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,27 +11,71 @@ use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn, Instrument};
+use tracing::{debug, error, warn, Instrument};
 
-use crate::clients::ClientTable;
-use crate::handler::{Reply, RequestHandler};
-use crate::packet::MAX_PACKET_LEN;
+use crate::clients::{ClientSlot, ClientTable, NasClient};
+use crate::counters::{Counters, Skip};
+use crate::handler::{AccountingReply, Reply, RequestHandler};
+use crate::packet::{EncodeError, MAX_PACKET_LEN};
 use crate::receive::{receive, Received, Refusal};
+use crate::response::ResponseContext;
+use crate::response_cache::{Lookup, ResponseCache};
 
-/// A RADIUS authentication server on a bound UDP socket.
+/// Slots for datagrams from unknown sources, which are only discarded and
+/// recorded: few, so spoofed floods cannot take slots from real clients.
+const UNKNOWN_SOURCE_SLOTS: usize = 4;
+
+/// Which port a socket serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Access-Request and Status-Server (RFC 2865, RFC 5997), port 1812.
+    Authentication,
+    /// Accounting-Request and Status-Server (RFC 2866, RFC 5997), port 1813.
+    Accounting,
+}
+
+/// A RADIUS server on a bound UDP socket.
 pub struct UdpServer<H> {
     socket: Arc<UdpSocket>,
     clients: Arc<ClientTable>,
     handler: Arc<H>,
+    service: Service,
     in_flight: Arc<Semaphore>,
+    unknown_sources: Arc<Semaphore>,
+    cache: Arc<ResponseCache>,
+    counters: Arc<Counters>,
+}
+
+/// What a request task shares with the loop.
+struct Shared<H> {
+    socket: Arc<UdpSocket>,
+    requests: Requests<H>,
 }
 
 impl<H: RequestHandler> UdpServer<H> {
-    /// Serves on a socket the caller has bound, so the address, port and
-    /// privileges stay the binary's concern. At most `max_in_flight`
-    /// requests (at least 1) are handled at once; while all are busy, new
-    /// datagrams are dropped unread and the NAS retransmits (RFC 5080 §2.2.1).
+    /// An authentication server on a socket the caller has bound, so the
+    /// address, port and privileges stay the binary's concern. At most
+    /// `max_in_flight` requests (at least 1) are handled at once; while all
+    /// are busy, new datagrams are dropped unread and the NAS retransmits
+    /// (RFC 5080 §2.2.1).
     pub fn new(
+        socket: UdpSocket,
+        clients: Arc<ClientTable>,
+        handler: Arc<H>,
+        max_in_flight: usize,
+    ) -> Self {
+        Self::serving(
+            Service::Authentication,
+            socket,
+            clients,
+            handler,
+            max_in_flight,
+        )
+    }
+
+    /// A server for `service`; see [`UdpServer::new`].
+    pub fn serving(
+        service: Service,
         socket: UdpSocket,
         clients: Arc<ClientTable>,
         handler: Arc<H>,
@@ -40,7 +85,11 @@ impl<H: RequestHandler> UdpServer<H> {
             socket: Arc::new(socket),
             clients,
             handler,
+            service,
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            unknown_sources: Arc::new(Semaphore::new(UNKNOWN_SOURCE_SLOTS)),
+            cache: ResponseCache::new(),
+            counters: Arc::new(Counters::default()),
         }
     }
 
@@ -49,14 +98,27 @@ impl<H: RequestHandler> UdpServer<H> {
         self.socket.local_addr()
     }
 
+    /// What this socket dropped, discarded and answered, for metrics.
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
+    }
+
     /// Serves until `shutdown` is cancelled, then stops reading and returns
     /// once every request already admitted has been answered or discarded.
     pub async fn run(self, shutdown: CancellationToken) {
+        let shared = Arc::new(Shared {
+            socket: Arc::clone(&self.socket),
+            requests: Requests {
+                handler: Arc::clone(&self.handler),
+                service: self.service,
+                cache: Arc::clone(&self.cache),
+                counters: Arc::clone(&self.counters),
+            },
+        });
         // One octet more than RFC 2865 §3 allows, so an oversized datagram is
         // seen as such rather than silently truncated to a valid length.
         let mut buffer = vec![0; MAX_PACKET_LEN + 1];
         let mut tasks = JoinSet::new();
-        let mut dropped_while_saturated: u64 = 0;
         loop {
             tokio::select! {
                 biased;
@@ -71,28 +133,14 @@ impl<H: RequestHandler> UdpServer<H> {
                             continue;
                         }
                     };
-                    let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
-                        if dropped_while_saturated == 0 {
-                            warn!(%source, "all request slots busy: dropping datagrams until one frees up");
-                        }
-                        dropped_while_saturated = dropped_while_saturated.saturating_add(1);
+                    let Some(admission) = self.admit(source) else {
+                        self.counters.count_skip(Skip::Overloaded, source);
                         continue;
                     };
-                    if dropped_while_saturated > 0 {
-                        info!(dropped = dropped_while_saturated, "request slots available again");
-                        dropped_while_saturated = 0;
-                    }
                     let datagram = buffer.get(..length).unwrap_or_default().to_vec();
                     tasks.spawn(
-                        serve(
-                            Arc::clone(&self.socket),
-                            Arc::clone(&self.clients),
-                            Arc::clone(&self.handler),
-                            datagram,
-                            source,
-                            permit,
-                        )
-                        .instrument(tracing::debug_span!("radius", %source)),
+                        serve(Arc::clone(&shared), datagram, source, admission)
+                            .instrument(tracing::debug_span!("radius", %source)),
                     );
                 }
             }
@@ -105,61 +153,150 @@ impl<H: RequestHandler> UdpServer<H> {
             log_task_failure(finished);
         }
     }
+
+    /// Takes the slots a datagram from `source` needs: one of its client's
+    /// and one of the server's, or one of the few for unknown sources.
+    fn admit(&self, source: SocketAddr) -> Option<Admission> {
+        match self.clients.find(source.ip()) {
+            Some(client) => {
+                let slot = client.take_slot()?;
+                let server_slot = Arc::clone(&self.in_flight).try_acquire_owned().ok()?;
+                Some(Admission::Client {
+                    slot,
+                    _server_slot: server_slot,
+                })
+            }
+            None => Arc::clone(&self.unknown_sources)
+                .try_acquire_owned()
+                .ok()
+                .map(|slot| Admission::UnknownSource { _slot: slot }),
+        }
+    }
 }
 
-/// Handles one datagram, holding its request slot until the answer is sent.
+/// The slots a request task holds until its answer is sent.
+enum Admission {
+    Client {
+        slot: ClientSlot,
+        _server_slot: OwnedSemaphorePermit,
+    },
+    UnknownSource {
+        _slot: OwnedSemaphorePermit,
+    },
+}
+
+/// Handles one datagram, holding its slots until the answer is sent.
 async fn serve<H: RequestHandler>(
-    socket: Arc<UdpSocket>,
-    clients: Arc<ClientTable>,
-    handler: Arc<H>,
+    shared: Arc<Shared<H>>,
     datagram: Vec<u8>,
     source: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    admission: Admission,
 ) {
-    let Received { request, response } = match receive(&datagram, source, &clients) {
+    let client = match &admission {
+        Admission::Client { slot, .. } => Some(Arc::clone(slot.client())),
+        Admission::UnknownSource { .. } => None,
+    };
+    let answer = respond(&shared.requests, &datagram, source, client).await;
+    match answer {
+        Some(Ok(octets)) => {
+            if let Err(error) = shared.socket.send_to(&octets, source).await {
+                warn!(%error, "sending the response failed");
+            }
+        }
+        Some(Err(error)) => error!(%error, "response cannot be encoded: none sent"),
+        None => {}
+    }
+}
+
+/// What answers requests, apart from the socket: also driven directly by the fuzz targets.
+pub(crate) struct Requests<H> {
+    pub(crate) handler: Arc<H>,
+    pub(crate) service: Service,
+    pub(crate) cache: Arc<ResponseCache>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// The answer to one datagram from `source` (whose client the caller looked up), or `None` when
+/// it gets none.
+pub(crate) async fn respond<H: RequestHandler>(
+    requests: &Requests<H>,
+    datagram: &[u8],
+    source: SocketAddr,
+    client: Option<Arc<NasClient>>,
+) -> Option<Result<Vec<u8>, EncodeError>> {
+    let received = match receive(datagram, source, client, requests.service) {
         Ok(received) => received,
         Err(Refusal {
             discard,
             malformation,
         }) => {
-            debug!(
-                source = %discard.source,
-                reason = discard.reason.as_str(),
-                client = discard.client.as_deref(),
-                identifier = discard.identifier,
-                user_name = discard
-                    .user_name
-                    .as_deref()
-                    .map(|name| name.escape_ascii().to_string()),
-                malformation = malformation.map(|malformation| malformation.to_string()),
-                "datagram discarded"
-            );
-            handler.discarded(discard).await;
-            return;
+            requests
+                .counters
+                .count_discard(&discard, malformation.map(|m| m.to_string()));
+            requests.handler.discarded(discard).await;
+            return None;
         }
     };
-    // A retransmission cache (RFC 5080 §2.2.2) slots in here: look up
-    // (source, identifier, request authenticator) and resend the cached
-    // response instead of asking the handler again.
-    let identifier = request.identifier;
-    let reply = handler.access_request(request).await;
-    let encoded = response.encode(&reply).or_else(|error| match reply {
+    let key = match &received {
+        Received::StatusServer { response } => {
+            requests.counters.count_status_server();
+            return Some(response.encode_status_answer(requests.service == Service::Accounting));
+        }
+        Received::Access { key, .. } | Received::Accounting { key, .. } => key.clone(),
+    };
+    // RFC 5080 §2.2.2: a retransmission is answered from the cache, or
+    // dropped while the original is still being handled.
+    let pending = match requests.cache.lookup(key) {
+        Lookup::New(pending) => pending,
+        Lookup::Answered(octets) => {
+            requests.counters.count_cached_answer();
+            return Some(Ok(octets.to_vec()));
+        }
+        Lookup::InProgress => {
+            requests
+                .counters
+                .count_skip(Skip::DuplicateInProgress, source);
+            return None;
+        }
+    };
+    let answer = match received {
+        Received::Access {
+            request, response, ..
+        } => {
+            let identifier = request.identifier;
+            let reply = requests.handler.access_request(request).await;
+            encode_access_reply(&response, &reply, identifier)
+        }
+        Received::Accounting {
+            request, response, ..
+        } => match requests.handler.accounting_request(request).await {
+            AccountingReply::Recorded => response.encode_accounting_response(),
+            // RFC 2866 §4.1: no answer, so the NAS retransmits.
+            AccountingReply::NotRecorded => return None,
+        },
+        // Answered above, before the cache.
+        Received::StatusServer { .. } => return None,
+    };
+    if let Ok(octets) = &answer {
+        pending.answer(octets);
+    }
+    Some(answer)
+}
+
+/// Encodes the handler's reply; an Access-Accept too large to send becomes
+/// an Access-Reject (fail closed).
+fn encode_access_reply(
+    response: &ResponseContext,
+    reply: &Reply,
+    identifier: u8,
+) -> Result<Vec<u8>, EncodeError> {
+    response.encode(reply).or_else(|error| match reply {
         Reply::Accept { .. } => {
             error!(%error, identifier, "Access-Accept cannot be encoded: answering Access-Reject");
             response.encode(&Reply::Reject)
         }
         Reply::Reject => Err(error),
-    });
-    let octets = match encoded {
-        Ok(octets) => octets,
-        Err(error) => {
-            error!(%error, identifier, "response cannot be encoded: none sent");
-            return;
-        }
-    };
-    if let Err(error) = socket.send_to(&octets, source).await {
-        warn!(%error, identifier, "sending the response failed");
-    }
+    })
 }
 
 fn log_task_failure(finished: Result<(), JoinError>) {

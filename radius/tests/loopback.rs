@@ -1,14 +1,16 @@
 //! End-to-end over loopback UDP: the simulated NAS against the server, with
-//! a handler that accepts the password "right" and records what it sees.
+//! a handler that accepts the password "right", records every accounting
+//! request but those of user "unrecordable", and reports what it sees.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use adgate_radius::{
-    AccessRequest, ClientError, ClientOptions, ClientTable, Credential, Discard, DiscardReason,
-    NasClient, RadiusClient, Reply, ReplyAttribute, RequestHandler, ResponseCode, SharedSecret,
-    UdpServer,
+    AccessRequest, AccountingReply, AccountingRequest, AccountingStatus, ClientError,
+    ClientOptions, ClientState, ClientTable, Counters, Credential, Discard, DiscardReason,
+    NasClient, RadiusClient, Reply, ReplyAttribute, RequestHandler, ResponseCode, Service,
+    SharedSecret, Skip, UdpServer,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -32,6 +34,7 @@ struct Seen {
 
 struct TestHandler {
     seen: mpsc::UnboundedSender<Seen>,
+    accounting: mpsc::UnboundedSender<AccountingRequest>,
     discards: mpsc::UnboundedSender<Discard>,
 }
 
@@ -55,6 +58,16 @@ impl RequestHandler for TestHandler {
         }
     }
 
+    async fn accounting_request(&self, request: AccountingRequest) -> AccountingReply {
+        let recorded = request.user_name.as_deref() != Some(b"unrecordable");
+        let _ = self.accounting.send(request);
+        if recorded {
+            AccountingReply::Recorded
+        } else {
+            AccountingReply::NotRecorded
+        }
+    }
+
     async fn discarded(&self, discard: Discard) {
         let _ = self.discards.send(discard);
     }
@@ -63,9 +76,23 @@ impl RequestHandler for TestHandler {
 struct Harness {
     address: SocketAddr,
     seen: mpsc::UnboundedReceiver<Seen>,
+    accounting: mpsc::UnboundedReceiver<AccountingRequest>,
     discards: mpsc::UnboundedReceiver<Discard>,
+    counters: Arc<Counters>,
     shutdown: CancellationToken,
     server: JoinHandle<()>,
+}
+
+/// A client "nas" with the test secret.
+fn nas_client(require_message_authenticator: bool, max_in_flight: usize) -> NasClient {
+    NasClient {
+        name: "nas".to_owned(),
+        secret: SharedSecret::new(SECRET.to_vec()),
+        require_message_authenticator,
+        limit_proxy_state: true,
+        max_in_flight,
+        state: ClientState::default(),
+    }
 }
 
 impl Harness {
@@ -75,27 +102,45 @@ impl Harness {
         require_message_authenticator: bool,
         max_in_flight: usize,
     ) -> Self {
-        let client = Arc::new(NasClient {
-            name: "nas".to_owned(),
-            secret: SharedSecret::new(SECRET.to_vec()),
-            require_message_authenticator,
-        });
-        let clients = Arc::new(ClientTable::new(vec![(network.parse().unwrap(), client)]));
+        let client = nas_client(require_message_authenticator, 64);
+        Self::serving(
+            Service::Authentication,
+            vec![(network, client)],
+            max_in_flight,
+        )
+        .await
+    }
+
+    async fn serving(
+        service: Service,
+        clients: Vec<(&str, NasClient)>,
+        max_in_flight: usize,
+    ) -> Self {
+        let clients = clients
+            .into_iter()
+            .map(|(network, client)| (network.parse().unwrap(), Arc::new(client)))
+            .collect();
+        let clients = Arc::new(ClientTable::new(clients));
         let (seen_tx, seen) = mpsc::unbounded_channel();
+        let (accounting_tx, accounting) = mpsc::unbounded_channel();
         let (discards_tx, discards) = mpsc::unbounded_channel();
         let handler = Arc::new(TestHandler {
             seen: seen_tx,
+            accounting: accounting_tx,
             discards: discards_tx,
         });
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let server = UdpServer::new(socket, clients, handler, max_in_flight);
+        let server = UdpServer::serving(service, socket, clients, handler, max_in_flight);
         let address = server.local_addr().unwrap();
+        let counters = server.counters();
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(server.run(shutdown.clone()));
         Self {
             address,
             seen,
+            accounting,
             discards,
+            counters,
             shutdown,
             server,
         }
@@ -118,6 +163,17 @@ impl Harness {
             .await
             .expect("a discard is reported")
             .unwrap()
+    }
+
+    /// Asserts that a request got no answer and was discarded for `reason`.
+    async fn expect_silence_then_discard<T: std::fmt::Debug>(
+        &mut self,
+        result: Result<T, ClientError>,
+        reason: DiscardReason,
+    ) {
+        let error = result.unwrap_err();
+        assert!(matches!(error, ClientError::Timeout), "{error:?}");
+        assert_eq!(self.next_discard().await.reason, reason);
     }
 
     async fn stop(self) {
@@ -333,5 +389,301 @@ async fn when_saturated_the_nas_retransmission_gets_through() {
     let response = retrying.pap(b"alice", b"right").await.unwrap();
     assert_eq!(response.code, ResponseCode::Accept);
     assert_eq!(slow.await.unwrap().unwrap().code, ResponseCode::Accept);
+    harness.stop().await;
+}
+
+/// A hand-made packet without Message-Authenticator: the header with a
+/// fixed Authenticator, then the attributes.
+fn unsigned_packet(code: u8, identifier: u8, attributes: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut packet = vec![code, identifier, 0, 0];
+    packet.extend_from_slice(&[0x42; 16]);
+    for (attribute_type, value) in attributes {
+        packet.push(*attribute_type);
+        packet.push(u8::try_from(value.len() + 2).unwrap());
+        packet.extend_from_slice(value);
+    }
+    let length = u16::try_from(packet.len()).unwrap().to_be_bytes();
+    packet[2..4].copy_from_slice(&length);
+    packet
+}
+
+const NAS_IDENTIFIER: u8 = 32;
+
+/// Sends `datagram` from `socket` and returns the next datagram received.
+async fn exchange_raw(socket: &UdpSocket, datagram: &[u8], server: SocketAddr) -> Vec<u8> {
+    socket.send_to(datagram, server).await.unwrap();
+    receive_raw(socket).await
+}
+
+async fn receive_raw(socket: &UdpSocket) -> Vec<u8> {
+    let mut buffer = vec![0; 4096];
+    let (length, _) = timeout(Duration::from_secs(5), socket.recv_from(&mut buffer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    buffer.truncate(length);
+    buffer
+}
+
+/// How many requests the handler has decided so far.
+fn decided(harness: &mut Harness) -> usize {
+    std::iter::from_fn(|| harness.seen.try_recv().ok()).count()
+}
+
+#[tokio::test]
+async fn a_retransmission_gets_the_byte_identical_answer_without_a_second_decision() {
+    let mut harness = Harness::standard().await;
+    let nas = harness.client(quick(true));
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let request = nas.pap_datagram(b"alice", b"wrong").await.unwrap();
+    let first = exchange_raw(&socket, &request, harness.address).await;
+    let second = exchange_raw(&socket, &request, harness.address).await;
+    assert_eq!(first, second);
+    assert_eq!(first[0], 3, "Access-Reject");
+    assert_eq!(decided(&mut harness), 1);
+    assert_eq!(harness.counters.cached_answers_sent(), 1);
+
+    // The next request from the same port is a new request, decided afresh.
+    let next = nas.pap_datagram(b"alice", b"right").await.unwrap();
+    let answer = exchange_raw(&socket, &next, harness.address).await;
+    assert_eq!(answer[0], 2, "Access-Accept");
+    assert_eq!(decided(&mut harness), 1);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_retransmission_while_the_first_copy_is_decided_is_dropped() {
+    let mut harness = Harness::standard().await;
+    let nas = harness.client(quick(true));
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let request = nas.pap_datagram(b"slow", b"right").await.unwrap();
+    for _ in 0..3 {
+        socket.send_to(&request, harness.address).await.unwrap();
+    }
+    let answer = receive_raw(&socket).await;
+    assert_eq!((answer[0], answer[1]), (2, request[1]));
+    // Had a copy been decided twice, its answer would come before this one.
+    let probe = nas.status_server_datagram().await.unwrap();
+    let probe_answer = exchange_raw(&socket, &probe, harness.address).await;
+    assert_eq!(probe_answer[1], probe[1]);
+    assert_eq!(decided(&mut harness), 1);
+    assert_eq!(harness.counters.skipped(Skip::DuplicateInProgress), 2);
+    // Once answered, a retransmission gets that answer.
+    assert_eq!(
+        exchange_raw(&socket, &request, harness.address).await,
+        answer
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn status_server_is_answered_only_with_a_valid_message_authenticator() {
+    let mut harness = Harness::standard().await;
+    let response = harness.client(quick(true)).status_server().await.unwrap();
+    assert_eq!(response.code, ResponseCode::Accept);
+    assert!(response.message_authenticator_first);
+
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let unsigned = unsigned_packet(12, 9, &[(NAS_IDENTIFIER, b"vpn-1")]);
+    socket.send_to(&unsigned, harness.address).await.unwrap();
+    assert_eq!(
+        harness.next_discard().await.reason,
+        DiscardReason::MissingMessageAuthenticator
+    );
+    let wrong_secret = harness.client_with_secret(b"not-the-secret", quick(true));
+    harness
+        .expect_silence_then_discard(
+            wrong_secret.status_server().await,
+            DiscardReason::BadMessageAuthenticator,
+        )
+        .await;
+    assert_eq!(harness.counters.status_server_answered(), 1);
+    assert_eq!(decided(&mut harness), 0, "the handler is never asked");
+    harness.stop().await;
+}
+
+async fn accounting_harness() -> Harness {
+    Harness::serving(
+        Service::Accounting,
+        vec![("127.0.0.1/32", nas_client(true, 64))],
+        64,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn accounting_requests_are_answered_once_recorded() {
+    let mut harness = accounting_harness().await;
+    let nas = harness.client(quick(false));
+    let start: [(u8, &[u8]); 4] = [
+        (40, &1u32.to_be_bytes()),
+        (44, b"session-1"),
+        (1, b"alice"),
+        (8, &[10, 8, 0, 5]),
+    ];
+    let response = nas.accounting(&start).await.unwrap();
+    assert_eq!(response.code, ResponseCode::AccountingResponse);
+    let recorded = harness.accounting.recv().await.unwrap();
+    assert_eq!(recorded.status, AccountingStatus::Start);
+    assert_eq!(recorded.session_id.as_deref(), Some("session-1"));
+    assert_eq!(recorded.framed_ip_address, Some([10, 8, 0, 5].into()));
+    assert_eq!(recorded.nas_identifier.as_deref(), Some("vpn-1"));
+
+    // RFC 2866 §4.1: not recorded, not answered.
+    let unrecordable: [(u8, &[u8]); 2] = [(40, &2u32.to_be_bytes()), (1, b"unrecordable")];
+    let error = nas.accounting(&unrecordable).await.unwrap_err();
+    assert!(matches!(error, ClientError::Timeout), "{error:?}");
+    assert!(harness.accounting.recv().await.is_some());
+
+    let forged = harness.client_with_secret(b"not-the-secret", quick(false));
+    harness
+        .expect_silence_then_discard(
+            forged.accounting(&start).await,
+            DiscardReason::BadRequestAuthenticator,
+        )
+        .await;
+
+    let probe = harness.client(quick(true)).status_server().await.unwrap();
+    assert_eq!(probe.code, ResponseCode::AccountingResponse);
+    assert!(probe.message_authenticator_first);
+
+    harness
+        .expect_silence_then_discard(
+            nas.pap(b"alice", b"right").await,
+            DiscardReason::UnsupportedCode,
+        )
+        .await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn each_bad_input_class_is_discarded_and_counted() {
+    let mut harness = Harness::start("127.0.0.0/8", false, 64).await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut length_beyond_datagram = unsigned_packet(1, 1, &[(NAS_IDENTIFIER, b"n")]);
+    length_beyond_datagram[3] += 1;
+    let mut attribute_length_one = unsigned_packet(1, 2, &[(NAS_IDENTIFIER, b"n")]);
+    attribute_length_one[21] = 1;
+    let mut oversized = unsigned_packet(1, 3, &[]);
+    oversized.resize(4097, 0);
+    let password: &[u8] = &[0x11; 16];
+    let cases: [(&str, Vec<u8>, DiscardReason); 8] = [
+        (
+            "Length beyond datagram",
+            length_beyond_datagram,
+            DiscardReason::Malformed,
+        ),
+        (
+            "attribute length 1",
+            attribute_length_one,
+            DiscardReason::Malformed,
+        ),
+        ("over 4096 octets", oversized, DiscardReason::Malformed),
+        (
+            "unknown code",
+            unsigned_packet(99, 4, &[]),
+            DiscardReason::UnsupportedCode,
+        ),
+        (
+            "Access-Accept sent to the server",
+            unsigned_packet(2, 5, &[]),
+            DiscardReason::UnexpectedResponse,
+        ),
+        (
+            "no NAS-IP-Address or NAS-Identifier",
+            unsigned_packet(1, 6, &[(1, b"alice"), (2, password)]),
+            DiscardReason::MissingAttribute,
+        ),
+        (
+            "User-Password and CHAP-Password",
+            unsigned_packet(
+                1,
+                7,
+                &[(2, password), (3, &[0x22; 17]), (NAS_IDENTIFIER, b"n")],
+            ),
+            DiscardReason::ConflictingCredentials,
+        ),
+        (
+            "Proxy-State without Message-Authenticator",
+            unsigned_packet(1, 8, &[(2, password), (33, b"hop"), (NAS_IDENTIFIER, b"n")]),
+            DiscardReason::ProxyStateWithoutMessageAuthenticator,
+        ),
+    ];
+    for (name, datagram, reason) in &cases {
+        socket.send_to(datagram, harness.address).await.unwrap();
+        assert_eq!(harness.next_discard().await.reason, *reason, "{name}");
+    }
+    assert_eq!(harness.counters.discarded(DiscardReason::Malformed), 3);
+    for reason in [
+        DiscardReason::UnsupportedCode,
+        DiscardReason::UnexpectedResponse,
+        DiscardReason::MissingAttribute,
+        DiscardReason::ConflictingCredentials,
+        DiscardReason::ProxyStateWithoutMessageAuthenticator,
+    ] {
+        assert_eq!(harness.counters.discarded(reason), 1, "{reason}");
+    }
+    assert_eq!(decided(&mut harness), 0);
+    let response = harness
+        .client(quick(true))
+        .pap(b"alice", b"right")
+        .await
+        .unwrap();
+    assert_eq!(response.code, ResponseCode::Accept);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_signed_once_is_never_again_accepted_unsigned() {
+    let mut harness = Harness::start("127.0.0.1/32", false, 64).await;
+    let unsigned = harness.client(quick(false));
+    let signed = harness.client(quick(true));
+    assert_eq!(
+        unsigned.pap(b"alice", b"right").await.unwrap().code,
+        ResponseCode::Accept
+    );
+    assert_eq!(
+        signed.pap(b"alice", b"right").await.unwrap().code,
+        ResponseCode::Accept
+    );
+    harness
+        .expect_silence_then_discard(
+            unsigned.pap(b"alice", b"right").await,
+            DiscardReason::MissingMessageAuthenticator,
+        )
+        .await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_flooding_client_does_not_stop_another_clients_logins() {
+    let mut flooder = nas_client(true, 2);
+    flooder.name = "flooder".to_owned();
+    let harness = Harness::serving(
+        Service::Authentication,
+        vec![
+            ("127.0.0.2/32", flooder),
+            ("127.0.0.1/32", nas_client(true, 64)),
+        ],
+        4,
+    )
+    .await;
+    let flood_socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let builder = harness.client(quick(true));
+    for _ in 0..50 {
+        let datagram = builder.pap_datagram(b"slow", b"right").await.unwrap();
+        flood_socket
+            .send_to(&datagram, harness.address)
+            .await
+            .unwrap();
+    }
+    // Answered well before the flooder's two admitted requests finish.
+    let response = harness
+        .client(quick(true))
+        .pap(b"alice", b"right")
+        .await
+        .unwrap();
+    assert_eq!(response.code, ResponseCode::Accept);
+    assert_eq!(harness.counters.skipped(Skip::Overloaded), 48);
     harness.stop().await;
 }

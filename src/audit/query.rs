@@ -105,7 +105,14 @@ pub fn query(
 /// One readable line: time, verdict and reason, name sent, AD object, from where, NAS, method.
 fn summary_line(record: &Value) -> String {
     let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
+    let accounting = &record["accounting"];
     let verdict = match (record["verdict"].as_str(), record["reason"].as_str()) {
+        _ if accounting.is_object() => format!(
+            "accounting:{} session={} framed_ip={}",
+            text(&accounting["status_type"]),
+            text(&accounting["session_id"]),
+            text(&accounting["framed_ip_address"])
+        ),
         (Some(verdict), Some(reason)) => format!("{verdict}:{reason}"),
         (Some(verdict), None) => verdict.to_owned(),
         (None, _) => text(&record["type"]),

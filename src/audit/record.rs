@@ -2,7 +2,7 @@
 //! contract with auditors and their tools: add fields, never rename or reuse them. A password
 //! never has a field here. The chain fields (`seq`, `prev`) are put in front by the writer.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Serialize;
 
@@ -17,6 +17,8 @@ pub enum Verdict {
     Reject,
     /// Dropped without an answer (unknown client, bad authenticator, malformed).
     Discard,
+    /// An Accounting-Request, recorded (and then answered).
+    Recorded,
 }
 
 /// The RADIUS client the request came from.
@@ -75,11 +77,40 @@ impl From<&adgate_authz::AccountSummary> for AccountRecord {
     }
 }
 
+/// What an Accounting-Request (RFC 2866) said about a session.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountingRecord {
+    /// `start`, `stop`, `interim_update`, `accounting_on`, `accounting_off`, or the number.
+    pub status_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub framed_ip_address: Option<Ipv4Addr>,
+    /// Seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_time: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_octets: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_octets: Option<u64>,
+    /// Acct-Terminate-Cause number (RFC 2866 §5.10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminate_cause: Option<u32>,
+    /// Seconds the NAS waited before sending (RFC 2866 §5.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_time: Option<u32>,
+    /// `request_id` of the access decision that admitted the session, from the Class attribute
+    /// adgate put in its Access-Accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_request_id: Option<String>,
+}
+
 /// One line of the trail.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     pub schema: u32,
-    /// Record type: always `decision` here (the writer adds checkpoints, seals, summaries).
+    /// Record type: `decision` or `accounting` here (the writer adds checkpoints, seals,
+    /// summaries).
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// UTC, RFC 3339 with milliseconds.
@@ -106,6 +137,9 @@ pub struct Record {
     /// Whether the request carried a valid Message-Authenticator.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_authenticator: Option<bool>,
+    /// Present on records of Accounting-Requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<AccountingRecord>,
 }
 
 impl Record {
@@ -125,6 +159,7 @@ impl Record {
             reason: None,
             account: None,
             message_authenticator: None,
+            accounting: None,
         }
     }
 }

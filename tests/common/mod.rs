@@ -95,6 +95,27 @@ impl Lab {
         ))
     }
 
+    /// Runs `deploy/lab.sh ARGS` and returns what it printed.
+    pub fn lab_sh_output(&self, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/lab.sh");
+        let output = Command::new(&script)
+            .args(args)
+            .output()
+            .expect("run lab.sh");
+        assert!(output.status.success(), "deploy/lab.sh {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// AD's `badPwdCount` for `user`: how many bad passwords AD has counted toward lockout.
+    pub fn bad_pwd_count(&self, user: &str) -> u32 {
+        let shown = self.lab_sh_output(&["tool", "user", "show", user]);
+        shown
+            .lines()
+            .find_map(|line| line.strip_prefix("badPwdCount:"))
+            .map(|count| count.trim().parse().expect("a number"))
+            .unwrap_or(0)
+    }
+
     fn assert_inside_namespace(&self) {
         let netns = self.value("NETNS");
         let inside = Command::new("ip")
@@ -113,7 +134,10 @@ impl Lab {
 pub struct Adgate {
     child: Child,
     dir: tempfile::TempDir,
+    /// The authentication port.
     pub address: SocketAddr,
+    /// The accounting port.
+    pub acct_address: SocketAddr,
 }
 
 /// Runs `adgate ARGS` (e.g. `audit verify DIR`) and returns its exit code and stdout + stderr.
@@ -141,13 +165,15 @@ impl Adgate {
         let lab = Lab::get();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_udp_port();
-        let config = edit(lab_config(lab, port, &dir.path().join("audit")));
+        let acct_port = free_udp_port();
+        let config = edit(lab_config(lab, port, acct_port, &dir.path().join("audit")));
         std::fs::write(dir.path().join("adgate.toml"), config).expect("write config");
         let child = spawn_serve(dir.path());
         let mut adgate = Adgate {
             child,
             dir,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
+            acct_address: SocketAddr::from(([127, 0, 0, 1], acct_port)),
         };
         adgate.wait_until_listening();
         adgate
@@ -184,7 +210,7 @@ impl Adgate {
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if self.log().contains("listening for RADIUS authentication") {
+            if self.log().contains("adgate serving") {
                 return;
             }
             if let Some(status) = self.child.try_wait().expect("poll adgate") {
@@ -233,13 +259,40 @@ impl Adgate {
     }
 
     pub fn nas_with(&self, message_authenticator: bool, secret: Vec<u8>) -> RadiusClient {
+        self.nas_to(self.address, message_authenticator, secret)
+    }
+
+    /// A simulated NAS sending to the accounting port.
+    pub fn accounting_nas(&self) -> RadiusClient {
+        self.nas_to(self.acct_address, true, Lab::get().radius_secret())
+    }
+
+    /// A simulated NAS sending to `server` (either port) with `secret`.
+    pub fn nas_to(
+        &self,
+        server: SocketAddr,
+        message_authenticator: bool,
+        secret: Vec<u8>,
+    ) -> RadiusClient {
         let options = ClientOptions {
             timeout: Duration::from_secs(6),
             retries: 0,
             send_message_authenticator: message_authenticator,
             nas_identifier: Some("test-nas".into()),
         };
-        RadiusClient::new(self.address, SharedSecret::new(secret), options).expect("NAS socket")
+        RadiusClient::new(server, SharedSecret::new(secret), options).expect("NAS socket")
+    }
+
+    /// Sends `datagram` from `socket` to the authentication port and returns the answer.
+    pub fn exchange_raw(&self, socket: &UdpSocket, datagram: &[u8]) -> Vec<u8> {
+        socket.send_to(datagram, self.address).expect("send");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(6)))
+            .expect("timeout");
+        let mut buffer = vec![0; 4096];
+        let (length, _) = socket.recv_from(&mut buffer).expect("an answer");
+        buffer.truncate(length);
+        buffer
     }
 
     /// Sends a PAP login and returns the answer with the record it produced.
@@ -281,10 +334,11 @@ impl Drop for Adgate {
 }
 
 /// The lab's adgate.toml settings, on `port`, with the trail in `audit_dir`.
-pub fn lab_config(lab: &Lab, port: u16, audit_dir: &Path) -> String {
+pub fn lab_config(lab: &Lab, port: u16, acct_port: u16, audit_dir: &Path) -> String {
     format!(
         r#"[server]
 auth_listen = ["127.0.0.1:{port}"]
+acct_listen = ["127.0.0.1:{acct_port}"]
 
 [[clients]]
 name = "vpn1"
@@ -319,7 +373,7 @@ dir = "{audit_dir}"
     )
 }
 
-fn free_udp_port() -> u16 {
+pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .expect("free port")

@@ -1,0 +1,20 @@
+# Sourced by the benchmark scripts: brings the lab up, builds adgate (release), and starts it in
+# the lab's network namespace with the lab config moved to port $BENCH_PORT, a throwaway audit
+# directory and log in $work, and a trap that stops it. Leaves $adgate, $netns, $server (pid),
+# $work and `value KEY` (a lab.env value) for the script.
+deploy/lab.sh up >/dev/null
+cargo build --release --locked --quiet
+adgate=$PWD/target/release/adgate
+lab_dir=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
+value() { sed -n "s/^$1=//p" "$lab_dir/lab.env"; }
+netns=$(value NETNS)
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+sed -e "s/127.0.0.1:1812/127.0.0.1:$BENCH_PORT/" -e "s|^dir = .*|dir = \"$work/audit\"|" \
+  "$lab_dir/adgate.toml" >"$work/adgate.toml"
+ip netns exec "$netns" env ADGATE_LOG=info "$adgate" serve --config "$work/adgate.toml" \
+  2>"$work/adgate.log" &
+server=$!
+for _ in $(seq 100); do grep -q "adgate serving" "$work/adgate.log" && break; sleep 0.1; done
+ticks=$(getconf CLK_TCK)

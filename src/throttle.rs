@@ -1,0 +1,177 @@
+//! Brute-force throttling. AD locks an account after N bad passwords (the telework policy: 10
+//! in 30 minutes), so anyone who can reach the VPN can lock a real user out, and a guesser can
+//! spend that budget freely. adgate keeps its own, smaller budget: after `max_failures` bad
+//! passwords within `window`, for the same user or from the same Calling-Station-Id (the
+//! client's public address, for most VPNs), further logins are rejected as `throttled` without
+//! contacting AD, until the oldest of those failures is older than the window.
+//!
+//! The table is bounded: when it holds [`MAX_TRACKED_KEYS`] keys with live failures, new keys
+//! are not tracked (and a warning says so) rather than memory growing without limit.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::config::ThrottleConfig;
+
+/// Most users and stations tracked at once.
+pub const MAX_TRACKED_KEYS: usize = 65_536;
+
+/// What failures are counted by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// A user, by lowercase logon name without `DOMAIN\` or `@suffix`.
+    User(String),
+    /// Calling-Station-Id as sent.
+    CallingStation(String),
+}
+
+impl ThrottleKey {
+    /// The user key for a User-Name as sent: `CORP\Alice`, `alice` and `alice@corp.example`
+    /// are the same user to AD, so they share one budget.
+    pub fn user(user_name: &[u8]) -> ThrottleKey {
+        let name = String::from_utf8_lossy(user_name).to_lowercase();
+        let without_domain = name
+            .rsplit_once('\\')
+            .map_or(name.as_str(), |(_, user)| user);
+        let without_suffix = without_domain
+            .split_once('@')
+            .map_or(without_domain, |(user, _)| user);
+        ThrottleKey::User(without_suffix.to_owned())
+    }
+}
+
+/// Failure times per key, oldest first.
+pub struct Throttle {
+    config: ThrottleConfig,
+    failures: Mutex<HashMap<ThrottleKey, VecDeque<Instant>>>,
+}
+
+impl Throttle {
+    pub fn new(config: ThrottleConfig) -> Throttle {
+        Throttle {
+            config,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether any of `keys` has had `max_failures` failures within the window before `now`.
+    pub fn is_throttled(&self, keys: &[ThrottleKey], now: Instant) -> bool {
+        let mut failures = self.lock();
+        keys.iter().any(|key| {
+            failures.get_mut(key).is_some_and(|times| {
+                self.forget_expired(times, now);
+                times.len() >= self.limit()
+            })
+        })
+    }
+
+    /// Counts one bad password against every key.
+    pub fn record_failure(&self, keys: &[ThrottleKey], now: Instant) {
+        let mut failures = self.lock();
+        for key in keys {
+            if !failures.contains_key(key) && failures.len() >= MAX_TRACKED_KEYS {
+                failures.retain(|_, times| {
+                    self.forget_expired(times, now);
+                    !times.is_empty()
+                });
+                if failures.len() >= MAX_TRACKED_KEYS {
+                    tracing::warn!(
+                        tracked = failures.len(),
+                        "throttle table full: this failure is not counted"
+                    );
+                    continue;
+                }
+            }
+            let times = failures.entry(key.clone()).or_default();
+            self.forget_expired(times, now);
+            times.push_back(now);
+            // Only the newest `max_failures` matter for the decision.
+            while times.len() > self.limit() {
+                times.pop_front();
+            }
+        }
+    }
+
+    /// A user who got in knows the password: their failures are forgiven. A station's are
+    /// not, or a guesser with one valid account could reset its budget.
+    pub fn record_success(&self, user: &ThrottleKey) {
+        self.lock().remove(user);
+    }
+
+    fn limit(&self) -> usize {
+        usize::try_from(self.config.max_failures).unwrap_or(usize::MAX)
+    }
+
+    fn forget_expired(&self, times: &mut VecDeque<Instant>, now: Instant) {
+        while times
+            .front()
+            .is_some_and(|&time| now.saturating_duration_since(time) >= self.config.window)
+        {
+            times.pop_front();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ThrottleKey, VecDeque<Instant>>> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn throttle() -> Throttle {
+        Throttle::new(ThrottleConfig {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+        })
+    }
+
+    #[test]
+    fn every_name_form_of_a_user_shares_one_key() {
+        for name in [&b"alice"[..], b"CORP\\Alice", b"ALICE@corp.example.test"] {
+            assert_eq!(ThrottleKey::user(name), ThrottleKey::User("alice".into()));
+        }
+    }
+
+    #[test]
+    fn throttles_at_max_failures_until_the_oldest_leaves_the_window() {
+        let throttle = throttle();
+        let keys = [ThrottleKey::user(b"alice")];
+        let start = Instant::now();
+        for second in 0..3 {
+            assert!(!throttle.is_throttled(&keys, start + Duration::from_secs(second)));
+            throttle.record_failure(&keys, start + Duration::from_secs(second));
+        }
+        assert!(throttle.is_throttled(&keys, start + Duration::from_secs(59)));
+        assert!(!throttle.is_throttled(&keys, start + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_station_stays_throttled_across_users_and_successes() {
+        let throttle = throttle();
+        let station = ThrottleKey::CallingStation("203.0.113.9".into());
+        let now = Instant::now();
+        for user in [&b"alice"[..], b"bob", b"carol"] {
+            throttle.record_failure(&[ThrottleKey::user(user), station.clone()], now);
+        }
+        throttle.record_success(&ThrottleKey::user(b"carol"));
+        assert!(throttle.is_throttled(&[ThrottleKey::user(b"dave"), station], now));
+        assert!(!throttle.is_throttled(&[ThrottleKey::user(b"alice")], now));
+    }
+
+    #[test]
+    fn success_forgives_the_user() {
+        let throttle = throttle();
+        let alice = ThrottleKey::user(b"alice");
+        let now = Instant::now();
+        for _ in 0..3 {
+            throttle.record_failure(std::slice::from_ref(&alice), now);
+        }
+        throttle.record_success(&alice);
+        assert!(!throttle.is_throttled(&[alice], now));
+    }
+}
