@@ -416,7 +416,7 @@ conf_string() { # VALUE WHAT
 }
 
 cmd_login() { # USER PASSWORD_FILE
-  local user=$1 password_file=$2 id secret out rc
+  local user=$1 password_file=$2 id secret out rc gw_log_size
   [[ -n $user && ${#user} -le 253 ]] || die "the user name must have 1 to 253 characters" 2
   [[ -r $password_file ]] || die "cannot read the password file $password_file" 2
   cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
@@ -442,6 +442,7 @@ EOF
   secret=""
   swanctl_in "$RW" --terminate --ike gateway --timeout 5 >/dev/null 2>&1 || true
   load_config "road warrior" "$RW"
+  gw_log_size=$(stat -c %s "$GW/charon.log" 2>/dev/null || echo 0)
   rc=0
   out=$(timeout "$((LOGIN_TIMEOUT + 5))" \
     env STRONGSWAN_CONF="$RW/strongswan.conf" SWANCTL_DIR="$RW/swanctl" \
@@ -458,6 +459,11 @@ EOF
   # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED.
   if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify" <<<"$out"; then
     echo "$user: refused"
+    # The gateway refuses when RADIUS does not answer, too: say so, it is not adgate's verdict.
+    if tail -c "+$((gw_log_size + 1))" "$GW/charon.log" |
+      grep -Eq "receiving RADIUS message failed|RADIUS server .* not responding"; then
+      printf 'gateway: %s\n' "the gateway got no answer from its RADIUS server, adgate (see $GW/charon.log)" >&2
+    fi
     return 1
   fi
   printf '%s\n' "$out" | tail -n 15 >&2
