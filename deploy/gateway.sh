@@ -118,8 +118,6 @@ write_if_changed() { # PATH MODE (content on stdin); returns 0 if the file chang
 
 # --- network -------------------------------------------------------------------------------
 netns_alive() { [[ -e /run/netns/$1 ]] && ip netns exec "$1" true 2>/dev/null; }
-in_gw_ns() { ip netns exec "$NETNS" "$@"; }
-in_rw_ns() { ip netns exec "$RW_NETNS" "$@"; }
 
 ensure_network() {
   netns_alive "$NETNS" || die "lab namespace $NETNS is missing: run deploy/lab.sh up first"
@@ -255,6 +253,8 @@ EOF
       nas_identifier = $NAS_ID
       retransmit_timeout = 2
       retransmit_tries = 2
+      # eap-radius signs every Access-Request with Message-Authenticator (seen in adgate's
+      # records), so adgate's default require_message_authenticator = true holds.
       servers {
         adgate {
           address = 127.0.0.1
