@@ -423,6 +423,8 @@ cmd_login() { # USER PASSWORD_FILE
   id=$(conf_string "$user" "the user name")
   # One trailing newline is not part of the password (as for adgate's secret files).
   secret=$(base64 -w0 < <(sed -z 's/\n$//' "$password_file"))
+  # The password file copy goes away however this ends (the daemon forgets it just below).
+  trap 'rm -f "$RW/swanctl/conf.d/login.conf"' EXIT
   write_if_changed "$RW/swanctl/conf.d/login.conf" 0600 <<EOF || true
 # written by deploy/gateway.sh login: the user logging in, removed after the attempt
 connections {
