@@ -22,7 +22,14 @@ in_lab "$adgate" check-config --config "$lab_dir/adgate.toml"
 ip netns exec "$netns" "$adgate" serve --config "$lab_dir/adgate.toml" >"$log" 2>&1 &
 server=$!
 wrong_password=$(mktemp)
-trap 'rm -f "$wrong_password"; kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
+gateway_started=0
+cleanup() {
+  rm -f "$wrong_password"
+  ((gateway_started == 0)) || deploy/gateway.sh down >/dev/null || true
+  kill "$server" 2>/dev/null
+  wait "$server" 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 100); do
   grep -q "listening for RADIUS authentication" "$log" && break
   kill -0 "$server" 2>/dev/null || { cat "$log"; echo "adgate did not start" >&2; exit 1; }
@@ -67,5 +74,18 @@ deploy/lab.sh tool group removemembers Telework-Allowed tgroup >/dev/null
 login tgroup "$password_file" "tgroup, after removal"
 deploy/lab.sh tool group addmembers Telework-Allowed tgroup >/dev/null
 login tgroup "$password_file" "tgroup, added back"
+echo
+echo "== A real VPN gateway (strongSwan, IKEv2 + EAP-GTC → RADIUS PAP) =="
+# A road warrior logs in to a strongSwan gateway; the gateway asks adgate (deploy/gateway.sh).
+gateway_started=1
+deploy/gateway.sh up >/dev/null
+gateway_login() { # USER PASSWORD_FILE DESCRIPTION — "refused" (exit 1) is an answer too
+  printf '%-34s ' "$3"
+  deploy/gateway.sh login "$1" "$2" || (($? == 1))
+  last_decision
+}
+gateway_login alice "$password_file" "telework member"
+gateway_login frank "$password_file" "not in Telework-Allowed"
+gateway_login bob "$password_file" "disabled in AD"
 echo
 echo "Audit trail: $trail   adgate log: $log"

@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# deploy/gateway.sh — a real VPN gateway in front of adgate, and a road warrior to log in with.
+#
+# Why this file exists: adgate's job is to answer a VPN appliance, and a simulated NAS only shows
+# that adgate agrees with itself. This script runs strongSwan's charon as an IKEv2 gateway whose
+# eap-radius plugin asks adgate, and a second charon as a road-warrior client that logs in with
+# a username and password, so the demo and an integration test can show a real appliance
+# accepting and refusing logins on adgate's word.
+#
+# How the login travels: the road warrior authenticates with EAP-GTC inside IKEv2; the gateway
+# (`eap-gtc { backend = radius }`) checks the username/password itself with one PAP
+# Access-Request to adgate. The kernel here has no ESP, so the road warrior asks for an IKE SA
+# only (RFC 6023 childless): "tunnel up" means the IKE SA was established after adgate's
+# Access-Accept; "refused" means the gateway answered EAP-Failure or AUTHENTICATION_FAILED.
+#
+# Topology, all inside namespaces we create: the gateway's charon runs in the lab namespace
+# (where adgate listens on 127.0.0.1, so adgate sees the RADIUS client 127.0.0.1); the road
+# warrior runs in namespace "$ADGATE_LAB_NETNS-rw", joined to the lab namespace by a veth pair
+# (10.99.0.1 gateway, 10.99.0.2 road warrior). Nothing has a route anywhere else. Each charon
+# gets its own strongswan.conf, VICI socket, log and a private /run (charon's pid file path is
+# compiled in as /var/run/charon.pid). Nothing in /etc is read or changed except
+# /etc/netns/NETNS-rw (hosts/resolv.conf on loopback for the road warrior's namespace).
+#
+# Usage: deploy/gateway.sh up|down|status|login USER PASSWORD_FILE
+#   up       create or repair the namespace, certificates and both charons (idempotent);
+#            restarts the gateway if its RADIUS settings changed
+#   down     stop both charons, delete the road warrior's namespace and the state dir
+#   status   exit 0 only if both charons answer on their VICI sockets
+#   login    log USER in from the road warrior; prints "USER: tunnel up" (exit 0) or
+#            "USER: refused" (exit 1); exit 2 if the gateway gave no verdict (timeout, error)
+#   A login that says "tunnel up" leaves no session behind: the IKE SA is closed right after.
+#
+# Environment: ADGATE_LAB_DIR, ADGATE_LAB_NETNS (the lab, as for deploy/lab.sh);
+# ADGATE_GATEWAY_DIR (state, default $ADGATE_LAB_DIR/gateway); ADGATE_GATEWAY_RADIUS_PORT
+# (adgate's port on 127.0.0.1, default 1812); ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default
+# the lab's); ADGATE_GATEWAY_NAS_ID (NAS-Identifier, default strongswan-gw);
+# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30). The RADIUS secret and user
+# passwords go into 0600 files under the state dir and are never printed.
+set -euo pipefail
+
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+export LC_ALL=C
+
+readonly NETNS=${ADGATE_LAB_NETNS:-adgate-lab}
+readonly RW_NETNS="$NETNS-rw"
+readonly RW_NETNS_ETC="/etc/netns/$RW_NETNS"
+readonly GW_IF=vpn-gw RW_IF=vpn-rw
+readonly GW_ADDR=10.99.0.1 RW_ADDR=10.99.0.2 NET_PREFIX=24
+readonly GW_ID=vpn.corp.example.test
+readonly CHARON=/usr/lib/ipsec/charon
+readonly PROPOSALS=aes256-sha256-modp3072
+readonly COMMON_PLUGINS="random nonce drbg aes sha1 sha2 md5 hmac kdf gmp pem pkcs1 pkcs8 x509
+  pubkey constraints kernel-netlink socket-default vici eap-identity eap-gtc"
+readonly SWANCTL_PLUGINS="pem pkcs1 pkcs8 x509 gmp"
+
+LAB=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
+[[ $LAB == /* ]] || LAB="$PWD/$LAB"
+LAB=${LAB%/}
+STATE=${ADGATE_GATEWAY_DIR:-$LAB/gateway}
+[[ $STATE == /* ]] || STATE="$PWD/$STATE"
+readonly STATE=${STATE%/}
+readonly PKI="$STATE/pki" GW="$STATE/gw" RW="$STATE/rw" MARKER="$STATE/.adgate-gateway"
+readonly RADIUS_PORT=${ADGATE_GATEWAY_RADIUS_PORT:-1812}
+readonly NAS_ID=${ADGATE_GATEWAY_NAS_ID:-strongswan-gw}
+readonly LOGIN_TIMEOUT=${ADGATE_GATEWAY_TIMEOUT:-30}
+readonly START_TIMEOUT=10
+
+say() { printf 'gateway: %s\n' "$*"; }
+die() { printf 'gateway: ERROR: %s\n' "$1" >&2; exit "${2:-1}"; } # MESSAGE [EXIT_CODE]
+
+require_root() { [[ $(id -u) == 0 ]] || die "must run as root (network namespaces, charon)"; }
+
+check_settings() {
+  [[ $STATE =~ ^[A-Za-z0-9/._+-]+$ ]] ||
+    die "ADGATE_GATEWAY_DIR may only contain letters, digits and / . _ + -: '$STATE'"
+  if ! [[ $RADIUS_PORT =~ ^[0-9]+$ ]] || ((RADIUS_PORT == 0 || RADIUS_PORT > 65535)); then
+    die "ADGATE_GATEWAY_RADIUS_PORT is not a port number: '$RADIUS_PORT'"
+  fi
+  [[ $NAS_ID =~ ^[A-Za-z0-9._-]+$ ]] ||
+    die "ADGATE_GATEWAY_NAS_ID may only contain letters, digits and . _ -: '$NAS_ID'"
+  [[ $LOGIN_TIMEOUT =~ ^[0-9]+$ ]] || die "ADGATE_GATEWAY_TIMEOUT is not a number of seconds"
+}
+
+check_tools() {
+  local tool
+  for tool in "$CHARON" swanctl openssl ip unshare flock base64; do
+    command -v "$tool" >/dev/null ||
+      die "$tool is missing: deploy/lab.sh up installs strongSwan (strongswan-charon, strongswan-swanctl, libcharon-extra-plugins)"
+  done
+}
+
+# One gateway.sh at a time per lab: `up` and `login` rewrite the same files.
+take_lock() {
+  mkdir -p /run/lock
+  local lock="/run/lock/$NETNS-gateway.lock"
+  exec 9>"$lock" || die "cannot open $lock"
+  flock -w 120 9 || die "another deploy/gateway.sh is still running (lock $lock)"
+}
+
+lab_value() { # KEY — from the lab's lab.env
+  local value
+  value=$(sed -n "s/^$1=//p" "$LAB/lab.env" 2>/dev/null) || true
+  [[ -n $value ]] || die "$LAB/lab.env has no $1: run deploy/lab.sh up first"
+  printf '%s' "$value"
+}
+
+write_if_changed() { # PATH MODE (content on stdin); returns 0 if the file changed
+  local path=$1 mode=$2 tmp
+  tmp=$(mktemp "$path.XXXXXX")
+  chmod "$mode" "$tmp"
+  cat >"$tmp"
+  if [[ -f $path ]] && cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mv -f "$tmp" "$path"
+}
+
+# --- network -------------------------------------------------------------------------------
+netns_alive() { [[ -e /run/netns/$1 ]] && ip netns exec "$1" true 2>/dev/null; }
+
+ensure_network() {
+  netns_alive "$NETNS" || die "lab namespace $NETNS is missing: run deploy/lab.sh up first"
+  mkdir -p "$RW_NETNS_ETC"
+  # ip netns exec bind-mounts these: nothing in the road warrior's namespace resolves names
+  # anywhere but loopback (it has no route off the veth anyway).
+  write_if_changed "$RW_NETNS_ETC/resolv.conf" 0644 <<<"nameserver 127.0.0.1" || true
+  write_if_changed "$RW_NETNS_ETC/hosts" 0644 <<EOF || true
+# written by deploy/gateway.sh: the road warrior's namespace
+127.0.0.1	localhost
+$GW_ADDR	$GW_ID
+EOF
+  if ! netns_alive "$RW_NETNS"; then
+    ip netns delete "$RW_NETNS" 2>/dev/null || true
+    ip netns add "$RW_NETNS" || die "cannot create network namespace $RW_NETNS"
+  fi
+  ip -n "$RW_NETNS" link set lo up
+  if ! ip -n "$NETNS" link show "$GW_IF" >/dev/null 2>&1 ||
+    ! ip -n "$RW_NETNS" link show "$RW_IF" >/dev/null 2>&1; then
+    ip -n "$NETNS" link delete "$GW_IF" 2>/dev/null || true
+    ip -n "$NETNS" link add "$GW_IF" type veth peer name "$RW_IF" netns "$RW_NETNS" ||
+      die "cannot create veth pair $GW_IF/$RW_IF between $NETNS and $RW_NETNS"
+  fi
+  ip -n "$NETNS" addr replace "$GW_ADDR/$NET_PREFIX" dev "$GW_IF"
+  ip -n "$RW_NETNS" addr replace "$RW_ADDR/$NET_PREFIX" dev "$RW_IF"
+  ip -n "$NETNS" link set "$GW_IF" up
+  ip -n "$RW_NETNS" link set "$RW_IF" up
+}
+
+# --- certificates: a throwaway CA for the gateway's certificate -----------------------------
+ensure_pki() {
+  [[ -s $PKI/ca.pem && -s $PKI/gw.pem && -s $PKI/gw.key ]] && return 0
+  mkdir -p "$PKI"
+  chmod 0700 "$PKI"
+  local out
+  if ! out=$({
+    set -e
+    cd "$PKI"
+    openssl req -x509 -newkey rsa:3072 -nodes -keyout ca.key -out ca.pem -days 3650 \
+      -subj "/O=adgate lab/CN=adgate lab VPN CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+    openssl req -newkey rsa:3072 -nodes -keyout gw.key -out gw.csr -subj "/O=adgate lab/CN=$GW_ID"
+    openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -out gw.pem \
+      -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$GW_ID")
+    rm -f gw.csr
+  } 2>&1); then
+    printf '%s\n' "$out" | tail -n 15 >&2
+    die "openssl could not make the gateway's certificate in $PKI"
+  fi
+  chmod 0600 "$PKI/ca.key" "$PKI/gw.key"
+  say "certificates: throwaway CA $PKI/ca.pem, gateway certificate for $GW_ID"
+}
+
+# --- charon instances ------------------------------------------------------------------------
+# strongswan.conf for one instance: only the plugins it needs (no /etc/strongswan.d), its own
+# VICI socket and log. Extra settings for charon.plugins come on stdin.
+write_strongswan_conf() { # DIR EXTRA_PLUGINS; returns 0 if the file changed
+  local dir=$1 plugins=$2 extra
+  extra=$(cat)
+  write_if_changed "$dir/strongswan.conf" 0600 <<EOF
+# written by deploy/gateway.sh for this charon instance only
+charon {
+  load_modular = no
+  load = ${COMMON_PLUGINS//$'\n'/} $plugins
+  install_routes = no
+  install_virtual_ip = no
+  retransmit_timeout = 2
+  retransmit_tries = 2
+  filelog {
+    log {
+      path = $dir/charon.log
+      time_format = %F %T
+      ike_name = yes
+      flush_line = yes
+      default = 1
+    }
+  }
+  plugins {
+    vici {
+      socket = unix://$dir/charon.vici
+    }
+$extra
+  }
+}
+swanctl {
+  load = $SWANCTL_PLUGINS
+}
+EOF
+}
+
+GW_RESTART=0
+write_gateway_conf() { # sets GW_RESTART=1 if strongswan.conf changed (charon must restart)
+  local secret_file secret
+  secret_file=${ADGATE_GATEWAY_SECRET_FILE:-$(lab_value RADIUS_SECRET_FILE)}
+  [[ -r $secret_file ]] || die "cannot read the RADIUS secret file $secret_file"
+  secret=$(<"$secret_file")
+  [[ -n $secret ]] || die "the RADIUS secret file $secret_file is empty"
+  [[ $secret != *[\"\\$'\n']* ]] ||
+    die "the RADIUS secret in $secret_file has a quote, backslash or newline; strongswan.conf cannot hold it"
+  mkdir -p "$GW/swanctl/x509" "$GW/swanctl/private" "$GW/run"
+  chmod 0700 "$GW" "$GW/swanctl/private"
+  cp "$PKI/gw.pem" "$GW/swanctl/x509/gw.pem"
+  install -m 0600 "$PKI/gw.key" "$GW/swanctl/private/gw.key"
+  write_if_changed "$GW/swanctl/swanctl.conf" 0600 <<EOF || true
+# written by deploy/gateway.sh: the VPN gateway, authenticating road warriors through RADIUS
+connections {
+  rw {
+    version = 2
+    local_addrs = $GW_ADDR
+    proposals = $PROPOSALS
+    local {
+      auth = pubkey
+      certs = gw.pem
+      id = $GW_ID
+    }
+    remote {
+      auth = eap-gtc
+      eap_id = %any
+    }
+  }
+}
+EOF
+  if write_strongswan_conf "$GW" eap-radius; then GW_RESTART=1; fi <<EOF
+    eap-gtc {
+      # EAP-GTC carries the user's password; the gateway checks it with one PAP
+      # Access-Request through eap-radius's XAuth backend "radius".
+      backend = radius
+    }
+    eap-radius {
+      # adgate does not implement RADIUS accounting yet. With accounting on, the gateway holds
+      # each session until Accounting-Start is answered and drops it when that times out.
+      accounting = no
+      nas_identifier = $NAS_ID
+      retransmit_timeout = 2
+      retransmit_tries = 2
+      # eap-radius signs every Access-Request with Message-Authenticator (seen in adgate's
+      # records), so adgate's default require_message_authenticator = true holds.
+      servers {
+        adgate {
+          address = 127.0.0.1
+          auth_port = $RADIUS_PORT
+          secret = "$secret"
+        }
+      }
+    }
+EOF
+}
+
+write_road_warrior_conf() {
+  mkdir -p "$RW/swanctl/x509ca" "$RW/swanctl/conf.d" "$RW/run"
+  chmod 0700 "$RW" "$RW/swanctl/conf.d"
+  cp "$PKI/ca.pem" "$RW/swanctl/x509ca/ca.pem"
+  write_if_changed "$RW/swanctl/swanctl.conf" 0600 <<EOF || true
+# written by deploy/gateway.sh: the road warrior; \`login\` puts the user in conf.d/login.conf
+connections {
+  gateway {
+    version = 2
+    local_addrs = $RW_ADDR
+    remote_addrs = $GW_ADDR
+    proposals = $PROPOSALS
+    # The kernel has no ESP: ask for the IKE SA only (RFC 6023), no CHILD_SA to install.
+    childless = force
+    local {
+      auth = eap-gtc
+    }
+    remote {
+      auth = pubkey
+      id = $GW_ID
+      cacerts = ca.pem
+    }
+  }
+}
+include conf.d/*.conf
+EOF
+  write_strongswan_conf "$RW" "" </dev/null || true
+}
+
+charon_pid() { # DIR — prints the pid of this instance's charon if it runs
+  local pid exe
+  [[ -r $1/run/charon.pid ]] || return 1
+  pid=$(tr -dc 0-9 <"$1/run/charon.pid")
+  [[ -n $pid ]] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ $exe == "$CHARON" ]] || return 1
+  echo "$pid"
+}
+
+swanctl_in() { # DIR ARGS... — swanctl against this instance's VICI socket and credentials
+  local dir=$1
+  shift
+  STRONGSWAN_CONF="$dir/strongswan.conf" SWANCTL_DIR="$dir/swanctl" \
+    swanctl "$@" --uri "unix://$dir/charon.vici"
+}
+
+start_charon() { # NAME NETNS DIR
+  local name=$1 netns=$2 dir=$3 deadline pid
+  if pid=$(charon_pid "$dir") && swanctl_in "$dir" --stats >/dev/null 2>&1; then
+    return 0
+  fi
+  [[ -z ${pid:-} ]] || stop_charon "$name" "$dir"
+  rm -f "$dir/run/charon.pid" "$dir/charon.vici"
+  : >"$dir/charon.log"
+  # A private /run for charon's compiled-in /var/run/charon.pid, so instances do not collide.
+  # shellcheck disable=SC2016 # $1 and $@ are the inner shell's arguments
+  setsid ip netns exec "$netns" unshare --mount --propagation private \
+    sh -c 'mount --bind "$1" /run && shift && exec "$@"' charon-in-ns "$dir/run" \
+    env STRONGSWAN_CONF="$dir/strongswan.conf" "$CHARON" \
+    </dev/null >"$dir/charon.out" 2>&1 9>&- &
+  deadline=$((SECONDS + START_TIMEOUT))
+  until swanctl_in "$dir" --stats >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)) || ! kill -0 $! 2>/dev/null; then
+      tail -n 20 "$dir/charon.out" "$dir/charon.log" >&2 2>/dev/null || true
+      die "the $name's charon did not answer on $dir/charon.vici within ${START_TIMEOUT}s"
+    fi
+    sleep 0.1
+  done
+  say "charon for the $name running in namespace $netns (log $dir/charon.log)"
+}
+
+stop_charon() { # NAME DIR
+  local name=$1 dir=$2 pid
+  pid=$(charon_pid "$dir") || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    say "$name: charon (pid $pid) did not stop within 5s: killed"
+  fi
+  rm -f "$dir/run/charon.pid"
+}
+
+load_config() { # NAME DIR
+  local out
+  out=$(swanctl_in "$2" --load-all --clear --file "$2/swanctl/swanctl.conf" 2>&1) || {
+    printf '%s\n' "$out" >&2
+    die "swanctl could not load the $1's configuration ($2/swanctl/swanctl.conf)"
+  }
+}
+
+# --- commands ---------------------------------------------------------------------------------
+cmd_up() {
+  mkdir -p "$STATE"
+  chmod 0700 "$STATE"
+  : >"$MARKER"
+  ensure_network
+  ensure_pki
+  write_gateway_conf
+  ((GW_RESTART == 0)) || stop_charon gateway "$GW"
+  write_road_warrior_conf
+  start_charon gateway "$NETNS" "$GW"
+  start_charon "road warrior" "$RW_NETNS" "$RW"
+  load_config gateway "$GW"
+  rm -f "$RW/swanctl/conf.d/login.conf"
+  load_config "road warrior" "$RW"
+  say "up: gateway $GW_ADDR ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
+}
+
+cmd_down() {
+  stop_charon "road warrior" "$RW"
+  stop_charon gateway "$GW"
+  ip -n "$NETNS" link delete "$GW_IF" 2>/dev/null || true
+  if [[ -e /run/netns/$RW_NETNS ]]; then
+    ip netns delete "$RW_NETNS" || die "cannot delete namespace $RW_NETNS"
+  fi
+  rm -rf "$RW_NETNS_ETC"
+  if [[ -d $STATE ]]; then
+    [[ -e $MARKER ]] || die "$STATE has no $MARKER: not deleting a directory deploy/gateway.sh did not make"
+    rm -rf "$STATE"
+  fi
+  say "down: charons stopped, namespace $RW_NETNS and $STATE removed"
+}
+
+cmd_status() {
+  local ok=0 name dir
+  for name in gateway road-warrior; do
+    dir=$GW
+    [[ $name == road-warrior ]] && dir=$RW
+    if charon_pid "$dir" >/dev/null && swanctl_in "$dir" --stats >/dev/null 2>&1; then
+      echo "$name: running"
+    else
+      echo "$name: not running"
+      ok=1
+    fi
+  done
+  return $ok
+}
+
+# A swanctl.conf string: quotes and backslashes escaped; control characters refused.
+conf_string() { # VALUE WHAT
+  [[ $1 != *[[:cntrl:]]* ]] || die "$2 has control characters"
+  local v=${1//\\/\\\\}
+  printf '"%s"' "${v//\"/\\\"}"
+}
+
+cmd_login() { # USER PASSWORD_FILE
+  local user=$1 password_file=$2 id secret out rc gw_log_size
+  [[ -n $user && ${#user} -le 253 ]] || die "the user name must have 1 to 253 characters" 2
+  [[ -r $password_file ]] || die "cannot read the password file $password_file" 2
+  cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
+  id=$(conf_string "$user" "the user name")
+  # One trailing newline is not part of the password (as for adgate's secret files).
+  secret=$(base64 -w0 < <(sed -z 's/\n$//' "$password_file"))
+  # The password file copy goes away however this ends (the daemon forgets it just below).
+  trap 'rm -f "$RW/swanctl/conf.d/login.conf"' EXIT
+  write_if_changed "$RW/swanctl/conf.d/login.conf" 0600 <<EOF || true
+# written by deploy/gateway.sh login: the user logging in, removed after the attempt
+connections {
+  gateway {
+    local {
+      id = $id
+    }
+  }
+}
+secrets {
+  eap-login {
+    id = $id
+    secret = 0s$secret
+  }
+}
+EOF
+  secret=""
+  swanctl_in "$RW" --terminate --ike gateway --timeout 5 >/dev/null 2>&1 || true
+  load_config "road warrior" "$RW"
+  gw_log_size=$(stat -c %s "$GW/charon.log" 2>/dev/null || echo 0)
+  rc=0
+  out=$(timeout "$((LOGIN_TIMEOUT + 5))" \
+    env STRONGSWAN_CONF="$RW/strongswan.conf" SWANCTL_DIR="$RW/swanctl" \
+    swanctl --initiate --ike gateway --timeout "$LOGIN_TIMEOUT" --uri "unix://$RW/charon.vici" \
+    2>&1) || rc=$?
+  # Forget the password and the session either way.
+  rm -f "$RW/swanctl/conf.d/login.conf"
+  load_config "road warrior" "$RW"
+  if ((rc == 0)) && grep -q "IKE_SA gateway\[[0-9]*\] established" <<<"$out"; then
+    swanctl_in "$RW" --terminate --ike gateway --timeout 5 >/dev/null 2>&1 || true
+    echo "$user: tunnel up"
+    return 0
+  fi
+  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED.
+  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify" <<<"$out"; then
+    echo "$user: refused"
+    # The gateway refuses when RADIUS does not answer, too: say so, it is not adgate's verdict.
+    if tail -c "+$((gw_log_size + 1))" "$GW/charon.log" |
+      grep -Eq "receiving RADIUS message failed|RADIUS server .* not responding"; then
+      printf 'gateway: %s\n' "the gateway got no answer from its RADIUS server, adgate (see $GW/charon.log)" >&2
+    fi
+    return 1
+  fi
+  printf '%s\n' "$out" | tail -n 15 >&2
+  die "$user: no verdict from the gateway (swanctl exit $rc; logs $GW/charon.log, $RW/charon.log)" 2
+}
+
+usage() {
+  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
+}
+
+main() {
+  local cmd=${1:-}
+  (($#)) && shift
+  case $cmd in
+    up | down | status) (($# == 0)) || { usage >&2; exit 2; } ;;
+    login) (($# == 2)) || { usage >&2; exit 2; } ;;
+    -h | --help | help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  require_root
+  check_settings
+  check_tools
+  take_lock
+  case $cmd in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    login) cmd_login "$@" ;;
+  esac
+}
+
+main "$@"
