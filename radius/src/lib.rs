@@ -9,7 +9,9 @@
 
 pub mod client;
 pub mod clients;
+pub mod eap;
 pub mod handler;
+pub mod mppe_keys;
 pub mod password;
 pub mod request;
 pub mod secret;
@@ -28,6 +30,7 @@ mod test_vectors;
 
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
 pub use clients::{ClientTable, NasClient};
+pub use eap::{EapCode, EapPacket};
 pub use handler::{
     Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute, RequestHandler,
 };

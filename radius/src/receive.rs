@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::clients::{ClientTable, NasClient};
-use crate::dictionary::{ACCESS_REQUEST, USER_NAME};
+use crate::dictionary::{ACCESS_REQUEST, EAP_MESSAGE, USER_NAME};
 use crate::handler::{Discard, DiscardReason};
 use crate::message_authenticator;
 use crate::packet::{MalformedPacket, Packet};
@@ -97,7 +97,9 @@ fn access_request(
         {
             return Err(refuse(DiscardReason::BadMessageAuthenticator, None));
         }
-        None if client.require_message_authenticator => {
+        // RFC 3579 §3.3: an Access-Request with EAP-Message and no
+        // Message-Authenticator MUST be silently discarded.
+        None if client.require_message_authenticator || packet.contains(EAP_MESSAGE) => {
             return Err(refuse(DiscardReason::MissingMessageAuthenticator, None));
         }
         _ => {}
@@ -115,6 +117,7 @@ fn access_request(
         InvalidAccessRequest::UndecodablePassword => {
             refuse(DiscardReason::BadRequestAuthenticator, None)
         }
+        InvalidAccessRequest::MalformedEap(_) => refuse(DiscardReason::Malformed, None),
     })?;
     Ok(Received {
         request,

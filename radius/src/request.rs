@@ -7,8 +7,9 @@ use std::sync::Arc;
 use crate::clients::NasClient;
 use crate::dictionary::{
     ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, NAS_IDENTIFIER,
-    NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME, USER_PASSWORD,
+    NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, STATE, USER_NAME, USER_PASSWORD,
 };
+use crate::eap::{EapPacket, MalformedEap};
 use crate::packet::{MalformedPacket, Packet};
 use crate::password::Password;
 use crate::user_password;
@@ -18,9 +19,15 @@ use crate::user_password;
 pub enum Credential {
     /// A User-Password, unhidden (RFC 2865 §5.2), trailing NUL padding removed.
     Pap(Password),
-    /// CHAP, EAP, ARAP, a mix of methods, or none at all: nothing adgate
+    /// CHAP, ARAP, a mix of methods, or none at all: nothing adgate
     /// can verify against the directory, so the handler rejects it.
     Unsupported,
+    /// An EAP packet reassembled from EAP-Message (RFC 3579 §3.1), with the
+    /// State the NAS echoed from the previous Access-Challenge, if any.
+    Eap {
+        packet: EapPacket,
+        state: Option<Vec<u8>>,
+    },
 }
 
 /// An Access-Request from a known NAS whose Message-Authenticator, if any,
@@ -45,6 +52,9 @@ pub struct AccessRequest {
     pub calling_station_id: Option<String>,
     /// Whether a valid Message-Authenticator (RFC 3579 §3.2) was present.
     pub message_authenticator: bool,
+    /// The Request Authenticator, which keys hidden reply attributes such
+    /// as the MS-MPPE keys (RFC 2548 §2.4.2).
+    pub request_authenticator: [u8; 16],
 }
 
 /// Why an authenticated Access-Request still cannot be handed on.
@@ -52,6 +62,7 @@ pub struct AccessRequest {
 pub(crate) enum InvalidAccessRequest {
     Malformed(MalformedPacket),
     UndecodablePassword,
+    MalformedEap(MalformedEap),
 }
 
 impl From<MalformedPacket> for InvalidAccessRequest {
@@ -88,6 +99,7 @@ impl AccessRequest {
             nas_identifier,
             calling_station_id,
             message_authenticator,
+            request_authenticator: *packet.authenticator(),
         })
     }
 }
@@ -95,23 +107,38 @@ impl AccessRequest {
 /// PAP only when User-Password is the sole credential. RFC 2865 §4.1 says
 /// a request "MUST NOT contain both a User-Password and a CHAP-Password";
 /// EAP-Message (RFC 3579) and ARAP-Password (RFC 2869) are methods of their
-/// own, so a mix is not a PAP request either.
+/// own, so a mix is not a PAP request either. Likewise EAP only when
+/// EAP-Message is the sole credential.
 fn decode_credential(
     packet: &Packet<'_>,
     client: &NasClient,
 ) -> Result<Credential, InvalidAccessRequest> {
     let hidden_password = packet.at_most_one(USER_PASSWORD)?;
-    let other_credential = [CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE]
-        .into_iter()
-        .any(|attribute_type| packet.contains(attribute_type));
+    let has = |attribute_types: &[u8]| {
+        attribute_types
+            .iter()
+            .any(|&attribute_type| packet.contains(attribute_type))
+    };
     match hidden_password {
-        Some(hidden) if !other_credential => {
+        Some(hidden) if !has(&[CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE]) => {
             user_password::unhide(&client.secret, packet.authenticator(), hidden.value)
                 .map(Credential::Pap)
                 .map_err(|_| InvalidAccessRequest::UndecodablePassword)
         }
+        None if has(&[EAP_MESSAGE]) && !has(&[CHAP_PASSWORD, ARAP_PASSWORD]) => decode_eap(packet),
         _ => Ok(Credential::Unsupported),
     }
+}
+
+/// Joins every EAP-Message in order into one EAP packet (RFC 3579 §3.1)
+/// and takes the State echoed from the last Access-Challenge (RFC 2865 §5.24).
+fn decode_eap(packet: &Packet<'_>) -> Result<Credential, InvalidAccessRequest> {
+    let octets: Vec<u8> = packet.values(EAP_MESSAGE).flatten().copied().collect();
+    let eap = EapPacket::parse(&octets).map_err(InvalidAccessRequest::MalformedEap)?;
+    let state = packet
+        .at_most_one(STATE)?
+        .map(|attribute| attribute.value.to_vec());
+    Ok(Credential::Eap { packet: eap, state })
 }
 
 /// NAS-IP-Address if present, else NAS-IPv6-Address; both are validated.

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use crate::clients::NasClient;
-use crate::dictionary::{ACCESS_ACCEPT, ACCESS_REJECT, MESSAGE_AUTHENTICATOR, PROXY_STATE};
+use crate::dictionary::{
+    ACCESS_ACCEPT, ACCESS_CHALLENGE, ACCESS_REJECT, MESSAGE_AUTHENTICATOR, PROXY_STATE,
+};
 use crate::handler::Reply;
 use crate::message_authenticator;
 use crate::packet::{
@@ -46,6 +48,8 @@ impl ResponseContext {
         let (code, attributes) = match reply {
             Reply::Accept { attributes } => (ACCESS_ACCEPT, attributes.as_slice()),
             Reply::Reject => (ACCESS_REJECT, &[][..]),
+            Reply::Challenge { attributes } => (ACCESS_CHALLENGE, attributes.as_slice()),
+            Reply::RejectWith { attributes } => (ACCESS_REJECT, attributes.as_slice()),
         };
         let mut writer = PacketWriter::new(code, self.identifier, &self.request_authenticator);
         let message_authenticator_offset = writer.push(

@@ -144,11 +144,11 @@ async fn serve<H: RequestHandler>(
     let identifier = request.identifier;
     let reply = handler.access_request(request).await;
     let encoded = response.encode(&reply).or_else(|error| match reply {
-        Reply::Accept { .. } => {
-            error!(%error, identifier, "Access-Accept cannot be encoded: answering Access-Reject");
+        Reply::Accept { .. } | Reply::RejectWith { .. } => {
+            error!(%error, identifier, "reply cannot be encoded: answering a bare Access-Reject");
             response.encode(&Reply::Reject)
         }
-        Reply::Reject => Err(error),
+        Reply::Reject | Reply::Challenge { .. } => Err(error),
     });
     let octets = match encoded {
         Ok(octets) => octets,
