@@ -5,5 +5,5 @@
 mod record;
 mod trail;
 
-pub use record::{AccountRecord, NasRecord, Record, UserName, Verdict};
+pub use record::{AccountRecord, CertificateRecord, NasRecord, Record, UserName, Verdict};
 pub use trail::AuditTrail;

@@ -30,6 +30,7 @@ struct ConfigFile {
     directory: DirectorySection,
     policy: PolicySection,
     audit: AuditSection,
+    eap_tls: Option<EapTlsSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +77,27 @@ struct PolicySection {
     telework_group: Spanned<String>,
 }
 
+/// `[eap_tls]`: certificate logins. Absent: EAP requests are refused as unsupported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EapTlsSection {
+    certificate_file: PathBuf,
+    private_key_file: PathBuf,
+    ca_file: PathBuf,
+    #[serde(default)]
+    crl_files: Vec<PathBuf>,
+    #[serde(default = "default_fragment_size")]
+    fragment_size: Spanned<usize>,
+    #[serde(default)]
+    subject_email_identity: bool,
+    #[serde(default)]
+    allow_anonymous_identity: bool,
+    #[serde(default = "default_max_conversations")]
+    max_conversations: Spanned<usize>,
+    #[serde(default = "default_conversation_timeout_s")]
+    conversation_timeout_s: Spanned<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuditSection {
@@ -94,6 +116,15 @@ fn default_max_in_flight() -> Spanned<usize> {
 fn default_user_bind_connections() -> Spanned<usize> {
     Spanned::new(0..0, 4)
 }
+fn default_fragment_size() -> Spanned<usize> {
+    Spanned::new(0..0, 1024)
+}
+fn default_max_conversations() -> Spanned<usize> {
+    Spanned::new(0..0, 256)
+}
+fn default_conversation_timeout_s() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
+}
 
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
@@ -104,6 +135,22 @@ pub struct Config {
     pub directory: adgate_authz::DirectoryConfig,
     pub policy: adgate_authz::PolicyConfig,
     pub audit_dir: PathBuf,
+    pub eap_tls: Option<EapTlsConfig>,
+}
+
+/// Certificate logins (`[eap_tls]`).
+#[derive(Debug)]
+pub struct EapTlsConfig {
+    pub files: adgate_certs::EapTlsSettings,
+    /// TLS data per EAP-TLS fragment; a smaller Framed-MTU from the NAS wins.
+    pub fragment_size: usize,
+    pub identity_policy: adgate_certs::IdentityPolicy,
+    /// Accept an anonymous EAP identity (RFC 7542 §2.4) instead of the certificate's name.
+    pub allow_anonymous_identity: bool,
+    /// Conversations in progress at once; beyond, the least recently active is dropped.
+    pub max_conversations: usize,
+    /// A conversation silent for this long is forgotten.
+    pub conversation_timeout: Duration,
 }
 
 /// One NAS (VPN appliance) allowed to send requests.
@@ -209,6 +256,10 @@ impl Validator<'_> {
                 telework_group: telework_group.into_inner(),
             },
             audit_dir: file.audit.dir,
+            eap_tls: file
+                .eap_tls
+                .map(|section| self.eap_tls(section))
+                .transpose()?,
         })
     }
 
@@ -274,6 +325,48 @@ impl Validator<'_> {
             ));
         }
         Ok(SharedSecret::new(bytes))
+    }
+
+    fn eap_tls(&self, section: EapTlsSection) -> Result<EapTlsConfig, ConfigError> {
+        let fragment_size = *section.fragment_size.get_ref();
+        if !(64..=3000).contains(&fragment_size) {
+            return Err(self.invalid(
+                section.fragment_size.span(),
+                "eap_tls.fragment_size",
+                "must be between 64 and 3000 octets (an Access-Challenge must fit 4096)",
+            ));
+        }
+        let max_conversations = *section.max_conversations.get_ref();
+        if !(1..=100_000).contains(&max_conversations) {
+            return Err(self.invalid(
+                section.max_conversations.span(),
+                "eap_tls.max_conversations",
+                "must be between 1 and 100000",
+            ));
+        }
+        let timeout_s = *section.conversation_timeout_s.get_ref();
+        if !(1..=600).contains(&timeout_s) {
+            return Err(self.invalid(
+                section.conversation_timeout_s.span(),
+                "eap_tls.conversation_timeout_s",
+                "must be between 1 and 600 seconds",
+            ));
+        }
+        Ok(EapTlsConfig {
+            files: adgate_certs::EapTlsSettings {
+                certificate_file: section.certificate_file,
+                private_key_file: section.private_key_file,
+                ca_file: section.ca_file,
+                crl_files: section.crl_files,
+            },
+            fragment_size,
+            identity_policy: adgate_certs::IdentityPolicy {
+                subject_email: section.subject_email_identity,
+            },
+            allow_anonymous_identity: section.allow_anonymous_identity,
+            max_conversations,
+            conversation_timeout: Duration::from_secs(timeout_s),
+        })
     }
 
     fn directory(

@@ -3,27 +3,86 @@
 //! then does the reply go back. If the record cannot be written the answer is Reject, whatever
 //! AD said (fail closed). Reasons go to the record and the log, never onto the wire.
 
-use adgate_authz::{Authorizer, Decision, Outcome, Reason};
-use adgate_radius::{AccessRequest, Credential, Discard, Reply, RequestHandler};
+use adgate_authz::{Authorizer, Decision, Reason};
+use adgate_radius::{AccessRequest, Credential, Discard, Reply, ReplyAttribute, RequestHandler};
 
-use crate::audit::{AccountRecord, AuditTrail, NasRecord, Record, UserName, Verdict};
+use crate::audit::{
+    AccountRecord, AuditTrail, CertificateRecord, NasRecord, Record, UserName, Verdict,
+};
+use crate::eap_tls::{EapAnswer, EapTlsLogins};
 
 pub struct Gatekeeper {
     authorizer: Authorizer,
     trail: AuditTrail,
+    eap_tls: Option<EapTlsLogins>,
+}
+
+/// A decision on a request, before it is recorded and answered.
+pub(crate) struct Decided {
+    pub(crate) method: &'static str,
+    pub(crate) verdict: Verdict,
+    pub(crate) reason: Option<&'static str>,
+    pub(crate) account: Option<AccountRecord>,
+    pub(crate) certificate: Option<CertificateRecord>,
+    /// What an Access-Accept carries (EAP-Success, MS-MPPE keys).
+    pub(crate) accept_attributes: Vec<ReplyAttribute>,
+    /// What an Access-Reject carries (EAP-Failure); never a reason.
+    pub(crate) reject_attributes: Vec<ReplyAttribute>,
+}
+
+impl Decided {
+    fn without_attributes(
+        method: &'static str,
+        verdict: Verdict,
+        reason: Option<&'static str>,
+    ) -> Decided {
+        Decided {
+            method,
+            verdict,
+            reason,
+            account: None,
+            certificate: None,
+            accept_attributes: Vec::new(),
+            reject_attributes: Vec::new(),
+        }
+    }
+
+    fn reject_reply(&self) -> Reply {
+        match self.reject_attributes.as_slice() {
+            [] => Reply::Reject,
+            attributes => Reply::RejectWith {
+                attributes: attributes.to_vec(),
+            },
+        }
+    }
 }
 
 impl Gatekeeper {
     pub fn new(authorizer: Authorizer, trail: AuditTrail) -> Gatekeeper {
-        Gatekeeper { authorizer, trail }
+        Gatekeeper {
+            authorizer,
+            trail,
+            eap_tls: None,
+        }
     }
-}
 
-impl RequestHandler for Gatekeeper {
-    async fn access_request(&self, request: AccessRequest) -> Reply {
+    /// Serves certificate logins too.
+    pub fn with_eap_tls(mut self, eap_tls: EapTlsLogins) -> Gatekeeper {
+        self.eap_tls = Some(eap_tls);
+        self
+    }
+
+    async fn decide(&self, request: &AccessRequest) -> Result<Decided, Reply> {
         let user_name = request.user_name.as_deref().unwrap_or_default();
-        let (method, verdict, reason, outcome) = match &request.credential {
-            Credential::Pap(password) => {
+        let unsupported = || {
+            Decided::without_attributes(
+                "unsupported",
+                Verdict::Reject,
+                Some(Reason::UnsupportedCredential.as_str()),
+            )
+        };
+        match (&request.credential, &self.eap_tls) {
+            (Credential::Pap(password), _) => {
                 let outcome = self
                     .authorizer
                     .check_password(user_name, password.expose())
@@ -32,21 +91,47 @@ impl RequestHandler for Gatekeeper {
                     Decision::Accept => (Verdict::Accept, None),
                     Decision::Reject(reason) => (Verdict::Reject, Some(reason.as_str())),
                 };
-                ("pap", verdict, reason, Some(outcome))
+                let mut decided = Decided::without_attributes("pap", verdict, reason);
+                decided.account = outcome.account.as_ref().map(AccountRecord::from);
+                Ok(decided)
+            }
+            (
+                Credential::Eap {
+                    packet,
+                    state,
+                    framed_mtu,
+                },
+                Some(eap_tls),
+            ) => {
+                let answer = eap_tls
+                    .handle(
+                        request,
+                        packet,
+                        state.as_deref(),
+                        *framed_mtu,
+                        &self.authorizer,
+                    )
+                    .await;
+                match answer {
+                    EapAnswer::Challenge(reply) => Err(reply),
+                    EapAnswer::Decided(decided) => Ok(*decided),
+                }
             }
             // CHAP and MS-CHAP cannot be checked against AD without reversible passwords, which
-            // the telework policy does not allow; EAP arrives with the EAP-TLS issue.
-            Credential::Unsupported => (
-                "unsupported",
-                Verdict::Reject,
-                Some(Reason::UnsupportedCredential.as_str()),
-                None,
-            ),
+            // the telework policy does not allow; EAP needs an [eap_tls] section.
+            (Credential::Eap { .. }, None) | (Credential::Unsupported, _) => Ok(unsupported()),
+        }
+    }
+}
+
+impl RequestHandler for Gatekeeper {
+    async fn access_request(&self, request: AccessRequest) -> Reply {
+        let user_name = request.user_name.as_deref().unwrap_or_default();
+        let decided = match self.decide(&request).await {
+            Ok(decided) => decided,
+            Err(challenge) => return challenge,
         };
-        let account = outcome
-            .as_ref()
-            .and_then(|o: &Outcome| o.account.as_ref())
-            .map(AccountRecord::from);
+        let (method, verdict, reason) = (decided.method, decided.verdict, decided.reason);
 
         let mut record = Record::new(nas_record(&request), verdict);
         record.radius_identifier = Some(request.identifier);
@@ -54,7 +139,8 @@ impl RequestHandler for Gatekeeper {
         record.calling_station_id = request.calling_station_id.clone();
         record.method = Some(method);
         record.reason = reason;
-        record.account = account;
+        record.account = decided.account.clone();
+        record.certificate = decided.certificate.clone();
         record.message_authenticator = Some(request.message_authenticator);
 
         if let Err(error) = self.trail.append(&record).await {
@@ -67,7 +153,7 @@ impl RequestHandler for Gatekeeper {
                 %error,
                 "decision not recorded; rejecting"
             );
-            return Reply::Reject;
+            return decided.reject_reply();
         }
         tracing::info!(
             request_id = %record.request_id,
@@ -81,9 +167,9 @@ impl RequestHandler for Gatekeeper {
         );
         match verdict {
             Verdict::Accept => Reply::Accept {
-                attributes: Vec::new(),
+                attributes: decided.accept_attributes,
             },
-            Verdict::Reject | Verdict::Discard => Reply::Reject,
+            Verdict::Reject | Verdict::Discard => decided.reject_reply(),
         }
     }
 

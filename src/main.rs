@@ -5,6 +5,7 @@
 mod audit;
 mod cli;
 mod config;
+mod eap_tls;
 mod gatekeeper;
 mod nas;
 mod secret_file;

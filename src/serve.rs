@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use adgate_authz::{Authorizer, Directory};
+use adgate_certs::TlsServer;
 use adgate_radius::{ClientTable, NasClient, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
@@ -13,12 +14,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::AuditTrail;
 use crate::config::Config;
+use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
 
 /// Checks the config and everything it names, printing a summary.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     Directory::new(config.directory.clone()).context("directory settings")?;
+    if let Some(eap_tls) = &config.eap_tls {
+        TlsServer::new(eap_tls.files.clone()).context("eap_tls settings")?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
@@ -48,7 +53,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let directory = Directory::new(config.directory).context("directory settings")?;
     let authorizer = Authorizer::new(directory, config.policy);
     let (trail, writer) = AuditTrail::open(&config.audit_dir)?;
-    let handler = Arc::new(Gatekeeper::new(authorizer, trail));
+    let mut gatekeeper = Gatekeeper::new(authorizer, trail);
+    if let Some(eap_tls) = config.eap_tls {
+        let logins = EapTlsLogins::new(eap_tls).context("eap_tls settings")?;
+        tracing::info!("certificate logins (EAP-TLS) enabled");
+        gatekeeper = gatekeeper.with_eap_tls(logins);
+    }
+    let handler = Arc::new(gatekeeper);
 
     let shutdown = CancellationToken::new();
     let mut servers = Vec::new();

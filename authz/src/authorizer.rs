@@ -58,11 +58,11 @@ impl Authorizer {
         let lookup = self.directory.find_account(&name).await;
         let account = match single_account(lookup, name.attribute(), name.value()) {
             Ok(account) => account,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         let summary = match self.apply_policy(*account).await {
             Ok(summary) => summary,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         let dn = summary.dn.as_str();
         match self.directory.check_password(dn, password).await {
@@ -79,12 +79,15 @@ impl Authorizer {
 
     /// Reads the account's telework membership and judges it with [`decide`]: the account's
     /// summary when every check passes, else the refusal.
-    pub(crate) async fn apply_policy(&self, account: Account) -> Result<AccountSummary, Outcome> {
+    pub(crate) async fn apply_policy(
+        &self,
+        account: Account,
+    ) -> Result<AccountSummary, Box<Outcome>> {
         let summary = account.summary;
         let dn = summary.dn.as_str();
         let telework_member = match self.telework_member(dn).await {
             Ok(member) => member,
-            Err(error) => return Err(unavailable(&error, Some(summary))),
+            Err(error) => return Err(Box::new(unavailable(&error, Some(summary)))),
         };
         let facts = Facts {
             account: account.state,
@@ -93,7 +96,7 @@ impl Authorizer {
         };
         if let Decision::Reject(reason) = decide(&facts) {
             debug!(dn, %reason, ?facts, "refused by policy");
-            return Err(reject(reason, Some(summary)));
+            return Err(Box::new(reject(reason, Some(summary))));
         }
         Ok(summary)
     }
@@ -137,21 +140,21 @@ pub(crate) fn single_account(
     lookup: Result<Lookup, DirectoryError>,
     attribute: &str,
     value: &str,
-) -> Result<Box<Account>, Outcome> {
+) -> Result<Box<Account>, Box<Outcome>> {
     match lookup {
         Ok(Lookup::Found(account)) => Ok(account),
         Ok(Lookup::NotFound) => {
             debug!(attribute, "no such account");
-            Err(reject(Reason::UnknownUser, None))
+            Err(Box::new(reject(Reason::UnknownUser, None)))
         }
         Ok(Lookup::Ambiguous) => {
             warn!(
                 attribute,
                 value, "several accounts match; make the attribute unique"
             );
-            Err(reject(Reason::AmbiguousUser, None))
+            Err(Box::new(reject(Reason::AmbiguousUser, None)))
         }
-        Err(error) => Err(unavailable(&error, None)),
+        Err(error) => Err(Box::new(unavailable(&error, None))),
     }
 }
 

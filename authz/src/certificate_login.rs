@@ -60,7 +60,7 @@ impl Authorizer {
         let lookup = self.directory.find_account_matching(&name.filter()).await;
         let account = match single_account(lookup, name.attribute(), name.value()) {
             Ok(account) => account,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         match self.apply_policy(*account).await {
             Ok(summary) => {
@@ -70,7 +70,7 @@ impl Authorizer {
                     account: Some(summary),
                 }
             }
-            Err(outcome) => outcome,
+            Err(outcome) => *outcome,
         }
     }
 }

@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn flags_and_acks() {
-        assert_eq!(Fragment::parse(&start()).unwrap().start, true);
+        assert!(Fragment::parse(&start()).unwrap().start);
         assert!(Fragment::parse(&ack()).unwrap().is_ack());
         assert!(!Fragment::parse(&[0x40]).unwrap().is_ack());
         assert!(!Fragment::parse(&[0x00, 1]).unwrap().is_ack());

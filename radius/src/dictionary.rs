@@ -25,6 +25,8 @@ pub(crate) const CHAP_PASSWORD: u8 = rfc2865::CHAP_PASSWORD_TYPE;
 pub(crate) const NAS_IP_ADDRESS: u8 = rfc2865::NAS_IP_ADDRESS_TYPE;
 /// RFC 2865 §5.18.
 pub(crate) const REPLY_MESSAGE: u8 = rfc2865::REPLY_MESSAGE_TYPE;
+/// RFC 2865 §5.12.
+pub(crate) const FRAMED_MTU: u8 = rfc2865::FRAMED_MTU_TYPE;
 /// RFC 2865 §5.24.
 pub(crate) const STATE: u8 = rfc2865::STATE_TYPE;
 /// RFC 2865 §5.31.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::clients::NasClient;
 use crate::dictionary::{
-    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, NAS_IDENTIFIER,
+    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, FRAMED_MTU, NAS_IDENTIFIER,
     NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, STATE, USER_NAME, USER_PASSWORD,
 };
 use crate::eap::{EapPacket, MalformedEap};
@@ -23,10 +23,12 @@ pub enum Credential {
     /// can verify against the directory, so the handler rejects it.
     Unsupported,
     /// An EAP packet reassembled from EAP-Message (RFC 3579 §3.1), with the
-    /// State the NAS echoed from the previous Access-Challenge, if any.
+    /// State the NAS echoed from the previous Access-Challenge, if any, and
+    /// the link's Framed-MTU (RFC 3579 §2.2: EAP packets must fit it).
     Eap {
         packet: EapPacket,
         state: Option<Vec<u8>>,
+        framed_mtu: Option<u32>,
     },
 }
 
@@ -138,7 +140,12 @@ fn decode_eap(packet: &Packet<'_>) -> Result<Credential, InvalidAccessRequest> {
     let state = packet
         .at_most_one(STATE)?
         .map(|attribute| attribute.value.to_vec());
-    Ok(Credential::Eap { packet: eap, state })
+    let framed_mtu = decode_octets::<4>(packet, FRAMED_MTU)?.map(u32::from_be_bytes);
+    Ok(Credential::Eap {
+        packet: eap,
+        state,
+        framed_mtu,
+    })
 }
 
 /// NAS-IP-Address if present, else NAS-IPv6-Address; both are validated.
