@@ -8,6 +8,7 @@ mod config;
 mod eap_tls;
 mod gatekeeper;
 mod nas;
+mod nas_eap_tls;
 mod secret_file;
 mod serve;
 
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
             Command::CheckConfig { config } => {
                 serve::check_config(&config).map(|()| ExitCode::SUCCESS)
             }
-            Command::Nas(command) => nas::run(command).await,
+            Command::Nas(command) => nas::run(*command).await,
         }
     });
     match result {

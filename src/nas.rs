@@ -2,6 +2,7 @@
 //! sends (Message-Authenticator first, retransmissions on timeout) so the demo, the integration
 //! tests and the benchmark exercise adgate over real UDP.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
 use anyhow::{bail, Context};
 
 use crate::cli::{NasCommand, NasTarget};
+use crate::nas_eap_tls::EapTlsLogin;
 use crate::secret_file;
 
 pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
@@ -46,6 +48,45 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
             bench(&target, &user, &password, concurrency, requests).await?;
             Ok(ExitCode::SUCCESS)
         }
+        NasCommand::EapTls { target, peer, user } => {
+            let client = connect(&target)?;
+            let secret = secret_file::read(&target.secret_file)
+                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+            let login = EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?;
+            let outcome = login.run(&client, &user).await?;
+            println!("{user}: {outcome}");
+            Ok(if outcome.is_accept_with_keys() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        NasCommand::BenchEapTls {
+            target,
+            peer,
+            concurrency,
+            requests,
+            user,
+        } => {
+            let secret = secret_file::read(&target.secret_file)
+                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+            let login = Arc::new(EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?);
+            let clients = (0..concurrency)
+                .map(|_| connect(&target))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let user = Arc::new(user);
+            drive(clients, requests, move |client| {
+                let (login, user) = (login.clone(), user.clone());
+                async move {
+                    login
+                        .run(&client, &user)
+                        .await
+                        .is_ok_and(|outcome| outcome.is_accept_with_keys())
+                }
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -73,25 +114,52 @@ async fn bench(
     concurrency: usize,
     requests: usize,
 ) -> anyhow::Result<()> {
-    if concurrency == 0 || requests == 0 {
+    if concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    let clients = (0..concurrency)
+        .map(|_| connect(target))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let user = Arc::new(user.as_bytes().to_vec());
+    let password = Arc::new(zeroize::Zeroizing::new(password.to_vec()));
+    drive(clients, requests, move |client| {
+        let (user, password) = (user.clone(), password.clone());
+        async move {
+            matches!(
+                client.pap(&user, &password).await.map(|r| r.code),
+                Ok(ResponseCode::Accept)
+            )
+        }
+    })
+    .await
+}
+
+/// Runs `requests` logins spread over one task per worker (each with its own NAS socket),
+/// then prints logins/s and latency percentiles. `login` says whether one was accepted.
+pub(crate) async fn drive<W, F, Fut>(
+    workers: Vec<W>,
+    requests: usize,
+    login: F,
+) -> anyhow::Result<()>
+where
+    W: Send + Sync + 'static,
+    F: Fn(Arc<W>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    if workers.is_empty() || requests == 0 {
         bail!("--concurrency and --requests must be at least 1");
     }
+    let concurrency = workers.len();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
-    let mut workers = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let client = connect(target)?;
-        let next = next.clone();
-        let user = user.as_bytes().to_vec();
-        let password = zeroize::Zeroizing::new(password.to_vec());
-        workers.push(tokio::spawn(async move {
+    let mut tasks = Vec::with_capacity(concurrency);
+    for worker in workers {
+        let (next, login, worker) = (next.clone(), login.clone(), Arc::new(worker));
+        tasks.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
                 let sent = Instant::now();
-                let accepted = matches!(
-                    client.pap(&user, &password).await.map(|r| r.code),
-                    Ok(ResponseCode::Accept)
-                );
+                let accepted = login(worker.clone()).await;
                 outcomes.push((sent.elapsed(), accepted));
             }
             outcomes
@@ -99,8 +167,8 @@ async fn bench(
     }
     let mut latencies = Vec::with_capacity(requests);
     let mut accepted = 0;
-    for worker in workers {
-        for (latency, was_accepted) in worker.await.context("bench worker failed")? {
+    for task in tasks {
+        for (latency, was_accepted) in task.await.context("bench worker failed")? {
             latencies.push(latency);
             accepted += usize::from(was_accepted);
         }

@@ -53,6 +53,14 @@ impl MasterSessionKey {
         &self.0[32..]
     }
 
+    /// Whether `recv` and `send` are this MSK's MPPE keys, in constant time (the NAS
+    /// simulator's check of what adgate sent).
+    pub fn is_split_into(&self, recv: &[u8], send: &[u8]) -> bool {
+        let recv_matches = self.mppe_recv_key().ct_eq(recv);
+        let send_matches = self.mppe_send_key().ct_eq(send);
+        (recv_matches & send_matches).into()
+    }
+
     /// Whether two keys are equal, in constant time (for the peer's own check).
     pub fn matches(&self, other: &MasterSessionKey) -> bool {
         self.0.ct_eq(&*other.0).into()

@@ -80,6 +80,8 @@ impl fmt::Display for MalformedEap {
     }
 }
 
+impl std::error::Error for MalformedEap {}
+
 /// One EAP packet, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EapPacket {

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::handler::{InvalidReplyAttribute, ReplyAttribute};
 use crate::packet::Authenticator;
 use crate::secret::SharedSecret;
-use crate::user_password::hide_in_place;
+use crate::user_password::{hide_in_place, unhide_in_place};
 
 /// Vendor-Specific (RFC 2865 §5.26).
 const VENDOR_SPECIFIC: u8 = 26;
@@ -96,6 +96,55 @@ fn hidden_key(
     Ok(value)
 }
 
+/// One unhidden MPPE key, wiped on drop.
+pub type MppeKey = Zeroizing<Vec<u8>>;
+
+/// The NAS half: the keys in an Access-Accept's attributes, unhidden with the shared secret
+/// and the Request Authenticator of the request it answers. `(recv, send)`; None when either
+/// is missing or does not decode.
+pub fn recover_mppe_keys(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    attributes: &[(u8, Vec<u8>)],
+) -> Option<(MppeKey, MppeKey)> {
+    let key = |vendor_type: u8| {
+        attributes
+            .iter()
+            .filter(|(attribute_type, _)| *attribute_type == VENDOR_SPECIFIC)
+            .find_map(|(_, value)| {
+                let (vendor, rest) = value.split_first_chunk::<4>()?;
+                let [found_type, vendor_length, hidden @ ..] = rest else {
+                    return None;
+                };
+                (u32::from_be_bytes(*vendor) == MICROSOFT
+                    && *found_type == vendor_type
+                    && usize::from(*vendor_length) == rest.len())
+                .then(|| unhide_key(secret, request_authenticator, hidden))?
+            })
+    };
+    Some((key(MS_MPPE_RECV_KEY)?, key(MS_MPPE_SEND_KEY)?))
+}
+
+/// Salt, then the hidden `length || key || padding` (RFC 2548 §2.4.2).
+fn unhide_key(
+    secret: &SharedSecret,
+    request_authenticator: &Authenticator,
+    value: &[u8],
+) -> Option<MppeKey> {
+    let (salt, hidden) = value.split_first_chunk::<2>()?;
+    if hidden.is_empty() || hidden.len() % BLOCK_LEN != 0 {
+        return None;
+    }
+    let mut first = [0u8; 18];
+    first[..16].copy_from_slice(request_authenticator);
+    first[16..].copy_from_slice(salt);
+    let mut plaintext = Zeroizing::new(hidden.to_vec());
+    unhide_in_place(secret, &first, &mut plaintext);
+    let (&length, key) = plaintext.split_first()?;
+    key.get(..usize::from(length))
+        .map(|key| Zeroizing::new(key.to_vec()))
+}
+
 /// A Microsoft Vendor-Specific attribute (RFC 2548 §2).
 fn vendor_attribute(
     vendor_type: u8,
@@ -154,6 +203,26 @@ mod tests {
             );
             assert!(!value.windows(8).any(|w| key.windows(8).any(|k| k == w)));
         }
+    }
+
+    #[test]
+    fn the_nas_half_recovers_what_the_server_half_hid() {
+        let secret = SharedSecret::new(b"testing123-long-secret".to_vec());
+        let authenticator = [0x11; 16];
+        let attributes: Vec<(u8, Vec<u8>)> =
+            mppe_key_attributes(&secret, &authenticator, &[1; 32], &[2; 32])
+                .unwrap()
+                .iter()
+                .map(|a| (a.attribute_type(), a.value().to_vec()))
+                .collect();
+        let (recv, send) = recover_mppe_keys(&secret, &authenticator, &attributes).unwrap();
+        assert_eq!(
+            (recv.as_slice(), send.as_slice()),
+            (&[1; 32][..], &[2; 32][..])
+        );
+        let wrong = SharedSecret::new(b"another-long-secret!".to_vec());
+        let recovered = recover_mppe_keys(&wrong, &authenticator, &attributes);
+        assert!(recovered.is_none_or(|(recv, _)| recv.as_slice() != [1; 32]));
     }
 
     #[test]

@@ -227,6 +227,17 @@ mod tests {
     }
 
     #[test]
+    fn eap_without_message_authenticator_is_dropped_even_when_not_required() {
+        let mut writer = PacketWriter::new(ACCESS_REQUEST, 3, &[7; 16]);
+        writer.push(EAP_MESSAGE, &[2, 0, 0, 6, 1, b'a']).unwrap();
+        let eap = writer.into_bytes();
+        assert_eq!(
+            reason(&eap, &table(false)),
+            DiscardReason::MissingMessageAuthenticator
+        );
+    }
+
+    #[test]
     fn refuses_what_it_cannot_serve() {
         let mut accounting = RFC2865_7_1_REQUEST;
         accounting[0] = 4;

@@ -298,6 +298,52 @@ mod tests {
     }
 
     #[test]
+    fn eap_messages_are_joined_into_one_eap_packet_with_state_and_mtu() {
+        let eap = EapPacket::new(crate::EapCode::Response, 5, 13, &[0x80; 300]).to_bytes();
+        let (first, second) = eap.split_at(253);
+        let request = decode(&[
+            (EAP_MESSAGE, first),
+            (STATE, b"conversation-1"),
+            (EAP_MESSAGE, second),
+            (FRAMED_MTU, &1400u32.to_be_bytes()),
+        ])
+        .unwrap();
+        let Credential::Eap {
+            packet,
+            state,
+            framed_mtu,
+        } = request.credential
+        else {
+            panic!("expected EAP, got {:?}", request.credential);
+        };
+        assert_eq!(packet.to_bytes(), eap);
+        assert_eq!(state.as_deref(), Some(&b"conversation-1"[..]));
+        assert_eq!(framed_mtu, Some(1400));
+        assert_eq!(request.request_authenticator, AUTHENTICATOR);
+    }
+
+    #[test]
+    fn eap_with_another_credential_or_a_bad_length_is_refused() {
+        let eap = EapPacket::new(crate::EapCode::Response, 5, 1, b"alice").to_bytes();
+        let request = decode(&[(EAP_MESSAGE, &eap), (CHAP_PASSWORD, &[1u8; 17])]).unwrap();
+        assert!(matches!(request.credential, Credential::Unsupported));
+        let mut short = eap.clone();
+        short.pop();
+        assert!(matches!(
+            decode(&[(EAP_MESSAGE, &short)]).err(),
+            Some(InvalidAccessRequest::MalformedEap(
+                MalformedEap::LengthMismatch
+            ))
+        ));
+        assert!(matches!(
+            decode(&[(EAP_MESSAGE, &eap), (STATE, b"a"), (STATE, b"b")]).err(),
+            Some(InvalidAccessRequest::Malformed(
+                MalformedPacket::RepeatedAttribute(STATE)
+            ))
+        ));
+    }
+
+    #[test]
     fn refuses_what_cannot_be_decoded() {
         let password = hidden(b"secret");
         let cases: [(Attributes<'_>, InvalidAccessRequest); 7] = [

@@ -86,6 +86,16 @@ pub(crate) fn unhide(
     Ok(Password::new(std::mem::take(&mut *cleartext)))
 }
 
+/// The inverse of [`hide_in_place`]: `p(i) = c(i) XOR MD5(S + c(i-1))`.
+pub(crate) fn unhide_in_place(secret: &SharedSecret, first: &[u8], hidden: &mut [u8]) {
+    let mut block_keystream = keystream(secret, first);
+    for block in hidden.chunks_exact_mut(BLOCK_LEN) {
+        let next = keystream(secret, block);
+        xor_in_place(block, &block_keystream);
+        block_keystream = next;
+    }
+}
+
 /// `MD5(S + previous)`: one 16-octet block of the keystream.
 fn keystream(secret: &SharedSecret, previous: &[u8]) -> Zeroizing<[u8; BLOCK_LEN]> {
     let mut md5 = Md5::new();
