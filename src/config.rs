@@ -4,7 +4,7 @@
 //! so that a missing secret stops the start instead of rejecting logins later.
 
 use std::net::SocketAddr;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -327,31 +327,40 @@ impl Validator<'_> {
         Ok(SharedSecret::new(bytes))
     }
 
+    /// The value of `key` if it lies in `range`, else an error at its line.
+    fn within<T>(
+        &self,
+        value: &Spanned<T>,
+        range: RangeInclusive<T>,
+        key: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: Copy + PartialOrd + std::fmt::Display,
+    {
+        if range.contains(value.get_ref()) {
+            return Ok(*value.get_ref());
+        }
+        Err(self.invalid(
+            value.span(),
+            key,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+
     fn eap_tls(&self, section: EapTlsSection) -> Result<EapTlsConfig, ConfigError> {
-        let fragment_size = *section.fragment_size.get_ref();
-        if !(64..=3000).contains(&fragment_size) {
-            return Err(self.invalid(
-                section.fragment_size.span(),
-                "eap_tls.fragment_size",
-                "must be between 64 and 3000 octets (an Access-Challenge must fit 4096)",
-            ));
-        }
-        let max_conversations = *section.max_conversations.get_ref();
-        if !(1..=100_000).contains(&max_conversations) {
-            return Err(self.invalid(
-                section.max_conversations.span(),
-                "eap_tls.max_conversations",
-                "must be between 1 and 100000",
-            ));
-        }
-        let timeout_s = *section.conversation_timeout_s.get_ref();
-        if !(1..=600).contains(&timeout_s) {
-            return Err(self.invalid(
-                section.conversation_timeout_s.span(),
-                "eap_tls.conversation_timeout_s",
-                "must be between 1 and 600 seconds",
-            ));
-        }
+        // An Access-Challenge with a whole fragment must fit 4096 octets.
+        let fragment_size =
+            self.within(&section.fragment_size, 64..=3000, "eap_tls.fragment_size")?;
+        let max_conversations = self.within(
+            &section.max_conversations,
+            1..=100_000,
+            "eap_tls.max_conversations",
+        )?;
+        let timeout_s = self.within(
+            &section.conversation_timeout_s,
+            1..=600,
+            "eap_tls.conversation_timeout_s",
+        )?;
         Ok(EapTlsConfig {
             files: adgate_certs::EapTlsSettings {
                 certificate_file: section.certificate_file,
@@ -549,6 +558,25 @@ dir = "{dir}/audit"
         let error = load_error(|t| t.replace("ldaps://dc1.corp.example.test:636", "ldap://dc1"));
         assert!(error.contains("directory.urls"), "{error}");
         assert!(error.contains("allow_plain_ldap"), "{error}");
+    }
+
+    #[test]
+    fn eap_tls_section_has_defaults_and_checked_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = "\n[eap_tls]\ncertificate_file = \"/s.pem\"\nprivate_key_file = \"/s.key\"\nca_file = \"/ca.pem\"\n";
+        let config = Config::load(&write_config(dir.path(), |t| t + section)).unwrap();
+        let eap_tls = config.eap_tls.unwrap();
+        assert_eq!(eap_tls.fragment_size, 1024);
+        assert_eq!(eap_tls.max_conversations, 256);
+        assert_eq!(eap_tls.conversation_timeout, Duration::from_secs(30));
+        assert!(eap_tls.files.crl_files.is_empty());
+        assert!(!eap_tls.identity_policy.subject_email && !eap_tls.allow_anonymous_identity);
+        let error = load_error(|t| t + section + "fragment_size = 4000\n");
+        assert!(error.contains("eap_tls.fragment_size"), "{error}");
+        assert!(error.contains("between 64 and 3000"), "{error}");
+        assert!(error.contains("line 27"), "{error}");
+        let error = load_error(|t| t + section + "ocsp = true\n");
+        assert!(error.contains("unknown field `ocsp`"), "{error}");
     }
 
     #[test]
