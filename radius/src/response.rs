@@ -178,6 +178,36 @@ mod tests {
     }
 
     #[test]
+    fn eap_replies_are_access_challenge_and_access_reject_with_attributes() {
+        let eap = attribute(79, &[4, 7, 0, 4]);
+        for (reply, code) in [
+            (
+                Reply::Challenge {
+                    attributes: vec![eap.clone(), attribute(24, b"state")],
+                },
+                ACCESS_CHALLENGE,
+            ),
+            (
+                Reply::RejectWith {
+                    attributes: vec![eap.clone()],
+                },
+                ACCESS_REJECT,
+            ),
+        ] {
+            let response = context_for(&RFC2865_7_1_REQUEST).encode(&reply).unwrap();
+            let packet = Packet::parse(&response).unwrap();
+            assert_eq!(packet.code(), code);
+            assert_eq!(packet.attributes()[0].attribute_type, MESSAGE_AUTHENTICATOR);
+            assert_eq!(packet.values(79).collect::<Vec<_>>(), [&[4, 7, 0, 4][..]]);
+            assert!(ReferencePacket::is_authentic_response(
+                &response,
+                &RFC2865_7_1_REQUEST,
+                SECRET
+            ));
+        }
+    }
+
+    #[test]
     fn refuses_a_response_over_4096_octets() {
         let reply = Reply::Accept {
             attributes: vec![attribute(26, &[0; 253]); 16],
