@@ -49,7 +49,7 @@ run "$tmpfs_dir"
 echo "decisions: $requests as $user, concurrency $concurrency"
 line() { # LABEL DIR
   printf '%-30s %8s decisions/s  p50 %6s ms  p99 %6s ms\n' "$1" \
-    "$(field logins_per_s "$2/bench.txt")" "$(field p50_ms "$2/bench.txt")" "$(field p99_ms "$2/bench.txt")"
+    "$(field per_second "$2/bench.txt")" "$(field p50_ms "$2/bench.txt")" "$(field p99_ms "$2/bench.txt")"
 }
 line "fsync, group commit (disk)" "$disk_dir"
 line "no fsync (tmpfs)" "$tmpfs_dir"

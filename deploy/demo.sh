@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 lab_dir=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
 
 deploy/lab.sh up
+deploy/lab-certs.sh
 cargo build --locked --quiet
 adgate=$PWD/target/debug/adgate
 netns=$(sed -n 's/^NETNS=//p' "$lab_dir/lab.env")
@@ -17,9 +18,12 @@ log=$lab_dir/demo-adgate.log
 
 in_lab() { ip netns exec "$netns" "$@"; }
 
-in_lab "$adgate" check-config --config "$lab_dir/adgate.toml"
+pki=$lab_dir/pki
+config=$lab_dir/adgate-demo.toml   # the lab config with certificate logins on
+cat "$lab_dir/adgate.toml" "$pki/eap_tls.toml" >"$config"
+in_lab "$adgate" check-config --config "$config"
 # `ip netns exec` execs adgate itself, so $! is adgate's pid and the trap stops it.
-ip netns exec "$netns" "$adgate" serve --config "$lab_dir/adgate.toml" >"$log" 2>&1 &
+ip netns exec "$netns" "$adgate" serve --config "$config" >"$log" 2>&1 &
 server=$!
 wrong_password=$(mktemp)
 gateway_started=0
@@ -43,7 +47,9 @@ read -r -d '' format_record <<'PY' || true
 import json, sys
 record = json.loads(sys.stdin.read())
 dn = record.get("account", {}).get("dn", "-")
-print("    trail: %-7s reason=%-22s dn=%s" % (record["verdict"], record.get("reason", "-"), dn))
+source = record.get("certificate", {}).get("identity_source")
+via = "  via " + source if source else ""
+print("    trail: %-7s reason=%-30s dn=%s%s" % (record["verdict"], record.get("reason", "-"), dn, via))
 PY
 last_decision() { tail -n 1 "$trail" | /usr/bin/python3 -c "$format_record"; }
 
@@ -74,6 +80,23 @@ deploy/lab.sh tool group removemembers Telework-Allowed tgroup >/dev/null
 login tgroup "$password_file" "tgroup, after removal"
 deploy/lab.sh tool group addmembers Telework-Allowed tgroup >/dev/null
 login tgroup "$password_file" "tgroup, added back"
+echo
+echo "== Certificate logins (EAP-TLS, adgate's own peer as the VPN client) =="
+cert_login() { # CERT IDENTITY TLS_VERSION DESCRIPTION
+  printf '%-34s ' "$4"
+  in_lab "$adgate" nas eap-tls --secret-file "$secret_file" --ca-file "$pki/ca.pem" \
+    --certificate-file "$pki/$1.pem" --key-file "$pki/$1.key" \
+    --server-name radius.corp.example.test --tls-version "$3" "$2" || true
+  last_decision
+}
+cert_login alice alice@corp.example.test 1.3 "UPN certificate, TLS 1.3"
+cert_login alice alice@corp.example.test 1.2 "UPN certificate, TLS 1.2"
+cert_login alice-mail alice@corp.example.test 1.3 "e-mail-only certificate"
+cert_login nobody alice@corp.example.test 1.3 "CN/O only: names nobody"
+cert_login bob bob@corp.example.test 1.3 "certificate of a disabled user"
+cert_login frank frank@corp.example.test 1.3 "not in Telework-Allowed"
+cert_login shared shared@corp.example.test 1.3 "e-mail two AD users share"
+cert_login alice frank@corp.example.test 1.3 "EAP identity is someone else"
 echo
 echo "== A real VPN gateway (strongSwan, IKEv2 + EAP-GTC → RADIUS PAP) =="
 # A road warrior logs in to a strongSwan gateway; the gateway asks adgate (deploy/gateway.sh).

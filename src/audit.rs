@@ -18,7 +18,9 @@ mod writer;
 pub use chain::ChainFields;
 pub use checkpoint::{generate_key_pair, CheckpointSigner};
 pub use query::{query, QueryFilter};
-pub use record::{AccountRecord, AccountingRecord, NasRecord, Record, UserName, Verdict};
+pub use record::{
+    AccountRecord, AccountingRecord, CertificateRecord, NasRecord, Record, UserName, Verdict,
+};
 pub use retention::Retention;
 pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};
 pub use trail::{AuditTrail, TrailSettings};

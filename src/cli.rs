@@ -33,7 +33,7 @@ pub enum Command {
     Audit(AuditCommand),
     /// Act as a VPN appliance (NAS) for tests, the demo and benchmarks.
     #[command(subcommand)]
-    Nas(NasCommand),
+    Nas(Box<NasCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +90,28 @@ pub enum NasCommand {
         /// User-Name to send.
         user: String,
     },
+    /// One EAP-TLS login with adgate's own peer. Exit 0 on accept with MPPE keys equal to the
+    /// MSK, 1 on reject.
+    EapTls {
+        #[command(flatten)]
+        target: NasTarget,
+        #[command(flatten)]
+        peer: EapTlsPeerArgs,
+        /// EAP identity (and User-Name) to send.
+        user: String,
+    },
+    /// Drive full EAP-TLS handshakes at a fixed concurrency and print handshakes/s.
+    BenchEapTls {
+        #[command(flatten)]
+        target: NasTarget,
+        #[command(flatten)]
+        peer: EapTlsPeerArgs,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        user: String,
+    },
     /// Drive requests at a fixed concurrency and print requests/s and latency percentiles.
     Bench {
         #[command(flatten)]
@@ -119,6 +141,26 @@ pub enum BenchKind {
     /// One PAP login of USER per worker, then its retransmission over and over: every answer
     /// comes from the response cache (RFC 5080 §2.2.2).
     Retransmission,
+}
+
+/// The simulated NAS's own EAP-TLS peer.
+#[derive(Debug, Args)]
+pub struct EapTlsPeerArgs {
+    /// CA certificate(s) that issued adgate's server certificate (PEM).
+    #[arg(long)]
+    pub ca_file: PathBuf,
+    /// The user's certificate (PEM).
+    #[arg(long)]
+    pub certificate_file: PathBuf,
+    /// The user's private key (PEM).
+    #[arg(long)]
+    pub key_file: PathBuf,
+    /// The name adgate's server certificate must carry.
+    #[arg(long)]
+    pub server_name: String,
+    /// TLS version to offer: 1.2 or 1.3.
+    #[arg(long, default_value = "1.3")]
+    pub tls_version: String,
 }
 
 /// Where and how the simulated NAS sends.

@@ -4,7 +4,7 @@
 //! so that a missing secret stops the start instead of rejecting logins later.
 
 use std::net::SocketAddr;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ struct ConfigFile {
     syslog: Option<SyslogSection>,
     #[serde(default)]
     throttle: ThrottleSection,
+    eap_tls: Option<EapTlsSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +83,27 @@ struct DirectorySection {
 #[serde(deny_unknown_fields)]
 struct PolicySection {
     telework_group: Spanned<String>,
+}
+
+/// `[eap_tls]`: certificate logins. Absent: EAP requests are refused as unsupported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EapTlsSection {
+    certificate_file: PathBuf,
+    private_key_file: PathBuf,
+    ca_file: PathBuf,
+    #[serde(default)]
+    crl_files: Vec<PathBuf>,
+    #[serde(default = "default_fragment_size")]
+    fragment_size: Spanned<usize>,
+    #[serde(default)]
+    subject_email_identity: bool,
+    #[serde(default)]
+    allow_anonymous_identity: bool,
+    #[serde(default = "default_max_conversations")]
+    max_conversations: Spanned<usize>,
+    #[serde(default = "default_conversation_timeout_s")]
+    conversation_timeout_s: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +193,15 @@ fn default_window_s() -> Spanned<u64> {
 }
 /// A client's share of `server.max_in_flight` unless it sets its own.
 const DEFAULT_CLIENT_MAX_IN_FLIGHT: usize = 32;
+fn default_fragment_size() -> Spanned<usize> {
+    Spanned::new(0..0, 1024)
+}
+fn default_max_conversations() -> Spanned<usize> {
+    Spanned::new(0..0, 256)
+}
+fn default_conversation_timeout_s() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
+}
 
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
@@ -185,6 +216,7 @@ pub struct Config {
     /// Where records are forwarded, if anywhere.
     pub syslog: Option<crate::syslog::SyslogSettings>,
     pub throttle: ThrottleConfig,
+    pub eap_tls: Option<EapTlsConfig>,
 }
 
 /// Brute-force throttling: after `max_failures` bad passwords within `window`, by user or by
@@ -193,6 +225,21 @@ pub struct Config {
 pub struct ThrottleConfig {
     pub max_failures: u32,
     pub window: Duration,
+}
+
+/// Certificate logins (`[eap_tls]`).
+#[derive(Debug)]
+pub struct EapTlsConfig {
+    pub files: adgate_certs::EapTlsSettings,
+    /// TLS data per EAP-TLS fragment; a smaller Framed-MTU from the NAS wins.
+    pub fragment_size: usize,
+    pub identity_policy: adgate_certs::IdentityPolicy,
+    /// Accept an anonymous EAP identity (RFC 7542 §2.4) instead of the certificate's name.
+    pub allow_anonymous_identity: bool,
+    /// Conversations in progress at once; beyond, the least recently active is dropped.
+    pub max_conversations: usize,
+    /// A conversation silent for this long is forgotten.
+    pub conversation_timeout: Duration,
 }
 
 /// One NAS (VPN appliance) allowed to send requests.
@@ -308,6 +355,10 @@ impl Validator<'_> {
                 .map(|section| self.syslog(section))
                 .transpose()?,
             throttle,
+            eap_tls: file
+                .eap_tls
+                .map(|section| self.eap_tls(section))
+                .transpose()?,
         })
     }
 
@@ -482,6 +533,57 @@ impl Validator<'_> {
             ));
         }
         Ok(SharedSecret::new(bytes))
+    }
+
+    /// The value of `key` if it lies in `range`, else an error at its line.
+    fn within<T>(
+        &self,
+        value: &Spanned<T>,
+        range: RangeInclusive<T>,
+        key: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: Copy + PartialOrd + std::fmt::Display,
+    {
+        if range.contains(value.get_ref()) {
+            return Ok(*value.get_ref());
+        }
+        Err(self.invalid(
+            value.span(),
+            key,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+
+    fn eap_tls(&self, section: EapTlsSection) -> Result<EapTlsConfig, ConfigError> {
+        // An Access-Challenge with a whole fragment must fit 4096 octets.
+        let fragment_size =
+            self.within(&section.fragment_size, 64..=3000, "eap_tls.fragment_size")?;
+        let max_conversations = self.within(
+            &section.max_conversations,
+            1..=100_000,
+            "eap_tls.max_conversations",
+        )?;
+        let timeout_s = self.within(
+            &section.conversation_timeout_s,
+            1..=600,
+            "eap_tls.conversation_timeout_s",
+        )?;
+        Ok(EapTlsConfig {
+            files: adgate_certs::EapTlsSettings {
+                certificate_file: section.certificate_file,
+                private_key_file: section.private_key_file,
+                ca_file: section.ca_file,
+                crl_files: section.crl_files,
+            },
+            fragment_size,
+            identity_policy: adgate_certs::IdentityPolicy {
+                subject_email: section.subject_email_identity,
+            },
+            allow_anonymous_identity: section.allow_anonymous_identity,
+            max_conversations,
+            conversation_timeout: Duration::from_secs(timeout_s),
+        })
     }
 
     fn directory(
@@ -734,6 +836,25 @@ dir = "{dir}/audit"
         let error = load_error(|t| t.replace("ldaps://dc1.corp.example.test:636", "ldap://dc1"));
         assert!(error.contains("directory.urls"), "{error}");
         assert!(error.contains("allow_plain_ldap"), "{error}");
+    }
+
+    #[test]
+    fn eap_tls_section_has_defaults_and_checked_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = "\n[eap_tls]\ncertificate_file = \"/s.pem\"\nprivate_key_file = \"/s.key\"\nca_file = \"/ca.pem\"\n";
+        let config = Config::load(&write_config(dir.path(), |t| t + section)).unwrap();
+        let eap_tls = config.eap_tls.unwrap();
+        assert_eq!(eap_tls.fragment_size, 1024);
+        assert_eq!(eap_tls.max_conversations, 256);
+        assert_eq!(eap_tls.conversation_timeout, Duration::from_secs(30));
+        assert!(eap_tls.files.crl_files.is_empty());
+        assert!(!eap_tls.identity_policy.subject_email && !eap_tls.allow_anonymous_identity);
+        let error = load_error(|t| t + section + "fragment_size = 4000\n");
+        assert!(error.contains("eap_tls.fragment_size"), "{error}");
+        assert!(error.contains("between 64 and 3000"), "{error}");
+        assert!(error.contains("line 27"), "{error}");
+        let error = load_error(|t| t + section + "ocsp = true\n");
+        assert!(error.contains("unknown field `ocsp`"), "{error}");
     }
 
     #[test]

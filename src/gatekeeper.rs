@@ -3,9 +3,11 @@
 //! then does the reply go back. If the record cannot be written the answer is Reject, whatever
 //! AD said (fail closed). Reasons go to the record and the log, never onto the wire.
 //!
-//! Two more duties sit here because they join the same rooms: brute-force throttling (checked
-//! before AD is asked, fed by AD's answers) and accounting, whose records are linked to the
-//! decision that admitted the session through the Class attribute of the Access-Accept.
+//! Password logins (PAP) are decided here; certificate logins (EAP-TLS) by `eap_tls`, which
+//! returns the same kind of decision. Two more duties sit here because they join the same rooms:
+//! brute-force throttling (checked before AD is asked, fed by AD's answers) and accounting,
+//! whose records are linked to the decision that admitted the session through the Class
+//! attribute of the Access-Accept.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -17,8 +19,10 @@ use adgate_radius::{
 };
 
 use crate::audit::{
-    AccountRecord, AccountingRecord, AuditTrail, NasRecord, Record, UserName, Verdict,
+    AccountRecord, AccountingRecord, AuditTrail, CertificateRecord, NasRecord, Record, UserName,
+    Verdict,
 };
+use crate::eap_tls::{EapAnswer, EapTlsLogins};
 use crate::throttle::{Throttle, ThrottleKey};
 
 /// What adgate's Class attributes start with; the decision's `request_id` follows.
@@ -31,6 +35,47 @@ pub struct Gatekeeper {
     authorizer: Authorizer,
     trail: AuditTrail,
     throttle: Throttle,
+    eap_tls: Option<EapTlsLogins>,
+}
+
+/// A decision on a request, before it is recorded and answered.
+pub(crate) struct Decided {
+    pub(crate) method: &'static str,
+    pub(crate) verdict: Verdict,
+    pub(crate) reason: Option<&'static str>,
+    pub(crate) account: Option<AccountRecord>,
+    pub(crate) certificate: Option<CertificateRecord>,
+    /// What an Access-Accept carries (EAP-Success, MS-MPPE keys).
+    pub(crate) accept_attributes: Vec<ReplyAttribute>,
+    /// What an Access-Reject carries (EAP-Failure); never a reason.
+    pub(crate) reject_attributes: Vec<ReplyAttribute>,
+}
+
+impl Decided {
+    fn without_attributes(
+        method: &'static str,
+        verdict: Verdict,
+        reason: Option<&'static str>,
+    ) -> Decided {
+        Decided {
+            method,
+            verdict,
+            reason,
+            account: None,
+            certificate: None,
+            accept_attributes: Vec::new(),
+            reject_attributes: Vec::new(),
+        }
+    }
+
+    fn reject_reply(&self) -> Reply {
+        match self.reject_attributes.as_slice() {
+            [] => Reply::Reject,
+            attributes => Reply::RejectWith {
+                attributes: attributes.to_vec(),
+            },
+        }
+    }
 }
 
 impl Gatekeeper {
@@ -39,6 +84,63 @@ impl Gatekeeper {
             authorizer,
             trail,
             throttle,
+            eap_tls: None,
+        }
+    }
+
+    /// Turns certificate logins on.
+    pub fn with_eap_tls(mut self, eap_tls: EapTlsLogins) -> Gatekeeper {
+        self.eap_tls = Some(eap_tls);
+        self
+    }
+
+    /// Decides a request; `Err` is an Access-Challenge that carries an EAP conversation on.
+    async fn decide(&self, request: &AccessRequest) -> Result<Decided, Reply> {
+        let user_name = request.user_name.as_deref().unwrap_or_default();
+        let unsupported = || {
+            Decided::without_attributes(
+                "unsupported",
+                Verdict::Reject,
+                Some(Reason::UnsupportedCredential.as_str()),
+            )
+        };
+        match (&request.credential, &self.eap_tls) {
+            (Credential::Pap(password), _) => {
+                let (verdict, reason, outcome) = self
+                    .check_password(request, user_name, password.expose())
+                    .await;
+                let mut decided = Decided::without_attributes("pap", verdict, reason);
+                decided.account = outcome
+                    .as_ref()
+                    .and_then(|outcome| outcome.account.as_ref())
+                    .map(AccountRecord::from);
+                Ok(decided)
+            }
+            (
+                Credential::Eap {
+                    packet,
+                    state,
+                    framed_mtu,
+                },
+                Some(eap_tls),
+            ) => {
+                let answer = eap_tls
+                    .handle(
+                        request,
+                        packet,
+                        state.as_deref(),
+                        *framed_mtu,
+                        &self.authorizer,
+                    )
+                    .await;
+                match answer {
+                    EapAnswer::Challenge(reply) => Err(reply),
+                    EapAnswer::Decided(decided) => Ok(*decided),
+                }
+            }
+            // CHAP and MS-CHAP cannot be checked against AD without reversible passwords, which
+            // the telework policy does not allow; EAP needs an [eap_tls] section.
+            (Credential::Eap { .. }, None) | (Credential::Unsupported, _) => Ok(unsupported()),
         }
     }
 
@@ -87,27 +189,11 @@ impl Gatekeeper {
 impl RequestHandler for Gatekeeper {
     async fn access_request(&self, request: AccessRequest) -> Reply {
         let user_name = request.user_name.as_deref().unwrap_or_default();
-        let (method, (verdict, reason, outcome)) = match &request.credential {
-            Credential::Pap(password) => (
-                "pap",
-                self.check_password(&request, user_name, password.expose())
-                    .await,
-            ),
-            // CHAP and MS-CHAP cannot be checked against AD without reversible passwords, which
-            // the telework policy does not allow; EAP arrives with the EAP-TLS issue.
-            Credential::Unsupported => (
-                "unsupported",
-                (
-                    Verdict::Reject,
-                    Some(Reason::UnsupportedCredential.as_str()),
-                    None,
-                ),
-            ),
+        let decided = match self.decide(&request).await {
+            Ok(decided) => decided,
+            Err(challenge) => return challenge,
         };
-        let account = outcome
-            .as_ref()
-            .and_then(|o: &Outcome| o.account.as_ref())
-            .map(AccountRecord::from);
+        let (method, verdict, reason) = (decided.method, decided.verdict, decided.reason);
 
         let mut record = Origin {
             client: &request.client.name,
@@ -121,7 +207,8 @@ impl RequestHandler for Gatekeeper {
         .record(verdict);
         record.method = Some(method);
         record.reason = reason;
-        record.account = account;
+        record.account = decided.account.clone();
+        record.certificate = decided.certificate.clone();
         record.message_authenticator = Some(request.message_authenticator);
 
         if let Err(error) = self.trail.append(&record).await {
@@ -134,7 +221,7 @@ impl RequestHandler for Gatekeeper {
                 %error,
                 "decision not recorded; rejecting"
             );
-            return Reply::Reject;
+            return decided.reject_reply();
         }
         tracing::info!(
             request_id = %record.request_id,
@@ -147,8 +234,8 @@ impl RequestHandler for Gatekeeper {
             "access decision"
         );
         match verdict {
-            Verdict::Accept => accept_naming(&record.request_id),
-            Verdict::Reject | Verdict::Discard | Verdict::Recorded => Reply::Reject,
+            Verdict::Accept => accept_naming(&record.request_id, decided.accept_attributes),
+            Verdict::Reject | Verdict::Discard | Verdict::Recorded => decided.reject_reply(),
         }
     }
 
@@ -219,13 +306,12 @@ impl RequestHandler for Gatekeeper {
     }
 }
 
-/// An Access-Accept whose Class (RFC 2865 §5.25) names the decision record, so the NAS's
-/// accounting for the session can be joined to it.
-fn accept_naming(request_id: &str) -> Reply {
+/// An Access-Accept carrying `attributes` and a Class (RFC 2865 §5.25) that names the decision
+/// record, so the NAS's accounting for the session can be joined to it.
+fn accept_naming(request_id: &str, mut attributes: Vec<ReplyAttribute>) -> Reply {
     let class = ReplyAttribute::class(format!("{CLASS_PREFIX}{request_id}").into_bytes());
-    Reply::Accept {
-        attributes: class.into_iter().collect(),
-    }
+    attributes.extend(class);
+    Reply::Accept { attributes }
 }
 
 /// The decision `request_id` in a Class adgate wrote, if this is one.
@@ -281,7 +367,7 @@ mod tests {
     #[test]
     fn a_class_written_by_adgate_names_its_decision() {
         let id = uuid::Uuid::now_v7().to_string();
-        let Reply::Accept { attributes } = accept_naming(&id) else {
+        let Reply::Accept { attributes } = accept_naming(&id, Vec::new()) else {
             panic!("an accept");
         };
         assert_eq!(attributes[0].attribute_type(), 25);

@@ -6,8 +6,10 @@ mod audit;
 mod audit_cli;
 mod cli;
 mod config;
+mod eap_tls;
 mod gatekeeper;
 mod nas;
+mod nas_eap_tls;
 mod secret_file;
 mod serve;
 mod syslog;
@@ -45,7 +47,7 @@ fn main() -> ExitCode {
                 serve::check_config(&config).map(|()| ExitCode::SUCCESS)
             }
             Command::Audit(command) => audit_cli::run(command),
-            Command::Nas(command) => nas::run(command).await,
+            Command::Nas(command) => nas::run(*command).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 //! retransmissions, so the demo, the integration tests and the benchmarks exercise adgate over
 //! real UDP.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
 use anyhow::{bail, Context};
 
 use crate::cli::{BenchKind, NasCommand, NasTarget};
+use crate::nas_eap_tls::EapTlsLogin;
 use crate::secret_file;
 
 pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
@@ -50,6 +52,45 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
             bench(&target, kind, &user, &password, concurrency, requests).await?;
             Ok(ExitCode::SUCCESS)
         }
+        NasCommand::EapTls { target, peer, user } => {
+            let client = connect(&target)?;
+            let secret = secret_file::read(&target.secret_file)
+                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+            let login = EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?;
+            let outcome = login.run(&client, &user).await?;
+            println!("{user}: {outcome}");
+            Ok(if outcome.is_accept_with_keys() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        NasCommand::BenchEapTls {
+            target,
+            peer,
+            concurrency,
+            requests,
+            user,
+        } => {
+            let secret = secret_file::read(&target.secret_file)
+                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+            let login = Arc::new(EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?);
+            let clients = (0..concurrency)
+                .map(|_| connect(&target))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let user = Arc::new(user);
+            drive("EapTls", clients, requests, move |client| {
+                let (login, user) = (login.clone(), user.clone());
+                async move {
+                    login
+                        .run(&client, &user)
+                        .await
+                        .is_ok_and(|outcome| outcome.is_accept_with_keys())
+                }
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -80,49 +121,89 @@ async fn bench(
     concurrency: usize,
     requests: usize,
 ) -> anyhow::Result<()> {
-    if concurrency == 0 || requests == 0 {
-        bail!("--concurrency and --requests must be at least 1");
-    }
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut workers = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let client = connect(target)?;
-        let next = next.clone();
-        let user = user.as_bytes().to_vec();
-        let password = zeroize::Zeroizing::new(password.to_vec());
-        workers.push(tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            let retransmission = match kind {
-                BenchKind::Retransmission => {
-                    Some(Retransmission::decide(&client, &user, &password).await?)
-                }
-                BenchKind::Pap | BenchKind::StatusServer => None,
-            };
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
-                let sent = Instant::now();
-                let ok = match (&retransmission, kind) {
-                    (Some(retransmission), _) => retransmission.resend().await?,
-                    (None, BenchKind::StatusServer) => matches!(
-                        client.status_server().await.map(|r| r.code),
-                        Ok(ResponseCode::Accept)
-                    ),
-                    (None, _) => matches!(
+    let clients = (0..concurrency)
+        .map(|_| connect(target))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let label = format!("{kind:?}");
+    let user = Arc::new(user.as_bytes().to_vec());
+    let password = Arc::new(zeroize::Zeroizing::new(password.to_vec()));
+    match kind {
+        BenchKind::Pap => {
+            drive(&label, clients, requests, move |client| {
+                let (user, password) = (user.clone(), password.clone());
+                async move {
+                    matches!(
                         client.pap(&user, &password).await.map(|r| r.code),
                         Ok(ResponseCode::Accept)
-                    ),
-                };
+                    )
+                }
+            })
+            .await
+        }
+        BenchKind::StatusServer => {
+            drive(&label, clients, requests, |client| async move {
+                matches!(
+                    client.status_server().await.map(|r| r.code),
+                    Ok(ResponseCode::Accept)
+                )
+            })
+            .await
+        }
+        BenchKind::Retransmission => {
+            let mut retransmissions = Vec::with_capacity(clients.len());
+            for client in &clients {
+                retransmissions.push(Retransmission::decide(client, &user, &password).await?);
+            }
+            drive(
+                &label,
+                retransmissions,
+                requests,
+                |retransmission| async move { retransmission.resend().await.unwrap_or(false) },
+            )
+            .await
+        }
+    }
+}
+
+/// Runs `requests` requests spread over one task per worker (each with its own NAS socket),
+/// then prints requests/s and latency percentiles. `send` says whether one got the answer
+/// expected of it.
+pub(crate) async fn drive<W, F, Fut>(
+    label: &str,
+    workers: Vec<W>,
+    requests: usize,
+    send: F,
+) -> anyhow::Result<()>
+where
+    W: Send + Sync + 'static,
+    F: Fn(Arc<W>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    if workers.is_empty() || requests == 0 {
+        bail!("--concurrency and --requests must be at least 1");
+    }
+    let concurrency = workers.len();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for worker in workers {
+        let (next, send, worker) = (next.clone(), send.clone(), Arc::new(worker));
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
+                let sent = Instant::now();
+                let ok = send(worker.clone()).await;
                 outcomes.push((sent.elapsed(), ok));
             }
-            anyhow::Ok(outcomes)
+            outcomes
         }));
     }
     let mut latencies = Vec::with_capacity(requests);
-    let mut accepted = 0;
-    for worker in workers {
-        for (latency, was_accepted) in worker.await.context("bench worker failed")?? {
+    let mut ok = 0;
+    for task in tasks {
+        for (latency, was_ok) in task.await.context("bench worker failed")? {
             latencies.push(latency);
-            accepted += usize::from(was_accepted);
+            ok += usize::from(was_ok);
         }
     }
     let elapsed = started.elapsed();
@@ -131,13 +212,13 @@ async fn bench(
         let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
         latencies[index.min(latencies.len() - 1)].as_secs_f64() * 1000.0
     };
+    println!("kind          {label}");
     println!("requests      {}", latencies.len());
-    println!("kind          {kind:?}");
-    println!("ok            {accepted}");
+    println!("ok            {ok}");
     println!("concurrency   {concurrency}");
     println!("elapsed_s     {:.3}", elapsed.as_secs_f64());
     println!(
-        "requests_per_s {:.1}",
+        "per_second    {:.1}",
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
     println!("p50_ms        {:.2}", percentile(0.50));

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use adgate_authz::{Authorizer, Directory};
+use adgate_certs::TlsServer;
 use adgate_radius::{ClientState, ClientTable, NasClient, Service, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
+use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
@@ -23,6 +25,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     Directory::new(config.directory.clone()).context("directory settings")?;
     if let Some(key) = &config.audit.signing_key_file {
         CheckpointSigner::load(key).context("audit.signing_key_file")?;
+    }
+    if let Some(eap_tls) = &config.eap_tls {
+        TlsServer::new(eap_tls.files.clone()).context("eap_tls settings")?;
     }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
@@ -57,7 +62,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let authorizer = Authorizer::new(directory, config.policy);
     let (trail, writer) = AuditTrail::open(config.audit.clone())?;
     let throttle = Throttle::new(config.throttle);
-    let handler = Arc::new(Gatekeeper::new(authorizer, trail, throttle));
+    let mut gatekeeper = Gatekeeper::new(authorizer, trail, throttle);
+    if let Some(eap_tls) = config.eap_tls {
+        let logins = EapTlsLogins::new(eap_tls).context("eap_tls settings")?;
+        tracing::info!("certificate logins (EAP-TLS) enabled");
+        gatekeeper = gatekeeper.with_eap_tls(logins);
+    }
+    let handler = Arc::new(gatekeeper);
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.

@@ -7,6 +7,7 @@
 
 use tracing::{debug, error, warn};
 
+use crate::account::Account;
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
@@ -16,7 +17,7 @@ use crate::{
 
 /// Decides logins: the directory plus the telework policy.
 pub struct Authorizer {
-    directory: Directory,
+    pub(crate) directory: Directory,
     policy: PolicyConfig,
 }
 
@@ -54,37 +55,16 @@ impl Authorizer {
                 }
             },
         };
-        let account = match self.directory.find_account(&name).await {
-            Ok(Lookup::Found(account)) => account,
-            Ok(Lookup::NotFound) => {
-                debug!(attribute = name.attribute(), "no such account");
-                return reject(Reason::UnknownUser, None);
-            }
-            Ok(Lookup::Ambiguous) => {
-                warn!(
-                    attribute = name.attribute(),
-                    value = name.value(),
-                    "several accounts match; make the attribute unique"
-                );
-                return reject(Reason::AmbiguousUser, None);
-            }
-            Err(error) => return unavailable(&error, None),
+        let lookup = self.directory.find_account(&name).await;
+        let account = match single_account(lookup, name.attribute(), name.value()) {
+            Ok(account) => account,
+            Err(outcome) => return *outcome,
         };
-        let summary = account.summary;
+        let summary = match self.apply_policy(*account).await {
+            Ok(summary) => summary,
+            Err(outcome) => return *outcome,
+        };
         let dn = summary.dn.as_str();
-        let telework_member = match self.telework_member(dn).await {
-            Ok(member) => member,
-            Err(error) => return unavailable(&error, Some(summary)),
-        };
-        let facts = Facts {
-            account: account.state,
-            telework_member,
-            now: FileTime::now(),
-        };
-        if let Decision::Reject(reason) = decide(&facts) {
-            debug!(dn, %reason, ?facts, "refused by policy before any bind");
-            return reject(reason, Some(summary));
-        }
         match self.directory.check_password(dn, password).await {
             Ok(decision) => {
                 debug!(dn, ?decision, "password checked");
@@ -95,6 +75,30 @@ impl Authorizer {
             }
             Err(error) => unavailable(&error, Some(summary)),
         }
+    }
+
+    /// Reads the account's telework membership and judges it with [`decide`]: the account's
+    /// summary when every check passes, else the refusal.
+    pub(crate) async fn apply_policy(
+        &self,
+        account: Account,
+    ) -> Result<AccountSummary, Box<Outcome>> {
+        let summary = account.summary;
+        let dn = summary.dn.as_str();
+        let telework_member = match self.telework_member(dn).await {
+            Ok(member) => member,
+            Err(error) => return Err(Box::new(unavailable(&error, Some(summary)))),
+        };
+        let facts = Facts {
+            account: account.state,
+            telework_member,
+            now: FileTime::now(),
+        };
+        if let Decision::Reject(reason) = decide(&facts) {
+            debug!(dn, %reason, ?facts, "refused by policy");
+            return Err(Box::new(reject(reason, Some(summary))));
+        }
+        Ok(summary)
     }
 
     /// Membership in the telework group. A negative answer is double-checked against the
@@ -130,7 +134,31 @@ impl Authorizer {
     }
 }
 
-fn reject(reason: Reason, account: Option<AccountSummary>) -> Outcome {
+/// Exactly one account, or the refusal: `unknown_user`, `ambiguous_user` or
+/// `directory_unavailable`.
+pub(crate) fn single_account(
+    lookup: Result<Lookup, DirectoryError>,
+    attribute: &str,
+    value: &str,
+) -> Result<Box<Account>, Box<Outcome>> {
+    match lookup {
+        Ok(Lookup::Found(account)) => Ok(account),
+        Ok(Lookup::NotFound) => {
+            debug!(attribute, "no such account");
+            Err(Box::new(reject(Reason::UnknownUser, None)))
+        }
+        Ok(Lookup::Ambiguous) => {
+            warn!(
+                attribute,
+                value, "several accounts match; make the attribute unique"
+            );
+            Err(Box::new(reject(Reason::AmbiguousUser, None)))
+        }
+        Err(error) => Err(Box::new(unavailable(&error, None))),
+    }
+}
+
+pub(crate) fn reject(reason: Reason, account: Option<AccountSummary>) -> Outcome {
     Outcome {
         decision: Decision::Reject(reason),
         account,

@@ -102,7 +102,14 @@ impl Directory {
 
     /// Find the user account for `name` under the base DN.
     pub(crate) async fn find_account(&self, name: &LogonName) -> Result<Lookup, DirectoryError> {
-        let filter = user_filter(name);
+        self.find_account_matching(&user_filter(name)).await
+    }
+
+    /// Find the one user account `filter` matches under the base DN.
+    pub(crate) async fn find_account_matching(
+        &self,
+        filter: &str,
+    ) -> Result<Lookup, DirectoryError> {
         debug!(%filter, "searching for the account");
         let mut entries = self
             .service
@@ -110,7 +117,7 @@ impl Directory {
                 operation: "user search",
                 base: &self.base_dn,
                 scope: Scope::Subtree,
-                filter: &filter,
+                filter,
                 attributes: ATTRIBUTES,
                 size_limit: 2,
             })

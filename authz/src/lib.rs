@@ -10,6 +10,7 @@ mod account;
 mod authorizer;
 mod bind_pool;
 mod bind_result;
+mod certificate_login;
 mod config;
 mod connector;
 mod decision;
@@ -31,6 +32,7 @@ mod user_name;
 mod test_support;
 
 pub use authorizer::Authorizer;
+pub use certificate_login::CertificateName;
 pub use config::{ConfigError, DirectoryConfig, PolicyConfig, DEFAULT_USER_BIND_CONNECTIONS};
 pub use decision::Decision;
 pub use directory::Directory;

@@ -20,11 +20,13 @@ use tracing::debug;
 
 use crate::dictionary::{
     ACCESS_ACCEPT, ACCESS_CHALLENGE, ACCESS_REJECT, ACCESS_REQUEST, ACCOUNTING_REQUEST,
-    ACCOUNTING_RESPONSE, MESSAGE_AUTHENTICATOR, NAS_IDENTIFIER, STATUS_SERVER, USER_NAME,
-    USER_PASSWORD,
+    ACCOUNTING_RESPONSE, EAP_MESSAGE, MESSAGE_AUTHENTICATOR, NAS_IDENTIFIER, STATE, STATUS_SERVER,
+    USER_NAME, USER_PASSWORD,
 };
 use crate::message_authenticator;
-use crate::packet::{overwrite, Authenticator, Packet, PacketWriter, MAX_PACKET_LEN};
+use crate::packet::{
+    overwrite, Authenticator, Packet, PacketWriter, MAX_ATTRIBUTE_VALUE_LEN, MAX_PACKET_LEN,
+};
 use crate::request_authenticator;
 use crate::response_authenticator;
 use crate::secret::SharedSecret;
@@ -262,6 +264,34 @@ impl RadiusClient {
         Ok(())
     }
 
+    /// Sends one EAP packet (split into EAP-Message attributes, RFC 3579
+    /// §3.1) with the State of the previous Access-Challenge, and waits for
+    /// a verified answer. The response carries the Request Authenticator
+    /// used, which keys any MS-MPPE keys in it (RFC 2548 §2.4.2).
+    pub async fn eap(
+        &self,
+        user_name: &[u8],
+        eap_packet: &[u8],
+        state: Option<&[u8]>,
+    ) -> Result<(Response, Authenticator), ClientError> {
+        let mut next_identifier = self.next_identifier.lock().await;
+        let identifier = *next_identifier;
+        *next_identifier = identifier.wrapping_add(1);
+        let mut request_authenticator = [0; 16];
+        getrandom::fill(&mut request_authenticator).map_err(io::Error::from)?;
+        let mut credential: Vec<(u8, &[u8])> = eap_packet
+            .chunks(MAX_ATTRIBUTE_VALUE_LEN)
+            .map(|chunk| (EAP_MESSAGE, chunk))
+            .collect();
+        credential.extend(state.map(|state| (STATE, state)));
+        let request =
+            self.access_request_with(identifier, &request_authenticator, user_name, &credential)?;
+        let response = self
+            .exchange(&request, identifier, &request_authenticator)
+            .await?;
+        Ok((response, request_authenticator))
+    }
+
     fn access_request(
         &self,
         identifier: u8,
@@ -269,10 +299,27 @@ impl RadiusClient {
         user_name: &[u8],
         password: &[u8],
     ) -> Result<Vec<u8>, ClientError> {
-        let too_long =
-            |_| ClientError::InvalidRequest("User-Name or NAS-Identifier over 253 octets");
         let hidden_password = user_password::hide(&self.secret, request_authenticator, password)
             .map_err(|_| ClientError::InvalidRequest("password over 128 octets (RFC 2865 §5.2)"))?;
+        self.access_request_with(
+            identifier,
+            request_authenticator,
+            user_name,
+            &[(USER_PASSWORD, &hidden_password)],
+        )
+    }
+
+    /// A signed Access-Request carrying User-Name, `credential` and the
+    /// configured NAS-Identifier.
+    fn access_request_with(
+        &self,
+        identifier: u8,
+        request_authenticator: &Authenticator,
+        user_name: &[u8],
+        credential: &[(u8, &[u8])],
+    ) -> Result<Vec<u8>, ClientError> {
+        let too_long =
+            |_| ClientError::InvalidRequest("request over 4096 octets or an attribute over 253");
         let mut writer = PacketWriter::new(ACCESS_REQUEST, identifier, request_authenticator);
         let message_authenticator_offset = if self.options.send_message_authenticator {
             let placeholder = [0; message_authenticator::VALUE_LEN];
@@ -285,9 +332,9 @@ impl RadiusClient {
             None
         };
         writer.push(USER_NAME, user_name).map_err(too_long)?;
-        writer
-            .push(USER_PASSWORD, &hidden_password)
-            .map_err(too_long)?;
+        for (attribute_type, value) in credential {
+            writer.push(*attribute_type, value).map_err(too_long)?;
+        }
         self.push_nas_identifier(&mut writer)?;
         let mut request = writer.into_bytes();
         if let Some(offset) = message_authenticator_offset {

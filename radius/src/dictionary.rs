@@ -49,6 +49,10 @@ pub(crate) const FRAMED_IP_ADDRESS: u8 = rfc2865::FRAMED_IP_ADDRESS_TYPE;
 pub(crate) const REPLY_MESSAGE: u8 = rfc2865::REPLY_MESSAGE_TYPE;
 /// RFC 2865 §5.25.
 pub(crate) const CLASS: u8 = rfc2865::CLASS_TYPE;
+/// RFC 2865 §5.12.
+pub(crate) const FRAMED_MTU: u8 = rfc2865::FRAMED_MTU_TYPE;
+/// RFC 2865 §5.24.
+pub(crate) const STATE: u8 = rfc2865::STATE_TYPE;
 /// RFC 2865 §5.31.
 pub(crate) const CALLING_STATION_ID: u8 = rfc2865::CALLING_STATION_ID_TYPE;
 /// RFC 2865 §5.32.

@@ -42,6 +42,12 @@ pub enum Reply {
     /// Access-Reject (RFC 2865 §4.3). It carries no reason: why a login
     /// failed is for the audit log, not for whoever is at the NAS.
     Reject,
+    /// Access-Challenge (RFC 2865 §4.4) carrying these attributes: the next
+    /// EAP request and the State to echo (RFC 3579 §2.6.3).
+    Challenge { attributes: Vec<ReplyAttribute> },
+    /// Access-Reject carrying these attributes, for EAP: the EAP-Failure
+    /// the peer must see (RFC 3579 §2.6.3). Still no reason.
+    RejectWith { attributes: Vec<ReplyAttribute> },
 }
 
 /// The outcome of an Accounting-Request.

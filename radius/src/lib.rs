@@ -13,9 +13,11 @@ pub mod accounting;
 pub mod client;
 pub mod clients;
 pub mod counters;
+pub mod eap;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handler;
+pub mod mppe_keys;
 pub mod password;
 pub mod request;
 pub mod secret;
@@ -41,6 +43,7 @@ pub use accounting::{AccountingRequest, AccountingStatus};
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
 pub use clients::{ClientState, ClientTable, NasClient};
 pub use counters::{Counters, Skip};
+pub use eap::{EapCode, EapPacket};
 pub use handler::{
     AccountingReply, Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute,
     RequestHandler,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crate::accounting::{AccountingRequest, InvalidAccountingRequest};
 use crate::clients::NasClient;
 use crate::dictionary::{
-    ACCESS_REQUEST, ACCOUNTING_REQUEST, PROXY_STATE, RESPONSE_CODES, STATUS_SERVER, USER_NAME,
+    ACCESS_REQUEST, ACCOUNTING_REQUEST, EAP_MESSAGE, PROXY_STATE, RESPONSE_CODES, STATUS_SERVER,
+    USER_NAME,
 };
 use crate::handler::{Discard, DiscardReason};
 use crate::message_authenticator;
@@ -143,7 +144,9 @@ fn access_request(
     let signed = check_message_authenticator(packet, &client, source, packet.authenticator())?;
     if signed {
         client.saw_message_authenticator();
-    } else if client.requires_message_authenticator() {
+    } else if client.requires_message_authenticator() || packet.contains(EAP_MESSAGE) {
+        // RFC 3579 §3.3: an Access-Request with EAP-Message and no
+        // Message-Authenticator MUST be silently discarded.
         return Err(refuse(DiscardReason::MissingMessageAuthenticator, None));
     } else if client.limit_proxy_state && packet.contains(PROXY_STATE) {
         // BlastRADIUS hides its collision block in a Proxy-State of an
@@ -168,6 +171,7 @@ fn access_request(
                 InvalidAccessRequest::ConflictingCredentials => {
                     refuse(DiscardReason::ConflictingCredentials, None)
                 }
+                InvalidAccessRequest::MalformedEap(_) => refuse(DiscardReason::Malformed, None),
             }
         })?;
     Ok(Received::Access {
@@ -357,6 +361,17 @@ mod tests {
         );
         assert_eq!(refusal.discard.user_name.as_deref(), Some(&b"Nemo"[..]));
         assert_eq!(refusal.discard.identifier, Some(0));
+    }
+
+    #[test]
+    fn eap_without_message_authenticator_is_dropped_even_when_not_required() {
+        let mut writer = PacketWriter::new(ACCESS_REQUEST, 3, &[7; 16]);
+        writer.push(EAP_MESSAGE, &[2, 0, 0, 6, 1, b'a']).unwrap();
+        let eap = writer.into_bytes();
+        assert_eq!(
+            reason(&eap, &table(false)),
+            DiscardReason::MissingMessageAuthenticator
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use crate::attribute_values::{nas_ip_address, text};
+use crate::attribute_values::{integer, nas_ip_address, text};
 use crate::clients::NasClient;
 use crate::dictionary::{
-    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, NAS_IDENTIFIER, USER_NAME,
-    USER_PASSWORD,
+    ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, FRAMED_MTU, NAS_IDENTIFIER,
+    STATE, USER_NAME, USER_PASSWORD,
 };
+use crate::eap::{EapPacket, MalformedEap};
 use crate::packet::{MalformedPacket, Packet};
 use crate::password::Password;
 use crate::user_password;
@@ -19,9 +20,17 @@ use crate::user_password;
 pub enum Credential {
     /// A User-Password, unhidden (RFC 2865 §5.2), trailing NUL padding removed.
     Pap(Password),
-    /// CHAP, EAP, ARAP, a mix of methods, or none at all: nothing adgate
+    /// CHAP, ARAP, a mix of methods, or none at all: nothing adgate
     /// can verify against the directory, so the handler rejects it.
     Unsupported,
+    /// An EAP packet reassembled from EAP-Message (RFC 3579 §3.1), with the
+    /// State the NAS echoed from the previous Access-Challenge, if any, and
+    /// the link's Framed-MTU (RFC 3579 §2.2: EAP packets must fit it).
+    Eap {
+        packet: EapPacket,
+        state: Option<Vec<u8>>,
+        framed_mtu: Option<u32>,
+    },
 }
 
 /// An Access-Request from a known NAS whose Message-Authenticator, if any,
@@ -46,6 +55,9 @@ pub struct AccessRequest {
     pub calling_station_id: Option<String>,
     /// Whether a valid Message-Authenticator (RFC 3579 §3.2) was present.
     pub message_authenticator: bool,
+    /// The Request Authenticator, which keys hidden reply attributes such
+    /// as the MS-MPPE keys (RFC 2548 §2.4.2).
+    pub request_authenticator: [u8; 16],
 }
 
 /// Why an authenticated Access-Request still cannot be handed on.
@@ -58,6 +70,7 @@ pub(crate) enum InvalidAccessRequest {
     /// More than one of User-Password, CHAP-Password, ARAP-Password and
     /// EAP-Message (RFC 2865 §4.1, §5.44; RFC 3579 §3.3).
     ConflictingCredentials,
+    MalformedEap(MalformedEap),
 }
 
 impl From<MalformedPacket> for InvalidAccessRequest {
@@ -98,14 +111,16 @@ impl AccessRequest {
             nas_identifier,
             calling_station_id,
             message_authenticator,
+            request_authenticator: *packet.authenticator(),
         })
     }
 }
 
-/// PAP when User-Password is the credential. RFC 2865 §4.1 says a request
-/// "MUST NOT contain both a User-Password and a CHAP-Password"; EAP-Message
-/// (RFC 3579 §3.3) and ARAP-Password (RFC 2869) are methods of their own,
-/// so a request with two of them is refused rather than read as either.
+/// PAP when User-Password is the credential, EAP when EAP-Message is. RFC 2865
+/// §4.1 says a request "MUST NOT contain both a User-Password and a
+/// CHAP-Password"; EAP-Message (RFC 3579 §3.3) and ARAP-Password (RFC 2869)
+/// are methods of their own, so a request with two of them is refused rather
+/// than read as either.
 fn decode_credential(
     packet: &Packet<'_>,
     client: &NasClient,
@@ -122,8 +137,25 @@ fn decode_credential(
         Some(hidden) => user_password::unhide(&client.secret, packet.authenticator(), hidden.value)
             .map(Credential::Pap)
             .map_err(|_| InvalidAccessRequest::UndecodablePassword),
+        None if packet.contains(EAP_MESSAGE) => decode_eap(packet),
         None => Ok(Credential::Unsupported),
     }
+}
+
+/// Joins every EAP-Message in order into one EAP packet (RFC 3579 §3.1)
+/// and takes the State echoed from the last Access-Challenge (RFC 2865 §5.24).
+fn decode_eap(packet: &Packet<'_>) -> Result<Credential, InvalidAccessRequest> {
+    let octets: Vec<u8> = packet.values(EAP_MESSAGE).flatten().copied().collect();
+    let eap = EapPacket::parse(&octets).map_err(InvalidAccessRequest::MalformedEap)?;
+    let state = packet
+        .at_most_one(STATE)?
+        .map(|attribute| attribute.value.to_vec());
+    let framed_mtu = integer(packet, FRAMED_MTU)?;
+    Ok(Credential::Eap {
+        packet: eap,
+        state,
+        framed_mtu,
+    })
 }
 
 #[cfg(test)]
@@ -272,6 +304,54 @@ mod tests {
             (NAS_IP_ADDRESS, &[192, 0, 2, 1]),
         ];
         assert!(decode_exactly(&by_address, false).is_ok());
+    }
+
+    #[test]
+    fn eap_messages_are_joined_into_one_eap_packet_with_state_and_mtu() {
+        let eap = EapPacket::new(crate::EapCode::Response, 5, 13, &[0x80; 300]).to_bytes();
+        let (first, second) = eap.split_at(253);
+        let request = decode(&[
+            (EAP_MESSAGE, first),
+            (STATE, b"conversation-1"),
+            (EAP_MESSAGE, second),
+            (FRAMED_MTU, &1400u32.to_be_bytes()),
+        ])
+        .unwrap();
+        let Credential::Eap {
+            packet,
+            state,
+            framed_mtu,
+        } = request.credential
+        else {
+            panic!("expected EAP, got {:?}", request.credential);
+        };
+        assert_eq!(packet.to_bytes(), eap);
+        assert_eq!(state.as_deref(), Some(&b"conversation-1"[..]));
+        assert_eq!(framed_mtu, Some(1400));
+        assert_eq!(request.request_authenticator, AUTHENTICATOR);
+    }
+
+    #[test]
+    fn eap_with_another_credential_or_a_bad_length_is_refused() {
+        let eap = EapPacket::new(crate::EapCode::Response, 5, 1, b"alice").to_bytes();
+        assert_eq!(
+            decode(&[(EAP_MESSAGE, &eap), (CHAP_PASSWORD, &[1u8; 17])]).err(),
+            Some(InvalidAccessRequest::ConflictingCredentials)
+        );
+        let mut short = eap.clone();
+        short.pop();
+        assert!(matches!(
+            decode(&[(EAP_MESSAGE, &short)]).err(),
+            Some(InvalidAccessRequest::MalformedEap(
+                MalformedEap::LengthMismatch
+            ))
+        ));
+        assert!(matches!(
+            decode(&[(EAP_MESSAGE, &eap), (STATE, b"a"), (STATE, b"b")]).err(),
+            Some(InvalidAccessRequest::Malformed(
+                MalformedPacket::RepeatedAttribute(STATE)
+            ))
+        ));
     }
 
     #[test]

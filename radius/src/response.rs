@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::clients::NasClient;
 use crate::dictionary::{
-    ACCESS_ACCEPT, ACCESS_REJECT, ACCOUNTING_RESPONSE, MESSAGE_AUTHENTICATOR, PROXY_STATE,
+    ACCESS_ACCEPT, ACCESS_CHALLENGE, ACCESS_REJECT, ACCOUNTING_RESPONSE, MESSAGE_AUTHENTICATOR,
+    PROXY_STATE,
 };
 use crate::handler::{Reply, ReplyAttribute};
 use crate::message_authenticator;
@@ -49,6 +50,8 @@ impl ResponseContext {
         match reply {
             Reply::Accept { attributes } => self.build(ACCESS_ACCEPT, attributes, true),
             Reply::Reject => self.build(ACCESS_REJECT, &[], true),
+            Reply::Challenge { attributes } => self.build(ACCESS_CHALLENGE, attributes, true),
+            Reply::RejectWith { attributes } => self.build(ACCESS_REJECT, attributes, true),
         }
     }
 
@@ -215,6 +218,36 @@ mod tests {
             .map(|a| a.attribute_type)
             .collect();
         assert_eq!(types, [MESSAGE_AUTHENTICATOR, PROXY_STATE, PROXY_STATE]);
+    }
+
+    #[test]
+    fn eap_replies_are_access_challenge_and_access_reject_with_attributes() {
+        let eap = attribute(79, &[4, 7, 0, 4]);
+        for (reply, code) in [
+            (
+                Reply::Challenge {
+                    attributes: vec![eap.clone(), attribute(24, b"state")],
+                },
+                ACCESS_CHALLENGE,
+            ),
+            (
+                Reply::RejectWith {
+                    attributes: vec![eap.clone()],
+                },
+                ACCESS_REJECT,
+            ),
+        ] {
+            let response = context_for(&RFC2865_7_1_REQUEST).encode(&reply).unwrap();
+            let packet = Packet::parse(&response).unwrap();
+            assert_eq!(packet.code(), code);
+            assert_eq!(packet.attributes()[0].attribute_type, MESSAGE_AUTHENTICATOR);
+            assert_eq!(packet.values(79).collect::<Vec<_>>(), [&[4, 7, 0, 4][..]]);
+            assert!(ReferencePacket::is_authentic_response(
+                &response,
+                &RFC2865_7_1_REQUEST,
+                SECRET
+            ));
+        }
     }
 
     #[test]

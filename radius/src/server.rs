@@ -291,11 +291,11 @@ fn encode_access_reply(
     identifier: u8,
 ) -> Result<Vec<u8>, EncodeError> {
     response.encode(reply).or_else(|error| match reply {
-        Reply::Accept { .. } => {
-            error!(%error, identifier, "Access-Accept cannot be encoded: answering Access-Reject");
+        Reply::Accept { .. } | Reply::RejectWith { .. } => {
+            error!(%error, identifier, "reply cannot be encoded: answering a bare Access-Reject");
             response.encode(&Reply::Reject)
         }
-        Reply::Reject => Err(error),
+        Reply::Reject | Reply::Challenge { .. } => Err(error),
     })
 }
 

@@ -45,12 +45,20 @@ pub(crate) fn hide(
     let mut hidden = Vec::with_capacity(padded_len);
     hidden.extend_from_slice(password);
     hidden.resize(padded_len, 0);
-    let mut previous = *request_authenticator;
-    for block in hidden.chunks_exact_mut(BLOCK_LEN) {
-        xor_in_place(block, &keystream(secret, &previous));
-        previous.copy_from_slice(block);
-    }
+    hide_in_place(secret, request_authenticator, &mut hidden);
     Ok(hidden)
+}
+
+/// The chained MD5 hiding shared by User-Password (RFC 2865 §5.2) and
+/// MS-MPPE keys (RFC 2548 §2.4.2): `c(1) = p(1) XOR MD5(S + first)`, then
+/// `c(i) = p(i) XOR MD5(S + c(i-1))`. `padded` is a whole number of 16-octet
+/// blocks (a trailing partial block is left as it is).
+pub(crate) fn hide_in_place(secret: &SharedSecret, first: &[u8], padded: &mut [u8]) {
+    let mut previous = keystream(secret, first);
+    for block in padded.chunks_exact_mut(BLOCK_LEN) {
+        xor_in_place(block, &previous);
+        previous = keystream(secret, block);
+    }
 }
 
 /// Recovers the password from a User-Password value: `p(i) = c(i) XOR
@@ -76,6 +84,16 @@ pub(crate) fn unhide(
         .map_or(0, |last| last + 1);
     cleartext.truncate(unpadded_len);
     Ok(Password::new(std::mem::take(&mut *cleartext)))
+}
+
+/// The inverse of [`hide_in_place`]: `p(i) = c(i) XOR MD5(S + c(i-1))`.
+pub(crate) fn unhide_in_place(secret: &SharedSecret, first: &[u8], hidden: &mut [u8]) {
+    let mut block_keystream = keystream(secret, first);
+    for block in hidden.chunks_exact_mut(BLOCK_LEN) {
+        let next = keystream(secret, block);
+        xor_in_place(block, &block_keystream);
+        block_keystream = next;
+    }
 }
 
 /// `MD5(S + previous)`: one 16-octet block of the keystream.

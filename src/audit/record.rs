@@ -105,6 +105,30 @@ pub struct AccountingRecord {
     pub decision_request_id: Option<String>,
 }
 
+/// The client certificate of an EAP-TLS login and the TLS session it came in.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateRecord {
+    /// Subject DN, RFC 4514 text.
+    pub subject: String,
+    /// Issuer DN, RFC 4514 text.
+    pub issuer: String,
+    /// Serial number, colon-separated hex.
+    pub serial: String,
+    /// SHA-256 of the DER certificate, hex.
+    pub sha256_fingerprint: String,
+    /// Where the identity came from: `san_upn`, `san_email` or `subject_email`; absent when
+    /// the certificate names nobody.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_source: Option<&'static str>,
+    /// The UPN or e-mail address the certificate names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub tls_version: &'static str,
+    /// IANA name of the cipher suite.
+    pub cipher_suite: String,
+}
+
 /// One line of the trail.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -125,7 +149,7 @@ pub struct Record {
     pub user_name: Option<UserName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calling_station_id: Option<String>,
-    /// `pap`, or `unsupported` for a request carrying no credential adgate accepts.
+    /// `pap`, `eap-tls`, or `unsupported` for a request carrying no credential adgate accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
     pub verdict: Verdict,
@@ -140,6 +164,9 @@ pub struct Record {
     /// Present on records of Accounting-Requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounting: Option<AccountingRecord>,
+    /// EAP-TLS logins that got as far as a certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateRecord>,
 }
 
 impl Record {
@@ -160,6 +187,7 @@ impl Record {
             account: None,
             message_authenticator: None,
             accounting: None,
+            certificate: None,
         }
     }
 }

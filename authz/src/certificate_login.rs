@@ -1,0 +1,100 @@
+//! A certificate login, after EAP-TLS proved the client holds the certificate's key: find the
+//! one AD account the certificate's UPN or e-mail address names, then apply the same account
+//! and telework rules as a password login. There is no bind — the certificate was the proof —
+//! so an account refused by policy is refused, and one that passes is accepted.
+
+use tracing::debug;
+
+use crate::authorizer::{reject, single_account};
+use crate::filter::escape_value;
+use crate::{Authorizer, Decision, Outcome, Reason};
+
+/// The name a client certificate gave, as the directory should match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateName {
+    /// A UPN (subjectAltName otherName): matches `userPrincipalName`.
+    Upn(String),
+    /// An e-mail address: matches `mail`, or an `smtp:` entry of `proxyAddresses`
+    /// (Exchange's primary `SMTP:` and secondary `smtp:` addresses alike; AD compares
+    /// the values without regard to case).
+    Email(String),
+}
+
+impl CertificateName {
+    /// The user search, every value escaped (RFC 4515).
+    fn filter(&self) -> String {
+        let person = "(objectCategory=person)(objectClass=user)";
+        match self {
+            CertificateName::Upn(upn) => {
+                format!("(&{person}(userPrincipalName={}))", escape_value(upn))
+            }
+            CertificateName::Email(email) => {
+                let email = escape_value(email);
+                format!("(&{person}(|(mail={email})(proxyAddresses=smtp:{email})))")
+            }
+        }
+    }
+
+    fn attribute(&self) -> &'static str {
+        match self {
+            CertificateName::Upn(_) => "userPrincipalName",
+            CertificateName::Email(_) => "mail/proxyAddresses",
+        }
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            CertificateName::Upn(value) | CertificateName::Email(value) => value,
+        }
+    }
+}
+
+impl Authorizer {
+    /// Decide a certificate login for the name the (already verified) certificate carries:
+    /// exactly one account (`unknown_user`, `ambiguous_user`), then [`decide`](crate::decide)
+    /// on its state and telework membership. AD unreachable → `directory_unavailable`.
+    pub async fn check_certificate_name(&self, name: &CertificateName) -> Outcome {
+        if name.value().is_empty() {
+            return reject(Reason::UnknownUser, None);
+        }
+        let lookup = self.directory.find_account_matching(&name.filter()).await;
+        let account = match single_account(lookup, name.attribute(), name.value()) {
+            Ok(account) => account,
+            Err(outcome) => return *outcome,
+        };
+        match self.apply_policy(*account).await {
+            Ok(summary) => {
+                debug!(dn = %summary.dn, "certificate login passes the policy");
+                Outcome {
+                    decision: Decision::Accept,
+                    account: Some(summary),
+                }
+            }
+            Err(outcome) => *outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_escape_the_certificate_name() {
+        assert_eq!(
+            CertificateName::Upn("a*)(cn=*@x.test".into()).filter(),
+            "(&(objectCategory=person)(objectClass=user)(userPrincipalName=a\\2a\\29\\28cn=\\2a@x.test))"
+        );
+        assert_eq!(
+            CertificateName::Email("shared@corp.example.test".into()).filter(),
+            "(&(objectCategory=person)(objectClass=user)(|(mail=shared@corp.example.test)(proxyAddresses=smtp:shared@corp.example.test)))"
+        );
+        for name in [
+            CertificateName::Upn("*)(|(objectClass=*".into()),
+            CertificateName::Email("x)(mail=*".into()),
+        ] {
+            assert!(ldap3::parse_filter(name.filter()).is_ok());
+            assert!(!name.filter().contains("=*"), "{}", name.filter());
+        }
+    }
+}

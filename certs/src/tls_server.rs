@@ -1,0 +1,175 @@
+//! The TLS side of adgate's EAP-TLS server: rustls' `ServerConfig` built from the `[eap_tls]`
+//! files, with a client-certificate verifier rooted only in `ca_file`, and CRLs that are
+//! re-read when their files change (checked when a conversation starts, so a new CRL applies
+//! to the next login without a restart).
+//!
+//! TLS 1.2 and 1.3 only, and only the ring provider's suites, every one of them ECDHE with an
+//! AEAD cipher (AES-GCM, ChaCha20-Poly1305). TLS 1.2 requires the extended master secret
+//! (RFC 7627). No session tickets or resumption: every login is a full handshake with a
+//! certificate, so every login is checked against AD and the CRLs.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig};
+use tracing::{error, info};
+
+use crate::client_auth_verifier::ClientAuthVerifier;
+use crate::rejection::Rejection;
+
+/// The files named in `[eap_tls]`.
+#[derive(Debug, Clone)]
+pub struct EapTlsSettings {
+    /// The server's certificate chain, PEM, leaf first.
+    pub certificate_file: PathBuf,
+    /// The server's private key, PEM (PKCS #8, PKCS #1 or SEC1).
+    pub private_key_file: PathBuf,
+    /// The CA certificates that issue user certificates, PEM. Nothing else is trusted.
+    pub ca_file: PathBuf,
+    /// CRLs, PEM or DER, one or more per file.
+    pub crl_files: Vec<PathBuf>,
+}
+
+/// Why the `[eap_tls]` files cannot be used; names the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsServerError {
+    #[error("{path}: {problem}")]
+    File { path: PathBuf, problem: String },
+    #[error("TLS settings: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("client certificate verifier: {0}")]
+    Verifier(String),
+}
+
+/// The current `ServerConfig`, rebuilt when a CRL file changes.
+#[derive(Debug)]
+pub struct TlsServer {
+    settings: EapTlsSettings,
+    current: Mutex<Current>,
+}
+
+#[derive(Debug)]
+struct Current {
+    crl_stamps: Vec<Option<(SystemTime, u64)>>,
+    config: Option<Arc<ServerConfig>>,
+}
+
+impl TlsServer {
+    /// Loads and checks every file; any problem is a startup error.
+    pub fn new(settings: EapTlsSettings) -> Result<TlsServer, TlsServerError> {
+        let crl_stamps = stamps(&settings.crl_files);
+        let config = build(&settings)?;
+        Ok(TlsServer {
+            settings,
+            current: Mutex::new(Current {
+                crl_stamps,
+                config: Some(config),
+            }),
+        })
+    }
+
+    /// The configuration for a new conversation. When a CRL file changed since the last
+    /// build, it is rebuilt first; if that fails, logins are refused (`revocation_unknown`)
+    /// until the files are fixed — a revocation must never be skipped for a broken file.
+    pub fn config(&self) -> Result<Arc<ServerConfig>, Rejection> {
+        let mut current = self
+            .current
+            .lock()
+            .map_err(|_| Rejection::RevocationUnknown)?;
+        let now = stamps(&self.settings.crl_files);
+        if now != current.crl_stamps {
+            current.crl_stamps = now;
+            current.config = match build(&self.settings) {
+                Ok(config) => {
+                    info!("CRL files changed: reloaded");
+                    Some(config)
+                }
+                Err(problem) => {
+                    error!(%problem, "CRL files changed but cannot be loaded: refusing certificate logins");
+                    None
+                }
+            };
+        }
+        current.config.clone().ok_or(Rejection::RevocationUnknown)
+    }
+}
+
+/// Modification time and size of each CRL file (None when unreadable).
+fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|file| {
+            std::fs::metadata(file)
+                .and_then(|meta| Ok((meta.modified()?, meta.len())))
+                .ok()
+        })
+        .collect()
+}
+
+fn build(settings: &EapTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    for certificate in read_pem::<CertificateDer<'static>>(&settings.ca_file)? {
+        roots
+            .add(certificate)
+            .map_err(|error| file_error(&settings.ca_file, error.to_string()))?;
+    }
+    let mut crls = Vec::new();
+    for file in &settings.crl_files {
+        crls.extend(read_crls(file)?);
+    }
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .enforce_revocation_expiration()
+        .build()
+        .map_err(|error| TlsServerError::Verifier(error.to_string()))?;
+    let chain = read_pem::<CertificateDer<'static>>(&settings.certificate_file)?;
+    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file)
+        .map_err(|error| file_error(&settings.private_key_file, error.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(Arc::new(ClientAuthVerifier::new(webpki)))
+        .with_single_cert(chain, key)?;
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.require_ems = true;
+    Ok(Arc::new(config))
+}
+
+/// Every PEM object of type `T` in `path`; an empty file is an error.
+fn read_pem<T: PemObject>(path: &Path) -> Result<Vec<T>, TlsServerError> {
+    let items = T::pem_file_iter(path)
+        .map_err(|error| file_error(path, error.to_string()))?
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|error| file_error(path, error.to_string()))?;
+    if items.is_empty() {
+        return Err(file_error(
+            path,
+            "holds no PEM object of the expected type".into(),
+        ));
+    }
+    Ok(items)
+}
+
+/// CRLs in PEM, or one CRL in DER (as CAs publish them).
+fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsServerError> {
+    let bytes =
+        std::fs::read(path).map_err(|error: io::Error| file_error(path, error.to_string()))?;
+    if bytes.starts_with(b"-----") {
+        read_pem(path)
+    } else {
+        Ok(vec![CertificateRevocationListDer::from(bytes)])
+    }
+}
+
+fn file_error(path: &Path, problem: String) -> TlsServerError {
+    TlsServerError::File {
+        path: path.to_owned(),
+        problem,
+    }
+}

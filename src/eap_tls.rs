@@ -1,0 +1,290 @@
+//! Certificate logins: EAP over RADIUS (RFC 3579) carrying EAP-TLS (RFC 5216, RFC 9190).
+//!
+//! A conversation starts with the peer's EAP-Response/Identity (RFC 3748 §5.1) and no State;
+//! adgate answers with EAP-TLS Start in an Access-Challenge carrying a fresh State, and every
+//! later Access-Request echoes it. When the TLS handshake is over, the certificate's identity
+//! is checked against the EAP identity and looked up in AD like a password login (without the
+//! bind); an accepted login gets EAP-Success and the MS-MPPE keys, a refused one EAP-Failure.
+//! Only the final decision is recorded — challenges decide nothing.
+
+mod conversation;
+mod conversations;
+
+use adgate_authz::{Authorizer, CertificateName, Decision};
+use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
+use adgate_radius::eap::{eap_type, state_attribute};
+use adgate_radius::mppe_keys::mppe_key_attributes;
+use adgate_radius::{AccessRequest, EapCode, EapPacket, Reply};
+
+use crate::audit::{AccountRecord, CertificateRecord, Verdict};
+use crate::config::EapTlsConfig;
+use crate::gatekeeper::Decided;
+use conversation::{Conversation, Turn};
+use conversations::Conversations;
+
+/// EAP header, Type, EAP-TLS flags and TLS Message Length around each fragment's TLS data,
+/// plus the EAPOL header on the link: what Framed-MTU must leave room for.
+const FRAGMENT_OVERHEAD: u32 = 4 + 1 + 1 + 4 + 4;
+const MIN_FRAGMENT_SIZE: usize = 64;
+
+/// The answer to one EAP Access-Request.
+pub(crate) enum EapAnswer {
+    /// The conversation goes on: an Access-Challenge, not recorded.
+    Challenge(Reply),
+    /// The conversation ended with this decision, to be recorded.
+    Decided(Box<Decided>),
+}
+
+/// Everything certificate logins need, shared by all requests.
+pub struct EapTlsLogins {
+    server: TlsServer,
+    conversations: Conversations,
+    fragment_size: usize,
+    identity_policy: IdentityPolicy,
+    allow_anonymous_identity: bool,
+}
+
+impl EapTlsLogins {
+    /// Loads the certificates, key, CA and CRLs; any problem stops the start.
+    pub fn new(config: EapTlsConfig) -> Result<Self, TlsServerError> {
+        Ok(Self {
+            server: TlsServer::new(config.files)?,
+            conversations: Conversations::new(
+                config.max_conversations,
+                config.conversation_timeout,
+            ),
+            fragment_size: config.fragment_size,
+            identity_policy: config.identity_policy,
+            allow_anonymous_identity: config.allow_anonymous_identity,
+        })
+    }
+
+    /// Handles one EAP packet from `request`.
+    pub(crate) async fn handle(
+        &self,
+        request: &AccessRequest,
+        packet: &EapPacket,
+        state: Option<&[u8]>,
+        framed_mtu: Option<u32>,
+        authorizer: &Authorizer,
+    ) -> EapAnswer {
+        match state {
+            None => self.begin(request, packet, framed_mtu),
+            Some(state) => self.proceed(request, packet, state, authorizer).await,
+        }
+    }
+
+    /// A new conversation: the peer's Identity gets EAP-TLS Start.
+    fn begin(
+        &self,
+        request: &AccessRequest,
+        packet: &EapPacket,
+        framed_mtu: Option<u32>,
+    ) -> EapAnswer {
+        if packet.code != EapCode::Response || packet.eap_type() != Some(eap_type::IDENTITY) {
+            return failed(packet.identifier, "eap_protocol_error", None);
+        }
+        let config = match self.server.config() {
+            Ok(config) => config,
+            Err(rejection) => return failed(packet.identifier, rejection.as_str(), None),
+        };
+        let fragment_size = framed_mtu
+            .and_then(|mtu| usize::try_from(mtu.saturating_sub(FRAGMENT_OVERHEAD)).ok())
+            .map_or(self.fragment_size, |fits| fits.min(self.fragment_size))
+            .max(MIN_FRAGMENT_SIZE);
+        let (session, start) =
+            match EapTlsSession::start(config, fragment_size, self.identity_policy) {
+                Ok(started) => started,
+                Err(rejection) => return failed(packet.identifier, rejection.as_str(), None),
+            };
+        let conversation = Conversation::new(
+            &request.client.name,
+            packet.type_data().to_vec(),
+            session,
+            &start,
+            packet.identifier.wrapping_add(1),
+        );
+        let eap_request = conversation.request().clone();
+        match self.conversations.insert(conversation) {
+            Some(token) => challenge(&eap_request, &token),
+            None => failed(packet.identifier, "eap_protocol_error", None),
+        }
+    }
+
+    /// The next Response of a conversation in progress.
+    async fn proceed(
+        &self,
+        request: &AccessRequest,
+        packet: &EapPacket,
+        state: &[u8],
+        authorizer: &Authorizer,
+    ) -> EapAnswer {
+        let Some(shared) = self.conversations.get(state) else {
+            return failed(packet.identifier, "eap_conversation_unknown", None);
+        };
+        let (turn, eap_identity) = match shared.lock() {
+            Ok(mut conversation) => (
+                conversation.respond(&request.client.name, packet),
+                conversation.eap_identity().to_vec(),
+            ),
+            Err(_) => (Turn::Failed("eap_protocol_error"), Vec::new()),
+        };
+        match turn {
+            Turn::Challenge(eap_request) => challenge(&eap_request, state),
+            Turn::Failed(reason) => {
+                self.conversations.remove(state);
+                failed(packet.identifier, reason, None)
+            }
+            Turn::Established(established) => {
+                self.conversations.remove(state);
+                self.decide(
+                    request,
+                    packet.identifier,
+                    &eap_identity,
+                    *established,
+                    authorizer,
+                )
+                .await
+            }
+        }
+    }
+
+    /// The certificate names someone: is it the person the EAP identity named, and may they
+    /// work from home now?
+    async fn decide(
+        &self,
+        request: &AccessRequest,
+        identifier: u8,
+        eap_identity: &[u8],
+        established: Established,
+        authorizer: &Authorizer,
+    ) -> EapAnswer {
+        let summary = &established.certificate;
+        let mut certificate = CertificateRecord {
+            subject: summary.subject.clone(),
+            issuer: summary.issuer.clone(),
+            serial: summary.serial.clone(),
+            sha256_fingerprint: summary.sha256_fingerprint.clone(),
+            identity_source: None,
+            identity: None,
+            tls_version: established.tls_version,
+            cipher_suite: established.cipher_suite.clone(),
+        };
+        let claim = match established.identity {
+            Ok(claim) => claim,
+            Err(rejection) => return failed(identifier, rejection.as_str(), Some(certificate)),
+        };
+        certificate.identity_source = Some(claim.source.as_str());
+        certificate.identity = Some(claim.value.clone());
+        let anonymous = self.allow_anonymous_identity && is_anonymous(eap_identity);
+        if !claim.named_by(eap_identity) && !anonymous {
+            return failed(identifier, "identity_mismatch", Some(certificate));
+        }
+        let name = if claim.source.is_upn() {
+            CertificateName::Upn(claim.value)
+        } else {
+            CertificateName::Email(claim.value)
+        };
+        let outcome = authorizer.check_certificate_name(&name).await;
+        let account = outcome.account.as_ref().map(AccountRecord::from);
+        if let Decision::Reject(reason) = outcome.decision {
+            let mut decided = failed_decision(identifier, reason.as_str(), Some(certificate));
+            decided.account = account;
+            return EapAnswer::Decided(Box::new(decided));
+        }
+        let msk = &established.msk;
+        let keys = mppe_key_attributes(
+            &request.client.secret,
+            &request.request_authenticator,
+            msk.mppe_recv_key(),
+            msk.mppe_send_key(),
+        );
+        let success = EapPacket::outcome(true, identifier).to_attributes();
+        let (Ok(keys), Ok(mut accept_attributes)) = (keys, success) else {
+            // Without the keys the VPN cannot encrypt: refuse rather than accept half.
+            return failed(identifier, "eap_protocol_error", Some(certificate));
+        };
+        accept_attributes.extend(keys);
+        EapAnswer::Decided(Box::new(Decided {
+            method: "eap-tls",
+            verdict: Verdict::Accept,
+            reason: None,
+            account,
+            certificate: Some(certificate),
+            accept_attributes,
+            reject_attributes: Vec::new(),
+        }))
+    }
+}
+
+/// An anonymous identity (RFC 7542 §2.4): empty, `anonymous`, `@realm`, `anonymous@realm`.
+fn is_anonymous(eap_identity: &[u8]) -> bool {
+    let user = eap_identity
+        .split(|&byte| byte == b'@')
+        .next()
+        .unwrap_or_default();
+    user.is_empty() || user.eq_ignore_ascii_case(b"anonymous")
+}
+
+/// An Access-Challenge carrying `eap_request` and the conversation's State.
+fn challenge(eap_request: &EapPacket, state: &[u8]) -> EapAnswer {
+    let attributes = eap_request.to_attributes().and_then(|mut attributes| {
+        attributes.push(state_attribute(state)?);
+        Ok(attributes)
+    });
+    match attributes {
+        Ok(attributes) => EapAnswer::Challenge(Reply::Challenge { attributes }),
+        Err(_) => failed(eap_request.identifier, "eap_protocol_error", None),
+    }
+}
+
+fn failed(
+    identifier: u8,
+    reason: &'static str,
+    certificate: Option<CertificateRecord>,
+) -> EapAnswer {
+    EapAnswer::Decided(Box::new(failed_decision(identifier, reason, certificate)))
+}
+
+/// A refusal carrying EAP-Failure (RFC 3579 §2.6.3), whose Identifier is the Response's.
+fn failed_decision(
+    identifier: u8,
+    reason: &'static str,
+    certificate: Option<CertificateRecord>,
+) -> Decided {
+    Decided {
+        method: "eap-tls",
+        verdict: Verdict::Reject,
+        reason: Some(reason),
+        account: None,
+        certificate,
+        accept_attributes: Vec::new(),
+        reject_attributes: EapPacket::outcome(false, identifier)
+            .to_attributes()
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_identities() {
+        for anonymous in [
+            &b""[..],
+            b"anonymous",
+            b"Anonymous@corp.example.test",
+            b"@corp.example.test",
+        ] {
+            assert!(is_anonymous(anonymous), "{anonymous:?}");
+        }
+        for named in [
+            &b"alice@corp.example.test"[..],
+            b"anonymousx",
+            b"x@anonymous",
+        ] {
+            assert!(!is_anonymous(named), "{named:?}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The conversations in progress, keyed by the State attribute the NAS echoes (RFC 2865
+//! §5.24, RFC 3579 §2.6.3). Memory stays bounded whatever clients do: at most
+//! `max_conversations` entries; a conversation silent for longer than the timeout is gone;
+//! and when the table is full, the least recently active conversation makes room. A peer that
+//! stalls, or a flood of new conversations, thus pushes out idle conversations, never the
+//! ones that are moving (a real login answers within milliseconds).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::conversation::Conversation;
+
+/// The State value: 16 random octets, unguessable, so one NAS cannot step into another's
+/// conversation by guessing (the NAS's name is checked as well).
+pub(crate) type StateToken = [u8; 16];
+
+/// A conversation, shared between the table and the request working on it.
+pub(crate) type SharedConversation = Arc<Mutex<Conversation>>;
+
+struct Slot {
+    conversation: SharedConversation,
+    last_active: Instant,
+}
+
+/// The bounded table.
+pub(crate) struct Conversations {
+    slots: Mutex<HashMap<StateToken, Slot>>,
+    max: usize,
+    timeout: Duration,
+}
+
+impl Conversations {
+    pub(crate) fn new(max: usize, timeout: Duration) -> Self {
+        Self {
+            slots: Mutex::new(HashMap::with_capacity(max.min(4096))),
+            max: max.max(1),
+            timeout,
+        }
+    }
+
+    /// Adds a conversation under a fresh State token, making room first if needed.
+    pub(crate) fn insert(&self, conversation: Conversation) -> Option<StateToken> {
+        let mut token = [0u8; 16];
+        getrandom::fill(&mut token).ok()?;
+        let now = Instant::now();
+        let mut slots = self.slots.lock().ok()?;
+        if slots.len() >= self.max {
+            slots.retain(|_, slot| now.duration_since(slot.last_active) < self.timeout);
+        }
+        if slots.len() >= self.max {
+            let oldest = slots
+                .iter()
+                .min_by_key(|(_, slot)| slot.last_active)
+                .map(|(token, _)| *token);
+            if let Some(oldest) = oldest {
+                slots.remove(&oldest);
+                tracing::warn!(
+                    max = self.max,
+                    "EAP conversation table full: dropped the least recently active one"
+                );
+            }
+        }
+        slots.insert(
+            token,
+            Slot {
+                conversation: Arc::new(Mutex::new(conversation)),
+                last_active: now,
+            },
+        );
+        Some(token)
+    }
+
+    /// The conversation for a State value, unless unknown or timed out (then it is removed).
+    pub(crate) fn get(&self, state: &[u8]) -> Option<SharedConversation> {
+        let token = StateToken::try_from(state).ok()?;
+        let now = Instant::now();
+        let mut slots = self.slots.lock().ok()?;
+        let slot = slots.get_mut(&token)?;
+        if now.duration_since(slot.last_active) >= self.timeout {
+            slots.remove(&token);
+            return None;
+        }
+        slot.last_active = now;
+        Some(Arc::clone(&slot.conversation))
+    }
+
+    /// Forgets a conversation that ended.
+    pub(crate) fn remove(&self, state: &[u8]) {
+        if let (Ok(token), Ok(mut slots)) = (StateToken::try_from(state), self.slots.lock()) {
+            slots.remove(&token);
+        }
+    }
+}

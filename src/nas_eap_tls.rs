@@ -1,0 +1,141 @@
+//! `adgate nas eap-tls` and `adgate nas bench-eap-tls`: the simulated VPN appliance relaying an
+//! EAP-TLS conversation for adgate's own peer (rustls, in adgate-certs), the way a real NAS
+//! relays its client's EAP (RFC 3579): EAP-Response/Identity first, then each EAP-TLS
+//! Response with the State of the last Access-Challenge, until Access-Accept or -Reject. On
+//! accept it unhides the MS-MPPE keys and compares them with the MSK its peer derived.
+
+use std::fmt;
+use std::sync::Arc;
+
+use adgate_certs::{peer_config, EapTlsPeer};
+use adgate_radius::eap::eap_type;
+use adgate_radius::mppe_keys::recover_mppe_keys;
+use adgate_radius::{EapCode, EapPacket, RadiusClient, ResponseCode, SharedSecret};
+use anyhow::{bail, Context};
+use rustls::ClientConfig;
+
+use crate::cli::EapTlsPeerArgs;
+
+/// State (RFC 2865 §5.24) and EAP-Message (RFC 3579 §3.1).
+const STATE: u8 = 24;
+const EAP_MESSAGE: u8 = 79;
+/// More round trips than any EAP-TLS handshake needs, even with small fragments.
+const MAX_ROUND_TRIPS: usize = 64;
+
+/// How one login ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EapTlsOutcome {
+    /// Access-Accept; whether its MS-MPPE keys equal the MSK the peer derived.
+    Accept {
+        keys_match: bool,
+    },
+    Reject,
+}
+
+impl EapTlsOutcome {
+    pub fn is_accept_with_keys(self) -> bool {
+        self == EapTlsOutcome::Accept { keys_match: true }
+    }
+}
+
+impl fmt::Display for EapTlsOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Accept { keys_match: true } => {
+                f.write_str("Access-Accept, MPPE keys match the MSK")
+            }
+            Self::Accept { keys_match: false } => {
+                f.write_str("Access-Accept, but MPPE keys missing or different from the MSK")
+            }
+            Self::Reject => f.write_str("Access-Reject"),
+        }
+    }
+}
+
+/// What every login of a run shares: the peer's TLS configuration and the shared secret.
+pub struct EapTlsLogin {
+    config: Arc<ClientConfig>,
+    server_name: String,
+    secret: SharedSecret,
+}
+
+impl EapTlsLogin {
+    pub fn new(peer: &EapTlsPeerArgs, secret: SharedSecret) -> anyhow::Result<Self> {
+        let version = match peer.tls_version.as_str() {
+            "1.2" => &rustls::version::TLS12,
+            "1.3" => &rustls::version::TLS13,
+            other => bail!("--tls-version must be 1.2 or 1.3, not {other}"),
+        };
+        let config = peer_config(
+            &peer.ca_file,
+            &peer.certificate_file,
+            &peer.key_file,
+            version,
+        )?;
+        Ok(Self {
+            config,
+            server_name: peer.server_name.clone(),
+            secret,
+        })
+    }
+
+    /// One full EAP-TLS login as `user`.
+    pub async fn run(&self, client: &RadiusClient, user: &str) -> anyhow::Result<EapTlsOutcome> {
+        let mut peer = EapTlsPeer::new(self.config.clone(), &self.server_name)?;
+        let mut eap = EapPacket::new(EapCode::Response, 0, eap_type::IDENTITY, user.as_bytes());
+        let mut state: Option<Vec<u8>> = None;
+        for _ in 0..MAX_ROUND_TRIPS {
+            let (response, request_authenticator) = client
+                .eap(user.as_bytes(), &eap.to_bytes(), state.as_deref())
+                .await
+                .context("no valid answer from adgate")?;
+            match response.code {
+                ResponseCode::Reject => return Ok(EapTlsOutcome::Reject),
+                ResponseCode::Accept => {
+                    let keys = recover_mppe_keys(
+                        &self.secret,
+                        &request_authenticator,
+                        &response.attributes,
+                    );
+                    let keys_match = match (keys, peer.msk()) {
+                        (Some((recv, send)), Some(msk)) => msk.is_split_into(&recv, &send),
+                        _ => false,
+                    };
+                    return Ok(EapTlsOutcome::Accept { keys_match });
+                }
+                ResponseCode::Challenge => {
+                    let request = EapPacket::parse(&joined(&response.attributes, EAP_MESSAGE))
+                        .context("Access-Challenge without a valid EAP-Message")?;
+                    if request.eap_type() != Some(eap_type::TLS) {
+                        bail!(
+                            "adgate asked for EAP type {:?}, not EAP-TLS",
+                            request.eap_type()
+                        );
+                    }
+                    let type_data = peer.respond(request.type_data())?;
+                    eap = EapPacket::new(
+                        EapCode::Response,
+                        request.identifier,
+                        eap_type::TLS,
+                        &type_data,
+                    );
+                    state = Some(joined(&response.attributes, STATE));
+                }
+                // The client accepts only the codes that answer its request.
+                ResponseCode::AccountingResponse => {
+                    bail!("adgate answered an Access-Request with an Accounting-Response")
+                }
+            }
+        }
+        bail!("no decision after {MAX_ROUND_TRIPS} round trips")
+    }
+}
+
+/// The values of every attribute of one type, concatenated in order.
+fn joined(attributes: &[(u8, Vec<u8>)], wanted: u8) -> Vec<u8> {
+    attributes
+        .iter()
+        .filter(|(attribute_type, _)| *attribute_type == wanted)
+        .flat_map(|(_, value)| value.iter().copied())
+        .collect()
+}

@@ -1,0 +1,202 @@
+//! EAP conversations under abuse: peers that stall mid-handshake, flood adgate with new
+//! conversations, or announce huge TLS messages. Memory stays bounded (the table holds at most
+//! `max_conversations`, each conversation at most one bounded flight) and real logins go on.
+
+mod common;
+mod eap_support;
+
+use adgate_certs::test_pki::UserCertificate;
+use adgate_radius::eap::eap_type;
+use adgate_radius::{EapCode, EapPacket, RadiusClient, ResponseCode};
+use eap_support::{eap_record, eapol_test, start_adgate, TestPki};
+
+/// State (RFC 2865 §5.24) and EAP-Message (RFC 3579 §3.1).
+const STATE: u8 = 24;
+const EAP_MESSAGE: u8 = 79;
+
+/// Where a simulated peer's conversation stands: the State to echo and the last EAP-Request.
+struct Conversation {
+    state: Vec<u8>,
+    request: EapPacket,
+}
+
+/// Sends an EAP-Response/Identity and returns the conversation adgate opened.
+async fn open(nas: &RadiusClient, identity: &str) -> Conversation {
+    let hello = EapPacket::new(
+        EapCode::Response,
+        0,
+        eap_type::IDENTITY,
+        identity.as_bytes(),
+    );
+    let (response, _) = nas
+        .eap(identity.as_bytes(), &hello.to_bytes(), None)
+        .await
+        .expect("an answer");
+    assert_eq!(response.code, ResponseCode::Challenge);
+    conversation_of(&response.attributes)
+}
+
+fn conversation_of(attributes: &[(u8, Vec<u8>)]) -> Conversation {
+    let value = |wanted: u8| -> Vec<u8> {
+        attributes
+            .iter()
+            .filter(|(attribute_type, _)| *attribute_type == wanted)
+            .flat_map(|(_, value)| value.clone())
+            .collect()
+    };
+    Conversation {
+        state: value(STATE),
+        request: EapPacket::parse(&value(EAP_MESSAGE)).expect("an EAP-Request"),
+    }
+}
+
+/// Sends EAP-TLS `type_data` in the conversation and returns the RADIUS answer code.
+async fn send_tls(
+    nas: &RadiusClient,
+    identity: &str,
+    conversation: &Conversation,
+    type_data: &[u8],
+) -> (ResponseCode, Vec<(u8, Vec<u8>)>) {
+    let packet = EapPacket::new(
+        EapCode::Response,
+        conversation.request.identifier,
+        eap_type::TLS,
+        type_data,
+    );
+    let (response, _) = nas
+        .eap(
+            identity.as_bytes(),
+            &packet.to_bytes(),
+            Some(&conversation.state),
+        )
+        .await
+        .expect("an answer");
+    (response.code, response.attributes)
+}
+
+/// The first fragment of a TLS flight said to be `total` octets long: flags L and M.
+fn first_fragment(total: u32) -> Vec<u8> {
+    let mut type_data = vec![0xc0];
+    type_data.extend_from_slice(&total.to_be_bytes());
+    type_data.extend_from_slice(&[0x16; 100]);
+    type_data
+}
+
+#[tokio::test]
+async fn stalled_and_flooding_peers_cannot_crowd_out_a_login() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "max_conversations = 8");
+    let nas = adgate.nas();
+
+    // A peer that stalls mid-handshake: a first fragment, acknowledged, then silence.
+    let stalled = open(&nas, "stalled@corp.example.test").await;
+    let (code, _) = send_tls(
+        &nas,
+        "stalled@corp.example.test",
+        &stalled,
+        &first_fragment(5000),
+    )
+    .await;
+    assert_eq!(
+        code,
+        ResponseCode::Challenge,
+        "the fragment is acknowledged"
+    );
+
+    // A flood of conversations that never go on, more than the table holds.
+    for _ in 0..20 {
+        open(&nas, "flood@corp.example.test").await;
+    }
+
+    // A real login still gets through.
+    let alice = pki.issue(
+        &pki.ca,
+        "alice",
+        &UserCertificate::named("alice").upn("alice@corp.example.test"),
+    );
+    let outcome = eapol_test(&adgate, &pki, "alice@corp.example.test", &alice, true);
+    assert!(outcome.success, "{}\n{}", outcome.output, adgate.log());
+
+    // The stalled conversation made room: going on with it is refused.
+    let (code, attributes) =
+        send_tls(&nas, "stalled@corp.example.test", &stalled, &[0x00, 0x16]).await;
+    assert_eq!(code, ResponseCode::Reject);
+    let failure = conversation_of(&attributes).request;
+    assert_eq!(
+        failure.code,
+        EapCode::Failure,
+        "Access-Reject carries EAP-Failure"
+    );
+    let record = eap_record(&adgate, "stalled@corp.example.test");
+    assert_eq!(record["reason"], "eap_conversation_unknown", "{record}");
+}
+
+#[tokio::test]
+async fn a_peer_announcing_a_huge_tls_message_is_refused() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let nas = adgate.nas();
+    let conversation = open(&nas, "huge@corp.example.test").await;
+    let (code, _) = send_tls(
+        &nas,
+        "huge@corp.example.test",
+        &conversation,
+        &first_fragment(16 * 1024 * 1024),
+    )
+    .await;
+    assert_eq!(code, ResponseCode::Reject);
+    let record = eap_record(&adgate, "huge@corp.example.test");
+    assert_eq!(record["reason"], "eap_tls_malformed", "{record}");
+}
+
+#[tokio::test]
+async fn a_peer_that_refuses_eap_tls_is_rejected() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let nas = adgate.nas();
+    let conversation = open(&nas, "nak@corp.example.test").await;
+    // Nak, asking for EAP-MSCHAPv2 (26) instead (RFC 3748 §5.3.1).
+    let nak = EapPacket::new(
+        EapCode::Response,
+        conversation.request.identifier,
+        eap_type::NAK,
+        &[26],
+    );
+    let (response, _) = nas
+        .eap(
+            b"nak@corp.example.test",
+            &nak.to_bytes(),
+            Some(&conversation.state),
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(response.code, ResponseCode::Reject);
+    let record = eap_record(&adgate, "nak@corp.example.test");
+    assert_eq!(record["reason"], "eap_method_refused", "{record}");
+}
+
+#[tokio::test]
+async fn a_repeated_response_gets_the_same_request_again() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let nas = adgate.nas();
+    let conversation = open(&nas, "repeat@corp.example.test").await;
+    let fragment = first_fragment(5000);
+    let (code, first) = send_tls(&nas, "repeat@corp.example.test", &conversation, &fragment).await;
+    assert_eq!(code, ResponseCode::Challenge);
+    // The NAS sends the same EAP Response again (its user retried, or it lost our answer).
+    let (code, again) = send_tls(&nas, "repeat@corp.example.test", &conversation, &fragment).await;
+    assert_eq!(code, ResponseCode::Challenge);
+    let (first, again) = (
+        conversation_of(&first).request,
+        conversation_of(&again).request,
+    );
+    assert_eq!(
+        first, again,
+        "the same EAP-Request, not a second acknowledgement"
+    );
+    assert_eq!(
+        first.identifier,
+        conversation.request.identifier.wrapping_add(1)
+    );
+}

@@ -1,0 +1,193 @@
+//! Certificate logins end to end: eapol_test (wpa_supplicant on OpenSSL) runs EAP-TLS against
+//! adgate over real UDP, adgate asks the lab AD, and the answer, the MPPE keys and the audit
+//! record are what a VPN and an auditor would see.
+
+mod common;
+mod eap_support;
+
+use adgate_certs::test_pki::{TestCa, UserCertificate};
+use eap_support::{eap_record, eapol_test, start_adgate, TestPki, REVOKED_SERIAL};
+
+fn upn(user: &str) -> UserCertificate {
+    UserCertificate::named(user).upn(&format!("{user}@corp.example.test"))
+}
+
+#[test]
+fn tls12_and_tls13_logins_are_accepted_with_the_msk_as_mppe_keys() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    for (tls13, version) in [(false, "TLSv1.2"), (true, "TLSv1.3")] {
+        let outcome = eapol_test(&adgate, &pki, "alice@corp.example.test", &alice, tls13);
+        assert!(
+            outcome.success,
+            "{version}: {}\n{}",
+            outcome.output,
+            adgate.log()
+        );
+        assert!(outcome.mppe_keys_match, "{version}: {}", outcome.output);
+        let record = eap_record(&adgate, "alice@corp.example.test");
+        assert_eq!(record["verdict"], "accept", "{record}");
+        assert_eq!(record["account"]["sam_account_name"], "alice", "{record}");
+        let certificate = &record["certificate"];
+        assert_eq!(certificate["tls_version"], version, "{record}");
+        assert_eq!(certificate["identity_source"], "san_upn", "{record}");
+        assert_eq!(certificate["subject"], "CN=alice", "{record}");
+        assert_eq!(certificate["issuer"], "CN=adgate test user CA", "{record}");
+        assert_eq!(certificate["serial"], "01", "{record}");
+        assert_eq!(
+            certificate["sha256_fingerprint"].as_str().unwrap().len(),
+            64
+        );
+        assert!(
+            certificate["cipher_suite"]
+                .as_str()
+                .unwrap()
+                .starts_with("TLS"),
+            "{record}"
+        );
+        assert_keys_never_written(&adgate, &outcome.output);
+    }
+}
+
+/// The MS-MPPE keys eapol_test received (it prints them) appear neither in adgate's log nor
+/// in its audit trail, in either hex spelling.
+fn assert_keys_never_written(adgate: &common::Adgate, eapol_output: &str) {
+    let keys: Vec<String> = eapol_output
+        .lines()
+        .filter(|line| line.starts_with("MS-MPPE-"))
+        .filter_map(|line| line.split_once("): "))
+        .map(|(_, hex)| hex.trim().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 2, "eapol_test printed both keys");
+    let log = adgate.log().to_lowercase();
+    let trail = adgate.trail_text().to_lowercase();
+    for spaced in keys {
+        let packed = spaced.replace(' ', "");
+        for written in [&log, &trail] {
+            assert!(!written.contains(&packed) && !written.contains(&spaced));
+        }
+    }
+}
+
+#[test]
+fn an_email_only_certificate_of_a_member_is_accepted() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let user = UserCertificate::named("Alice Smith").email("alice@corp.example.test");
+    let alice = pki.issue(&pki.ca, "alice-mail", &user);
+    let outcome = eapol_test(&adgate, &pki, "alice@corp.example.test", &alice, true);
+    assert!(outcome.success, "{}\n{}", outcome.output, adgate.log());
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(
+        record["certificate"]["identity_source"], "san_email",
+        "{record}"
+    );
+    assert_eq!(record["account"]["sam_account_name"], "alice", "{record}");
+}
+
+#[test]
+fn refused_certificates_get_failure_and_their_reason() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let stranger = TestCa::named("an unknown CA");
+    let cases: Vec<(&str, &str, &TestCa, UserCertificate, &str)> = vec![
+        (
+            "cn-only",
+            "alice@corp.example.test",
+            &pki.ca,
+            UserCertificate::named("alice@corp.example.test").organization("Corp"),
+            "no_certificate_identity",
+        ),
+        (
+            "stranger",
+            "alice@corp.example.test",
+            &stranger,
+            upn("alice"),
+            "certificate_untrusted",
+        ),
+        (
+            "expired",
+            "alice@corp.example.test",
+            &pki.ca,
+            upn("alice").expired(),
+            "certificate_expired",
+        ),
+        (
+            "revoked",
+            "alice@corp.example.test",
+            &pki.ca,
+            upn("alice").serial(REVOKED_SERIAL),
+            "certificate_revoked",
+        ),
+        (
+            "server-auth",
+            "alice@corp.example.test",
+            &pki.ca,
+            upn("alice").server_auth_only(),
+            "certificate_wrong_purpose",
+        ),
+        (
+            "bob",
+            "bob@corp.example.test",
+            &pki.ca,
+            upn("bob"),
+            "account_disabled",
+        ),
+        (
+            "frank",
+            "frank@corp.example.test",
+            &pki.ca,
+            upn("frank"),
+            "telework_off",
+        ),
+        (
+            "shared",
+            "shared@corp.example.test",
+            &pki.ca,
+            UserCertificate::named("mallory").email("shared@corp.example.test"),
+            "ambiguous_user",
+        ),
+        (
+            "mismatch",
+            "grace@corp.example.test",
+            &pki.ca,
+            upn("alice"),
+            "identity_mismatch",
+        ),
+    ];
+    for (label, identity, issuer, user, reason) in cases {
+        let credential = pki.issue(issuer, label, &user);
+        let outcome = eapol_test(&adgate, &pki, identity, &credential, true);
+        assert!(!outcome.success, "{label}: {}", outcome.output);
+        assert!(
+            outcome.output.contains("EAP-FAILURE") || outcome.output.contains("Access-Reject"),
+            "{label}: {}",
+            outcome.output
+        );
+        let record = eap_record(&adgate, identity);
+        assert_eq!(record["verdict"], "reject", "{label}: {record}");
+        assert_eq!(
+            record["reason"],
+            reason,
+            "{label}: {record}\n{}",
+            adgate.log()
+        );
+    }
+}
+
+#[test]
+fn an_anonymous_outer_identity_is_accepted_only_when_configured() {
+    let pki = TestPki::new();
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    let strict = start_adgate(&pki, "");
+    let outcome = eapol_test(&strict, &pki, "anonymous@corp.example.test", &alice, true);
+    assert!(!outcome.success, "{}", outcome.output);
+    assert_eq!(
+        eap_record(&strict, "anonymous@corp.example.test")["reason"],
+        "identity_mismatch"
+    );
+    let relaxed = start_adgate(&pki, "allow_anonymous_identity = true");
+    let outcome = eapol_test(&relaxed, &pki, "anonymous@corp.example.test", &alice, true);
+    assert!(outcome.success, "{}\n{}", outcome.output, relaxed.log());
+}
