@@ -23,6 +23,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     if let Some(key) = &config.audit.signing_key_file {
         CheckpointSigner::load(key).context("audit.signing_key_file")?;
     }
+    if let Some(syslog) = &config.syslog {
+        crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
