@@ -99,26 +99,16 @@ pub fn delete(segments: &[Segment]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::test_trail::{record, write};
     use crate::audit::verify::verify;
-    use crate::audit::{AuditTrail, NasRecord, Record, TrailSettings, Verdict};
+    use crate::audit::{TrailSettings, Verdict};
 
     async fn write_records(settings: TrailSettings, count: u8) {
-        let (trail, writer) = AuditTrail::open(settings).unwrap();
-        for n in 0..count {
-            let nas = NasRecord {
-                name: Some("vpn1".into()),
-                address: "192.0.2.1:1812".parse().unwrap(),
-                nas_identifier: None,
-                nas_ip_address: None,
-            };
-            let mut record = Record::new(nas, Verdict::Accept);
-            record.radius_identifier = Some(n);
-            trail.append(&record).await.unwrap();
-        }
-        drop(trail);
-        tokio::task::spawn_blocking(move || writer.finish())
-            .await
-            .unwrap();
+        write(
+            settings,
+            (0..count).map(|n| record(Verdict::Accept, n)).collect(),
+        )
+        .await;
     }
 
     fn settings(dir: &Path, delete_expired: bool) -> TrailSettings {
