@@ -11,6 +11,8 @@ mod record;
 mod recovery;
 mod retention;
 mod segment;
+#[cfg(test)]
+pub mod test_trail;
 mod trail;
 mod verify;
 mod writer;

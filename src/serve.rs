@@ -29,6 +29,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     if let Some(eap_tls) = &config.eap_tls {
         TlsServer::new(eap_tls.files.clone()).context("eap_tls settings")?;
     }
+    if let Some(syslog) = &config.syslog {
+        crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),

@@ -16,6 +16,14 @@ use std::path::PathBuf;
 
 pub use forwarder::spawn_forwarder;
 
+/// Checks what `[syslog]` names on disk (the CA file for tls://), for `check-config`.
+pub fn check_settings(settings: &SyslogSettings) -> anyhow::Result<()> {
+    if settings.target.tls {
+        transport::tls_connector(settings)?;
+    }
+    Ok(())
+}
+
 /// Everything `[syslog]` configures.
 #[derive(Debug, Clone)]
 pub struct SyslogSettings {

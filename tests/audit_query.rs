@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::{adgate_command, Adgate, Lab};
+use common::{adgate_command, Adgate};
 
 #[tokio::test]
 async fn a_users_decisions_are_listed_in_time_order_whatever_name_form_was_sent() {
     let mut adgate = Adgate::start_with(|config| format!("{config}segment_max_bytes = 1024\n"));
-    let password = Lab::get().fixture_password();
     for user in [
         "alice",
         "frank",
@@ -16,11 +15,7 @@ async fn a_users_decisions_are_listed_in_time_order_whatever_name_form_was_sent(
         "alice@corp.example.test",
         "frank",
     ] {
-        adgate
-            .nas()
-            .pap(user.as_bytes(), &password)
-            .await
-            .expect("an answer");
+        adgate.login(user).await;
     }
     adgate.stop();
     let dir = adgate.audit_dir();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use adgate_radius::ResponseCode;
-use common::{adgate_command, Adgate, Lab};
+use common::{adgate_command, Adgate};
 
 /// A tmpfs of `size` mounted on a fresh directory; unmounted when dropped.
 struct SmallDisk {
@@ -54,16 +54,6 @@ fn mount(args: &[&str], path: &Path) {
     assert!(status.success(), "mount {args:?} {} failed", path.display());
 }
 
-async fn login_code(adgate: &Adgate) -> ResponseCode {
-    let password = Lab::get().fixture_password();
-    adgate
-        .nas()
-        .pap(b"alice", &password)
-        .await
-        .expect("an answer")
-        .code
-}
-
 fn start_on(disk: &SmallDisk) -> Adgate {
     Adgate::start_with(|config| {
         let (before, _) = config.split_once("[audit]").unwrap();
@@ -75,10 +65,10 @@ fn start_on(disk: &SmallDisk) -> Adgate {
 async fn a_read_only_audit_directory_rejects_logins_until_writable_again() {
     let disk = SmallDisk::mount("4m");
     let mut adgate = start_on(&disk);
-    assert_eq!(login_code(&adgate).await, ResponseCode::Accept);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
 
     disk.remount("ro");
-    assert_eq!(login_code(&adgate).await, ResponseCode::Reject);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Reject);
     assert!(
         adgate.log().contains("audit_unavailable"),
         "{}",
@@ -86,7 +76,7 @@ async fn a_read_only_audit_directory_rejects_logins_until_writable_again() {
     );
 
     disk.remount("rw");
-    assert_eq!(login_code(&adgate).await, ResponseCode::Accept);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     adgate.stop();
     let (code, text) =
         adgate_command(&["audit".as_ref(), "verify".as_ref(), disk.path.as_os_str()]);
@@ -98,14 +88,14 @@ async fn a_read_only_audit_directory_rejects_logins_until_writable_again() {
 async fn a_full_audit_directory_rejects_logins_until_space_is_freed() {
     let disk = SmallDisk::mount("256k");
     let mut adgate = start_on(&disk);
-    assert_eq!(login_code(&adgate).await, ResponseCode::Accept);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
 
     // Fill the disk; the open segment's last page may still take a record or two.
     let filler = disk.path.join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 512 * 1024]);
     let mut answers = Vec::new();
     for _ in 0..10 {
-        answers.push(login_code(&adgate).await);
+        answers.push(adgate.login("alice").await);
         if answers.last() == Some(&ResponseCode::Reject) {
             break;
         }
@@ -118,7 +108,7 @@ async fn a_full_audit_directory_rejects_logins_until_space_is_freed() {
     );
 
     std::fs::remove_file(&filler).unwrap();
-    assert_eq!(login_code(&adgate).await, ResponseCode::Accept);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     adgate.stop();
     let accepted = answers
         .iter()

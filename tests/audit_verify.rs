@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{adgate_command, Adgate, Lab};
+use common::{adgate_command, Adgate};
 use sha2::{Digest, Sha256};
 
 /// A stopped adgate's trail, written across rotations and a restart, with checkpoints.
@@ -37,15 +37,10 @@ impl Trail {
                 key.display()
             )
         });
-        let password = Lab::get().fixture_password();
         for round in 0..2 {
             for n in 0..9 {
                 let user = if n % 3 == 0 { "alice" } else { "frank" };
-                adgate
-                    .nas()
-                    .pap(user.as_bytes(), &password)
-                    .await
-                    .expect("an answer");
+                adgate.login(user).await;
             }
             adgate.stop();
             if round == 0 {

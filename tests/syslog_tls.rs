@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use adgate_radius::ResponseCode;
-use common::{Adgate, Lab};
+use common::Adgate;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rsyslog::Rsyslog;
 
@@ -70,16 +70,6 @@ fn adgate_forwarding_to(rsyslog: &Rsyslog, ca_file: &Path, spool: &Path) -> Adga
     })
 }
 
-async fn login(adgate: &Adgate) -> ResponseCode {
-    let password = Lab::get().fixture_password();
-    adgate
-        .nas()
-        .pap(b"alice", &password)
-        .await
-        .expect("an answer")
-        .code
-}
-
 #[tokio::test]
 async fn records_reach_rsyslog_over_tls_with_its_ca_pinned() {
     let ca = TestCa::new();
@@ -88,7 +78,7 @@ async fn records_reach_rsyslog_over_tls_with_its_ca_pinned() {
     let ca_file = ca.write(&work.path().join("collector-ca.pem"));
     let adgate = adgate_forwarding_to(&rsyslog, &ca_file, &work.path().join("spool"));
     for _ in 0..3 {
-        assert_eq!(login(&adgate).await, ResponseCode::Accept);
+        assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     }
     let records = rsyslog.wait_for(3);
     let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
@@ -102,7 +92,7 @@ async fn a_collector_with_a_certificate_from_another_ca_is_refused() {
     let work = tempfile::tempdir().unwrap();
     let pinned = TestCa::new().write(&work.path().join("other-ca.pem"));
     let adgate = adgate_forwarding_to(&rsyslog, &pinned, &work.path().join("spool"));
-    assert_eq!(login(&adgate).await, ResponseCode::Accept);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !adgate.log().contains("cannot reach the syslog collector") {
         assert!(Instant::now() < deadline, "{}", adgate.log());
@@ -113,6 +103,6 @@ async fn a_collector_with_a_certificate_from_another_ca_is_refused() {
         "{}",
         adgate.log()
     );
-    assert_eq!(login(&adgate).await, ResponseCode::Accept);
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     assert!(rsyslog.records().is_empty());
 }

@@ -95,3 +95,60 @@ pub fn delete(segments: &[Segment]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::test_trail::{record, write};
+    use crate::audit::verify::verify;
+    use crate::audit::{TrailSettings, Verdict};
+
+    async fn write_records(settings: TrailSettings, count: u8) {
+        write(
+            settings,
+            (0..count).map(|n| record(Verdict::Accept, n)).collect(),
+        )
+        .await;
+    }
+
+    fn settings(dir: &Path, delete_expired: bool) -> TrailSettings {
+        let mut settings = TrailSettings::new(dir.to_owned());
+        settings.segment_max_bytes = 1024;
+        settings.retention = Retention {
+            days: 400,
+            delete_expired,
+        };
+        settings
+    }
+
+    /// Backdates the two oldest closed segments by 500 days; returns their names.
+    fn age_two_oldest(dir: &Path) -> Vec<String> {
+        let old = SystemTime::now() - Duration::from_secs(500 * 86_400);
+        segment::list(dir).unwrap()[..2]
+            .iter()
+            .map(|segment| {
+                let file = std::fs::File::open(&segment.path).unwrap();
+                file.set_modified(old).unwrap();
+                segment.name()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn expired_segments_go_only_when_configured_and_the_trail_still_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        write_records(settings(dir.path(), false), 12).await;
+        let aged = age_two_oldest(dir.path());
+        write_records(settings(dir.path(), false), 1).await;
+        assert!(aged.iter().all(|name| dir.path().join(name).exists()));
+
+        write_records(settings(dir.path(), true), 1).await;
+        assert!(aged.iter().all(|name| !dir.path().join(name).exists()));
+        let verification = verify(dir.path(), None, None).unwrap().unwrap();
+        assert!(verification.first_seq > 1);
+        assert_eq!(
+            verification.last_seq, 15,
+            "12 + 1 + the retention record + 1"
+        );
+    }
+}

@@ -194,40 +194,11 @@ fn spawn_ticker(queue: mpsc::WeakSender<Command>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::test_trail::{record, write_concurrently};
     use crate::audit::verify::verify;
-    use crate::audit::NasRecord;
-
-    fn record(verdict: Verdict, n: u8) -> Record {
-        let mut record = Record::new(
-            NasRecord {
-                name: Some("vpn1".into()),
-                address: "192.0.2.1:1812".parse().unwrap(),
-                nas_identifier: None,
-                nas_ip_address: None,
-            },
-            verdict,
-        );
-        record.radius_identifier = Some(n);
-        record.reason = (verdict == Verdict::Discard).then_some("malformed");
-        record
-    }
 
     async fn append_all(dir: &Path, records: Vec<Record>) {
-        let (trail, writer) = AuditTrail::open(TrailSettings::new(dir.to_owned())).unwrap();
-        let tasks: Vec<_> = records
-            .into_iter()
-            .map(|record| {
-                let trail = trail.clone();
-                tokio::spawn(async move { trail.append(&record).await })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
-        drop(trail);
-        tokio::task::spawn_blocking(move || writer.finish())
-            .await
-            .unwrap();
+        write_concurrently(TrailSettings::new(dir.to_owned()), records).await;
     }
 
     fn lines(dir: &Path) -> Vec<serde_json::Value> {

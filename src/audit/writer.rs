@@ -67,6 +67,8 @@ pub struct Writer {
     last_discard_summary: Instant,
     durable: watch::Sender<u64>,
     torn: Option<TornLine>,
+    /// Closed segments being compressed in the background; joined before the writer stops.
+    compressing: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
@@ -90,6 +92,7 @@ impl Writer {
             last_discard_summary: Instant::now(),
             durable,
             torn: recovered.torn,
+            compressing: Vec::new(),
         }
     }
 
@@ -128,6 +131,9 @@ impl Writer {
             self.do_due_work(false);
         }
         self.do_due_work(true);
+        for compression in self.compressing.drain(..) {
+            let _ = compression.join();
+        }
     }
 
     fn write_batch(&mut self, batch: Vec<PendingLine>) {
@@ -284,11 +290,13 @@ impl Writer {
         tracing::info!(segment = %closed.display(), last_seq = self.head.seq, "audit segment closed");
         self.segment_first_seq = self.head.seq.saturating_add(1);
         self.segment_bytes = 0;
-        std::thread::spawn(move || {
+        self.compressing
+            .retain(|compression| !compression.is_finished());
+        self.compressing.push(std::thread::spawn(move || {
             if let Err(error) = segment::compress(&closed) {
                 tracing::error!(segment = %closed.display(), %error, "cannot compress a closed segment; it stays plain and is retried at the next start");
             }
-        });
+        }));
         self.apply_retention()
     }
 }

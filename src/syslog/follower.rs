@@ -185,7 +185,8 @@ impl TrailFollower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditTrail, NasRecord, Record, TrailSettings, Verdict};
+    use crate::audit::test_trail::{record, write};
+    use crate::audit::{TrailSettings, Verdict};
 
     /// Reads three records at a time until nothing more comes.
     fn read_all(follower: &mut TrailFollower) -> Vec<u64> {
@@ -204,22 +205,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = TrailSettings::new(dir.path().to_owned());
         settings.segment_max_bytes = 1024;
-        let (trail, writer) = AuditTrail::open(settings).unwrap();
-        for n in 0..20 {
-            let nas = NasRecord {
-                name: Some("vpn1".into()),
-                address: "192.0.2.1:1812".parse().unwrap(),
-                nas_identifier: None,
-                nas_ip_address: None,
-            };
-            let mut record = Record::new(nas, Verdict::Accept);
-            record.radius_identifier = Some(n);
-            trail.append(&record).await.unwrap();
-        }
-        drop(trail);
-        tokio::task::spawn_blocking(move || writer.finish())
-            .await
-            .unwrap();
+        write(
+            settings,
+            (0..20).map(|n| record(Verdict::Accept, n)).collect(),
+        )
+        .await;
         let segment_files = std::fs::read_dir(dir.path()).unwrap().count();
         assert!(segment_files > 3, "{segment_files} files: no rotation");
 

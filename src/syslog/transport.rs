@@ -93,7 +93,8 @@ impl Connection {
     }
 }
 
-fn tls_connector(settings: &SyslogSettings) -> anyhow::Result<TlsConnector> {
+/// The TLS client for the collector, trusting only `syslog.ca_file`.
+pub fn tls_connector(settings: &SyslogSettings) -> anyhow::Result<TlsConnector> {
     let ca_file = settings
         .ca_file
         .as_ref()

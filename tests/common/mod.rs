@@ -295,6 +295,16 @@ impl Adgate {
         buffer
     }
 
+    /// Logs `user` in with the fixture password and returns the answer's code (for tests that
+    /// look at the trail some other way, or expect no record).
+    pub async fn login(&self, user: &str) -> adgate_radius::ResponseCode {
+        self.nas()
+            .pap(user.as_bytes(), &Lab::get().fixture_password())
+            .await
+            .unwrap_or_else(|e| panic!("login of {user:?} got no valid answer: {e}"))
+            .code
+    }
+
     /// Sends a PAP login and returns the answer with the record it produced.
     pub async fn pap(&self, user: &str, password: &[u8]) -> (Response, Value) {
         let response = self
