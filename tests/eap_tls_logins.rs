@@ -208,3 +208,23 @@ fn a_valid_certificate_is_refused_when_ad_cannot_be_asked() {
         "{record}"
     );
 }
+
+#[test]
+fn the_subject_email_counts_only_when_configured() {
+    let pki = TestPki::new();
+    let user = UserCertificate::named("alice").subject_email("alice@corp.example.test");
+    let alice = pki.issue(&pki.ca, "alice-subject", &user);
+    let strict = start_adgate(&pki, "");
+    let outcome = eapol_test(&strict, &pki, "alice@corp.example.test", &alice, true);
+    assert!(!outcome.success, "{}", outcome.output);
+    let record = eap_record(&strict, "alice@corp.example.test");
+    assert_eq!(record["reason"], "no_certificate_identity", "{record}");
+    let relaxed = start_adgate(&pki, "subject_email_identity = true");
+    let outcome = eapol_test(&relaxed, &pki, "alice@corp.example.test", &alice, true);
+    assert!(outcome.success, "{}\n{}", outcome.output, relaxed.log());
+    let record = eap_record(&relaxed, "alice@corp.example.test");
+    assert_eq!(
+        record["certificate"]["identity_source"], "subject_email",
+        "{record}"
+    );
+}
