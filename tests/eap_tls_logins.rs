@@ -191,3 +191,40 @@ fn an_anonymous_outer_identity_is_accepted_only_when_configured() {
     let outcome = eapol_test(&relaxed, &pki, "anonymous@corp.example.test", &alice, true);
     assert!(outcome.success, "{}\n{}", outcome.output, relaxed.log());
 }
+
+#[test]
+fn a_valid_certificate_is_refused_when_ad_cannot_be_asked() {
+    let pki = TestPki::new();
+    let section = pki.eap_tls_section("");
+    // No DC listens on port 1: every LDAP connection is refused.
+    let adgate = common::Adgate::start_with(|config| config.replace(":636", ":1") + &section);
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    let outcome = eapol_test(&adgate, &pki, "alice@corp.example.test", &alice, true);
+    assert!(!outcome.success, "{}", outcome.output);
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(record["reason"], "directory_unavailable", "{record}");
+    assert_eq!(
+        record["certificate"]["identity_source"], "san_upn",
+        "{record}"
+    );
+}
+
+#[test]
+fn the_subject_email_counts_only_when_configured() {
+    let pki = TestPki::new();
+    let user = UserCertificate::named("alice").subject_email("alice@corp.example.test");
+    let alice = pki.issue(&pki.ca, "alice-subject", &user);
+    let strict = start_adgate(&pki, "");
+    let outcome = eapol_test(&strict, &pki, "alice@corp.example.test", &alice, true);
+    assert!(!outcome.success, "{}", outcome.output);
+    let record = eap_record(&strict, "alice@corp.example.test");
+    assert_eq!(record["reason"], "no_certificate_identity", "{record}");
+    let relaxed = start_adgate(&pki, "subject_email_identity = true");
+    let outcome = eapol_test(&relaxed, &pki, "alice@corp.example.test", &alice, true);
+    assert!(outcome.success, "{}\n{}", outcome.output, relaxed.log());
+    let record = eap_record(&relaxed, "alice@corp.example.test");
+    assert_eq!(
+        record["certificate"]["identity_source"], "subject_email",
+        "{record}"
+    );
+}

@@ -92,3 +92,69 @@ impl Conversations {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use adgate_certs::test_pki::TestCa;
+    use adgate_certs::{EapTlsSession, EapTlsSettings, IdentityPolicy, TlsServer};
+
+    use super::*;
+
+    /// A conversation that has just sent EAP-TLS Start.
+    fn conversation(server: &TlsServer) -> Conversation {
+        let (session, start) =
+            EapTlsSession::start(server.config().unwrap(), 1000, IdentityPolicy::default())
+                .unwrap();
+        Conversation::new(
+            "vpn1",
+            b"alice@corp.example.test".to_vec(),
+            session,
+            &start,
+            1,
+        )
+    }
+
+    fn server(dir: &std::path::Path) -> TlsServer {
+        let ca = TestCa::new();
+        let issued = ca.issue_server("radius.test");
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.join(name), text).unwrap();
+            dir.join(name)
+        };
+        TlsServer::new(EapTlsSettings {
+            certificate_file: write("server.pem", issued.certificate_pem()),
+            private_key_file: write("server.key", issued.key_pem()),
+            ca_file: write("ca.pem", ca.pem()),
+            crl_files: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_full_table_forgets_the_least_recently_active_conversation() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path());
+        let table = Conversations::new(2, Duration::from_secs(60));
+        let first = table.insert(conversation(&server)).unwrap();
+        let second = table.insert(conversation(&server)).unwrap();
+        assert!(
+            table.get(&first).is_some(),
+            "touching makes the first the most recent"
+        );
+        let third = table.insert(conversation(&server)).unwrap();
+        assert!(table.get(&second).is_none(), "the idle one made room");
+        assert!(table.get(&first).is_some() && table.get(&third).is_some());
+        table.remove(&first);
+        assert!(table.get(&first).is_none());
+        assert!(table.get(b"not a token").is_none());
+    }
+
+    #[test]
+    fn a_silent_conversation_is_forgotten_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path());
+        let table = Conversations::new(8, Duration::ZERO);
+        let token = table.insert(conversation(&server)).unwrap();
+        assert!(table.get(&token).is_none());
+    }
+}
