@@ -31,11 +31,11 @@ trap cleanup EXIT
 # run DIR: serve with the trail in DIR/audit, warm up, then drive the load; prints nas bench.
 run() {
   local dir=$1
-  sed -e 's/127.0.0.1:1812/127.0.0.1:18121/' -e "s|^dir = .*|dir = \"$dir/audit\"|" \
+  sed -e 's/127.0.0.1:1812/127.0.0.1:18121/' -e 's/127.0.0.1:1813/127.0.0.1:18131/' -e "s|^dir = .*|dir = \"$dir/audit\"|" \
     "$lab_dir/adgate.toml" >"$dir/adgate.toml"
   ip netns exec "$netns" "$adgate" serve --config "$dir/adgate.toml" 2>"$dir/adgate.log" &
   server=$!
-  for _ in $(seq 100); do grep -q "listening" "$dir/adgate.log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -q "adgate serving" "$dir/adgate.log" && break; sleep 0.1; done
   local nas=(ip netns exec "$netns" "$adgate" nas bench --server 127.0.0.1:18121
     --secret-file "$(value RADIUS_SECRET_FILE)" --password-file "$(value FIXTURE_PASSWORD_FILE)")
   "${nas[@]}" --concurrency 2 --requests 50 "$user" >/dev/null

@@ -21,12 +21,12 @@ work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The lab config on another port, a throwaway audit directory, certificate logins on.
-sed -e 's/127.0.0.1:1812/127.0.0.1:18121/' -e "s|^dir = .*|dir = \"$work/audit\"|" \
+sed -e 's/127.0.0.1:1812/127.0.0.1:18121/' -e 's/127.0.0.1:1813/127.0.0.1:18131/' -e "s|^dir = .*|dir = \"$work/audit\"|" \
   "$lab_dir/adgate.toml" >"$work/adgate.toml"
 cat "$pki/eap_tls.toml" >>"$work/adgate.toml"
 ip netns exec "$netns" "$adgate" serve --config "$work/adgate.toml" 2>"$work/adgate.log" &
 server=$!
-for _ in $(seq 100); do grep -q "listening" "$work/adgate.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "adgate serving" "$work/adgate.log" && break; sleep 0.1; done
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

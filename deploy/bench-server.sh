@@ -11,7 +11,7 @@ netns=$(value NETNS)
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-sed -e "s/127.0.0.1:1812/127.0.0.1:$BENCH_PORT/" -e "s|^dir = .*|dir = \"$work/audit\"|" \
+sed -e "s/127.0.0.1:1812/127.0.0.1:$BENCH_PORT/" -e "s/127.0.0.1:1813/127.0.0.1:$((BENCH_PORT + 100))/" -e "s|^dir = .*|dir = \"$work/audit\"|" \
   "$lab_dir/adgate.toml" >"$work/adgate.toml"
 ip netns exec "$netns" env ADGATE_LOG=info "$adgate" serve --config "$work/adgate.toml" \
   2>"$work/adgate.log" &

@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 100); do
-  grep -q "listening for RADIUS authentication" "$log" && break
+  grep -q "adgate serving" "$log" && break
   kill -0 "$server" 2>/dev/null || { cat "$log"; echo "adgate did not start" >&2; exit 1; }
   sleep 0.1
 done
@@ -45,13 +45,13 @@ printf 'not-the-right-password' >"$wrong_password"
 # Prints the last record of the trail in one line: verdict, reason, AD object.
 read -r -d '' format_record <<'PY' || true
 import json, sys
-record = json.loads(sys.stdin.read())
+decisions = [json.loads(line) for line in sys.stdin if '"type":"decision"' in line]
+record = decisions[-1]
 dn = record.get("account", {}).get("dn", "-")
-source = record.get("certificate", {}).get("identity_source")
-via = "  via " + source if source else ""
-print("    trail: %-7s reason=%-30s dn=%s%s" % (record["verdict"], record.get("reason", "-"), dn, via))
+print("    trail: %-7s reason=%-22s dn=%s" % (record["verdict"], record.get("reason", "-"), dn))
 PY
-last_decision() { tail -n 1 "$trail" | /usr/bin/python3 -c "$format_record"; }
+# The last decision record (checkpoints and accounting records may follow it).
+last_decision() { tail -n 50 "$trail" | /usr/bin/python3 -c "$format_record"; }
 
 login() { # USER PASSWORD_FILE DESCRIPTION
   printf '%-34s ' "$3"

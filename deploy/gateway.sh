@@ -32,7 +32,8 @@
 #
 # Environment: ADGATE_LAB_DIR, ADGATE_LAB_NETNS (the lab, as for deploy/lab.sh);
 # ADGATE_GATEWAY_DIR (state, default $ADGATE_LAB_DIR/gateway); ADGATE_GATEWAY_RADIUS_PORT
-# (adgate's port on 127.0.0.1, default 1812); ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default
+# (adgate's port on 127.0.0.1, default 1812); ADGATE_GATEWAY_ACCT_PORT (its accounting port,
+# default 1813); ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default
 # the lab's); ADGATE_GATEWAY_NAS_ID (NAS-Identifier, default strongswan-gw);
 # ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30). The RADIUS secret and user
 # passwords go into 0600 files under the state dir and are never printed.
@@ -61,6 +62,7 @@ STATE=${ADGATE_GATEWAY_DIR:-$LAB/gateway}
 readonly STATE=${STATE%/}
 readonly PKI="$STATE/pki" GW="$STATE/gw" RW="$STATE/rw" MARKER="$STATE/.adgate-gateway"
 readonly RADIUS_PORT=${ADGATE_GATEWAY_RADIUS_PORT:-1812}
+readonly ACCT_PORT=${ADGATE_GATEWAY_ACCT_PORT:-1813}
 readonly NAS_ID=${ADGATE_GATEWAY_NAS_ID:-strongswan-gw}
 readonly LOGIN_TIMEOUT=${ADGATE_GATEWAY_TIMEOUT:-30}
 readonly START_TIMEOUT=10
@@ -75,6 +77,9 @@ check_settings() {
     die "ADGATE_GATEWAY_DIR may only contain letters, digits and / . _ + -: '$STATE'"
   if ! [[ $RADIUS_PORT =~ ^[0-9]+$ ]] || ((RADIUS_PORT == 0 || RADIUS_PORT > 65535)); then
     die "ADGATE_GATEWAY_RADIUS_PORT is not a port number: '$RADIUS_PORT'"
+  fi
+  if ! [[ $ACCT_PORT =~ ^[0-9]+$ ]] || ((ACCT_PORT == 0 || ACCT_PORT > 65535)); then
+    die "ADGATE_GATEWAY_ACCT_PORT is not a port number: '$ACCT_PORT'"
   fi
   [[ $NAS_ID =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "ADGATE_GATEWAY_NAS_ID may only contain letters, digits and . _ -: '$NAS_ID'"
@@ -247,9 +252,9 @@ EOF
       backend = radius
     }
     eap-radius {
-      # adgate does not implement RADIUS accounting yet. With accounting on, the gateway holds
-      # each session until Accounting-Start is answered and drops it when that times out.
-      accounting = no
+      # Accounting-Start/Stop go to adgate, which links them to the access decision by Class.
+      # The gateway holds each session until Accounting-Start is answered.
+      accounting = yes
       nas_identifier = $NAS_ID
       retransmit_timeout = 2
       retransmit_tries = 2
@@ -259,6 +264,7 @@ EOF
         adgate {
           address = 127.0.0.1
           auth_port = $RADIUS_PORT
+          acct_port = $ACCT_PORT
           secret = "$secret"
         }
       }
@@ -375,7 +381,7 @@ cmd_up() {
   load_config gateway "$GW"
   rm -f "$RW/swanctl/conf.d/login.conf"
   load_config "road warrior" "$RW"
-  say "up: gateway $GW_ADDR ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
+  say "up: gateway $GW_ADDR ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT (accounting :$ACCT_PORT) as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
 }
 
 cmd_down() {

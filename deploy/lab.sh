@@ -776,6 +776,7 @@ write_configs() {
   write_if_changed "$LAB/adgate.toml" 0644 <<EOF || true
 [server]
 auth_listen = ["127.0.0.1:1812"]
+acct_listen = ["127.0.0.1:1813"]
 
 [[clients]]
 name = "vpn1"

@@ -12,4 +12,4 @@ source_env() { sed -n "s/^$1=//p" "${ADGATE_LAB_DIR:-/var/lib/adgate-lab}/lab.en
 netns=$(source_env NETNS)
 # --include-ignored: the authz crate's lab tests are #[ignore] so that `cargo test` without a
 # lab stays green for unit work; here the lab is up, so they run too.
-exec ip netns exec "$netns" cargo test --workspace --locked --offline -- --include-ignored "$@"
+exec ip netns exec "$netns" cargo test --workspace --locked --offline --no-fail-fast -- --include-ignored "$@"

@@ -19,12 +19,14 @@ const NAS_IDENTIFIER: &str = "strongswan-gw";
 /// the test fails.
 struct Gateway {
     radius_port: u16,
+    accounting_port: u16,
 }
 
 impl Gateway {
     fn up(adgate: &Adgate) -> Gateway {
         let gateway = Gateway {
             radius_port: adgate.address.port(),
+            accounting_port: adgate.acct_address.port(),
         };
         let output = gateway.run(&["up"]);
         assert!(
@@ -52,6 +54,7 @@ impl Gateway {
             .env("ADGATE_LAB_DIR", lab.dir())
             .env("ADGATE_LAB_NETNS", lab.value("NETNS"))
             .env("ADGATE_GATEWAY_RADIUS_PORT", self.radius_port.to_string())
+            .env("ADGATE_GATEWAY_ACCT_PORT", self.accounting_port.to_string())
             .env("ADGATE_GATEWAY_NAS_ID", NAS_IDENTIFIER)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()))
@@ -88,13 +91,39 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// The last access decision about `user`.
 fn record_for(adgate: &Adgate, user: &str) -> Value {
     adgate
         .records()
         .into_iter()
         .rev()
-        .find(|r| r["user_name"] == user)
+        .find(|r| r["type"] == "decision" && r["user_name"] == user)
         .unwrap_or_else(|| panic!("no audit record for {user:?}:\n{}", adgate.log()))
+}
+
+/// The `status_type`s of the gateway's accounting records that name decision `request_id`,
+/// waiting a little for the Stop (sent as the road warrior's IKE SA closes).
+fn accounting_for(adgate: &Adgate, request_id: &Value) -> Vec<String> {
+    let mut status_types = Vec::new();
+    for _ in 0..50 {
+        status_types = adgate
+            .records()
+            .iter()
+            .filter(|r| r["type"] == "accounting")
+            .filter(|r| r["accounting"]["decision_request_id"] == *request_id)
+            .map(|r| {
+                r["accounting"]["status_type"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect();
+        if status_types.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    status_types
 }
 
 #[test]
@@ -122,6 +151,13 @@ fn strongswan_gateway_lets_a_telework_member_in_and_keeps_others_out() {
     assert_eq!(record["nas"]["name"], CLIENT_NAME, "{record}");
     assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
     assert_eq!(record["message_authenticator"], true, "{record}");
+    // The gateway's accounting for the session names this decision (Class, RFC 2865 §5.25).
+    assert_eq!(
+        accounting_for(&adgate, &record["request_id"]),
+        ["start", "stop"],
+        "gateway log:\n{}",
+        gateway.log()
+    );
 
     let (code, said) = gateway.login("frank", &password_file);
     assert_eq!(
