@@ -9,16 +9,13 @@ concurrency=${1:-8}
 requests=${2:-2000}
 BENCH_PORT=18120
 source deploy/bench-server.sh
-cpu_ticks() { # PIDS... → summed utime+stime
-  local total=0 pid
-  for pid in "$@"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
+# The DC is every process of Samba's binaries in the namespace: the LDAP server runs in forked
+# workers (named ldap[...]) of /usr/sbin/samba.
 samba_pids() { ip netns pids "$netns" | while read -r pid; do
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = samba ] && echo "$pid"; done; }
+  case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+    /usr/sbin/samba | /usr/sbin/smbd | /usr/sbin/winbindd) echo "$pid" ;;
+  esac
+done; }
 
 # Warm up the connections, then measure.
 ip netns exec "$netns" "$adgate" nas bench --server 127.0.0.1:18120 \

@@ -18,3 +18,11 @@ ip netns exec "$netns" env ADGATE_LOG=info "$adgate" serve --config "$work/adgat
 server=$!
 for _ in $(seq 100); do grep -q "adgate serving" "$work/adgate.log" && break; sleep 0.1; done
 ticks=$(getconf CLK_TCK)
+cpu_ticks() { # PIDS... → summed utime+stime, plus that of their reaped children
+  local total=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$((total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
