@@ -29,6 +29,11 @@ impl Authorizer {
         Authorizer { directory, policy }
     }
 
+    /// The URL of the first domain controller that accepts a connection now, if any.
+    pub async fn first_reachable_dc(&self) -> Option<String> {
+        self.directory.first_reachable_dc().await
+    }
+
     /// Decide a PAP login: `user_name` and `password` as the RADIUS request carried them.
     ///
     /// Steps: the name is parsed (malformed → `unknown_user`, no LDAP); an empty or non-UTF-8
