@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod eap_tls;
 mod gatekeeper;
+mod metrics;
 mod nas;
 mod nas_eap_tls;
 mod secret_file;
