@@ -7,6 +7,7 @@ mod audit_cli;
 mod cli;
 mod config;
 mod eap_tls;
+mod explain;
 mod gatekeeper;
 mod metrics;
 mod nas;
@@ -47,6 +48,11 @@ fn main() -> ExitCode {
             Command::CheckConfig { config } => {
                 serve::check_config(&config).map(|()| ExitCode::SUCCESS)
             }
+            Command::Explain {
+                config,
+                user,
+                password_prompt,
+            } => explain::explain(&config, &user, password_prompt).await,
             Command::Audit(command) => audit_cli::run(command),
             Command::Nas(command) => nas::run(*command).await,
         }
