@@ -14,6 +14,7 @@ mod nas;
 mod nas_eap_tls;
 mod secret_file;
 mod serve;
+mod service_manager;
 mod syslog;
 mod throttle;
 

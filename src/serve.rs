@@ -139,9 +139,11 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     };
     drop(handler);
     tracing::info!(listeners = servers.len(), "adgate serving");
+    crate::service_manager::notify("READY=1");
 
     wait_for_stop_signal().await?;
     tracing::info!("stopping: finishing requests in flight");
+    crate::service_manager::notify("STOPPING=1");
     shutdown.cancel();
     for server in servers {
         server.await.context("server task failed")?;
