@@ -125,6 +125,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     metrics
         .registry()
         .register_collector(Box::new(DiscardCounts::new(discard_counters)));
+    // Probes keep their answers while requests in flight finish: the listener stops with the
+    // forwarder, after the trail is flushed.
     let metrics_listener = match config.metrics_listen {
         Some(address) => Some(
             crate::metrics::spawn_listener(
