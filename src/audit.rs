@@ -25,5 +25,5 @@ pub use record::{
 };
 pub use retention::Retention;
 pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};
-pub use trail::{AuditTrail, TrailSettings};
+pub use trail::{AuditError, AuditTrail, TrailSettings};
 pub use verify::verify;

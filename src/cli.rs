@@ -28,6 +28,19 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Show how a login of USER would be decided against AD now: the account found, each
+    /// account-state attribute, telework membership, every check, the verdict. Never binds as
+    /// the user unless --password-prompt. Exit 0 accept, 1 reject.
+    Explain {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        user: String,
+        /// Read the password from stdin (not echoed on a terminal) and check it with a bind;
+        /// a wrong one counts toward AD's lockout like any failed login.
+        #[arg(long)]
+        password_prompt: bool,
+    },
     /// Check, search and sign the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),

@@ -34,6 +34,13 @@ struct ConfigFile {
     #[serde(default)]
     throttle: ThrottleSection,
     eap_tls: Option<EapTlsSection>,
+    metrics: Option<MetricsSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    listen: SocketAddr,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +224,8 @@ pub struct Config {
     pub syslog: Option<crate::syslog::SyslogSettings>,
     pub throttle: ThrottleConfig,
     pub eap_tls: Option<EapTlsConfig>,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Brute-force throttling: after `max_failures` bad passwords within `window`, by user or by
@@ -359,6 +368,7 @@ impl Validator<'_> {
                 .eap_tls
                 .map(|section| self.eap_tls(section))
                 .transpose()?,
+            metrics_listen: file.metrics.map(|section| section.listen),
         })
     }
 
@@ -761,6 +771,25 @@ dir = "{dir}/audit"
         assert_eq!(config.clients[0].max_in_flight, 8);
         assert_eq!(config.throttle.max_failures, 3);
         assert_eq!(config.throttle.window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_metrics_listener_is_optional() {
+        let dir = tempfile::tempdir().unwrap();
+        let without = write_config(dir.path(), |t| t);
+        assert_eq!(Config::load(&without).unwrap().metrics_listen, None);
+        let with = write_config(dir.path(), |t| {
+            t + "\n[metrics]\nlisten = \"127.0.0.1:9812\"\n"
+        });
+        assert_eq!(
+            Config::load(&with).unwrap().metrics_listen,
+            Some("127.0.0.1:9812".parse().unwrap())
+        );
+        let error = load_error(|t| t + "\n[metrics]\nlisten = \"localhost\"\n");
+        assert!(
+            error.contains("listen = \"localhost\"") && error.contains("invalid socket address"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! whose records are linked to the decision that admitted the session through the Class
 //! attribute of the Access-Accept.
 
+mod metrics;
+
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use adgate_authz::{Authorizer, Decision, Outcome, Reason};
@@ -24,6 +27,8 @@ use crate::audit::{
 };
 use crate::eap_tls::{EapAnswer, EapTlsLogins};
 use crate::throttle::{Throttle, ThrottleKey};
+pub(crate) use metrics::GatekeeperMetrics;
+use metrics::RequestLabels;
 
 /// What adgate's Class attributes start with; the decision's `request_id` follows.
 const CLASS_PREFIX: &str = "adgate:";
@@ -36,6 +41,7 @@ pub struct Gatekeeper {
     trail: AuditTrail,
     throttle: Throttle,
     eap_tls: Option<EapTlsLogins>,
+    metrics: Arc<GatekeeperMetrics>,
 }
 
 /// A decision on a request, before it is recorded and answered.
@@ -85,7 +91,13 @@ impl Gatekeeper {
             trail,
             throttle,
             eap_tls: None,
+            metrics: Arc::default(),
         }
+    }
+
+    /// What the gatekeeper counts, for the metrics registry.
+    pub(crate) fn metrics(&self) -> Arc<GatekeeperMetrics> {
+        self.metrics.clone()
     }
 
     /// Turns certificate logins on.
@@ -163,7 +175,9 @@ impl Gatekeeper {
         if self.throttle.is_throttled(&keys, Instant::now()) {
             return (Verdict::Reject, Some(THROTTLED), None);
         }
+        let asked = Instant::now();
         let outcome = self.authorizer.check_password(user_name, password).await;
+        self.metrics.time_directory(asked);
         match outcome.decision {
             Decision::Accept => {
                 self.throttle.record_success(&user);
@@ -188,10 +202,20 @@ impl Gatekeeper {
 
 impl RequestHandler for Gatekeeper {
     async fn access_request(&self, request: AccessRequest) -> Reply {
+        let started = Instant::now();
+        let counted = |verdict| RequestLabels {
+            client: request.client.name.clone(),
+            packet: "access_request",
+            verdict,
+        };
         let user_name = request.user_name.as_deref().unwrap_or_default();
         let decided = match self.decide(&request).await {
             Ok(decided) => decided,
-            Err(challenge) => return challenge,
+            Err(challenge) => {
+                self.metrics.count_request(counted("challenge"));
+                self.metrics.time_access_request(started);
+                return challenge;
+            }
         };
         let (method, verdict, reason) = (decided.method, decided.verdict, decided.reason);
 
@@ -211,7 +235,7 @@ impl RequestHandler for Gatekeeper {
         record.certificate = decided.certificate.clone();
         record.message_authenticator = Some(request.message_authenticator);
 
-        if let Err(error) = self.trail.append(&record).await {
+        if let Err(error) = self.append(&record).await {
             tracing::error!(
                 request_id = %record.request_id,
                 client = %request.client.name,
@@ -221,6 +245,9 @@ impl RequestHandler for Gatekeeper {
                 %error,
                 "decision not recorded; rejecting"
             );
+            self.metrics.count_reject("audit_unavailable");
+            self.metrics.count_request(counted("reject"));
+            self.metrics.time_access_request(started);
             return decided.reject_reply();
         }
         tracing::info!(
@@ -233,10 +260,20 @@ impl RequestHandler for Gatekeeper {
             dn = record.account.as_ref().map(|a| a.dn.as_str()).unwrap_or("-"),
             "access decision"
         );
-        match verdict {
+        let reply = match verdict {
             Verdict::Accept => accept_naming(&record.request_id, decided.accept_attributes),
             Verdict::Reject | Verdict::Discard | Verdict::Recorded => decided.reject_reply(),
+        };
+        if let (Reply::Reject | Reply::RejectWith { .. }, Some(reason)) = (&reply, reason) {
+            self.metrics.count_reject(reason);
         }
+        let counted_verdict = match reply {
+            Reply::Accept { .. } => "accept",
+            _ => "reject",
+        };
+        self.metrics.count_request(counted(counted_verdict));
+        self.metrics.time_access_request(started);
+        reply
     }
 
     async fn accounting_request(&self, request: AccountingRequest) -> AccountingReply {
@@ -266,8 +303,14 @@ impl RequestHandler for Gatekeeper {
                 .iter()
                 .find_map(|class| decision_named(class)),
         });
+        let counted = |verdict| RequestLabels {
+            client: request.client.name.clone(),
+            packet: "accounting_request",
+            verdict,
+        };
         // RFC 2866 §4.1: answered only once recorded; silence makes the NAS retransmit.
-        if let Err(error) = self.trail.append(&record).await {
+        if let Err(error) = self.append(&record).await {
+            self.metrics.count_request(counted("not_recorded"));
             tracing::error!(
                 request_id = %record.request_id,
                 client = %request.client.name,
@@ -283,6 +326,7 @@ impl RequestHandler for Gatekeeper {
             session_id = request.session_id.as_deref().unwrap_or("-"),
             "accounting recorded"
         );
+        self.metrics.count_request(counted("recorded"));
         AccountingReply::Recorded
     }
 
@@ -300,7 +344,7 @@ impl RequestHandler for Gatekeeper {
         record.user_name = discard.user_name.as_deref().map(UserName::from_bytes);
         record.reason = Some(discard.reason.as_str());
         // The server logs and counts discards at a bounded rate; this only records them.
-        if let Err(error) = self.trail.append(&record).await {
+        if let Err(error) = self.append(&record).await {
             tracing::error!(%error, "discard not recorded");
         }
     }

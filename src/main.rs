@@ -7,11 +7,14 @@ mod audit_cli;
 mod cli;
 mod config;
 mod eap_tls;
+mod explain;
 mod gatekeeper;
+mod metrics;
 mod nas;
 mod nas_eap_tls;
 mod secret_file;
 mod serve;
+mod service_manager;
 mod syslog;
 mod throttle;
 
@@ -46,6 +49,11 @@ fn main() -> ExitCode {
             Command::CheckConfig { config } => {
                 serve::check_config(&config).map(|()| ExitCode::SUCCESS)
             }
+            Command::Explain {
+                config,
+                user,
+                password_prompt,
+            } => explain::explain(&config, &user, password_prompt).await,
             Command::Audit(command) => audit_cli::run(command),
             Command::Nas(command) => nas::run(*command).await,
         }

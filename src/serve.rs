@@ -16,6 +16,7 @@ use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
+use crate::metrics::{DiscardCounts, Metrics};
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
 
@@ -72,6 +73,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         gatekeeper = gatekeeper.with_eap_tls(logins);
     }
     let handler = Arc::new(gatekeeper);
+    let mut metrics = Metrics::new();
+    handler.metrics().register(metrics.registry());
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
@@ -88,6 +91,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         })
         .transpose()?;
     let mut servers = Vec::new();
+    let mut discard_counters = Vec::new();
     let listeners = config
         .auth_listen
         .iter()
@@ -109,6 +113,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             handler.clone(),
             config.max_in_flight,
         );
+        discard_counters.push(server.counters());
         servers.push(tokio::spawn(server.run(shutdown.clone())));
         match service {
             Service::Authentication => {
@@ -117,11 +122,30 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             Service::Accounting => tracing::info!(%address, "listening for RADIUS accounting"),
         }
     }
+    metrics
+        .registry()
+        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
+    // Probes keep their answers while requests in flight finish: the listener stops with the
+    // forwarder, after the trail is flushed.
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some(
+            crate::metrics::spawn_listener(
+                address,
+                Arc::new(metrics),
+                handler.clone(),
+                forwarding_stop.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     drop(handler);
     tracing::info!(listeners = servers.len(), "adgate serving");
+    crate::service_manager::notify("READY=1");
 
     wait_for_stop_signal().await?;
     tracing::info!("stopping: finishing requests in flight");
+    crate::service_manager::notify("STOPPING=1");
     shutdown.cancel();
     for server in servers {
         server.await.context("server task failed")?;
@@ -133,6 +157,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     forwarding_stop.cancel();
     if let Some(forwarder) = forwarder {
         forwarder.await.context("syslog forwarder failed")?;
+    }
+    if let Some(listener) = metrics_listener {
+        listener.await.context("metrics listener failed")?;
     }
     tracing::info!("stopped");
     Ok(())

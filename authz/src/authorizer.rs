@@ -12,7 +12,8 @@ use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
 use crate::{
-    decide, AccountSummary, Decision, Directory, Facts, FileTime, Outcome, PolicyConfig, Reason,
+    decide, AccountSummary, Decision, Directory, Explanation, Facts, FileTime, Outcome,
+    PolicyConfig, Reason,
 };
 
 /// Decides logins: the directory plus the telework policy.
@@ -27,6 +28,11 @@ impl Authorizer {
     /// that is not a member (see `telework_member`).
     pub fn new(directory: Directory, policy: PolicyConfig) -> Authorizer {
         Authorizer { directory, policy }
+    }
+
+    /// The URL of the first domain controller that accepts a connection now, if any.
+    pub async fn first_reachable_dc(&self) -> Option<String> {
+        self.directory.first_reachable_dc().await
     }
 
     /// Decide a PAP login: `user_name` and `password` as the RADIUS request carried them.
@@ -83,9 +89,30 @@ impl Authorizer {
         &self,
         account: Account,
     ) -> Result<AccountSummary, Box<Outcome>> {
+        let Explanation { account, facts } = self.gather_facts(account).await?;
+        if let Decision::Reject(reason) = decide(&facts) {
+            debug!(dn = %account.dn, %reason, ?facts, "refused by policy");
+            return Err(Box::new(reject(reason, Some(account))));
+        }
+        Ok(account)
+    }
+
+    /// What a login of `user_name` would find and judge — the account and the [`Facts`] the
+    /// policy looks at — without binding as the user, so no lockout count is touched. `Err` is
+    /// the refusal a login gets before the policy (`unknown_user`, `ambiguous_user`,
+    /// `directory_unavailable`). For `adgate explain`.
+    pub async fn explain(&self, user_name: &[u8]) -> Result<Explanation, Box<Outcome>> {
+        let name = parse_user_name(user_name, self.directory.netbios_domain())
+            .map_err(|_| Box::new(reject(Reason::UnknownUser, None)))?;
+        let lookup = self.directory.find_account(&name).await;
+        let account = single_account(lookup, name.attribute(), name.value())?;
+        self.gather_facts(*account).await
+    }
+
+    /// The account's state plus its telework membership, as of now.
+    async fn gather_facts(&self, account: Account) -> Result<Explanation, Box<Outcome>> {
         let summary = account.summary;
-        let dn = summary.dn.as_str();
-        let telework_member = match self.telework_member(dn).await {
+        let telework_member = match self.telework_member(&summary.dn).await {
             Ok(member) => member,
             Err(error) => return Err(Box::new(unavailable(&error, Some(summary)))),
         };
@@ -94,11 +121,10 @@ impl Authorizer {
             telework_member,
             now: FileTime::now(),
         };
-        if let Decision::Reject(reason) = decide(&facts) {
-            debug!(dn, %reason, ?facts, "refused by policy");
-            return Err(Box::new(reject(reason, Some(summary))));
-        }
-        Ok(summary)
+        Ok(Explanation {
+            account: summary,
+            facts,
+        })
     }
 
     /// Membership in the telework group. A negative answer is double-checked against the

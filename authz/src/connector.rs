@@ -35,6 +35,7 @@ enum Transport {
 struct Server {
     url: String,
     host: String,
+    port: u16,
     transport: Transport,
 }
 
@@ -75,6 +76,20 @@ impl Connector {
             ca_file: ca_file.display().to_string(),
             timeout,
         })
+    }
+
+    /// The URL of the first domain controller, in configured order, that accepts a TCP
+    /// connection within the timeout; `None` when none does. A readiness probe: cheap (no TLS,
+    /// no bind, nothing in the DC's logs beyond a connect) and independent of the connections
+    /// kept for logins.
+    pub(crate) async fn first_reachable(&self) -> Option<&str> {
+        for server in &self.servers {
+            let connect = tokio::net::TcpStream::connect((server.host.as_str(), server.port));
+            if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, connect).await {
+                return Some(&server.url);
+            }
+        }
+        None
     }
 
     /// The limit for each connection attempt and each LDAP operation.
@@ -213,9 +228,14 @@ fn parse_server(url: &str, starttls: bool, allow_plain_ldap: bool) -> Result<Ser
             "only scheme, host and port are allowed (base DN and credentials are separate settings)",
         ));
     }
+    let port = parsed.port().unwrap_or(match transport {
+        Transport::Ldaps => 636,
+        Transport::StartTls | Transport::Plain => 389,
+    });
     Ok(Server {
         url: url.to_owned(),
         host,
+        port,
         transport,
     })
 }

@@ -40,6 +40,7 @@ pub struct Directory {
     netbios_domain: Option<String>,
     service: ServiceConnection,
     binds: BindPool,
+    connector: Arc<Connector>,
 }
 
 impl Directory {
@@ -91,8 +92,15 @@ impl Directory {
             base_dn,
             netbios_domain,
             service: ServiceConnection::new(connector.clone(), bind_dn, bind_password),
-            binds: BindPool::new(connector, user_bind_connections),
+            binds: BindPool::new(connector.clone(), user_bind_connections),
+            connector,
         })
+    }
+
+    /// The URL of the first domain controller that accepts a connection now, if any (for
+    /// readiness probes; see `Connector::first_reachable`).
+    pub async fn first_reachable_dc(&self) -> Option<String> {
+        self.connector.first_reachable().await.map(str::to_owned)
     }
 
     /// The configured NetBIOS domain name, if any.

@@ -38,6 +38,6 @@ pub use decision::Decision;
 pub use directory::Directory;
 pub use facts::{AccountState, Facts};
 pub use filetime::FileTime;
-pub use outcome::{AccountSummary, Outcome};
+pub use outcome::{AccountSummary, Explanation, Outcome};
 pub use policy::{decide, Check};
 pub use reason::Reason;

@@ -1,7 +1,8 @@
 //! What one login check hands back to the binary: the decision and, when the name resolved to
-//! exactly one AD account, which account that was (for the audit trail).
+//! exactly one AD account, which account that was (for the audit trail); and what `explain`
+//! hands back: the account and the facts, undecided.
 
-use crate::Decision;
+use crate::{Decision, Facts};
 
 /// The result of [`Authorizer::check_password`](crate::Authorizer::check_password).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,4 +27,12 @@ pub struct AccountSummary {
     pub user_principal_name: Option<String>,
     /// `sAMAccountName` (the pre-Windows 2000 logon name).
     pub sam_account_name: String,
+}
+
+/// What [`Authorizer::explain`](crate::Authorizer::explain) found for one user name: the
+/// account and the facts the policy judges, before any password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    pub account: AccountSummary,
+    pub facts: Facts,
 }

@@ -72,6 +72,19 @@ impl Check {
         }
     }
 
+    /// The check's name as `adgate explain` prints it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Check::AccountEnabled => "account_enabled",
+            Check::AccountNotExpired => "account_not_expired",
+            Check::DialinAllowed => "dialin_allowed",
+            Check::TeleworkMember => "telework_member",
+            Check::AccountNotLocked => "account_not_locked",
+            Check::PasswordNotMustChange => "password_not_must_change",
+            Check::PasswordNotExpired => "password_not_expired",
+        }
+    }
+
     /// The reason a login is refused when this check fails.
     pub const fn reason(self) -> Reason {
         match self {

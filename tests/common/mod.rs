@@ -401,3 +401,47 @@ pub fn restore_or_report(args: &[&str]) {
         }
     }
 }
+
+/// A TCP port nothing listens on now.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// `GET path` over HTTP/1.1, as curl or a probe would: the status code and the body.
+pub fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
+    http_get_accepting(address, path, "*/*")
+}
+
+/// `GET path` with an `Accept` header, as Prometheus sends one: the status code and the body.
+pub fn http_get_accepting(address: SocketAddr, path: &str, accept: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the metrics port");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAccept: {accept}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status code");
+    (status, body.to_owned())
+}
+
+/// Adgate with the lab config plus `[metrics] listen` on a port of its own, and that address.
+pub fn start_with_metrics(edit: impl FnOnce(String) -> String) -> (Adgate, SocketAddr) {
+    let address = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
+    let adgate =
+        Adgate::start_with(|config| edit(format!("{config}\n[metrics]\nlisten = \"{address}\"\n")));
+    (adgate, address)
+}

@@ -1,0 +1,178 @@
+//! `adgate explain`: why would this user's VPN login be accepted or refused right now? Asks AD
+//! exactly as a login does (the same lookup, the same facts, the same ordered checks from
+//! `authz`), without a NAS, and prints every step an admin needs: which AD object the name
+//! resolves to, each account-state attribute as AD stores it, telework membership, every check
+//! in policy order, and the verdict with its reason. Without `--password-prompt` it never binds
+//! as the user, so AD's bad-password count is never touched.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use adgate_authz::{decide, Authorizer, Check, Decision, Directory, FileTime};
+use anyhow::Context;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+
+pub async fn explain(config: &Path, user: &str, password_prompt: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config)?;
+    let telework_group = config.policy.telework_group.clone();
+    let directory = Directory::new(config.directory).context("directory settings")?;
+    let authorizer = Authorizer::new(directory, config.policy);
+    let password = match password_prompt {
+        true => Some(read_password()?),
+        false => None,
+    };
+
+    println!("user:      {user}");
+    let explanation = match authorizer.explain(user.as_bytes()).await {
+        Ok(explanation) => explanation,
+        Err(refusal) => {
+            println!("found as:  -");
+            return Ok(verdict(refusal.decision, "before any account check"));
+        }
+    };
+    let (account, facts) = (&explanation.account, &explanation.facts);
+    println!(
+        "found as:  {} (sAMAccountName {}, userPrincipalName {})",
+        account.dn,
+        account.sam_account_name,
+        account.user_principal_name.as_deref().unwrap_or("-")
+    );
+    let state = &facts.account;
+    println!("AD says:");
+    println!(
+        "  userAccountControl                  0x{:08x}",
+        state.user_account_control
+    );
+    println!(
+        "  msDS-User-Account-Control-Computed  0x{:08x}",
+        state.computed_account_control
+    );
+    println!(
+        "  accountExpires                      {}",
+        file_time(state.account_expires)
+    );
+    println!(
+        "  pwdLastSet                          {}",
+        file_time(state.pwd_last_set)
+    );
+    println!(
+        "  msNPAllowDialin                     {}",
+        match state.allow_dialin {
+            Some(true) => "TRUE",
+            Some(false) => "FALSE",
+            None => "not set (network policy decides; allowed)",
+        }
+    );
+    println!(
+        "  member of {telework_group} (directly or nested): {}",
+        if facts.telework_member { "yes" } else { "no" }
+    );
+    println!("checks, in policy order:");
+    for check in Check::ORDER {
+        match check.passes(facts) {
+            true => println!("  pass  {}", check.name()),
+            false => println!("  FAIL  {} -> {}", check.name(), check.reason().as_str()),
+        }
+    }
+    let policy = decide(facts);
+    let decision = match (&policy, password) {
+        (Decision::Reject(_), _) => {
+            println!("password:  not checked (the account is refused before any bind)");
+            policy
+        }
+        (Decision::Accept, None) => {
+            println!(
+                "password:  not checked (no --password-prompt: no bind, lockout count untouched)"
+            );
+            println!("verdict:   accept if the password is right");
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Decision::Accept, Some(password)) => {
+            let outcome = authorizer
+                .check_password(user.as_bytes(), password.as_bytes())
+                .await;
+            println!("password:  checked by a bind as {}", account.dn);
+            outcome.decision
+        }
+    };
+    Ok(verdict(decision, "after the checks"))
+}
+
+/// Prints the final line; exit 0 for accept, 1 for reject.
+fn verdict(decision: Decision, when: &str) -> ExitCode {
+    match decision {
+        Decision::Accept => {
+            println!("verdict:   accept");
+            ExitCode::SUCCESS
+        }
+        Decision::Reject(reason) => {
+            println!("verdict:   reject ({}, {when})", reason.as_str());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A FILETIME as AD stores it, with what it means.
+fn file_time(time: FileTime) -> String {
+    match time {
+        FileTime(0) => "0".to_owned(),
+        FileTime::NEVER => format!("{} (never)", FileTime::NEVER.0),
+        FileTime(ticks) => {
+            let unix_seconds = ticks / 10_000_000 - 11_644_473_600;
+            let when = chrono::DateTime::from_timestamp(unix_seconds, 0)
+                .map(|when| when.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_else(|| "out of range".to_owned());
+            format!("{ticks} ({when})")
+        }
+    }
+}
+
+/// One line from stdin; on a terminal, prompted on stderr and not echoed.
+fn read_password() -> anyhow::Result<Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    let echo_off = stdin.is_terminal().then(EchoOff::new).flatten();
+    if echo_off.is_some() {
+        eprint!("password for the bind: ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = Zeroizing::new(String::new());
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password")?;
+    drop(echo_off);
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok(Zeroizing::new(password))
+}
+
+/// The terminal's echo, turned off until dropped.
+struct EchoOff(libc::termios);
+
+impl EchoOff {
+    fn new() -> Option<EchoOff> {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a termios the call fills in.
+        unsafe {
+            let mut saved = std::mem::zeroed::<libc::termios>();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut saved) != 0 {
+                return None;
+            }
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            (libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) == 0)
+                .then_some(EchoOff(saved))
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        // SAFETY: restores the attributes tcgetattr returned.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.0);
+        }
+        eprintln!();
+    }
+}

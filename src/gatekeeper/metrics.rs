@@ -1,0 +1,155 @@
+//! What the gatekeeper counts and times for Prometheus, and whether it is ready to decide
+//! logins. Defined here, beside the code it measures; `metrics` only assembles the families.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+use super::Gatekeeper;
+use crate::audit::{AuditError, Record};
+use crate::metrics::Readiness;
+
+/// One request's bounded description: the client's configured name, never its address.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RequestLabels {
+    pub(crate) client: String,
+    /// `access_request` or `accounting_request`.
+    pub(crate) packet: &'static str,
+    /// `accept`, `reject`, `challenge` (an EAP round trip), `recorded` (accounting) or
+    /// `not_recorded` (accounting left unanswered because the trail could not be written).
+    pub(crate) verdict: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// The gatekeeper's metric families.
+pub(crate) struct GatekeeperMetrics {
+    requests: Family<RequestLabels, Counter>,
+    rejects: Family<ReasonLabels, Counter>,
+    request_duration: Histogram,
+    directory_duration: Histogram,
+    audit_write_duration: Histogram,
+    audit_write_failures: Counter,
+    /// Whether the last record could be written (true before the first).
+    audit_writable: AtomicBool,
+}
+
+impl Default for GatekeeperMetrics {
+    fn default() -> Self {
+        // 1 ms … ~16 s: a cached answer up to a directory timeout and its retry.
+        let seconds = || Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        GatekeeperMetrics {
+            requests: Family::default(),
+            rejects: Family::default(),
+            request_duration: seconds(),
+            directory_duration: seconds(),
+            audit_write_duration: seconds(),
+            audit_write_failures: Counter::default(),
+            audit_writable: AtomicBool::new(true),
+        }
+    }
+}
+
+impl GatekeeperMetrics {
+    pub(crate) fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "requests",
+            "RADIUS requests decided or recorded, by client, packet type and verdict",
+            self.requests.clone(),
+        );
+        registry.register(
+            "rejects",
+            "Access-Rejects by reason code (throttled logins are reason throttled)",
+            self.rejects.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Access-Request to answer (decision, record, reply), EAP round trips included",
+            Unit::Seconds,
+            self.request_duration.clone(),
+        );
+        registry.register_with_unit(
+            "directory_check_duration",
+            "Time AD took for one password login (search, group membership, bind)",
+            Unit::Seconds,
+            self.directory_duration.clone(),
+        );
+        registry.register_with_unit(
+            "audit_write_duration",
+            "Appending one record to the audit trail, fsync included",
+            Unit::Seconds,
+            self.audit_write_duration.clone(),
+        );
+        registry.register(
+            "audit_write_failures",
+            "Records that could not be written to the audit trail",
+            self.audit_write_failures.clone(),
+        );
+    }
+
+    pub(crate) fn count_request(&self, labels: RequestLabels) {
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// An Access-Request that came in at `started` has been answered.
+    pub(crate) fn time_access_request(&self, started: Instant) {
+        self.request_duration
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    pub(crate) fn count_reject(&self, reason: &'static str) {
+        self.rejects.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    pub(crate) fn time_directory(&self, started: Instant) {
+        self.directory_duration
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+impl Gatekeeper {
+    /// Appends `record` to the trail, timing the write and noting whether it succeeded.
+    pub(super) async fn append(&self, record: &Record) -> Result<(), AuditError> {
+        let started = Instant::now();
+        let result = self.trail.append(record).await;
+        let metrics = &self.metrics;
+        metrics
+            .audit_write_duration
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .audit_writable
+            .store(result.is_ok(), Ordering::Relaxed);
+        if result.is_err() {
+            metrics.audit_write_failures.inc();
+        }
+        result
+    }
+}
+
+/// Ready when a domain controller accepts a connection (a TCP connect, no bind: cheap enough for
+/// every probe) and the last audit record could be written (a trail that cannot be written
+/// rejects every login).
+impl Readiness for Gatekeeper {
+    async fn check(&self) -> Result<String, String> {
+        let dc = self.authorizer.first_reachable_dc().await;
+        let audit_writable = self.metrics.audit_writable.load(Ordering::Relaxed);
+        match (dc, audit_writable) {
+            (Some(dc), true) => Ok(format!(
+                "domain controller {dc} reachable, audit trail writable"
+            )),
+            (None, true) => Err("no domain controller reachable".into()),
+            (Some(_), false) => Err("the last audit record could not be written".into()),
+            (None, false) => Err(
+                "no domain controller reachable; the last audit record could not be written".into(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Datagrams the RADIUS listeners dropped without a decision, by reason, read at scrape time
+//! from the counters each listening socket already keeps (`adgate_radius::Counters`), summed
+//! over the sockets, so the packet path pays nothing extra for the metric.
+
+use std::sync::Arc;
+
+use adgate_radius::{Counters, DiscardReason, Skip};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
+
+/// The discard counters of every listening socket.
+#[derive(Debug)]
+pub struct DiscardCounts {
+    sockets: Vec<Arc<Counters>>,
+}
+
+impl DiscardCounts {
+    pub fn new(sockets: Vec<Arc<Counters>>) -> DiscardCounts {
+        DiscardCounts { sockets }
+    }
+
+    fn sum(&self, count: impl Fn(&Counters) -> u64) -> u64 {
+        self.sockets.iter().map(|counters| count(counters)).sum()
+    }
+}
+
+impl Collector for DiscardCounts {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "discards",
+            "RADIUS datagrams dropped without an answer, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        let skips = [
+            ("overloaded", Skip::Overloaded),
+            ("duplicate_in_progress", Skip::DuplicateInProgress),
+        ];
+        let reasons = DiscardReason::ALL
+            .iter()
+            .map(|&reason| (reason.as_str(), self.sum(|c| c.discarded(reason))))
+            .chain(
+                skips
+                    .iter()
+                    .map(|&(name, skip)| (name, self.sum(|c| c.skipped(skip)))),
+            );
+        for (reason, count) in reasons {
+            let labels = [("reason", reason)];
+            ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! `/readyz` tells a load balancer or service manager whether adgate can decide logins: it
+//! turns not-ready when the domain controller stops, and ready again when it is back, without
+//! restarting adgate. This stops the lab DC, so it is the only test in its binary (cargo runs
+//! test binaries one after another).
+
+mod common;
+
+use common::{http_get, restore_or_report, start_with_metrics, Lab};
+
+/// Starts the DC again even if the test fails half-way.
+struct RestartDc;
+
+impl Drop for RestartDc {
+    fn drop(&mut self) {
+        restore_or_report(&["start"]);
+    }
+}
+
+#[test]
+fn readiness_follows_the_domain_controller() {
+    let lab = Lab::get();
+    let (_adgate, metrics) =
+        start_with_metrics(|config| config.replace("timeout_ms = 3000", "timeout_ms = 1000"));
+    let (status, body) = http_get(metrics, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.starts_with("ready: domain controller ldaps://"),
+        "{body}"
+    );
+
+    let restart = RestartDc;
+    lab.lab_sh(&["stop"]);
+    assert_eq!(
+        http_get(metrics, "/readyz"),
+        (
+            503,
+            "not ready: no domain controller reachable\n".to_owned()
+        )
+    );
+    assert_eq!(http_get(metrics, "/healthz").0, 200, "alive all the same");
+
+    drop(restart);
+    let (status, body) = http_get(metrics, "/readyz");
+    assert_eq!(status, 200, "{body}");
+}
