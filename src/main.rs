@@ -10,6 +10,7 @@ mod eap_tls;
 mod gatekeeper;
 mod nas;
 mod nas_eap_tls;
+mod radsec;
 mod secret_file;
 mod serve;
 mod syslog;

@@ -16,6 +16,7 @@ use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
+use crate::radsec::RadsecListener;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
 
@@ -32,6 +33,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     if let Some(syslog) = &config.syslog {
         crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
     }
+    if let Some(radsec) = config.radsec {
+        RadsecListener::new(radsec, &config.clients)?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
@@ -44,6 +48,10 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
 
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    let radsec = config
+        .radsec
+        .map(|settings| RadsecListener::new(settings, &config.clients))
+        .transpose()?;
     let clients = Arc::new(ClientTable::new(
         config
             .clients
@@ -116,6 +124,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             }
             Service::Accounting => tracing::info!(%address, "listening for RADIUS accounting"),
         }
+    }
+    if let Some(radsec) = radsec {
+        servers.push(radsec.spawn(handler.clone(), shutdown.clone()).await?);
     }
     drop(handler);
     tracing::info!(listeners = servers.len(), "adgate serving");
