@@ -110,6 +110,12 @@ impl RadsecAdgate {
         }
     }
 
+    /// A certificate from adgate's client CA naming `vpn1` (as `PROXY_NAME`).
+    fn client_certificate(&self) -> Issued {
+        self.ca
+            .issue(&[PROXY_NAME], ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
     /// Waits until adgate's log contains `text` (it is written after the connection is closed,
     /// so nothing on the wire says when it is there).
     fn wait_for_log(&self, text: &str) -> String {
@@ -243,9 +249,7 @@ impl Drop for Radsecproxy {
 #[tokio::test]
 async fn a_udp_nas_logs_in_through_radsecproxy() {
     let adgate = RadsecAdgate::start();
-    let client = adgate
-        .ca
-        .issue(&[PROXY_NAME], ExtendedKeyUsagePurpose::ClientAuth);
+    let client = adgate.client_certificate();
     let proxy = Radsecproxy::start(&adgate, &client);
     let password = Lab::get().fixture_password();
 
@@ -365,9 +369,7 @@ async fn a_certificate_naming_no_configured_client_is_refused() {
 #[tokio::test]
 async fn a_length_that_cannot_be_framed_closes_the_connection_and_is_recorded() {
     let adgate = RadsecAdgate::start();
-    let client = adgate
-        .ca
-        .issue(&[PROXY_NAME], ExtendedKeyUsagePurpose::ClientAuth);
+    let client = adgate.client_certificate();
     let oversized = [1, 7, 0x10, 0x01]; // Length 4097
     assert_eq!(send_and_read(&adgate, &client, &oversized).await, None);
     let records = adgate.adgate.wait_for_records(1);

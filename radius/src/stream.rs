@@ -184,7 +184,7 @@ impl<H: RequestHandler> StreamServer<H> {
     }
 }
 
-/// Reads one packet framed by its Length field (RFC 6613 §2.6); `None` when the peer closed
+/// Reads one packet framed by its Length field (RFC 6613 §2.1); `None` when the peer closed
 /// the stream between packets.
 async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
     let mut header = [0u8; 4];
