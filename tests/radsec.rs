@@ -1,7 +1,8 @@
 //! RadSec (RFC 6614) as an appliance and an admin see it: a UDP NAS logs in through radsecproxy,
-//! which forwards over mutual TLS to adgate, and the decisions are recorded as for UDP; peers
-//! whose certificate comes from another CA, or names no configured client, are refused; a
-//! stream that cannot be framed is closed and recorded. The test PKI is made here with rcgen.
+//! which forwards over mutual TLS to adgate, and the decisions are recorded as for UDP
+//! (accounting too, linked to the decision by Class); peers whose certificate comes from another
+//! CA, or names no configured client, are refused; a stream that cannot be framed is closed and
+//! recorded. The test PKI is made here with rcgen.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
-use common::{free_udp_port, Adgate, Lab};
+use common::{class_of, free_udp_port, Adgate, Lab};
 use pki_types::pem::PemObject;
 use pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
@@ -180,6 +181,7 @@ server adgate {{
 }}
 realm * {{
     server adgate
+    accountingServer adgate
 }}
 "#,
             dir = path.display(),
@@ -247,7 +249,7 @@ impl Drop for Radsecproxy {
 }
 
 #[tokio::test]
-async fn a_udp_nas_logs_in_through_radsecproxy() {
+async fn a_udp_nas_logs_in_and_accounts_through_radsecproxy() {
     let adgate = RadsecAdgate::start();
     let client = adgate.client_certificate();
     let proxy = Radsecproxy::start(&adgate, &client);
@@ -283,6 +285,9 @@ async fn a_udp_nas_logs_in_through_radsecproxy() {
         assert_eq!(record["verdict"], verdict, "{record}");
         assert_eq!(record["reason"].as_str(), reason, "{record}");
         assert_eq!(record["nas"]["name"], "vpn1", "{record}");
+        if code == ResponseCode::Accept {
+            accounting_start_is_recorded(&proxy, &adgate.adgate, &answer, &record).await;
+        }
     }
     assert!(adgate
         .adgate
@@ -292,6 +297,38 @@ async fn a_udp_nas_logs_in_through_radsecproxy() {
         .adgate
         .trail_text()
         .contains(std::str::from_utf8(&password).unwrap().trim_end()));
+}
+
+/// An Accounting-Start through radsecproxy, echoing the Access-Accept's Class, is answered and
+/// recorded, linked to the decision.
+async fn accounting_start_is_recorded(
+    proxy: &Radsecproxy,
+    adgate: &Adgate,
+    accept: &adgate_radius::Response,
+    decision: &serde_json::Value,
+) {
+    const CLASS: u8 = 25;
+    const ACCT_STATUS_TYPE: u8 = 40;
+    const ACCT_SESSION_ID: u8 = 44;
+    let class = class_of(accept);
+    let start: [(u8, &[u8]); 4] = [
+        (ACCT_STATUS_TYPE, &1u32.to_be_bytes()),
+        (ACCT_SESSION_ID, b"radsec-session"),
+        (1, b"alice"),
+        (CLASS, &class),
+    ];
+    let answer = proxy.nas().accounting(&start).await.unwrap();
+    assert_eq!(answer.code, ResponseCode::AccountingResponse);
+    let record = adgate
+        .records()
+        .into_iter()
+        .find(|record| record["type"] == "accounting")
+        .expect("the Start is recorded before it is answered");
+    assert_eq!(record["accounting"]["session_id"], "radsec-session");
+    assert_eq!(
+        record["accounting"]["decision_request_id"],
+        decision["request_id"]
+    );
 }
 
 /// Connects to adgate's RadSec port over TLS, presenting `client`, and trusting `adgate.ca`.
