@@ -55,8 +55,21 @@ impl Ca {
 
     /// A certificate for `names` (DNS names or IP addresses in the SAN) with one purpose.
     fn issue(&self, names: &[&str], purpose: ExtendedKeyUsagePurpose) -> Issued {
+        self.issue_with_common_name(names, purpose, "adgate test")
+    }
+
+    /// Like `issue`, with this subject CN.
+    fn issue_with_common_name(
+        &self,
+        names: &[&str],
+        purpose: ExtendedKeyUsagePurpose,
+        common_name: &str,
+    ) -> Issued {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let mut params = CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
         params.extended_key_usages = vec![purpose];
         let key = KeyPair::generate().unwrap();
         let certificate = params
@@ -394,9 +407,12 @@ async fn a_certificate_from_another_ca_is_refused() {
 #[tokio::test]
 async fn a_certificate_naming_no_configured_client_is_refused() {
     let adgate = RadsecAdgate::start();
-    let unknown = adgate
-        .ca
-        .issue(&["stranger.test"], ExtendedKeyUsagePurpose::ClientAuth);
+    // The configured name only as the subject CN: the CN never identifies a client.
+    let unknown = adgate.ca.issue_with_common_name(
+        &["stranger.test"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        PROXY_NAME,
+    );
     assert_eq!(send_and_read(&adgate, &unknown, &SOME_PACKET).await, None);
     let log = adgate.wait_for_log("names no configured client");
     assert!(log.contains("names no configured client"), "{log}");
