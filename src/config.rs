@@ -35,6 +35,7 @@ struct ConfigFile {
     throttle: ThrottleSection,
     eap_tls: Option<EapTlsSection>,
     metrics: Option<MetricsSection>,
+    radsec: Option<RadsecSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +66,21 @@ struct ClientSection {
     #[serde(default = "default_true")]
     limit_proxy_state: bool,
     max_in_flight: Option<Spanned<usize>>,
+    radsec_certificate_name: Option<Spanned<String>>,
+}
+
+/// `[radsec]`: RADIUS over TLS (RFC 6614). Absent: no RadSec listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RadsecSection {
+    listen: SocketAddr,
+    certificate_file: PathBuf,
+    private_key_file: PathBuf,
+    client_ca_file: PathBuf,
+    #[serde(default = "default_radsec_max_connections")]
+    max_connections: Spanned<usize>,
+    #[serde(default = "default_radsec_idle_timeout_s")]
+    idle_timeout_s: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +225,12 @@ fn default_max_conversations() -> Spanned<usize> {
 fn default_conversation_timeout_s() -> Spanned<u64> {
     Spanned::new(0..0, 30)
 }
+fn default_radsec_max_connections() -> Spanned<usize> {
+    Spanned::new(0..0, 64)
+}
+fn default_radsec_idle_timeout_s() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
+}
 
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
@@ -226,6 +248,7 @@ pub struct Config {
     pub eap_tls: Option<EapTlsConfig>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    pub radsec: Option<crate::radsec::RadsecSettings>,
 }
 
 /// Brute-force throttling: after `max_failures` bad passwords within `window`, by user or by
@@ -260,6 +283,8 @@ pub struct ClientConfig {
     pub require_message_authenticator: bool,
     pub limit_proxy_state: bool,
     pub max_in_flight: usize,
+    /// The DNS name in the subjectAltName of the certificate this client presents over RadSec.
+    pub radsec_certificate_name: Option<pki_types::DnsName<'static>>,
 }
 
 /// Why the configuration cannot be used, with the file and line to look at.
@@ -369,6 +394,10 @@ impl Validator<'_> {
                 .map(|section| self.eap_tls(section))
                 .transpose()?,
             metrics_listen: file.metrics.map(|section| section.listen),
+            radsec: file
+                .radsec
+                .map(|section| self.radsec(section))
+                .transpose()?,
         })
     }
 
@@ -514,6 +543,20 @@ impl Validator<'_> {
                 Some(limit) => limit.into_inner(),
                 None => DEFAULT_CLIENT_MAX_IN_FLIGHT.min(server_max_in_flight),
             };
+            let radsec_certificate_name = section
+                .radsec_certificate_name
+                .map(|name| {
+                    pki_types::DnsName::try_from(name.get_ref().as_str())
+                        .map(|dns_name| dns_name.to_owned())
+                        .map_err(|_| {
+                            self.invalid(
+                                name.span(),
+                                &key("radsec_certificate_name"),
+                                "must be a DNS name, as in the certificate's subjectAltName",
+                            )
+                        })
+                })
+                .transpose()?;
             clients.push(ClientConfig {
                 name,
                 address: section.address,
@@ -521,6 +564,7 @@ impl Validator<'_> {
                 require_message_authenticator: section.require_message_authenticator,
                 limit_proxy_state: section.limit_proxy_state,
                 max_in_flight,
+                radsec_certificate_name,
             });
         }
         Ok(clients)
@@ -593,6 +637,27 @@ impl Validator<'_> {
             allow_anonymous_identity: section.allow_anonymous_identity,
             max_conversations,
             conversation_timeout: Duration::from_secs(timeout_s),
+        })
+    }
+
+    fn radsec(&self, section: RadsecSection) -> Result<crate::radsec::RadsecSettings, ConfigError> {
+        let max_connections = self.within(
+            &section.max_connections,
+            1..=10_000,
+            "radsec.max_connections",
+        )?;
+        let idle_timeout_s = self.within(
+            &section.idle_timeout_s,
+            10..=86_400,
+            "radsec.idle_timeout_s",
+        )?;
+        Ok(crate::radsec::RadsecSettings {
+            listen: section.listen,
+            certificate_file: section.certificate_file,
+            private_key_file: section.private_key_file,
+            client_ca_file: section.client_ca_file,
+            max_connections,
+            idle_timeout: Duration::from_secs(idle_timeout_s),
         })
     }
 
@@ -884,6 +949,37 @@ dir = "{dir}/audit"
         assert!(error.contains("line 27"), "{error}");
         let error = load_error(|t| t + section + "ocsp = true\n");
         assert!(error.contains("unknown field `ocsp`"), "{error}");
+    }
+
+    #[test]
+    fn radsec_section_and_certificate_names_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = "\n[radsec]\nlisten = \"127.0.0.1:2083\"\ncertificate_file = \"/s.pem\"\nprivate_key_file = \"/s.key\"\nclient_ca_file = \"/ca.pem\"\n";
+        let named = |t: String| {
+            t.replace(
+                "address = \"127.0.0.0/8\"",
+                "address = \"127.0.0.0/8\"\nradsec_certificate_name = \"vpn1.corp.example.test\"",
+            ) + section
+        };
+        let config = Config::load(&write_config(dir.path(), named)).unwrap();
+        let radsec = config.radsec.unwrap();
+        assert_eq!(radsec.listen, "127.0.0.1:2083".parse().unwrap());
+        assert_eq!(radsec.max_connections, 64);
+        assert_eq!(radsec.idle_timeout, Duration::from_secs(300));
+        assert_eq!(
+            config.clients[0]
+                .radsec_certificate_name
+                .as_ref()
+                .map(AsRef::as_ref),
+            Some("vpn1.corp.example.test")
+        );
+        let error = load_error(|t| named(t).replace("vpn1.corp.example.test", "not a name"));
+        assert!(
+            error.contains("clients[0].radsec_certificate_name"),
+            "{error}"
+        );
+        let error = load_error(|t| named(t) + "idle_timeout_s = 0\n");
+        assert!(error.contains("radsec.idle_timeout_s"), "{error}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod gatekeeper;
 mod metrics;
 mod nas;
 mod nas_eap_tls;
+mod radsec;
 mod secret_file;
 mod serve;
 mod service_manager;

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
 use crate::metrics::{DiscardCounts, Metrics};
+use crate::radsec::RadsecListener;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
 
@@ -33,6 +34,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     if let Some(syslog) = &config.syslog {
         crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
     }
+    if let Some(radsec) = config.radsec {
+        RadsecListener::new(radsec, &config.clients)?;
+    }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
@@ -45,6 +49,10 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
 
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    let radsec = config
+        .radsec
+        .map(|settings| RadsecListener::new(settings, &config.clients))
+        .transpose()?;
     let clients = Arc::new(ClientTable::new(
         config
             .clients
@@ -139,6 +147,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    if let Some(radsec) = radsec {
+        servers.push(radsec.spawn(handler.clone(), shutdown.clone()).await?);
+    }
     drop(handler);
     tracing::info!(listeners = servers.len(), "adgate serving");
     crate::service_manager::notify("READY=1");

@@ -5,7 +5,7 @@
 mod common;
 
 use adgate_radius::ResponseCode;
-use common::{Adgate, Lab};
+use common::{class_of, Adgate, Lab};
 use serde_json::Value;
 
 const USER_NAME: u8 = 1;
@@ -33,12 +33,7 @@ async fn start_and_stop_are_recorded_before_the_answer_and_linked_to_the_decisio
     let adgate = Adgate::start();
     let (accept, decision) = adgate.pap("alice", &Lab::get().fixture_password()).await;
     assert_eq!(accept.code, ResponseCode::Accept);
-    let class = accept
-        .attributes
-        .iter()
-        .find(|(attribute_type, _)| *attribute_type == CLASS)
-        .map(|(_, value)| value.clone())
-        .expect("the Access-Accept carries a Class");
+    let class = class_of(&accept);
 
     let nas = adgate.accounting_nas();
     let start: [(u8, &[u8]); 6] = [

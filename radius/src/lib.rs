@@ -1,5 +1,6 @@
 //! RADIUS for adgate: the wire format, its authenticators, the UDP server
-//! loop that admits Access-Requests from known NASes, and a NAS client.
+//! loop that admits Access-Requests from known NASes, the stream transport
+//! RadSec runs inside TLS, and a NAS client.
 //!
 //! The crate implements the parts of RFC 2865 (RADIUS), RFC 2866
 //! (accounting), RFC 3579 §3.2 (Message-Authenticator), RFC 5080 (duplicate
@@ -22,6 +23,7 @@ pub mod password;
 pub mod request;
 pub mod secret;
 pub mod server;
+pub mod stream;
 
 mod attribute_values;
 mod dictionary;
@@ -52,3 +54,4 @@ pub use password::Password;
 pub use request::{AccessRequest, Credential};
 pub use secret::SharedSecret;
 pub use server::{Service, UdpServer};
+pub use stream::StreamServer;

@@ -383,6 +383,18 @@ dir = "{audit_dir}"
     )
 }
 
+/// The Class attribute (RFC 2865 §5.25) of an Access-Accept: what the NAS echoes in its
+/// accounting to name the decision.
+pub fn class_of(accept: &Response) -> Vec<u8> {
+    const CLASS: u8 = 25;
+    accept
+        .attributes
+        .iter()
+        .find(|(attribute_type, _)| *attribute_type == CLASS)
+        .map(|(_, value)| value.clone())
+        .expect("the Access-Accept carries a Class")
+}
+
 pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())

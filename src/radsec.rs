@@ -1,0 +1,273 @@
+//! RadSec (RFC 6614): RADIUS over TLS on TCP, for appliances and proxies that can protect
+//! RADIUS with certificates instead of an MD5 shared secret. This file owns what is TLS: the
+//! listener, mutual TLS rooted only in `radsec.client_ca_file`, the bound on connections, and
+//! which configured client a certificate names. Each accepted connection is then served by
+//! `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use adgate_radius::{ClientState, NasClient, RequestHandler, SharedSecret, StreamServer};
+use anyhow::Context;
+use ipnet::IpNet;
+use pki_types::pem::PemObject;
+use pki_types::{CertificateDer, DnsName, PrivateKeyDer, ServerName};
+use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn, Instrument};
+
+use crate::config::ClientConfig;
+
+/// RFC 6614 §2.3: over TLS the RADIUS shared secret is the fixed string "radsec"; TLS, not
+/// the secret, protects the packets.
+const RADSEC_SECRET: &[u8] = b"radsec";
+
+/// A peer that has not finished its TLS handshake by then is dropped, so half-open
+/// connections cannot hold the connection slots.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `[radsec]`.
+#[derive(Debug)]
+pub struct RadsecSettings {
+    pub listen: SocketAddr,
+    /// Server certificate chain shown to clients (PEM, leaf first).
+    pub certificate_file: PathBuf,
+    pub private_key_file: PathBuf,
+    /// The only CA(s) trusted for client certificates.
+    pub client_ca_file: PathBuf,
+    /// Connections served at once; beyond, new connections are closed at once.
+    pub max_connections: usize,
+    /// A connection without a request for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// A client allowed over RadSec: the certificate name it must present, from the network it
+/// must connect from.
+struct RadsecClient {
+    network: IpNet,
+    certificate_name: DnsName<'static>,
+    nas: Arc<NasClient>,
+}
+
+/// The RadSec listener, ready to bind.
+pub struct RadsecListener {
+    settings: RadsecSettings,
+    acceptor: TlsAcceptor,
+    clients: Arc<[RadsecClient]>,
+}
+
+impl RadsecListener {
+    /// Loads the TLS files and picks the clients that have a `radsec_certificate_name`.
+    pub fn new(settings: RadsecSettings, clients: &[ClientConfig]) -> anyhow::Result<Self> {
+        let clients: Arc<[RadsecClient]> = clients
+            .iter()
+            .filter_map(|client| {
+                let certificate_name = client.radsec_certificate_name.clone()?;
+                let nas = NasClient {
+                    name: client.name.clone(),
+                    secret: SharedSecret::new(RADSEC_SECRET.to_vec()),
+                    require_message_authenticator: client.require_message_authenticator,
+                    limit_proxy_state: client.limit_proxy_state,
+                    max_in_flight: client.max_in_flight,
+                    state: ClientState::default(),
+                };
+                Some(RadsecClient {
+                    network: client.address,
+                    certificate_name,
+                    nas: Arc::new(nas),
+                })
+            })
+            .collect();
+        if clients.is_empty() {
+            anyhow::bail!(
+                "[radsec] is set but no [[clients]] entry has `radsec_certificate_name`: \
+                 every RadSec connection would be refused"
+            );
+        }
+        let acceptor = TlsAcceptor::from(tls_config(&settings)?);
+        Ok(Self {
+            settings,
+            acceptor,
+            clients,
+        })
+    }
+
+    /// Binds `radsec.listen` and serves until `shutdown`, then lets every connection answer
+    /// what it has read and closes it.
+    pub async fn spawn<H: RequestHandler>(
+        self,
+        handler: Arc<H>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<JoinHandle<()>> {
+        let address = self.settings.listen;
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (radsec.listen)"))?;
+        info!(%address, "listening for RadSec (RADIUS over TLS)");
+        let server = StreamServer::new(handler, self.settings.idle_timeout);
+        Ok(tokio::spawn(self.run(listener, server, shutdown)))
+    }
+
+    async fn run<H: RequestHandler>(
+        self,
+        listener: TcpListener,
+        server: Arc<StreamServer<H>>,
+        shutdown: CancellationToken,
+    ) {
+        let slots = Arc::new(Semaphore::new(self.settings.max_connections));
+        let mut connections = JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // E.g. out of file descriptors: wait a little rather than spin.
+                    warn!(%error, "accepting a RadSec connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                warn!(%peer, "RadSec connection refused: radsec.max_connections reached");
+                continue;
+            };
+            let connection = Connection {
+                acceptor: self.acceptor.clone(),
+                clients: Arc::clone(&self.clients),
+                server: Arc::clone(&server),
+                shutdown: shutdown.clone(),
+                _slot: slot,
+            };
+            connections.spawn(
+                connection
+                    .serve(stream, peer)
+                    .instrument(tracing::debug_span!("radsec", %peer)),
+            );
+        }
+        debug!(
+            connections = connections.len(),
+            "RadSec shutting down: finishing requests read"
+        );
+        while connections.join_next().await.is_some() {}
+    }
+}
+
+/// One accepted TCP connection, holding one of the `max_connections` slots.
+struct Connection<H> {
+    acceptor: TlsAcceptor,
+    clients: Arc<[RadsecClient]>,
+    server: Arc<StreamServer<H>>,
+    shutdown: CancellationToken,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl<H: RequestHandler> Connection<H> {
+    async fn serve(self, stream: TcpStream, peer: SocketAddr) {
+        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await
+        {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => {
+                warn!(%peer, %error, "RadSec TLS handshake failed: connection closed");
+                return;
+            }
+            Err(_) => {
+                warn!(%peer, "RadSec TLS handshake timed out: connection closed");
+                return;
+            }
+        };
+        let certificate = tls.get_ref().1.peer_certificates().and_then(<[_]>::first);
+        let Some(nas) = certificate.and_then(|certificate| self.identify(certificate, peer)) else {
+            warn!(
+                %peer,
+                "RadSec client certificate names no configured client from this address: \
+                 connection closed"
+            );
+            return;
+        };
+        info!(%peer, client = %nas.name, "RadSec connection established");
+        Arc::clone(&self.server)
+            .serve(tls, peer, nas, self.shutdown.clone())
+            .await;
+        debug!(%peer, "RadSec connection closed");
+    }
+
+    /// The configured client whose `radsec_certificate_name` the certificate carries as a
+    /// subjectAltName DNS name (the subject CN is never looked at: webpki matches SANs only),
+    /// connecting from inside its `address`. The chain was already verified by the handshake.
+    fn identify(
+        &self,
+        certificate: &CertificateDer<'_>,
+        peer: SocketAddr,
+    ) -> Option<Arc<NasClient>> {
+        let parsed = ParsedCertificate::try_from(certificate).ok()?;
+        let source = peer.ip().to_canonical();
+        self.clients
+            .iter()
+            .find(|client| {
+                client.network.contains(&source)
+                    && rustls::client::verify_server_name(
+                        &parsed,
+                        &ServerName::DnsName(client.certificate_name.clone()),
+                    )
+                    .is_ok()
+            })
+            .map(|client| Arc::clone(&client.nas))
+    }
+}
+
+/// TLS 1.2 and 1.3 only (all rustls offers), ring's suites (ECDHE with AES-GCM or
+/// ChaCha20-Poly1305), and a client certificate chaining to `client_ca_file` required
+/// (RFC 6614 §2.3: mutual authentication).
+fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    for ca in read_certificates(&settings.client_ca_file, "radsec.client_ca_file")? {
+        roots
+            .add(ca)
+            .context("radsec.client_ca_file holds an unusable CA certificate")?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .context("radsec.client_ca_file")?;
+    let chain = read_certificates(&settings.certificate_file, "radsec.certificate_file")?;
+    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file).with_context(|| {
+        format!(
+            "radsec.private_key_file: cannot read a PEM private key from {}",
+            settings.private_key_file.display()
+        )
+    })?;
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS versions")?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .context("radsec.certificate_file and radsec.private_key_file do not match")?;
+    Ok(Arc::new(config))
+}
+
+fn read_certificates(path: &Path, key: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .with_context(|| {
+            format!(
+                "{key}: cannot read PEM certificates from {}",
+                path.display()
+            )
+        })?;
+    if certificates.is_empty() {
+        anyhow::bail!("{key}: {} holds no certificate", path.display());
+    }
+    Ok(certificates)
+}
