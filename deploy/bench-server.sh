@@ -1,6 +1,8 @@
+# shellcheck shell=bash disable=SC2034  # sourced: sets variables for the script that sources it
 # Sourced by the benchmark scripts: brings the lab up, builds adgate (release), and starts it in
-# the lab's network namespace with the lab config moved to port $BENCH_PORT, a throwaway audit
-# directory and log in $work, and a trap that stops it. Leaves $adgate, $netns, $server (pid),
+# the lab's network namespace with the lab config moved to port $BENCH_PORT (accounting to
+# $BENCH_PORT + 100), $BENCH_EXTRA_CONFIG appended if set, a throwaway audit directory and log
+# in $work, and a trap that stops it. Leaves $adgate, $netns, $server (pid),
 # $work and `value KEY` (a lab.env value) for the script.
 deploy/lab.sh up >/dev/null
 cargo build --release --locked --quiet
@@ -13,6 +15,7 @@ trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$w
 
 sed -e "s/127.0.0.1:1812/127.0.0.1:$BENCH_PORT/" -e "s/127.0.0.1:1813/127.0.0.1:$((BENCH_PORT + 100))/" -e "s|^dir = .*|dir = \"$work/audit\"|" \
   "$lab_dir/adgate.toml" >"$work/adgate.toml"
+[ -z "${BENCH_EXTRA_CONFIG:-}" ] || cat "$BENCH_EXTRA_CONFIG" >>"$work/adgate.toml"
 ip netns exec "$netns" env ADGATE_LOG=info "$adgate" serve --config "$work/adgate.toml" \
   2>"$work/adgate.log" &
 server=$!
