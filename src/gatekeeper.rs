@@ -287,7 +287,6 @@ impl RequestHandler for Gatekeeper {
             calling_station_id: &request.calling_station_id,
         }
         .record(Verdict::Recorded);
-        record.kind = "accounting";
         let status_type = status_type(request.status);
         record.accounting = Some(AccountingRecord {
             status_type: status_type.clone(),

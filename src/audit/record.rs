@@ -133,8 +133,8 @@ pub struct CertificateRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     pub schema: u32,
-    /// Record type: `decision` or `accounting` here (the writer adds checkpoints, seals,
-    /// summaries).
+    /// Record type, from the verdict: `accounting` for a recorded Accounting-Request, else
+    /// `decision` (the writer adds checkpoints, seals, summaries).
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// UTC, RFC 3339 with milliseconds.
@@ -174,7 +174,10 @@ impl Record {
     pub fn new(nas: NasRecord, verdict: Verdict) -> Record {
         Record {
             schema: SCHEMA_VERSION,
-            kind: "decision",
+            kind: match verdict {
+                Verdict::Recorded => "accounting",
+                Verdict::Accept | Verdict::Reject | Verdict::Discard => "decision",
+            },
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             request_id: uuid::Uuid::now_v7().to_string(),
             nas,
