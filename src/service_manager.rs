@@ -1,7 +1,7 @@
-//! Telling systemd (`Type=notify`) that adgate is serving, or stopping: one datagram to the
-//! socket named by `NOTIFY_SOCKET` (sd_notify(3)), written here rather than pulled in as a
-//! crate because it is exactly that. Without `NOTIFY_SOCKET` (not started by systemd) nothing
-//! is sent.
+//! Telling systemd (`Type=notify`) that adgate is serving, reloading its configuration, or
+//! stopping: one datagram to the socket named by `NOTIFY_SOCKET` (sd_notify(3)), written here
+//! rather than pulled in as a crate because it is exactly that. Without `NOTIFY_SOCKET` (not
+//! started by systemd) nothing is sent.
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
@@ -24,6 +24,19 @@ pub fn notify(state: &str) {
     if let Err(error) = sent {
         tracing::warn!(%error, state, "could not notify the service manager");
     }
+}
+
+/// `RELOADING=1` with the `MONOTONIC_USEC` that systemd 253's `Type=notify-reload` requires
+/// (older versions ignore it); `READY=1` must follow once the reload is over, applied or not.
+pub fn notify_reloading() {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let microseconds = now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000;
+    notify(&format!("RELOADING=1\nMONOTONIC_USEC={microseconds}"));
 }
 
 #[cfg(test)]
