@@ -28,7 +28,7 @@ use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
 
 use crate::audit::TrailSettings;
-use crate::config::{Config, ThrottleConfig};
+use crate::config::{Config, ConfigError, ThrottleConfig};
 use crate::current_handler::CurrentHandler;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
@@ -237,6 +237,17 @@ impl Summary {
     }
 }
 
+/// `error` on one log line. A TOML syntax error shows the offending line with a caret below
+/// it: only where it is (file, line, column) and what is wrong are kept.
+fn one_line(error: &anyhow::Error) -> String {
+    if let Some(ConfigError::Syntax { path, error }) = error.downcast_ref::<ConfigError>() {
+        let text = error.to_string();
+        let place = text.lines().next().unwrap_or_default();
+        return format!("{}: {place}: {}", path.display(), error.message());
+    }
+    format!("{error:#}")
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     /// `applied` or `refused`.
@@ -342,9 +353,8 @@ impl Reloader {
                     .get_or_create(&ReloadLabels { result: "refused" })
                     .inc();
                 tracing::error!(
-                    config = %self.path.display(),
-                    "configuration reload refused, still serving the previous configuration: \
-                     {error:#}"
+                    "configuration reload refused, still serving the previous configuration: {}",
+                    one_line(&error)
                 );
             }
         }
