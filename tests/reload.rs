@@ -1,9 +1,11 @@
 //! SIGHUP reloads the configuration while logins go on: a good file takes effect (a client's
 //! secret file is re-read, a client added), a bad one — a syntax error, a missing CA file, a
 //! changed listen address — is refused with a log line naming the problem and the previous
-//! configuration keeps serving. No login that should pass fails at any point.
+//! configuration keeps serving. No login that should pass fails at any point. Certificate
+//! logins trust the CA and CRL files as they are at the last reload.
 
 mod common;
+mod eap_support;
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::Path;
@@ -11,8 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use adgate_certs::test_pki::{TestCa, UserCertificate};
 use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
 use common::{http_get, start_with_metrics, Adgate, Lab};
+use eap_support::{eap_record, eapol_test, start_adgate, TestPki};
 
 const LOOP_NAS: usize = 4;
 const OLD_SECRET: &[u8] = b"the-ipv6-nas-old-secret";
@@ -245,5 +249,40 @@ async fn reloads_apply_good_files_refuse_bad_ones_and_never_fail_a_login() {
             "adgate_config_last_reload_success_timestamp_seconds"
         ) > loaded_at_start,
         "the last good load is the reload, after the start"
+    );
+}
+
+#[tokio::test]
+async fn a_reload_reads_changed_ca_and_crl_files_for_certificate_logins() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let other_ca = TestCa::named("adgate second user CA");
+    let alice = pki.issue(
+        &other_ca,
+        "alice-other-ca",
+        &UserCertificate::named("alice").upn("alice@corp.example.test"),
+    );
+    let refused = eapol_test(&adgate, &pki, "alice@corp.example.test", &alice, true);
+    assert!(!refused.success, "a CA not in ca_file was trusted");
+
+    // The same ca_file now holds both CAs; a second CRL file covers the new one.
+    std::fs::write(pki.path("ca.pem"), pki.ca.pem() + &other_ca.pem()).unwrap();
+    let other_crl = pki.path("other-ca.crl");
+    std::fs::write(&other_crl, other_ca.crl_pem(&[])).unwrap();
+    let config = std::fs::read_to_string(adgate.config_path()).unwrap();
+    let ca_crl = pki.path("ca.crl").display().to_string();
+    let both_crls = format!("{ca_crl}\", \"{}", other_crl.display());
+    reload(
+        &adgate,
+        &config.replace(&ca_crl, &both_crls),
+        "configuration reloaded",
+        1,
+    )
+    .await;
+    let accepted = eapol_test(&adgate, &pki, "alice@corp.example.test", &alice, true);
+    assert!(accepted.success, "{}\n{}", accepted.output, adgate.log());
+    assert_eq!(
+        eap_record(&adgate, "alice@corp.example.test")["certificate"]["issuer"],
+        "CN=adgate second user CA"
     );
 }
