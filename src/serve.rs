@@ -46,6 +46,11 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
+    // First, so that a SIGHUP during the start waits for the reload loop instead of ending
+    // adgate (its default action).
+    let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let (config, loaded) = crate::reload::load(path)?;
     let clients = Arc::new(loaded.clients);
     let (trail, writer) = AuditTrail::open(config.audit.clone())?;
@@ -139,9 +144,6 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     tracing::info!(listeners = servers.len(), "adgate serving");
     crate::service_manager::notify("READY=1");
 
-    let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     loop {
         tokio::select! {
             _ = reload.recv() => reloader.reload(),

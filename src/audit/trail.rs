@@ -264,6 +264,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn finish_stops_the_writer_while_handles_remain() {
+        let dir = tempfile::tempdir().unwrap();
+        let (trail, writer) = AuditTrail::open(TrailSettings::new(dir.path().to_owned())).unwrap();
+        trail.append(&record(Verdict::Accept, 1)).await.unwrap();
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .unwrap();
+        assert!(trail.append(&record(Verdict::Accept, 2)).await.is_err());
+        let verification = verify(dir.path(), None, None).unwrap().unwrap();
+        assert_eq!(verification.records, 1);
+    }
+
+    #[tokio::test]
     async fn a_flood_of_discards_is_summarised() {
         let dir = tempfile::tempdir().unwrap();
         append_all(
