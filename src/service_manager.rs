@@ -29,6 +29,10 @@ pub fn notify(state: &str) {
 /// `RELOADING=1` with the `MONOTONIC_USEC` that systemd 253's `Type=notify-reload` requires
 /// (older versions ignore it); `READY=1` must follow once the reload is over, applied or not.
 pub fn notify_reloading() {
+    notify(&reloading_message());
+}
+
+fn reloading_message() -> String {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -36,7 +40,7 @@ pub fn notify_reloading() {
     // SAFETY: `now` is a valid timespec for the call to write; CLOCK_MONOTONIC always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     let microseconds = now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000;
-    notify(&format!("RELOADING=1\nMONOTONIC_USEC={microseconds}"));
+    format!("RELOADING=1\nMONOTONIC_USEC={microseconds}")
 }
 
 #[cfg(test)]
@@ -55,5 +59,14 @@ mod tests {
         let mut received = [0u8; 64];
         let length = systemd.recv(&mut received).unwrap();
         assert_eq!(&received[..length], b"READY=1");
+    }
+
+    #[test]
+    fn reloading_carries_the_monotonic_time() {
+        let message = reloading_message();
+        let microseconds = message
+            .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+            .and_then(|value| value.parse::<u64>().ok());
+        assert!(microseconds.is_some_and(|value| value > 0), "{message}");
     }
 }
