@@ -51,9 +51,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let (config, loaded) = crate::reload::load(path)?;
+    let (start_only, loaded) = crate::reload::load(path)?;
     let clients = Arc::new(loaded.clients);
-    let (trail, writer) = AuditTrail::open(config.audit.clone())?;
+    let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
     let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, Throttle::new(loaded.throttle));
     if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!("certificate logins (EAP-TLS) enabled");
@@ -67,13 +67,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
     let forwarding_stop = CancellationToken::new();
-    let forwarder = config
+    let forwarder = start_only
         .syslog
         .clone()
         .map(|settings| {
             spawn_forwarder(
                 settings,
-                config.audit.dir.clone(),
+                start_only.audit.dir.clone(),
                 writer.durable_seq(),
                 forwarding_stop.clone(),
             )
@@ -81,12 +81,12 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         .transpose()?;
     let mut servers = Vec::new();
     let mut discard_counters = Vec::new();
-    let listeners = config
+    let listeners = start_only
         .auth_listen
         .iter()
         .map(|address| (Service::Authentication, address, "server.auth_listen"))
         .chain(
-            config
+            start_only
                 .acct_listen
                 .iter()
                 .map(|address| (Service::Accounting, address, "server.acct_listen")),
@@ -100,7 +100,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             socket,
             clients.clone(),
             handler.clone(),
-            config.max_in_flight,
+            start_only.max_in_flight,
         );
         discard_counters.push(server.counters());
         servers.push(tokio::spawn(server.run(shutdown.clone())));
@@ -115,7 +115,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         .registry()
         .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let mut radsec_trust = None;
-    if let (Some(settings), Some(trust)) = (&config.radsec, loaded.radsec) {
+    if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
         let listener = RadsecListener::new(settings.clone(), trust);
         radsec_trust = Some(listener.trust());
         servers.push(listener.spawn(handler.clone(), shutdown.clone()).await?);
@@ -125,8 +125,14 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         handler: handler.clone(),
         radsec: radsec_trust,
     };
-    let metrics_listen = config.metrics_listen;
-    let mut reloader = Reloader::new(path, config, loaded.summary, running, metrics.registry());
+    let metrics_listen = start_only.metrics_listen;
+    let mut reloader = Reloader::new(
+        path,
+        start_only,
+        loaded.summary,
+        running,
+        metrics.registry(),
+    );
     // Probes keep their answers while requests in flight finish: the listener stops with the
     // forwarder, after the trail is flushed.
     let metrics_listener = match metrics_listen {
@@ -151,11 +157,12 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             _ = interrupt.recv() => break,
         }
     }
+    shutdown.cancel();
+    // Logged once no server reads another request.
     tracing::info!("stopping: no new requests; finishing requests in flight");
     crate::service_manager::notify("STOPPING=1");
     let drain_bound = 2 * reloader.directory_timeout() + DRAIN_MARGIN;
     drop(reloader);
-    shutdown.cancel();
     let drained = tokio::time::timeout(drain_bound, async {
         for server in servers {
             server.await.context("server task failed")?;

@@ -94,7 +94,15 @@ async fn sigterm_answers_every_request_in_flight_flushes_the_trail_and_exits_0()
 
     adgate.signal("TERM");
     // Stopped receiving: a request sent now is not read, while the others are still decided.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !adgate.log().contains("stopping: no new requests") {
+        assert!(
+            Instant::now() < deadline,
+            "no stop in the log:\n{}",
+            adgate.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let late = patient_nas(adgate.address, Duration::from_millis(1500))
         .pap(b"alice", &password)
         .await;
@@ -118,7 +126,6 @@ async fn sigterm_answers_every_request_in_flight_flushes_the_trail_and_exits_0()
         .expect("adgate exits once its requests are answered");
     assert!(status.success(), "exit {status}:\n{}", adgate.log());
     let log = adgate.log();
-    assert!(log.contains("stopping: no new requests"), "{log}");
     assert!(
         log.lines().any(|line| line.trim_end().ends_with("stopped")),
         "{log}"
