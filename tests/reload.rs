@@ -2,7 +2,8 @@
 //! secret file is re-read, a client added), a bad one — a syntax error, a missing CA file, a
 //! changed listen address — is refused with a log line naming the problem and the previous
 //! configuration keeps serving. No login that should pass fails at any point. Certificate
-//! logins trust the CA and CRL files as they are at the last reload.
+//! logins trust the CA and CRL files as they are at the last reload, and the throttle keeps its
+//! counts across a reload.
 
 mod common;
 mod eap_support;
@@ -285,4 +286,28 @@ async fn a_reload_reads_changed_ca_and_crl_files_for_certificate_logins() {
         eap_record(&adgate, "alice@corp.example.test")["certificate"]["issuer"],
         "CN=adgate second user CA"
     );
+}
+
+#[tokio::test]
+async fn a_reload_does_not_reset_a_guessers_budget() {
+    let lab = Lab::get();
+    let throttle = "\n[throttle]\nmax_failures = 2\nwindow_s = 4\n";
+    let adgate = Adgate::start_with(|config| config + throttle);
+    for attempt in ["wrong-password-one", "wrong-password-two"] {
+        let (response, record) = adgate.pap("lockme", attempt.as_bytes()).await;
+        assert_eq!(response.code, ResponseCode::Reject);
+        assert_eq!(record["reason"], "bad_password", "{record}");
+    }
+    let config = std::fs::read_to_string(adgate.config_path()).unwrap();
+    let tightened = config.replace("window_s = 4", "window_s = 5");
+    reload(&adgate, &tightened, "configuration reloaded", 1).await;
+    let (response, record) = adgate.pap("lockme", &lab.fixture_password()).await;
+    assert_eq!(response.code, ResponseCode::Reject);
+    assert_eq!(record["reason"], "throttled", "{record}");
+
+    // Leave lockme as found: once the window has passed, a good login clears AD's count.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (response, record) = adgate.pap("lockme", &lab.fixture_password()).await;
+    assert_eq!(response.code, ResponseCode::Accept, "{record}");
+    assert_eq!(lab.bad_pwd_count("lockme"), 0);
 }
