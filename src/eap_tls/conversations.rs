@@ -68,18 +68,22 @@ impl Conversations {
         if slots.len() >= max {
             slots.retain(|_, slot| now.duration_since(slot.last_active) < timeout);
         }
-        while slots.len() >= max {
-            let Some(oldest) = slots
+        // Usually one; more after a reload made the table smaller.
+        let excess = (slots.len() + 1).saturating_sub(max);
+        if excess > 0 {
+            let mut by_activity: Vec<_> = slots
                 .iter()
-                .min_by_key(|(_, slot)| slot.last_active)
-                .map(|(token, _)| *token)
-            else {
-                break;
-            };
-            slots.remove(&oldest);
+                .map(|(token, slot)| (slot.last_active, *token))
+                .collect();
+            // The `excess` least recently active first, in linear time.
+            by_activity.select_nth_unstable(excess - 1);
+            for (_, token) in by_activity.into_iter().take(excess) {
+                slots.remove(&token);
+            }
             tracing::warn!(
                 max,
-                "EAP conversation table full: dropped the least recently active one"
+                dropped = excess,
+                "EAP conversation table full: dropped the least recently active"
             );
         }
         slots.insert(
