@@ -10,6 +10,8 @@
 mod conversation;
 mod conversations;
 
+use std::sync::Arc;
+
 use adgate_authz::{Authorizer, CertificateName, Decision};
 use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
 use adgate_radius::eap::{eap_type, state_attribute};
@@ -38,7 +40,7 @@ pub(crate) enum EapAnswer {
 /// Everything certificate logins need, shared by all requests.
 pub struct EapTlsLogins {
     server: TlsServer,
-    conversations: Conversations,
+    conversations: Arc<Conversations>,
     fragment_size: usize,
     identity_policy: IdentityPolicy,
     allow_anonymous_identity: bool,
@@ -49,14 +51,25 @@ impl EapTlsLogins {
     pub fn new(config: EapTlsConfig) -> Result<Self, TlsServerError> {
         Ok(Self {
             server: TlsServer::new(config.files)?,
-            conversations: Conversations::new(
+            conversations: Arc::new(Conversations::new(
                 config.max_conversations,
                 config.conversation_timeout,
-            ),
+            )),
             fragment_size: config.fragment_size,
             identity_policy: config.identity_policy,
             allow_anonymous_identity: config.allow_anonymous_identity,
         })
+    }
+
+    /// After a configuration reload: these settings (new conversations start with the new
+    /// certificates, CA and CRLs) over `previous`'s conversations, which go on with the TLS
+    /// settings they started with.
+    pub(crate) fn continuing(self, previous: &EapTlsLogins) -> EapTlsLogins {
+        previous.conversations.take_limits_from(&self.conversations);
+        EapTlsLogins {
+            conversations: Arc::clone(&previous.conversations),
+            ..self
+        }
     }
 
     /// Handles one EAP packet from `request`.

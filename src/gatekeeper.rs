@@ -25,6 +25,7 @@ use crate::audit::{
     AccountRecord, AccountingRecord, AuditTrail, CertificateRecord, NasRecord, Record, UserName,
     Verdict,
 };
+use crate::config::ThrottleConfig;
 use crate::eap_tls::{EapAnswer, EapTlsLogins};
 use crate::throttle::{Throttle, ThrottleKey};
 pub(crate) use metrics::GatekeeperMetrics;
@@ -98,6 +99,27 @@ impl Gatekeeper {
     /// What the gatekeeper counts, for the metrics registry.
     pub(crate) fn metrics(&self) -> Arc<GatekeeperMetrics> {
         self.metrics.clone()
+    }
+
+    /// The gatekeeper for a reloaded configuration: a new directory and policy, throttle limits
+    /// and certificate settings, over what outlives a configuration — the trail, the throttle's
+    /// failure counts, EAP conversations in progress and the metrics.
+    pub fn successor(
+        &self,
+        authorizer: Authorizer,
+        throttle: ThrottleConfig,
+        eap_tls: Option<EapTlsLogins>,
+    ) -> Gatekeeper {
+        Gatekeeper {
+            authorizer,
+            trail: self.trail.clone(),
+            throttle: self.throttle.reconfigured(throttle),
+            eap_tls: eap_tls.map(|new| match &self.eap_tls {
+                Some(previous) => new.continuing(previous),
+                None => new,
+            }),
+            metrics: self.metrics.clone(),
+        }
     }
 
     /// Turns certificate logins on.

@@ -2,7 +2,9 @@
 //! RADIUS with certificates instead of an MD5 shared secret. This file owns what is TLS: the
 //! listener, mutual TLS rooted only in `radsec.client_ca_file`, the bound on connections, and
 //! which configured client a certificate names. Each accepted connection is then served by
-//! `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP.
+//! `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
+//! reload replaces the certificates and the clients ([`RadsecTrust`]) for connections accepted
+//! afterwards; connections already open keep the client they were accepted as.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use crate::config::ClientConfig;
+use crate::swappable::Swappable;
 
 /// RFC 6614 §2.3: over TLS the RADIUS shared secret is the fixed string "radsec"; TLS, not
 /// the secret, protects the packets.
@@ -34,7 +37,7 @@ const RADSEC_SECRET: &[u8] = b"radsec";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `[radsec]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RadsecSettings {
     pub listen: SocketAddr,
     /// Server certificate chain shown to clients (PEM, leaf first).
@@ -56,17 +59,16 @@ struct RadsecClient {
     nas: Arc<NasClient>,
 }
 
-/// The RadSec listener, ready to bind.
-pub struct RadsecListener {
-    settings: RadsecSettings,
+/// Whom connections are accepted from, and with which certificate: what a reload may change.
+pub struct RadsecTrust {
     acceptor: TlsAcceptor,
-    clients: Arc<[RadsecClient]>,
+    clients: Vec<RadsecClient>,
 }
 
-impl RadsecListener {
+impl RadsecTrust {
     /// Loads the TLS files and picks the clients that have a `radsec_certificate_name`.
-    pub fn new(settings: RadsecSettings, clients: &[ClientConfig]) -> anyhow::Result<Self> {
-        let clients: Arc<[RadsecClient]> = clients
+    pub fn load(settings: &RadsecSettings, clients: &[ClientConfig]) -> anyhow::Result<Self> {
+        let clients: Vec<RadsecClient> = clients
             .iter()
             .filter_map(|client| {
                 let certificate_name = client.radsec_certificate_name.clone()?;
@@ -91,12 +93,33 @@ impl RadsecListener {
                  every RadSec connection would be refused"
             );
         }
-        let acceptor = TlsAcceptor::from(tls_config(&settings)?);
-        Ok(Self {
+        let acceptor = TlsAcceptor::from(tls_config(settings)?);
+        Ok(Self { acceptor, clients })
+    }
+
+    /// How many clients may connect.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+}
+
+/// The RadSec listener, ready to bind.
+pub struct RadsecListener {
+    settings: RadsecSettings,
+    trust: Arc<Swappable<RadsecTrust>>,
+}
+
+impl RadsecListener {
+    pub fn new(settings: RadsecSettings, trust: RadsecTrust) -> Self {
+        Self {
             settings,
-            acceptor,
-            clients,
-        })
+            trust: Arc::new(Swappable::new(trust)),
+        }
+    }
+
+    /// Where a reload puts the new certificates and clients.
+    pub fn trust(&self) -> Arc<Swappable<RadsecTrust>> {
+        Arc::clone(&self.trust)
     }
 
     /// Binds `radsec.listen` and serves until `shutdown`, then lets every connection answer
@@ -144,8 +167,7 @@ impl RadsecListener {
                 continue;
             };
             let connection = Connection {
-                acceptor: self.acceptor.clone(),
-                clients: Arc::clone(&self.clients),
+                trust: self.trust.get(),
                 server: Arc::clone(&server),
                 shutdown: shutdown.clone(),
                 _slot: slot,
@@ -166,8 +188,7 @@ impl RadsecListener {
 
 /// One accepted TCP connection, holding one of the `max_connections` slots.
 struct Connection<H> {
-    acceptor: TlsAcceptor,
-    clients: Arc<[RadsecClient]>,
+    trust: Arc<RadsecTrust>,
     server: Arc<StreamServer<H>>,
     shutdown: CancellationToken,
     _slot: OwnedSemaphorePermit,
@@ -175,7 +196,8 @@ struct Connection<H> {
 
 impl<H: RequestHandler> Connection<H> {
     async fn serve(self, stream: TcpStream, peer: SocketAddr) {
-        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await
+        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.trust.acceptor.accept(stream))
+            .await
         {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => {
@@ -213,7 +235,8 @@ impl<H: RequestHandler> Connection<H> {
     ) -> Option<Arc<NasClient>> {
         let parsed = ParsedCertificate::try_from(certificate).ok()?;
         let source = peer.ip().to_canonical();
-        self.clients
+        self.trust
+            .clients
             .iter()
             .find(|client| {
                 client.network.contains(&source)

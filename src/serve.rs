@@ -1,98 +1,79 @@
 //! `adgate serve` and `adgate check-config`: load and check the configuration, wire the rooms
-//! together (clients → RADIUS server → gatekeeper → AD + audit trail → syslog), listen, and stop
-//! cleanly on SIGTERM or Ctrl-C: stop receiving, let requests in flight finish, flush the trail.
+//! together (clients → RADIUS server → gatekeeper → AD + audit trail → syslog), listen, reload
+//! the configuration on SIGHUP (see `reload`), and stop cleanly on SIGTERM or Ctrl-C: stop
+//! receiving, let requests in flight finish (for a bounded time), flush the trail.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use adgate_authz::{Authorizer, Directory};
-use adgate_certs::TlsServer;
-use adgate_radius::{ClientState, ClientTable, NasClient, Service, UdpServer};
+use adgate_radius::{Service, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
-use crate::config::Config;
-use crate::eap_tls::EapTlsLogins;
+use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::Gatekeeper;
 use crate::metrics::{DiscardCounts, Metrics};
 use crate::radsec::RadsecListener;
+use crate::reload::{Reloader, Running};
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
 
+/// How long requests in flight may take to finish at shutdown beyond two directory timeouts
+/// (a search and one reconnect: the longest a login waits for AD).
+const DRAIN_MARGIN: Duration = Duration::from_secs(5);
+
 /// Checks the config and everything it names, printing a summary.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    Directory::new(config.directory.clone()).context("directory settings")?;
-    if let Some(key) = &config.audit.signing_key_file {
+    let (start_only, loaded) = crate::reload::load(path)?;
+    if let Some(key) = &start_only.audit.signing_key_file {
         CheckpointSigner::load(key).context("audit.signing_key_file")?;
     }
-    if let Some(eap_tls) = &config.eap_tls {
-        TlsServer::new(eap_tls.files.clone()).context("eap_tls settings")?;
-    }
-    if let Some(syslog) = &config.syslog {
+    if let Some(syslog) = &start_only.syslog {
         crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
-    }
-    if let Some(radsec) = config.radsec {
-        RadsecListener::new(radsec, &config.clients)?;
     }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
         path.display(),
-        config.clients.len(),
-        config.auth_listen.len() + config.acct_listen.len(),
-        config.directory.urls.len()
+        loaded.summary.client_names.len(),
+        start_only.auth_listen.len() + start_only.acct_listen.len(),
+        loaded.summary.directory_urls
     );
     Ok(())
 }
 
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    let radsec = config
-        .radsec
-        .map(|settings| RadsecListener::new(settings, &config.clients))
-        .transpose()?;
-    let clients = Arc::new(ClientTable::new(
-        config
-            .clients
-            .into_iter()
-            .map(|client| {
-                let nas = NasClient {
-                    name: client.name,
-                    secret: client.secret,
-                    require_message_authenticator: client.require_message_authenticator,
-                    limit_proxy_state: client.limit_proxy_state,
-                    max_in_flight: client.max_in_flight,
-                    state: ClientState::default(),
-                };
-                (client.address, Arc::new(nas))
-            })
-            .collect(),
-    ));
-    let directory = Directory::new(config.directory).context("directory settings")?;
-    let authorizer = Authorizer::new(directory, config.policy);
-    let (trail, writer) = AuditTrail::open(config.audit.clone())?;
-    let throttle = Throttle::new(config.throttle);
-    let mut gatekeeper = Gatekeeper::new(authorizer, trail, throttle);
-    if let Some(eap_tls) = config.eap_tls {
-        let logins = EapTlsLogins::new(eap_tls).context("eap_tls settings")?;
+    // First, so that a SIGHUP during the start waits for the reload loop instead of ending
+    // adgate (its default action).
+    let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let (start_only, loaded) = crate::reload::load(path)?;
+    let clients = Arc::new(loaded.clients);
+    let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
+    let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, Throttle::new(loaded.throttle));
+    if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!("certificate logins (EAP-TLS) enabled");
-        gatekeeper = gatekeeper.with_eap_tls(logins);
+        gatekeeper = gatekeeper.with_eap_tls(eap_tls);
     }
-    let handler = Arc::new(gatekeeper);
     let mut metrics = Metrics::new();
-    handler.metrics().register(metrics.registry());
+    gatekeeper.metrics().register(metrics.registry());
+    let handler = Arc::new(CurrentHandler::new(gatekeeper));
+    handler.register(metrics.registry());
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
     let forwarding_stop = CancellationToken::new();
-    let forwarder = config
+    let forwarder = start_only
         .syslog
+        .clone()
         .map(|settings| {
             spawn_forwarder(
                 settings,
-                config.audit.dir.clone(),
+                start_only.audit.dir.clone(),
                 writer.durable_seq(),
                 forwarding_stop.clone(),
             )
@@ -100,12 +81,12 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         .transpose()?;
     let mut servers = Vec::new();
     let mut discard_counters = Vec::new();
-    let listeners = config
+    let listeners = start_only
         .auth_listen
         .iter()
         .map(|address| (Service::Authentication, address, "server.auth_listen"))
         .chain(
-            config
+            start_only
                 .acct_listen
                 .iter()
                 .map(|address| (Service::Accounting, address, "server.acct_listen")),
@@ -119,7 +100,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             socket,
             clients.clone(),
             handler.clone(),
-            config.max_in_flight,
+            start_only.max_in_flight,
         );
         discard_counters.push(server.counters());
         servers.push(tokio::spawn(server.run(shutdown.clone())));
@@ -133,9 +114,28 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     metrics
         .registry()
         .register_collector(Box::new(DiscardCounts::new(discard_counters)));
+    let mut radsec_trust = None;
+    if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
+        let listener = RadsecListener::new(settings.clone(), trust);
+        radsec_trust = Some(listener.trust());
+        servers.push(listener.spawn(handler.clone(), shutdown.clone()).await?);
+    }
+    let running = Running {
+        clients,
+        handler: handler.clone(),
+        radsec: radsec_trust,
+    };
+    let metrics_listen = start_only.metrics_listen;
+    let mut reloader = Reloader::new(
+        path,
+        start_only,
+        loaded.summary,
+        running,
+        metrics.registry(),
+    );
     // Probes keep their answers while requests in flight finish: the listener stops with the
     // forwarder, after the trail is flushed.
-    let metrics_listener = match config.metrics_listen {
+    let metrics_listener = match metrics_listen {
         Some(address) => Some(
             crate::metrics::spawn_listener(
                 address,
@@ -147,19 +147,36 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    if let Some(radsec) = radsec {
-        servers.push(radsec.spawn(handler.clone(), shutdown.clone()).await?);
-    }
-    drop(handler);
     tracing::info!(listeners = servers.len(), "adgate serving");
     crate::service_manager::notify("READY=1");
 
-    wait_for_stop_signal().await?;
-    tracing::info!("stopping: finishing requests in flight");
-    crate::service_manager::notify("STOPPING=1");
+    loop {
+        tokio::select! {
+            _ = reload.recv() => reloader.reload(),
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
     shutdown.cancel();
-    for server in servers {
-        server.await.context("server task failed")?;
+    // Logged once no server reads another request.
+    tracing::info!("stopping: no new requests; finishing requests in flight");
+    crate::service_manager::notify("STOPPING=1");
+    let drain_bound = 2 * reloader.directory_timeout() + DRAIN_MARGIN;
+    drop(reloader);
+    let drained = tokio::time::timeout(drain_bound, async {
+        for server in servers {
+            server.await.context("server task failed")?;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    match drained {
+        Ok(result) => result?,
+        Err(_) => tracing::error!(
+            abandoned = handler.in_flight(),
+            "requests still in flight after {drain_bound:?} abandoned (their NAS gets no \
+             answer and retries elsewhere)"
+        ),
     }
     tokio::task::spawn_blocking(move || writer.finish())
         .await
@@ -173,15 +190,5 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         listener.await.context("metrics listener failed")?;
     }
     tracing::info!("stopped");
-    Ok(())
-}
-
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        result = tokio::signal::ctrl_c() => result.context("installing SIGINT handler")?,
-    }
     Ok(())
 }

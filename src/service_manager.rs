@@ -1,7 +1,7 @@
-//! Telling systemd (`Type=notify`) that adgate is serving, or stopping: one datagram to the
-//! socket named by `NOTIFY_SOCKET` (sd_notify(3)), written here rather than pulled in as a
-//! crate because it is exactly that. Without `NOTIFY_SOCKET` (not started by systemd) nothing
-//! is sent.
+//! Telling systemd (`Type=notify`) that adgate is serving, reloading its configuration, or
+//! stopping: one datagram to the socket named by `NOTIFY_SOCKET` (sd_notify(3)), written here
+//! rather than pulled in as a crate because it is exactly that. Without `NOTIFY_SOCKET` (not
+//! started by systemd) nothing is sent.
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
@@ -26,6 +26,23 @@ pub fn notify(state: &str) {
     }
 }
 
+/// `RELOADING=1` with the `MONOTONIC_USEC` that systemd 253's `Type=notify-reload` requires
+/// (older versions ignore it); `READY=1` must follow once the reload is over, applied or not.
+pub fn notify_reloading() {
+    notify(&reloading_message());
+}
+
+fn reloading_message() -> String {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let microseconds = now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000;
+    format!("RELOADING=1\nMONOTONIC_USEC={microseconds}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +59,14 @@ mod tests {
         let mut received = [0u8; 64];
         let length = systemd.recv(&mut received).unwrap();
         assert_eq!(&received[..length], b"READY=1");
+    }
+
+    #[test]
+    fn reloading_carries_the_monotonic_time() {
+        let message = reloading_message();
+        let microseconds = message
+            .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+            .and_then(|value| value.parse::<u64>().ok());
+        assert!(microseconds.is_some_and(|value| value > 0), "{message}");
     }
 }

@@ -5,11 +5,14 @@
 //! client's public address, for most VPNs), further logins are rejected as `throttled` without
 //! contacting AD, until the oldest of those failures is older than the window.
 //!
+//! A configuration reload changes the limits, never the counts: a guesser's budget is not reset
+//! by a reload (see [`Throttle::reconfigured`]).
+//!
 //! The table is bounded: when it holds [`MAX_TRACKED_KEYS`] keys with live failures, new keys
 //! are not tracked (and a warning says so) rather than memory growing without limit.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::config::ThrottleConfig;
@@ -44,14 +47,22 @@ impl ThrottleKey {
 /// Failure times per key, oldest first.
 pub struct Throttle {
     config: ThrottleConfig,
-    failures: Mutex<HashMap<ThrottleKey, VecDeque<Instant>>>,
+    failures: Arc<Mutex<HashMap<ThrottleKey, VecDeque<Instant>>>>,
 }
 
 impl Throttle {
     pub fn new(config: ThrottleConfig) -> Throttle {
         Throttle {
             config,
-            failures: Mutex::new(HashMap::new()),
+            failures: Arc::default(),
+        }
+    }
+
+    /// A throttle with new limits over the same failure counts, for a configuration reload.
+    pub fn reconfigured(&self, config: ThrottleConfig) -> Throttle {
+        Throttle {
+            config,
+            failures: Arc::clone(&self.failures),
         }
     }
 
@@ -161,6 +172,22 @@ mod tests {
         throttle.record_success(&ThrottleKey::user(b"carol"));
         assert!(throttle.is_throttled(&[ThrottleKey::user(b"dave"), station], now));
         assert!(!throttle.is_throttled(&[ThrottleKey::user(b"alice")], now));
+    }
+
+    #[test]
+    fn new_limits_keep_the_counts() {
+        let throttle = throttle();
+        let keys = [ThrottleKey::user(b"alice")];
+        let now = Instant::now();
+        for _ in 0..2 {
+            throttle.record_failure(&keys, now);
+        }
+        let stricter = throttle.reconfigured(ThrottleConfig {
+            max_failures: 2,
+            window: Duration::from_secs(60),
+        });
+        assert!(stricter.is_throttled(&keys, now));
+        assert!(!throttle.is_throttled(&keys, now));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! which forwards over mutual TLS to adgate, and the decisions are recorded as for UDP
 //! (accounting too, linked to the decision by Class); peers whose certificate comes from another
 //! CA, or names no configured client, are refused; a stream that cannot be framed is closed and
-//! recorded. The test PKI is made here with rcgen.
+//! recorded; a reload changes which certificate names a client, for new connections. The test
+//! PKI is made here with rcgen.
 
 mod common;
 
@@ -430,4 +431,47 @@ async fn a_length_that_cannot_be_framed_closes_the_connection_and_is_recorded() 
     assert_eq!(records[0]["verdict"], "discard");
     assert_eq!(records[0]["reason"], "malformed");
     assert_eq!(records[0]["nas"]["name"], "vpn1");
+}
+
+#[tokio::test]
+async fn a_reload_changes_which_certificate_names_a_client_for_new_connections() {
+    let adgate = RadsecAdgate::start();
+    let established = || {
+        adgate
+            .adgate
+            .log()
+            .matches("RadSec connection established")
+            .count()
+    };
+    let old_name = adgate.client_certificate();
+    let mut open = connect(&adgate, &old_name).await.expect("handshake");
+    adgate.wait_for_log("RadSec connection established");
+    assert_eq!(established(), 1);
+
+    let config = std::fs::read_to_string(adgate.adgate.config_path()).unwrap();
+    let renamed = config.replace(
+        &format!("radsec_certificate_name = \"{PROXY_NAME}\""),
+        "radsec_certificate_name = \"renamed-proxy.test\"",
+    );
+    std::fs::write(adgate.adgate.config_path(), renamed).unwrap();
+    adgate.adgate.signal("HUP");
+    let log = adgate.wait_for_log("configuration reloaded");
+    assert!(log.contains("1 RadSec client(s)"), "{log}");
+
+    assert_eq!(send_and_read(&adgate, &old_name, &SOME_PACKET).await, None);
+    let log = adgate.wait_for_log("names no configured client");
+    assert!(log.contains("names no configured client"), "{log}");
+    let new_name = adgate
+        .ca
+        .issue(&["renamed-proxy.test"], ExtendedKeyUsagePurpose::ClientAuth);
+    let _new = connect(&adgate, &new_name).await.expect("handshake");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while established() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(established(), 2, "{}", adgate.adgate.log());
+    // The connection accepted before the reload stays open (it is not read to its end).
+    let mut octet = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_millis(500), open.read(&mut octet)).await;
+    assert!(read.is_err(), "the open connection was closed: {read:?}");
 }

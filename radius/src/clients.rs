@@ -1,10 +1,12 @@
 //! The NAS clients adgate answers, found by the source address of a
 //! datagram (RFC 2865 §3: a server only answers clients it shares a secret
-//! with, and silently discards everything else).
+//! with, and silently discards everything else). The table can be replaced
+//! while serving (a configuration reload); a request keeps the client it was
+//! admitted with until it is answered.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use ipnet::IpNet;
 
@@ -92,7 +94,7 @@ impl Drop for ClientSlot {
 #[derive(Debug)]
 pub struct ClientTable {
     /// Sorted by descending prefix length, so the first match is the longest.
-    entries: Vec<(IpNet, Arc<NasClient>)>,
+    entries: RwLock<Vec<(IpNet, Arc<NasClient>)>>,
 }
 
 impl ClientTable {
@@ -106,7 +108,45 @@ impl ClientTable {
             .collect();
         // A stable sort keeps configuration order among equal prefixes.
         entries.sort_by_key(|(network, _)| std::cmp::Reverse(network.prefix_len()));
-        Self { entries }
+        Self {
+            entries: RwLock::new(entries),
+        }
+    }
+
+    /// Serves `table`'s clients from now on. Requests already admitted keep
+    /// the client (and secret) they came in with. A client listed again under
+    /// the same name and network keeps what was learned about it: if it has
+    /// signed a request, it must go on signing.
+    pub fn replace(&self, table: ClientTable) {
+        let new = table
+            .entries
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        for (network, client) in &new {
+            let signed_before = entries.iter().any(|(old_network, old)| {
+                old_network == network
+                    && old.name == client.name
+                    && old.state.sent_message_authenticator.load(Ordering::Relaxed)
+            });
+            if signed_before {
+                client.saw_message_authenticator();
+            }
+        }
+        *entries = new;
+    }
+
+    /// How many networks the table holds.
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether the table holds no client at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The client whose network most specifically contains `source`. An
@@ -115,6 +155,8 @@ impl ClientTable {
     pub fn find(&self, source: IpAddr) -> Option<Arc<NasClient>> {
         let source = source.to_canonical();
         self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|(network, _)| network.contains(&source))
             .map(|(_, client)| Arc::clone(client))
@@ -198,6 +240,30 @@ mod tests {
         assert!(lenient.requires_message_authenticator());
         lenient.require_message_authenticator = true;
         assert!(lenient.requires_message_authenticator());
+    }
+
+    #[test]
+    fn a_replaced_table_serves_new_clients_and_keeps_what_was_learned() {
+        let table = table();
+        let host = table.find("10.1.2.3".parse().unwrap()).unwrap();
+        host.saw_message_authenticator();
+        let lenient = |name: &str| {
+            Arc::new(NasClient {
+                require_message_authenticator: false,
+                ..Arc::into_inner(client(name)).unwrap()
+            })
+        };
+        table.replace(ClientTable::new(vec![
+            ("10.1.2.3/32".parse().unwrap(), lenient("host")),
+            ("10.1.2.4/32".parse().unwrap(), lenient("new")),
+        ]));
+        assert_eq!(table.len(), 2);
+        assert_eq!(name_for(&table, "10.200.0.1"), None);
+        let new = table.find("10.1.2.4".parse().unwrap()).unwrap();
+        assert!(!new.requires_message_authenticator());
+        let host_again = table.find("10.1.2.3".parse().unwrap()).unwrap();
+        assert!(host_again.requires_message_authenticator());
+        assert!(!Arc::ptr_eq(&host, &host_again));
     }
 
     #[test]

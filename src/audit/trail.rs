@@ -64,10 +64,11 @@ pub struct AuditTrail {
     discards: Arc<Mutex<DiscardLimiter>>,
 }
 
-/// Joins the writer thread once every `AuditTrail` handle is dropped.
+/// Stops the writer thread and waits for it.
 pub struct AuditWriter {
     thread: std::thread::JoinHandle<()>,
     durable: watch::Receiver<u64>,
+    queue: mpsc::WeakSender<Command>,
 }
 
 impl AuditWriter {
@@ -76,8 +77,14 @@ impl AuditWriter {
         self.durable.clone()
     }
 
-    /// Waits until every queued line has been written and the writer has stopped.
+    /// Writes every line queued so far and stops the writer, even while `AuditTrail` handles
+    /// remain (a metrics probe, a request abandoned at shutdown): their later appends fail.
+    /// Blocks, so call it outside the async runtime's threads.
     pub fn finish(self) {
+        if let Some(queue) = self.queue.upgrade() {
+            // Fails only if the writer has stopped already.
+            let _ = queue.blocking_send(Command::Stop);
+        }
         if self.thread.join().is_err() {
             tracing::error!("audit writer thread panicked");
         }
@@ -126,13 +133,18 @@ impl AuditTrail {
         writer.start()?;
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         spawn_ticker(queue.downgrade());
+        let stop = queue.downgrade();
         let thread = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|e| AuditError(format!("cannot start the writer thread: {e}")))?;
         Ok((
             AuditTrail { queue, discards },
-            AuditWriter { thread, durable },
+            AuditWriter {
+                thread,
+                durable,
+                queue: stop,
+            },
         ))
     }
 
@@ -249,6 +261,19 @@ mod tests {
         let verification = verify(dir.path(), None, None).unwrap().unwrap();
         assert_eq!(verification.sealed_torn_lines, 1);
         assert_eq!(verification.last_seq, 5, "3 records, the seal, 1 record");
+    }
+
+    #[tokio::test]
+    async fn finish_stops_the_writer_while_handles_remain() {
+        let dir = tempfile::tempdir().unwrap();
+        let (trail, writer) = AuditTrail::open(TrailSettings::new(dir.path().to_owned())).unwrap();
+        trail.append(&record(Verdict::Accept, 1)).await.unwrap();
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .unwrap();
+        assert!(trail.append(&record(Verdict::Accept, 2)).await.is_err());
+        let verification = verify(dir.path(), None, None).unwrap().unwrap();
+        assert_eq!(verification.records, 1);
     }
 
     #[tokio::test]

@@ -35,6 +35,8 @@ pub enum Command {
     Append(PendingLine),
     /// Time passed: check for due checkpoints and discard summaries.
     Tick,
+    /// Shutdown: write what is queued, then stop (later appends fail).
+    Stop,
 }
 
 /// A record body waiting to be chained and made durable.
@@ -115,13 +117,17 @@ impl Writer {
     pub fn run(mut self, mut queue: mpsc::Receiver<Command>) {
         while let Some(command) = queue.blocking_recv() {
             let mut batch = Vec::new();
-            if let Command::Append(line) = command {
-                batch.push(line);
+            match command {
+                Command::Append(line) => batch.push(line),
+                Command::Tick => {}
+                // What is already queued is still received; nothing more can be sent.
+                Command::Stop => queue.close(),
             }
             while batch.len() < MAX_BATCH {
                 match queue.try_recv() {
                     Ok(Command::Append(line)) => batch.push(line),
                     Ok(Command::Tick) => {}
+                    Ok(Command::Stop) => queue.close(),
                     Err(_) => break,
                 }
             }

@@ -3,10 +3,11 @@
 //! `max_conversations` entries; a conversation silent for longer than the timeout is gone;
 //! and when the table is full, the least recently active conversation makes room. A peer that
 //! stalls, or a flood of new conversations, thus pushes out idle conversations, never the
-//! ones that are moving (a real login answers within milliseconds).
+//! ones that are moving (a real login answers within milliseconds). A configuration reload keeps
+//! the table (conversations in progress go on) and may change its limits.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::conversation::Conversation;
@@ -23,20 +24,38 @@ struct Slot {
     last_active: Instant,
 }
 
+/// How many conversations at most, and how long one may stay silent.
+#[derive(Clone, Copy)]
+struct Limits {
+    max: usize,
+    timeout: Duration,
+}
+
 /// The bounded table.
 pub(crate) struct Conversations {
     slots: Mutex<HashMap<StateToken, Slot>>,
-    max: usize,
-    timeout: Duration,
+    limits: RwLock<Limits>,
 }
 
 impl Conversations {
     pub(crate) fn new(max: usize, timeout: Duration) -> Self {
         Self {
             slots: Mutex::new(HashMap::with_capacity(max.min(4096))),
-            max: max.max(1),
-            timeout,
+            limits: RwLock::new(Limits {
+                max: max.max(1),
+                timeout,
+            }),
         }
+    }
+
+    /// Takes `other`'s limits (from a reloaded configuration); a smaller table shrinks as
+    /// conversations start.
+    pub(crate) fn take_limits_from(&self, other: &Conversations) {
+        *self.limits.write().unwrap_or_else(PoisonError::into_inner) = other.limits();
+    }
+
+    fn limits(&self) -> Limits {
+        *self.limits.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Adds a conversation under a fresh State token, making room first if needed.
@@ -44,22 +63,28 @@ impl Conversations {
         let mut token = [0u8; 16];
         getrandom::fill(&mut token).ok()?;
         let now = Instant::now();
+        let Limits { max, timeout } = self.limits();
         let mut slots = self.slots.lock().ok()?;
-        if slots.len() >= self.max {
-            slots.retain(|_, slot| now.duration_since(slot.last_active) < self.timeout);
+        if slots.len() >= max {
+            slots.retain(|_, slot| now.duration_since(slot.last_active) < timeout);
         }
-        if slots.len() >= self.max {
-            let oldest = slots
+        // Usually one; more after a reload made the table smaller.
+        let excess = (slots.len() + 1).saturating_sub(max);
+        if excess > 0 {
+            let mut by_activity: Vec<_> = slots
                 .iter()
-                .min_by_key(|(_, slot)| slot.last_active)
-                .map(|(token, _)| *token);
-            if let Some(oldest) = oldest {
-                slots.remove(&oldest);
-                tracing::warn!(
-                    max = self.max,
-                    "EAP conversation table full: dropped the least recently active one"
-                );
+                .map(|(token, slot)| (slot.last_active, *token))
+                .collect();
+            // The `excess` least recently active first, in linear time.
+            by_activity.select_nth_unstable(excess - 1);
+            for (_, token) in by_activity.into_iter().take(excess) {
+                slots.remove(&token);
             }
+            tracing::warn!(
+                max,
+                dropped = excess,
+                "EAP conversation table full: dropped the least recently active"
+            );
         }
         slots.insert(
             token,
@@ -75,9 +100,10 @@ impl Conversations {
     pub(crate) fn get(&self, state: &[u8]) -> Option<SharedConversation> {
         let token = StateToken::try_from(state).ok()?;
         let now = Instant::now();
+        let timeout = self.limits().timeout;
         let mut slots = self.slots.lock().ok()?;
         let slot = slots.get_mut(&token)?;
-        if now.duration_since(slot.last_active) >= self.timeout {
+        if now.duration_since(slot.last_active) >= timeout {
             slots.remove(&token);
             return None;
         }
@@ -147,6 +173,24 @@ mod tests {
         table.remove(&first);
         assert!(table.get(&first).is_none());
         assert!(table.get(b"not a token").is_none());
+    }
+
+    #[test]
+    fn a_table_taking_smaller_limits_shrinks_at_the_next_insert() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path());
+        let table = Conversations::new(4, Duration::from_secs(60));
+        let tokens: Vec<_> = (0..4)
+            .map(|_| table.insert(conversation(&server)).unwrap())
+            .collect();
+        table.take_limits_from(&Conversations::new(2, Duration::from_secs(60)));
+        let newest = table.insert(conversation(&server)).unwrap();
+        let kept = tokens
+            .iter()
+            .filter(|t| table.get(&t[..]).is_some())
+            .count();
+        assert_eq!(kept, 1, "room for the newest and one more");
+        assert!(table.get(&newest).is_some());
     }
 
     #[test]

@@ -186,13 +186,37 @@ impl Adgate {
 
     /// Stops adgate as an admin would (SIGTERM) and waits for it to exit.
     pub fn stop(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        self.signal("TERM");
         let exit = self.child.wait().expect("wait for adgate");
         assert!(exit.success(), "adgate exited with {exit}:\n{}", self.log());
+    }
+
+    /// Sends `signal` (`TERM`, `HUP`, …) to adgate with kill(1), as an admin or systemd would.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// adgate's exit status, if it exits within `limit`.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll adgate") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The config file adgate was started with (a test may rewrite it, then send `HUP`).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("adgate.toml")
     }
 
     /// Kills adgate with SIGKILL (a crash) and waits for it to be gone.

@@ -1,0 +1,387 @@
+//! Reloading the configuration on SIGHUP (`systemctl reload adgate`). The file is loaded and
+//! checked exactly as at start — every key, every secret file, CA, certificate, key and CRL it
+//! names — and only if all of it is usable does it replace what is running: the clients with
+//! their addresses, secrets and flags; the directory and policy; the throttle limits (not its
+//! counts: a reload must not reset a guesser's budget); EAP-TLS certificate, key, CA and CRLs
+//! (conversations in progress finish with the TLS settings they started with); RadSec
+//! certificates and clients (for connections accepted afterwards). Requests in flight finish
+//! with the configuration they started with.
+//!
+//! What is bound, opened or started once ([`StartOnly`]: listen addresses, the audit trail and
+//! its signing key, the syslog forwarder, the metrics listener, RadSec's listener) cannot change
+//! this way: a reload that changes any of it is refused, naming the keys, and so is a file with
+//! any error. A refused reload changes nothing, and the log line says why.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adgate_authz::{Authorizer, Directory};
+use adgate_radius::{ClientState, ClientTable, NasClient};
+use anyhow::Context;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::audit::TrailSettings;
+use crate::config::{Config, ConfigError, ThrottleConfig};
+use crate::current_handler::CurrentHandler;
+use crate::eap_tls::EapTlsLogins;
+use crate::gatekeeper::Gatekeeper;
+use crate::radsec::{RadsecSettings, RadsecTrust};
+use crate::service_manager;
+use crate::swappable::Swappable;
+use crate::syslog::SyslogSettings;
+
+/// The settings read once at start: changing them needs a restart.
+pub struct StartOnly {
+    pub auth_listen: Vec<SocketAddr>,
+    pub acct_listen: Vec<SocketAddr>,
+    pub max_in_flight: usize,
+    pub audit: TrailSettings,
+    pub syslog: Option<SyslogSettings>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub radsec: Option<RadsecSettings>,
+}
+
+/// A configuration's reloadable part, built and checked.
+pub struct Reloadable {
+    pub clients: ClientTable,
+    pub authorizer: Authorizer,
+    pub throttle: ThrottleConfig,
+    pub eap_tls: Option<EapTlsLogins>,
+    pub radsec: Option<RadsecTrust>,
+    pub summary: Summary,
+}
+
+/// What a configuration serves, for the log line of a reload (names and counts, no secrets).
+pub struct Summary {
+    pub client_names: Vec<String>,
+    pub directory_urls: usize,
+    /// The longest one LDAP operation may take.
+    pub directory_timeout: Duration,
+    pub eap_tls: bool,
+    pub radsec_clients: usize,
+}
+
+/// Loads the file at `path` and builds everything it describes that a reload may replace,
+/// checking every file it names; the start-only settings are returned as they are.
+pub fn load(path: &Path) -> anyhow::Result<(StartOnly, Reloadable)> {
+    // Every field is named, so a new setting must be sorted into one of the two parts.
+    let Config {
+        auth_listen,
+        acct_listen,
+        max_in_flight,
+        clients,
+        directory,
+        policy,
+        audit,
+        syslog,
+        throttle,
+        eap_tls,
+        metrics_listen,
+        radsec,
+    } = Config::load(path)?;
+    let radsec_trust = radsec
+        .as_ref()
+        .map(|settings| RadsecTrust::load(settings, &clients))
+        .transpose()?;
+    let summary = Summary {
+        client_names: clients.iter().map(|client| client.name.clone()).collect(),
+        directory_urls: directory.urls.len(),
+        directory_timeout: directory.timeout,
+        eap_tls: eap_tls.is_some(),
+        radsec_clients: radsec_trust.as_ref().map_or(0, RadsecTrust::client_count),
+    };
+    let directory = Directory::new(directory).context("directory settings")?;
+    let eap_tls = eap_tls
+        .map(EapTlsLogins::new)
+        .transpose()
+        .context("eap_tls settings")?;
+    let clients = ClientTable::new(
+        clients
+            .into_iter()
+            .map(|client| {
+                let nas = NasClient {
+                    name: client.name,
+                    secret: client.secret,
+                    require_message_authenticator: client.require_message_authenticator,
+                    limit_proxy_state: client.limit_proxy_state,
+                    max_in_flight: client.max_in_flight,
+                    state: ClientState::default(),
+                };
+                (client.address, Arc::new(nas))
+            })
+            .collect(),
+    );
+    let start_only = StartOnly {
+        auth_listen,
+        acct_listen,
+        max_in_flight,
+        audit,
+        syslog,
+        metrics_listen,
+        radsec,
+    };
+    let reloadable = Reloadable {
+        clients,
+        authorizer: Authorizer::new(directory, policy),
+        throttle,
+        eap_tls,
+        radsec: radsec_trust,
+        summary,
+    };
+    Ok((start_only, reloadable))
+}
+
+impl StartOnly {
+    /// The keys whose values differ in `new`: each needs a restart.
+    fn changed_in(&self, new: &StartOnly) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut compare = |differs: bool, key| {
+            if differs {
+                changed.push(key);
+            }
+        };
+        compare(self.auth_listen != new.auth_listen, "server.auth_listen");
+        compare(self.acct_listen != new.acct_listen, "server.acct_listen");
+        compare(
+            self.max_in_flight != new.max_in_flight,
+            "server.max_in_flight",
+        );
+        let (audit, new_audit) = (&self.audit, &new.audit);
+        compare(audit.dir != new_audit.dir, "audit.dir");
+        compare(
+            audit.segment_max_bytes != new_audit.segment_max_bytes,
+            "audit.segment_max_bytes",
+        );
+        compare(
+            audit.retention != new_audit.retention,
+            "audit.retention_days / audit.delete_expired_segments",
+        );
+        compare(
+            audit.signing_key_file != new_audit.signing_key_file,
+            "audit.signing_key_file",
+        );
+        compare(
+            audit.checkpoint_every_records != new_audit.checkpoint_every_records,
+            "audit.checkpoint_every_records",
+        );
+        compare(
+            audit.checkpoint_every != new_audit.checkpoint_every,
+            "audit.checkpoint_every_s",
+        );
+        match (&self.syslog, &new.syslog) {
+            (Some(syslog), Some(new_syslog)) => {
+                compare(syslog.target != new_syslog.target, "syslog.url");
+                compare(syslog.ca_file != new_syslog.ca_file, "syslog.ca_file");
+                compare(syslog.spool_dir != new_syslog.spool_dir, "syslog.spool_dir");
+                compare(syslog.hostname != new_syslog.hostname, "syslog.hostname");
+            }
+            (None, None) => {}
+            _ => compare(true, "[syslog]"),
+        }
+        compare(self.metrics_listen != new.metrics_listen, "metrics.listen");
+        match (&self.radsec, &new.radsec) {
+            (Some(radsec), Some(new_radsec)) => {
+                compare(radsec.listen != new_radsec.listen, "radsec.listen");
+                compare(
+                    radsec.max_connections != new_radsec.max_connections,
+                    "radsec.max_connections",
+                );
+                compare(
+                    radsec.idle_timeout != new_radsec.idle_timeout,
+                    "radsec.idle_timeout_s",
+                );
+            }
+            (None, None) => {}
+            _ => compare(true, "[radsec]"),
+        }
+        changed
+    }
+}
+
+impl Summary {
+    /// One line on what `new` changes, for the log.
+    fn changes_to(&self, new: &Summary) -> String {
+        let added: Vec<&str> = new
+            .client_names
+            .iter()
+            .filter(|name| !self.client_names.contains(name))
+            .map(String::as_str)
+            .collect();
+        let removed: Vec<&str> = self
+            .client_names
+            .iter()
+            .filter(|name| !new.client_names.contains(name))
+            .map(String::as_str)
+            .collect();
+        let mut line = format!("{} client(s)", new.client_names.len());
+        if !added.is_empty() {
+            line += &format!(", added {}", added.join(" "));
+        }
+        if !removed.is_empty() {
+            line += &format!(", removed {}", removed.join(" "));
+        }
+        line += &format!(
+            "; {} domain controller URL(s); EAP-TLS {}; {} RadSec client(s)",
+            new.directory_urls,
+            if new.eap_tls { "on" } else { "off" },
+            new.radsec_clients
+        );
+        line
+    }
+}
+
+/// `error` on one log line. A TOML syntax error shows the offending line with a caret below
+/// it: only where it is (file, line, column) and what is wrong are kept.
+fn one_line(error: &anyhow::Error) -> String {
+    if let Some(ConfigError::Syntax { path, error }) = error.downcast_ref::<ConfigError>() {
+        let text = error.to_string();
+        let place = text.lines().next().unwrap_or_default();
+        return format!("{}: {place}: {}", path.display(), error.message());
+    }
+    format!("{error:#}")
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    /// `applied` or `refused`.
+    result: &'static str,
+}
+
+/// Reloads: how many, and when the running configuration was last loaded.
+#[derive(Default)]
+struct ReloadMetrics {
+    reloads: Family<ReloadLabels, Counter>,
+    last_success: Gauge<f64, AtomicU64>,
+}
+
+impl ReloadMetrics {
+    fn register(&self, registry: &mut Registry) {
+        // Both results show from the start, at 0.
+        for result in ["applied", "refused"] {
+            let _ = self.reloads.get_or_create(&ReloadLabels { result });
+        }
+        registry.register(
+            "config_reloads",
+            "Configuration reloads (SIGHUP), by result: applied, or refused (old one kept)",
+            self.reloads.clone(),
+        );
+        registry.register_with_unit(
+            "config_last_reload_success_timestamp",
+            "When the running configuration was loaded (at start or by a reload), Unix time",
+            Unit::Seconds,
+            self.last_success.clone(),
+        );
+    }
+
+    fn loaded_now(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.last_success.set(now.as_secs_f64());
+    }
+}
+
+/// Applies reloads to the running server.
+pub struct Reloader {
+    path: PathBuf,
+    start_only: StartOnly,
+    summary: Summary,
+    clients: Arc<ClientTable>,
+    handler: Arc<CurrentHandler<Gatekeeper>>,
+    radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    metrics: ReloadMetrics,
+}
+
+/// What a [`Reloader`] swaps: the objects the servers read.
+pub struct Running {
+    pub clients: Arc<ClientTable>,
+    pub handler: Arc<CurrentHandler<Gatekeeper>>,
+    pub radsec: Option<Arc<Swappable<RadsecTrust>>>,
+}
+
+impl Reloader {
+    /// A reloader for the server started from `path` with `start_only` and `summary`.
+    pub fn new(
+        path: &Path,
+        start_only: StartOnly,
+        summary: Summary,
+        running: Running,
+        registry: &mut Registry,
+    ) -> Reloader {
+        let metrics = ReloadMetrics::default();
+        metrics.register(registry);
+        metrics.loaded_now();
+        Reloader {
+            path: path.to_owned(),
+            start_only,
+            summary,
+            clients: running.clients,
+            handler: running.handler,
+            radsec: running.radsec,
+            metrics,
+        }
+    }
+
+    /// The running configuration's directory timeout.
+    pub fn directory_timeout(&self) -> Duration {
+        self.summary.directory_timeout
+    }
+
+    /// Reloads the file, or keeps the running configuration and says why not.
+    pub fn reload(&mut self) {
+        service_manager::notify_reloading();
+        tracing::info!(config = %self.path.display(), "reloading the configuration");
+        match self.try_reload() {
+            Ok(changes) => {
+                self.metrics.loaded_now();
+                self.metrics
+                    .reloads
+                    .get_or_create(&ReloadLabels { result: "applied" })
+                    .inc();
+                tracing::info!(%changes, "configuration reloaded");
+            }
+            Err(error) => {
+                self.metrics
+                    .reloads
+                    .get_or_create(&ReloadLabels { result: "refused" })
+                    .inc();
+                tracing::error!(
+                    "configuration reload refused, still serving the previous configuration: {}",
+                    one_line(&error)
+                );
+            }
+        }
+        service_manager::notify("READY=1");
+    }
+
+    fn try_reload(&mut self) -> anyhow::Result<String> {
+        let (start_only, new) = load(&self.path)?;
+        let restart = self.start_only.changed_in(&start_only);
+        if !restart.is_empty() {
+            anyhow::bail!(
+                "{} changed, which needs a restart (nothing was applied)",
+                restart.join(", ")
+            );
+        }
+        // A RadSec listener is bound at start; `changed_in` refused adding or removing one.
+        if let (Some(trust), Some(new_trust)) = (&self.radsec, new.radsec) {
+            trust.replace(new_trust);
+        }
+        self.clients.replace(new.clients);
+        let gatekeeper = self
+            .handler
+            .get()
+            .successor(new.authorizer, new.throttle, new.eap_tls);
+        self.handler.replace(gatekeeper);
+        let changes = self.summary.changes_to(&new.summary);
+        self.summary = new.summary;
+        Ok(changes)
+    }
+}
