@@ -13,13 +13,13 @@ use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
 use crate::{
     decide, AccountSummary, Decision, Directory, Explanation, Facts, FileTime, Outcome,
-    PolicyConfig, Reason,
+    PolicyConfig, Reason, ReplyAttributes,
 };
 
 /// Decides logins: the directory plus the telework policy.
 pub struct Authorizer {
     pub(crate) directory: Directory,
-    policy: PolicyConfig,
+    pub(crate) policy: PolicyConfig,
 }
 
 impl Authorizer {
@@ -41,7 +41,7 @@ impl Authorizer {
     /// password is refused without a bind (the account is still looked up so that the audit
     /// record names it); the account and its telework membership are read; [`decide`] judges
     /// them; only an account that passes is bound as, on a user-bind connection, and the bind
-    /// result is the final word.
+    /// result is the final word — an accept then gets the reply attributes of its groups.
     pub async fn check_password(&self, user_name: &[u8], password: &[u8]) -> Outcome {
         let name = match parse_user_name(user_name, self.directory.netbios_domain()) {
             Ok(name) => name,
@@ -72,11 +72,16 @@ impl Authorizer {
         };
         let dn = summary.dn.as_str();
         match self.directory.check_password(dn, password).await {
+            Ok(Decision::Accept) => {
+                debug!(dn, "password checked");
+                self.accept(summary).await
+            }
             Ok(decision) => {
                 debug!(dn, ?decision, "password checked");
                 Outcome {
                     decision,
                     account: Some(summary),
+                    reply: ReplyAttributes::default(),
                 }
             }
             Err(error) => unavailable(&error, Some(summary)),
@@ -188,10 +193,11 @@ pub(crate) fn reject(reason: Reason, account: Option<AccountSummary>) -> Outcome
     Outcome {
         decision: Decision::Reject(reason),
         account,
+        reply: ReplyAttributes::default(),
     }
 }
 
-fn unavailable(error: &DirectoryError, account: Option<AccountSummary>) -> Outcome {
+pub(crate) fn unavailable(error: &DirectoryError, account: Option<AccountSummary>) -> Outcome {
     match error {
         DirectoryError::GroupMissing { .. } => {
             error!(%error, "login refused: directory_unavailable; check telework_group")
@@ -231,6 +237,7 @@ mod tests {
     fn policy() -> PolicyConfig {
         PolicyConfig {
             telework_group: "CN=Telework-Allowed,CN=Users,DC=corp,DC=example,DC=test".into(),
+            reply: Vec::new(),
         }
     }
 
