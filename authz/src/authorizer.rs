@@ -115,7 +115,7 @@ impl Authorizer {
     }
 
     /// The account's state plus its telework membership, as of now.
-    async fn gather_facts(&self, account: Account) -> Result<Explanation, Box<Outcome>> {
+    pub(crate) async fn gather_facts(&self, account: Account) -> Result<Explanation, Box<Outcome>> {
         let summary = account.summary;
         let telework_member = match self.telework_member(&summary.dn).await {
             Ok(member) => member,

@@ -6,9 +6,10 @@
 
 use tracing::debug;
 
+use crate::account::Account;
 use crate::authorizer::{reject, single_account};
 use crate::filter::escape_value;
-use crate::{Authorizer, Outcome, Reason};
+use crate::{Authorizer, Explanation, Outcome, Reason};
 
 /// The name a client certificate gave, as the directory should match it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +57,7 @@ impl Authorizer {
     /// on its state and telework membership; an accept gets the reply attributes of its groups.
     /// AD unreachable → `directory_unavailable`.
     pub async fn check_certificate_name(&self, name: &CertificateName) -> Outcome {
-        if name.value().is_empty() {
-            return reject(Reason::UnknownUser, None);
-        }
-        let lookup = self.directory.find_account_matching(&name.filter()).await;
-        let account = match single_account(lookup, name.attribute(), name.value()) {
+        let account = match self.certificate_account(name).await {
             Ok(account) => account,
             Err(outcome) => return *outcome,
         };
@@ -71,6 +68,31 @@ impl Authorizer {
             }
             Err(outcome) => *outcome,
         }
+    }
+}
+
+impl Authorizer {
+    /// What a certificate login for `name` would find and judge — the account and the
+    /// [`Facts`](crate::Facts) — for `adgate explain --cert`. `Err` is the refusal a login gets
+    /// before the policy (`unknown_user`, `ambiguous_user`, `directory_unavailable`).
+    pub async fn explain_certificate(
+        &self,
+        name: &CertificateName,
+    ) -> Result<Explanation, Box<Outcome>> {
+        let account = self.certificate_account(name).await?;
+        self.gather_facts(*account).await
+    }
+
+    /// The one account `name` matches, or the refusal.
+    async fn certificate_account(
+        &self,
+        name: &CertificateName,
+    ) -> Result<Box<Account>, Box<Outcome>> {
+        if name.value().is_empty() {
+            return Err(Box::new(reject(Reason::UnknownUser, None)));
+        }
+        let lookup = self.directory.find_account_matching(&name.filter()).await;
+        single_account(lookup, name.attribute(), name.value())
     }
 }
 
