@@ -318,6 +318,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_accept_whose_reply_groups_cannot_be_read_is_refused() {
+        let ca = TestCa::new("test CA");
+        let port = refused_port().await;
+        let directory = Directory::new(config(
+            &ca,
+            vec![format!("ldaps://127.0.0.1:{port}")],
+            Duration::from_secs(1),
+        ))
+        .unwrap();
+        let mut policy = policy();
+        policy.reply = vec![crate::ReplyRule {
+            group: "CN=VPN-Engineering,CN=Users,DC=corp,DC=example,DC=test".into(),
+            attributes: crate::ReplyAttributes {
+                session_timeout: Some(3600),
+                ..crate::ReplyAttributes::default()
+            },
+        }];
+        let summary = AccountSummary {
+            dn: "CN=heidi,CN=Users,DC=corp,DC=example,DC=test".into(),
+            object_guid: String::new(),
+            object_sid: String::new(),
+            user_principal_name: None,
+            sam_account_name: "heidi".into(),
+        };
+        // The DC went away after the policy and the bind passed: no accept without the limit.
+        let outcome = Authorizer::new(directory, policy)
+            .accept(summary.clone())
+            .await;
+        assert_eq!(
+            outcome.decision,
+            Decision::Reject(Reason::DirectoryUnavailable)
+        );
+        assert_eq!(outcome.account, Some(summary.clone()));
+        assert!(outcome.reply.is_empty());
+        // Without reply entries nothing more is asked: the same dead DC does not matter.
+        let outcome = authorizer(config(
+            &ca,
+            vec![format!("ldaps://127.0.0.1:{port}")],
+            Duration::from_secs(1),
+        ))
+        .accept(summary)
+        .await;
+        assert_eq!(outcome.decision, Decision::Accept);
+    }
+
+    #[tokio::test]
     async fn silent_directory_fails_closed_within_the_timeout() {
         let ca = TestCa::new("test CA");
         let authorizer = silent_authorizer(&ca, Duration::from_millis(300)).await;
