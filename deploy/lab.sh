@@ -44,6 +44,8 @@ readonly SVC_SAM=svc-adgate
 readonly SVC_DN="CN=$SVC_SAM,$USERS_DN"
 readonly TELEWORK_DN="CN=Telework-Allowed,$USERS_DN"
 readonly DEVELOPERS_DN="CN=Developers,$USERS_DN"
+readonly VPN_ENGINEERING_DN="CN=VPN-Engineering,$USERS_DN"   # [[policy.reply]] fixture group
+readonly TEAM_BACKEND_DN="CN=Team-Backend,$USERS_DN"         # member of VPN-Engineering
 readonly LDAPS_URL="ldaps://$DC_FQDN:636"
 readonly IN_CHAIN="1.2.840.113556.1.4.1941"
 
@@ -58,6 +60,7 @@ readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisa
 readonly TELEWORK_USERS=(alice bob carol dave erin heidi ivan tgroup tdisable lockme
   mallory1 mallory2)                      # direct members; Developers is a member too
 readonly DEVELOPERS_USERS=(grace)         # so grace is a member only through nesting
+readonly TEAM_BACKEND_USERS=(heidi)       # so heidi is in VPN-Engineering two levels down
 readonly IN_CHAIN_EXPECTED=(alice bob carol dave erin grace heidi ivan tgroup tdisable lockme
   mallory1 mallory2)                      # frank is the only fixture outside the group
 readonly NEVER_EXPIRES=9223372036854775807
@@ -586,7 +589,7 @@ ensure_objects() {
   existing=$(admin_search "$USERS_DN" one "(|(objectClass=user)(objectClass=group))" \
     sAMAccountName | ldif_all sAMAccountName) || die "listing $USERS_DN as Administrator failed"
   has() { grep -qx "$1" <<<"$existing"; }
-  for name in Telework-Allowed Developers; do
+  for name in Telework-Allowed Developers VPN-Engineering Team-Backend; do
     has "$name" || ldif+="dn: CN=$name,$USERS_DN
 changetype: add
 objectClass: group
@@ -636,6 +639,11 @@ restore_ldif() {
   printf 'member: %s\n-\n\n' "$DEVELOPERS_DN"
   printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$DEVELOPERS_DN"
   for name in "${DEVELOPERS_USERS[@]}"; do printf 'member: %s\n' "$(user_dn "$name")"; done
+  printf -- '-\n\n'
+  printf 'dn: %s\nchangetype: modify\nreplace: member\nmember: %s\n-\n\n' \
+    "$VPN_ENGINEERING_DN" "$TEAM_BACKEND_DN"
+  printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$TEAM_BACKEND_DN"
+  for name in "${TEAM_BACKEND_USERS[@]}"; do printf 'member: %s\n' "$(user_dn "$name")"; done
   printf -- '-\n\n'
   printf 'dn: %s\nchangetype: modify\n' "$SVC_DN"
   printf 'replace: unicodePwd\nunicodePwd:: %s\n-\n' "$(unicode_pwd "$SVC_PW_FILE")"
@@ -746,6 +754,10 @@ verify_lab() {
   [[ $got == "$want" ]] || problems+=("in-chain members of Telework-Allowed: '$got', expected '$want'")
   [[ -z $(val grace memberOf) || $(val grace memberOf) == "$DEVELOPERS_DN" ]] ||
     problems+=("grace: direct memberOf $(val grace memberOf)")
+  got=$(svc_search "$USERS_DN" one "(&(objectClass=user)(memberOf:$IN_CHAIN:=$VPN_ENGINEERING_DN))" \
+    sAMAccountName | ldif_all sAMAccountName | sort | tr '\n' ' ')
+  want=$(printf '%s\n' "${TEAM_BACKEND_USERS[@]}" | sort | tr '\n' ' ')
+  [[ $got == "$want" ]] || problems+=("in-chain members of VPN-Engineering: '$got', expected '$want'")
 
   # The service account: enabled, password never expires, in no group but Domain Users.
   got=$(svc_search "$SVC_DN" base "(objectClass=*)" userAccountControl memberOf primaryGroupID)
@@ -797,6 +809,14 @@ timeout_ms = 3000
 [policy]
 telework_group = "$TELEWORK_DN"
 
+# heidi is in VPN-Engineering through Team-Backend: her accepts carry these attributes.
+[[policy.reply]]
+group = "$VPN_ENGINEERING_DN"
+filter_id = "vpn-engineering"
+class_suffix = "eng"
+session_timeout = 28800
+framed_pool = "eng-pool"
+
 [audit]
 dir = "$LAB/audit"
 EOF
@@ -809,6 +829,7 @@ BIND_DN=$SVC_DN
 BIND_PASSWORD_FILE=$SVC_PW_FILE
 BASE_DN=$BASE_DN
 TELEWORK_GROUP=$TELEWORK_DN
+REPLY_GROUP=$VPN_ENGINEERING_DN
 FIXTURE_PASSWORD_FILE=$FIXTURE_PW_FILE
 RADIUS_SECRET_FILE=$RADIUS_SECRET_FILE
 REALM=$REALM

@@ -21,7 +21,8 @@ pub use chain::ChainFields;
 pub use checkpoint::{generate_key_pair, CheckpointSigner};
 pub use query::{query, QueryFilter};
 pub use record::{
-    AccountRecord, AccountingRecord, CertificateRecord, NasRecord, Record, UserName, Verdict,
+    AccountRecord, AccountingRecord, CertificateRecord, NasRecord, Record, ReplyRecord, UserName,
+    Verdict,
 };
 pub use retention::Retention;
 pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};

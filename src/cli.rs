@@ -28,17 +28,23 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Show how a login of USER would be decided against AD now: the account found, each
-    /// account-state attribute, telework membership, every check, the verdict. Never binds as
-    /// the user unless --password-prompt. Exit 0 accept, 1 reject.
+    /// Show how a login of USER (or with certificate FILE) would be decided against AD now:
+    /// the certificate checks and identity, the account found, each account-state attribute,
+    /// telework membership and its group path, every check, the reply attributes, the verdict.
+    /// Never binds as the user unless --password-prompt. Exit 0 accept, 1 reject.
     Explain {
         #[arg(long, short)]
         config: PathBuf,
-        #[arg(long)]
-        user: String,
+        /// A user name as a NAS would send it (PAP).
+        #[arg(long, required_unless_present = "cert", conflicts_with = "cert")]
+        user: Option<String>,
+        /// A client certificate (PEM, the user's first, then intermediates), checked as the
+        /// EAP-TLS login would check it; needs an [eap_tls] section.
+        #[arg(long, value_name = "FILE.pem")]
+        cert: Option<PathBuf>,
         /// Read the password from stdin (not echoed on a terminal) and check it with a bind;
         /// a wrong one counts toward AD's lockout like any failed login.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "cert")]
         password_prompt: bool,
     },
     /// Check, search and sign the audit trail.

@@ -12,11 +12,11 @@ mod conversations;
 
 use std::sync::Arc;
 
-use adgate_authz::{Authorizer, CertificateName, Decision};
+use adgate_authz::{Authorizer, CertificateName, Decision, ReplyAttributes};
 use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
 use adgate_radius::eap::{eap_type, state_attribute};
 use adgate_radius::mppe_keys::mppe_key_attributes;
-use adgate_radius::{AccessRequest, EapCode, EapPacket, Reply};
+use adgate_radius::{AccessRequest, EapCode, EapPacket, Reply, ReplyAttribute};
 
 use crate::audit::{AccountRecord, CertificateRecord, Verdict};
 use crate::config::EapTlsConfig;
@@ -225,7 +225,9 @@ impl EapTlsLogins {
             account,
             certificate: Some(certificate),
             accept_attributes,
-            reject_attributes: Vec::new(),
+            // Should the accept be refused after all (trail unwritable), the peer hears so.
+            reject_attributes: eap_failure(identifier),
+            reply: outcome.reply,
         }))
     }
 }
@@ -259,7 +261,7 @@ fn failed(
     EapAnswer::Decided(Box::new(failed_decision(identifier, reason, certificate)))
 }
 
-/// A refusal carrying EAP-Failure (RFC 3579 §2.6.3), whose Identifier is the Response's.
+/// A refusal carrying EAP-Failure.
 fn failed_decision(
     identifier: u8,
     reason: &'static str,
@@ -272,10 +274,16 @@ fn failed_decision(
         account: None,
         certificate,
         accept_attributes: Vec::new(),
-        reject_attributes: EapPacket::outcome(false, identifier)
-            .to_attributes()
-            .unwrap_or_default(),
+        reject_attributes: eap_failure(identifier),
+        reply: ReplyAttributes::default(),
     }
+}
+
+/// EAP-Failure (RFC 3579 §2.6.3), whose Identifier is the Response's.
+fn eap_failure(identifier: u8) -> Vec<ReplyAttribute> {
+    EapPacket::outcome(false, identifier)
+        .to_attributes()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,35 +7,39 @@
 //! returns the same kind of decision. Two more duties sit here because they join the same rooms:
 //! brute-force throttling (checked before AD is asked, fed by AD's answers) and accounting,
 //! whose records are linked to the decision that admitted the session through the Class
-//! attribute of the Access-Accept.
+//! attribute of the Access-Accept. An accept also carries the attributes `[[policy.reply]]`
+//! gives the user's groups, and its record lists them.
 
+mod accept_attributes;
 mod metrics;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use adgate_authz::{Authorizer, Decision, Outcome, Reason};
+use adgate_authz::{Authorizer, Decision, Outcome, Reason, ReplyAttributes};
 use adgate_radius::{
     AccessRequest, AccountingReply, AccountingRequest, AccountingStatus, Credential, Discard,
     Reply, ReplyAttribute, RequestHandler,
 };
 
 use crate::audit::{
-    AccountRecord, AccountingRecord, AuditTrail, CertificateRecord, NasRecord, Record, UserName,
-    Verdict,
+    AccountRecord, AccountingRecord, AuditTrail, CertificateRecord, NasRecord, Record, ReplyRecord,
+    UserName, Verdict,
 };
 use crate::config::ThrottleConfig;
 use crate::eap_tls::{EapAnswer, EapTlsLogins};
 use crate::throttle::{Throttle, ThrottleKey};
+use accept_attributes::{accept_naming, decision_named, group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
 
-/// What adgate's Class attributes start with; the decision's `request_id` follows.
-const CLASS_PREFIX: &str = "adgate:";
-
 /// Reason code of a login refused by the throttle, without asking AD.
 const THROTTLED: &str = "throttled";
+
+/// Reason code of an accept refused because its `[[policy.reply]]` attributes could not be
+/// encoded (the config checks make this a bug, not a setting).
+const REPLY_UNENCODABLE: &str = "reply_unencodable";
 
 pub struct Gatekeeper {
     authorizer: Authorizer,
@@ -52,10 +56,12 @@ pub(crate) struct Decided {
     pub(crate) reason: Option<&'static str>,
     pub(crate) account: Option<AccountRecord>,
     pub(crate) certificate: Option<CertificateRecord>,
-    /// What an Access-Accept carries (EAP-Success, MS-MPPE keys).
+    /// What an Access-Accept carries for the login method (EAP-Success, MS-MPPE keys).
     pub(crate) accept_attributes: Vec<ReplyAttribute>,
     /// What an Access-Reject carries (EAP-Failure); never a reason.
     pub(crate) reject_attributes: Vec<ReplyAttribute>,
+    /// The user's per-group attributes, for an accept.
+    pub(crate) reply: ReplyAttributes,
 }
 
 impl Decided {
@@ -72,7 +78,26 @@ impl Decided {
             certificate: None,
             accept_attributes: Vec::new(),
             reject_attributes: Vec::new(),
+            reply: ReplyAttributes::default(),
         }
+    }
+
+    /// Adds the per-group attributes to an accept. One that cannot be encoded turns the accept
+    /// into a reject: the user never gets in without the filter or limit meant for them.
+    fn with_group_attributes(mut self) -> Decided {
+        if self.verdict != Verdict::Accept {
+            return self;
+        }
+        match group_attributes(&self.reply) {
+            Ok(attributes) => self.accept_attributes.extend(attributes),
+            Err(error) => {
+                tracing::error!(%error, reply = ?self.reply, "reply attributes cannot be encoded");
+                self.verdict = Verdict::Reject;
+                self.reason = Some(REPLY_UNENCODABLE);
+                self.reply = ReplyAttributes::default();
+            }
+        }
+        self
     }
 
     fn reject_reply(&self) -> Reply {
@@ -144,11 +169,11 @@ impl Gatekeeper {
                     .check_password(request, user_name, password.expose())
                     .await;
                 let mut decided = Decided::without_attributes("pap", verdict, reason);
-                decided.account = outcome
-                    .as_ref()
-                    .and_then(|outcome| outcome.account.as_ref())
-                    .map(AccountRecord::from);
-                Ok(decided)
+                if let Some(outcome) = outcome {
+                    decided.account = outcome.account.as_ref().map(AccountRecord::from);
+                    decided.reply = outcome.reply;
+                }
+                Ok(decided.with_group_attributes())
             }
             (
                 Credential::Eap {
@@ -169,7 +194,7 @@ impl Gatekeeper {
                     .await;
                 match answer {
                     EapAnswer::Challenge(reply) => Err(reply),
-                    EapAnswer::Decided(decided) => Ok(*decided),
+                    EapAnswer::Decided(decided) => Ok(decided.with_group_attributes()),
                 }
             }
             // CHAP and MS-CHAP cannot be checked against AD without reversible passwords, which
@@ -255,6 +280,7 @@ impl RequestHandler for Gatekeeper {
         record.reason = reason;
         record.account = decided.account.clone();
         record.certificate = decided.certificate.clone();
+        record.reply = ReplyRecord::of(&decided.reply);
         record.message_authenticator = Some(request.message_authenticator);
 
         if let Err(error) = self.append(&record).await {
@@ -283,7 +309,11 @@ impl RequestHandler for Gatekeeper {
             "access decision"
         );
         let reply = match verdict {
-            Verdict::Accept => accept_naming(&record.request_id, decided.accept_attributes),
+            Verdict::Accept => accept_naming(
+                &record.request_id,
+                decided.reply.class_suffix.as_deref(),
+                decided.accept_attributes,
+            ),
             Verdict::Reject | Verdict::Discard | Verdict::Recorded => decided.reject_reply(),
         };
         if let (Reply::Reject | Reply::RejectWith { .. }, Some(reason)) = (&reply, reason) {
@@ -371,22 +401,6 @@ impl RequestHandler for Gatekeeper {
     }
 }
 
-/// An Access-Accept carrying `attributes` and a Class (RFC 2865 §5.25) that names the decision
-/// record, so the NAS's accounting for the session can be joined to it.
-fn accept_naming(request_id: &str, mut attributes: Vec<ReplyAttribute>) -> Reply {
-    let class = ReplyAttribute::class(format!("{CLASS_PREFIX}{request_id}").into_bytes());
-    attributes.extend(class);
-    Reply::Accept { attributes }
-}
-
-/// The decision `request_id` in a Class adgate wrote, if this is one.
-fn decision_named(class: &[u8]) -> Option<String> {
-    let id = std::str::from_utf8(class)
-        .ok()?
-        .strip_prefix(CLASS_PREFIX)?;
-    uuid::Uuid::parse_str(id).ok().map(|id| id.to_string())
-}
-
 fn status_type(status: AccountingStatus) -> String {
     match status {
         AccountingStatus::Start => "start".to_owned(),
@@ -422,22 +436,5 @@ impl Origin<'_> {
         record.user_name = self.user_name.map(UserName::from_bytes);
         record.calling_station_id = self.calling_station_id.clone();
         record
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_class_written_by_adgate_names_its_decision() {
-        let id = uuid::Uuid::now_v7().to_string();
-        let Reply::Accept { attributes } = accept_naming(&id, Vec::new()) else {
-            panic!("an accept");
-        };
-        assert_eq!(attributes[0].attribute_type(), 25);
-        assert_eq!(decision_named(attributes[0].value()), Some(id));
-        assert_eq!(decision_named(b"adgate:not-a-uuid"), None);
-        assert_eq!(decision_named(b"someone-else's class"), None);
     }
 }

@@ -56,8 +56,15 @@ fn main() -> ExitCode {
             Command::Explain {
                 config,
                 user,
+                cert,
                 password_prompt,
-            } => explain::explain(&config, &user, password_prompt).await,
+            } => {
+                let subject = match (user, cert) {
+                    (_, Some(certificate)) => explain::Subject::Certificate(certificate),
+                    (user, None) => explain::Subject::User(user.unwrap_or_default()),
+                };
+                explain::explain(&config, subject, password_prompt).await
+            }
             Command::Audit(command) => audit_cli::run(command),
             Command::Nas(command) => nas::run(*command).await,
         }

@@ -5,12 +5,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-
 use adgate_radius::{ClientError, ResponseCode};
-use common::{Adgate, Lab};
+use common::{radclient, Adgate, Lab};
 
 #[tokio::test]
 async fn a_request_without_message_authenticator_gets_no_answer_when_the_client_requires_it() {
@@ -90,33 +86,6 @@ async fn garbage_datagrams_are_dropped_and_logins_go_on() {
         .filter(|r| r["verdict"] == "discard")
         .count();
     assert_eq!(discards, 6);
-}
-
-/// Runs FreeRADIUS' radclient for `command` (`auth`, `acct`, `status`) at `server` with
-/// `attributes` and returns what it printed.
-fn radclient(server: SocketAddr, command: &str, attributes: &str) -> String {
-    let mut child = Command::new("radclient")
-        .args(["-x", "-r", "1", "-t", "4", "-S"])
-        .arg(Lab::get().radius_secret_file())
-        .arg(server.to_string())
-        .arg(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("radclient (freeradius-utils) is installed by deploy/lab.sh");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(attributes.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn radclient_login(adgate: &Adgate, user: &str, message_authenticator: bool) -> String {

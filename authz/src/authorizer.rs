@@ -13,13 +13,13 @@ use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
 use crate::{
     decide, AccountSummary, Decision, Directory, Explanation, Facts, FileTime, Outcome,
-    PolicyConfig, Reason,
+    PolicyConfig, Reason, ReplyAttributes,
 };
 
 /// Decides logins: the directory plus the telework policy.
 pub struct Authorizer {
     pub(crate) directory: Directory,
-    policy: PolicyConfig,
+    pub(crate) policy: PolicyConfig,
 }
 
 impl Authorizer {
@@ -41,7 +41,7 @@ impl Authorizer {
     /// password is refused without a bind (the account is still looked up so that the audit
     /// record names it); the account and its telework membership are read; [`decide`] judges
     /// them; only an account that passes is bound as, on a user-bind connection, and the bind
-    /// result is the final word.
+    /// result is the final word — an accept then gets the reply attributes of its groups.
     pub async fn check_password(&self, user_name: &[u8], password: &[u8]) -> Outcome {
         let name = match parse_user_name(user_name, self.directory.netbios_domain()) {
             Ok(name) => name,
@@ -72,11 +72,16 @@ impl Authorizer {
         };
         let dn = summary.dn.as_str();
         match self.directory.check_password(dn, password).await {
+            Ok(Decision::Accept) => {
+                debug!(dn, "password checked");
+                self.accept(summary).await
+            }
             Ok(decision) => {
                 debug!(dn, ?decision, "password checked");
                 Outcome {
                     decision,
                     account: Some(summary),
+                    reply: ReplyAttributes::default(),
                 }
             }
             Err(error) => unavailable(&error, Some(summary)),
@@ -110,7 +115,7 @@ impl Authorizer {
     }
 
     /// The account's state plus its telework membership, as of now.
-    async fn gather_facts(&self, account: Account) -> Result<Explanation, Box<Outcome>> {
+    pub(crate) async fn gather_facts(&self, account: Account) -> Result<Explanation, Box<Outcome>> {
         let summary = account.summary;
         let telework_member = match self.telework_member(&summary.dn).await {
             Ok(member) => member,
@@ -188,10 +193,11 @@ pub(crate) fn reject(reason: Reason, account: Option<AccountSummary>) -> Outcome
     Outcome {
         decision: Decision::Reject(reason),
         account,
+        reply: ReplyAttributes::default(),
     }
 }
 
-fn unavailable(error: &DirectoryError, account: Option<AccountSummary>) -> Outcome {
+pub(crate) fn unavailable(error: &DirectoryError, account: Option<AccountSummary>) -> Outcome {
     match error {
         DirectoryError::GroupMissing { .. } => {
             error!(%error, "login refused: directory_unavailable; check telework_group")
@@ -231,6 +237,7 @@ mod tests {
     fn policy() -> PolicyConfig {
         PolicyConfig {
             telework_group: "CN=Telework-Allowed,CN=Users,DC=corp,DC=example,DC=test".into(),
+            reply: Vec::new(),
         }
     }
 
@@ -308,6 +315,52 @@ mod tests {
             Decision::Reject(Reason::DirectoryUnavailable)
         );
         assert_eq!(outcome.account, None);
+    }
+
+    #[tokio::test]
+    async fn an_accept_whose_reply_groups_cannot_be_read_is_refused() {
+        let ca = TestCa::new("test CA");
+        let port = refused_port().await;
+        let directory = Directory::new(config(
+            &ca,
+            vec![format!("ldaps://127.0.0.1:{port}")],
+            Duration::from_secs(1),
+        ))
+        .unwrap();
+        let mut policy = policy();
+        policy.reply = vec![crate::ReplyRule {
+            group: "CN=VPN-Engineering,CN=Users,DC=corp,DC=example,DC=test".into(),
+            attributes: crate::ReplyAttributes {
+                session_timeout: Some(3600),
+                ..crate::ReplyAttributes::default()
+            },
+        }];
+        let summary = AccountSummary {
+            dn: "CN=heidi,CN=Users,DC=corp,DC=example,DC=test".into(),
+            object_guid: String::new(),
+            object_sid: String::new(),
+            user_principal_name: None,
+            sam_account_name: "heidi".into(),
+        };
+        // The DC went away after the policy and the bind passed: no accept without the limit.
+        let outcome = Authorizer::new(directory, policy)
+            .accept(summary.clone())
+            .await;
+        assert_eq!(
+            outcome.decision,
+            Decision::Reject(Reason::DirectoryUnavailable)
+        );
+        assert_eq!(outcome.account, Some(summary.clone()));
+        assert!(outcome.reply.is_empty());
+        // Without reply entries nothing more is asked: the same dead DC does not matter.
+        let outcome = authorizer(config(
+            &ca,
+            vec![format!("ldaps://127.0.0.1:{port}")],
+            Duration::from_secs(1),
+        ))
+        .accept(summary)
+        .await;
+        assert_eq!(outcome.decision, Decision::Accept);
     }
 
     #[tokio::test]

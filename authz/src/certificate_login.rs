@@ -1,13 +1,15 @@
 //! A certificate login, after EAP-TLS proved the client holds the certificate's key: find the
 //! one AD account the certificate's UPN or e-mail address names, then apply the same account
 //! and telework rules as a password login. There is no bind — the certificate was the proof —
-//! so an account refused by policy is refused, and one that passes is accepted.
+//! so an account refused by policy is refused, and one that passes is accepted (with the reply
+//! attributes of its groups).
 
 use tracing::debug;
 
+use crate::account::Account;
 use crate::authorizer::{reject, single_account};
 use crate::filter::escape_value;
-use crate::{Authorizer, Decision, Outcome, Reason};
+use crate::{Authorizer, Explanation, Outcome, Reason};
 
 /// The name a client certificate gave, as the directory should match it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,26 +54,45 @@ impl CertificateName {
 impl Authorizer {
     /// Decide a certificate login for the name the (already verified) certificate carries:
     /// exactly one account (`unknown_user`, `ambiguous_user`), then [`decide`](crate::decide)
-    /// on its state and telework membership. AD unreachable → `directory_unavailable`.
+    /// on its state and telework membership; an accept gets the reply attributes of its groups.
+    /// AD unreachable → `directory_unavailable`.
     pub async fn check_certificate_name(&self, name: &CertificateName) -> Outcome {
-        if name.value().is_empty() {
-            return reject(Reason::UnknownUser, None);
-        }
-        let lookup = self.directory.find_account_matching(&name.filter()).await;
-        let account = match single_account(lookup, name.attribute(), name.value()) {
+        let account = match self.certificate_account(name).await {
             Ok(account) => account,
             Err(outcome) => return *outcome,
         };
         match self.apply_policy(*account).await {
             Ok(summary) => {
                 debug!(dn = %summary.dn, "certificate login passes the policy");
-                Outcome {
-                    decision: Decision::Accept,
-                    account: Some(summary),
-                }
+                self.accept(summary).await
             }
             Err(outcome) => *outcome,
         }
+    }
+}
+
+impl Authorizer {
+    /// What a certificate login for `name` would find and judge — the account and the
+    /// [`Facts`](crate::Facts) — for `adgate explain --cert`. `Err` is the refusal a login gets
+    /// before the policy (`unknown_user`, `ambiguous_user`, `directory_unavailable`).
+    pub async fn explain_certificate(
+        &self,
+        name: &CertificateName,
+    ) -> Result<Explanation, Box<Outcome>> {
+        let account = self.certificate_account(name).await?;
+        self.gather_facts(*account).await
+    }
+
+    /// The one account `name` matches, or the refusal.
+    async fn certificate_account(
+        &self,
+        name: &CertificateName,
+    ) -> Result<Box<Account>, Box<Outcome>> {
+        if name.value().is_empty() {
+            return Err(Box::new(reject(Reason::UnknownUser, None)));
+        }
+        let lookup = self.directory.find_account_matching(&name.filter()).await;
+        single_account(lookup, name.attribute(), name.value())
     }
 }
 

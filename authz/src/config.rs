@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::ReplyRule;
+
 /// The default size of the user-bind connection pool.
 pub const DEFAULT_USER_BIND_CONNECTIONS: usize = 4;
 
@@ -62,6 +64,8 @@ impl fmt::Debug for DirectoryConfig {
 pub struct PolicyConfig {
     /// DN of the group whose (nested) members may work from home.
     pub telework_group: String,
+    /// Attributes accepted logins carry by group (`[[policy.reply]]`), in file order.
+    pub reply: Vec<ReplyRule>,
 }
 
 /// A setting that cannot work, said so that the administrator knows what to change.

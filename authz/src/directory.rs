@@ -170,6 +170,39 @@ impl Directory {
         Ok(!entries.is_empty())
     }
 
+    /// The groups the object `dn` is a direct member of (`memberOf`; AD does not list the
+    /// primary group there). For `explain`'s group path, never on the login path.
+    pub(crate) async fn direct_groups(&self, dn: &str) -> Result<Vec<String>, DirectoryError> {
+        const OPERATION: &str = "group path search";
+        let entries = self
+            .service
+            .search(&Search {
+                operation: OPERATION,
+                base: dn,
+                scope: Scope::Base,
+                filter: "(objectClass=*)",
+                attributes: &["memberOf"],
+                size_limit: 1,
+            })
+            .await?;
+        let malformed = |detail| DirectoryError::Malformed {
+            operation: OPERATION,
+            detail,
+        };
+        let Some(entry) = entries.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        let entry = Entry::parse(entry).map_err(malformed)?;
+        entry
+            .values("memberOf")
+            .iter()
+            .map(|value| {
+                String::from_utf8(value.clone())
+                    .map_err(|_| malformed("memberOf is not UTF-8".into()))
+            })
+            .collect()
+    }
+
     /// Whether an object `dn` exists (and is visible to the service account).
     pub(crate) async fn exists(&self, dn: &str) -> Result<bool, DirectoryError> {
         let entries = self

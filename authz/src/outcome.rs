@@ -1,8 +1,9 @@
 //! What one login check hands back to the binary: the decision and, when the name resolved to
-//! exactly one AD account, which account that was (for the audit trail); and what `explain`
-//! hands back: the account and the facts, undecided.
+//! exactly one AD account, which account that was (for the audit trail) and, on an accept, the
+//! per-group reply attributes; and what `explain` hands back: the account and the facts,
+//! undecided.
 
-use crate::{Decision, Facts};
+use crate::{Decision, Facts, ReplyAttributes};
 
 /// The result of [`Authorizer::check_password`](crate::Authorizer::check_password).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +12,8 @@ pub struct Outcome {
     pub decision: Decision,
     /// The AD object the user name resolved to, when it resolved to exactly one.
     pub account: Option<AccountSummary>,
+    /// What an accept carries by the user's groups (`[[policy.reply]]`); empty on a reject.
+    pub reply: ReplyAttributes,
 }
 
 /// The identity of one AD user object, as the audit trail records it.

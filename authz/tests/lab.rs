@@ -80,6 +80,7 @@ impl Lab {
         let directory = Directory::new(self.config(urls, timeout)).unwrap();
         let policy = PolicyConfig {
             telework_group: self.get("TELEWORK_GROUP").into(),
+            reply: Vec::new(),
         };
         Authorizer::new(directory, policy)
     }
@@ -317,6 +318,7 @@ async fn starttls_works() {
     config.starttls = true;
     let policy = PolicyConfig {
         telework_group: lab.get("TELEWORK_GROUP").into(),
+        reply: Vec::new(),
     };
     let authorizer = Authorizer::new(Directory::new(config).unwrap(), policy);
     assert_eq!(
@@ -336,6 +338,7 @@ async fn a_misspelt_telework_group_is_not_reported_as_telework_off() {
         telework_group: lab
             .get("TELEWORK_GROUP")
             .replace("Telework-Allowed", "Telework-Alowed"),
+        reply: Vec::new(),
     };
     let authorizer = Authorizer::new(directory, policy);
     for user in ["alice", "frank"] {
@@ -356,6 +359,7 @@ async fn a_refused_service_account_fails_closed() {
     config.bind_password = Zeroizing::new("not-the-service-password".into());
     let policy = PolicyConfig {
         telework_group: lab.get("TELEWORK_GROUP").into(),
+        reply: Vec::new(),
     };
     let authorizer = Authorizer::new(Directory::new(config).unwrap(), policy);
     let outcome = lab.login(&authorizer, "alice").await;

@@ -8,6 +8,7 @@
 //! client's [`IdentityClaim`] (or the [`Rejection`] saying why the certificate names nobody),
 //! the certificate's [`CertificateSummary`] for the audit trail, and the MSK.
 
+mod certificate_check;
 mod certificate_summary;
 mod client_auth_verifier;
 mod eap_tls_fragments;
@@ -21,6 +22,7 @@ mod tls_server;
 #[cfg(any(test, feature = "test-pki"))]
 pub mod test_pki;
 
+pub use certificate_check::{check_client_certificate, CertificateChecks};
 pub use certificate_summary::CertificateSummary;
 pub use eap_tls_peer::{peer_config, EapTlsPeer, PeerError};
 pub use eap_tls_session::{EapTlsSession, Established, Step};

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
 use tracing::{error, info};
@@ -113,6 +115,27 @@ fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
 
 fn build(settings: &EapTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = client_verifier(settings, provider.clone())?;
+    let chain = read_pem::<CertificateDer<'static>>(&settings.certificate_file)?;
+    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file)
+        .map_err(|error| file_error(&settings.private_key_file, error.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.require_ems = true;
+    Ok(Arc::new(config))
+}
+
+/// The client-certificate check of the handshake: webpki rooted only in `ca_file`, with the
+/// CRLs (an expired one fails), then the clientAuth EKU rule. `adgate explain --cert` runs the
+/// same check on a certificate file.
+pub(crate) fn client_verifier(
+    settings: &EapTlsSettings,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsServerError> {
     let mut roots = RootCertStore::empty();
     for certificate in read_pem::<CertificateDer<'static>>(&settings.ca_file)? {
         roots
@@ -123,22 +146,12 @@ fn build(settings: &EapTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError>
     for file in &settings.crl_files {
         crls.extend(read_crls(file)?);
     }
-    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .with_crls(crls)
         .enforce_revocation_expiration()
         .build()
         .map_err(|error| TlsServerError::Verifier(error.to_string()))?;
-    let chain = read_pem::<CertificateDer<'static>>(&settings.certificate_file)?;
-    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file)
-        .map_err(|error| file_error(&settings.private_key_file, error.to_string()))?;
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_client_cert_verifier(Arc::new(ClientAuthVerifier::new(webpki)))
-        .with_single_cert(chain, key)?;
-    config.send_tls13_tickets = 0;
-    config.session_storage = Arc::new(NoServerSessionStorage {});
-    config.require_ems = true;
-    Ok(Arc::new(config))
+    Ok(Arc::new(ClientAuthVerifier::new(webpki)))
 }
 
 /// Every PEM object of type `T` in `path`; an empty file is an error.
@@ -167,7 +180,7 @@ fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
     }
 }
 
-fn file_error(path: &Path, problem: String) -> TlsServerError {
+pub(crate) fn file_error(path: &Path, problem: String) -> TlsServerError {
     TlsServerError::File {
         path: path.to_owned(),
         problem,

@@ -45,6 +45,8 @@ pub(crate) const CHAP_PASSWORD: u8 = rfc2865::CHAP_PASSWORD_TYPE;
 pub(crate) const NAS_IP_ADDRESS: u8 = rfc2865::NAS_IP_ADDRESS_TYPE;
 /// RFC 2865 §5.8.
 pub(crate) const FRAMED_IP_ADDRESS: u8 = rfc2865::FRAMED_IP_ADDRESS_TYPE;
+/// RFC 2865 §5.11.
+pub(crate) const FILTER_ID: u8 = rfc2865::FILTER_ID_TYPE;
 /// RFC 2865 §5.18.
 pub(crate) const REPLY_MESSAGE: u8 = rfc2865::REPLY_MESSAGE_TYPE;
 /// RFC 2865 §5.25.
@@ -53,6 +55,8 @@ pub(crate) const CLASS: u8 = rfc2865::CLASS_TYPE;
 pub(crate) const FRAMED_MTU: u8 = rfc2865::FRAMED_MTU_TYPE;
 /// RFC 2865 §5.24.
 pub(crate) const STATE: u8 = rfc2865::STATE_TYPE;
+/// RFC 2865 §5.27.
+pub(crate) const SESSION_TIMEOUT: u8 = rfc2865::SESSION_TIMEOUT_TYPE;
 /// RFC 2865 §5.31.
 pub(crate) const CALLING_STATION_ID: u8 = rfc2865::CALLING_STATION_ID_TYPE;
 /// RFC 2865 §5.32.
@@ -73,6 +77,8 @@ pub(crate) const ACCT_SESSION_ID: u8 = rfc2866::ACCT_SESSION_ID_TYPE;
 pub(crate) const ACCT_SESSION_TIME: u8 = rfc2866::ACCT_SESSION_TIME_TYPE;
 /// RFC 2866 §5.10.
 pub(crate) const ACCT_TERMINATE_CAUSE: u8 = rfc2866::ACCT_TERMINATE_CAUSE_TYPE;
+/// RFC 2869 §5.18.
+pub(crate) const FRAMED_POOL: u8 = rfc2869::FRAMED_POOL_TYPE;
 /// RFC 2869 §5.1.
 pub(crate) const ACCT_INPUT_GIGAWORDS: u8 = rfc2869::ACCT_INPUT_GIGAWORDS_TYPE;
 /// RFC 2869 §5.2.

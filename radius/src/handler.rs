@@ -8,7 +8,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use crate::accounting::AccountingRequest;
-use crate::dictionary::{CLASS, MESSAGE_AUTHENTICATOR, PROXY_STATE, REPLY_MESSAGE};
+use crate::dictionary::{
+    CLASS, FILTER_ID, FRAMED_POOL, MESSAGE_AUTHENTICATOR, PROXY_STATE, REPLY_MESSAGE,
+    SESSION_TIMEOUT,
+};
 use crate::packet::MAX_ATTRIBUTE_VALUE_LEN;
 use crate::request::AccessRequest;
 
@@ -102,6 +105,25 @@ impl ReplyAttribute {
     /// in the session's Accounting-Requests.
     pub fn class(value: Vec<u8>) -> Result<Self, InvalidReplyAttribute> {
         Self::new(CLASS, value)
+    }
+
+    /// Filter-Id (RFC 2865 §5.11): the name of a filter list the NAS applies to the session.
+    pub fn filter_id(name: &str) -> Result<Self, InvalidReplyAttribute> {
+        Self::new(FILTER_ID, name.as_bytes().to_vec())
+    }
+
+    /// Session-Timeout (RFC 2865 §5.27): in an Access-Accept, the most seconds the session may
+    /// last before the NAS ends it.
+    pub fn session_timeout(seconds: u32) -> Self {
+        Self {
+            attribute_type: SESSION_TIMEOUT,
+            value: seconds.to_be_bytes().to_vec(),
+        }
+    }
+
+    /// Framed-Pool (RFC 2869 §5.18): the name of the address pool the NAS assigns from.
+    pub fn framed_pool(name: &str) -> Result<Self, InvalidReplyAttribute> {
+        Self::new(FRAMED_POOL, name.as_bytes().to_vec())
     }
 
     /// The attribute type (RFC 2865 §5).

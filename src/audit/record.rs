@@ -129,6 +129,35 @@ pub struct CertificateRecord {
     pub cipher_suite: String,
 }
 
+/// The per-group attributes (`[[policy.reply]]`) an Access-Accept carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplyRecord {
+    /// Filter-Id (RFC 2865 §5.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_id: Option<String>,
+    /// What followed `adgate:<request_id>:` in the Class (RFC 2865 §5.25).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_suffix: Option<String>,
+    /// Session-Timeout in seconds (RFC 2865 §5.27).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<u32>,
+    /// Framed-Pool (RFC 2869 §5.18).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub framed_pool: Option<String>,
+}
+
+impl ReplyRecord {
+    /// The record of `reply`, or none when it sets nothing.
+    pub fn of(reply: &adgate_authz::ReplyAttributes) -> Option<ReplyRecord> {
+        (!reply.is_empty()).then(|| ReplyRecord {
+            filter_id: reply.filter_id.clone(),
+            class_suffix: reply.class_suffix.clone(),
+            session_timeout: reply.session_timeout,
+            framed_pool: reply.framed_pool.clone(),
+        })
+    }
+}
+
 /// One line of the trail.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -167,6 +196,9 @@ pub struct Record {
     /// EAP-TLS logins that got as far as a certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateRecord>,
+    /// Accepts that carried per-group reply attributes: which. Added within schema 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyRecord>,
 }
 
 impl Record {
@@ -191,6 +223,7 @@ impl Record {
             message_authenticator: None,
             accounting: None,
             certificate: None,
+            reply: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -480,4 +481,31 @@ pub fn start_with_metrics(edit: impl FnOnce(String) -> String) -> (Adgate, Socke
     let adgate =
         Adgate::start_with(|config| edit(format!("{config}\n[metrics]\nlisten = \"{address}\"\n")));
     (adgate, address)
+}
+
+/// Runs FreeRADIUS' radclient for `command` (`auth`, `acct`, `status`) at `server` with
+/// `attributes` and returns what it printed.
+pub fn radclient(server: SocketAddr, command: &str, attributes: &str) -> String {
+    let mut child = Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", "4", "-S"])
+        .arg(Lab::get().radius_secret_file())
+        .arg(server.to_string())
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("radclient (freeradius-utils) is installed by deploy/lab.sh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(attributes.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
