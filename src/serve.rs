@@ -16,7 +16,7 @@ use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
-use crate::metrics::{DiscardCounts, Metrics};
+use crate::metrics::{DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
@@ -71,6 +71,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             .collect(),
     ));
     let directory = Directory::new(config.directory).context("directory settings")?;
+    let dc_health = directory.dc_health();
     let authorizer = Authorizer::new(directory, config.policy);
     let (trail, writer) = AuditTrail::open(config.audit.clone())?;
     let throttle = Throttle::new(config.throttle);
@@ -83,6 +84,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let handler = Arc::new(gatekeeper);
     let mut metrics = Metrics::new();
     handler.metrics().register(metrics.registry());
+    metrics
+        .registry()
+        .register_collector(Box::new(DomainControllers::new(dc_health)));
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
