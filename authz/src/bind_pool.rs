@@ -86,15 +86,14 @@ impl BindPool {
         result
     }
 
-    /// An idle connection that is still open and goes to the preferred DC, if any.
+    /// An idle connection that is still open and goes to the preferred DC, if any; the
+    /// others are closed.
     fn take_idle(&self) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(mut connection) = idle.pop() {
-            if !connection.ldap.is_closed() && self.connector.keeps(connection.dc) {
-                return Some(connection);
-            }
-        }
-        None
+        idle.retain_mut(|connection| {
+            !connection.ldap.is_closed() && self.connector.keeps(connection.dc)
+        });
+        idle.pop()
     }
 
     async fn open(&self) -> Result<Connection, DirectoryError> {
