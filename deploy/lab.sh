@@ -242,10 +242,12 @@ ensure_unreachable_dc() {
     ip -n "$NETNS" link add adgate-dead0 type veth peer name adgate-dead1 ||
       die "cannot create the veth pair for the unreachable DC address"
   fi
-  ip -n "$NETNS" link set adgate-dead0 up && ip -n "$NETNS" link set adgate-dead1 up &&
+  if ! { ip -n "$NETNS" link set adgate-dead0 up && ip -n "$NETNS" link set adgate-dead1 up &&
     ip -n "$NETNS" route replace "$UNREACHABLE_DC_IP/32" dev adgate-dead0 table local &&
     ip -n "$NETNS" neigh replace "$UNREACHABLE_DC_IP" lladdr 02:00:00:00:00:03 dev adgate-dead0 \
-      nud permanent || die "cannot route $UNREACHABLE_DC_IP into the void"
+      nud permanent; }; then
+    die "cannot route $UNREACHABLE_DC_IP into the void"
+  fi
 }
 
 # Inside the namespace, with the lab's CA and Kerberos config for whatever runs there.
@@ -402,6 +404,15 @@ EOF
 
 provisioned() { [[ -e $DC_DIR/.provisioned && -s $DC_DIR/private/sam.ldb ]]; }
 
+# What provision and join are told so that a DC keeps its files under DIR and listens on IP
+# only (several DCs side by side); sets the array TARGET_OPTIONS.
+target_options() { # DIR IP
+  TARGET_OPTIONS=(--option="interfaces=$2" --option="bind interfaces only=yes"
+    --option="pid directory=$1/run" --option="ncalrpc dir=$1/run/ncalrpc"
+    --option="ntp signd socket directory=$1/run/ntp_signd"
+    --option="log file=$1/log/samba.log" --option="server services=-dnsupdate -nbt -wrepl")
+}
+
 ensure_provisioned() {
   if provisioned; then
     [[ -s $ADMIN_PW_FILE ]] || die "$ADMIN_PW_FILE is missing for a provisioned DC: run 'deploy/lab.sh down' then 'up'"
@@ -413,15 +424,11 @@ ensure_provisioned() {
   # An empty config file keeps provision from copying settings out of /etc/samba/smb.conf.
   : >"$SMBCONF"
   say "provisioning $REALM (domain $NETBIOS_DOMAIN, host $DC_HOST) in $DC_DIR"
+  target_options "$DC_DIR" "$DC1_IP"
   if ! in_ns samba-tool domain provision --configfile="$SMBCONF" --targetdir="$DC_DIR" \
     --realm="$REALM" --domain="$NETBIOS_DOMAIN" --server-role=dc --dns-backend=SAMBA_INTERNAL \
     --use-rfc2307 --host-name="$DC_HOST" --host-ip=127.0.0.1 \
-    --adminpass="$(<"$ADMIN_PW_FILE")" \
-    --option="interfaces=$DC1_IP" --option="bind interfaces only=yes" \
-    --option="pid directory=$DC_DIR/run" --option="ncalrpc dir=$DC_DIR/run/ncalrpc" \
-    --option="ntp signd socket directory=$DC_DIR/run/ntp_signd" \
-    --option="log file=$DC_DIR/log/samba.log" \
-    --option="server services=-dnsupdate -nbt -wrepl" \
+    --adminpass="$(<"$ADMIN_PW_FILE")" "${TARGET_OPTIONS[@]}" \
     </dev/null >"$LAB/provision.log" 2>&1; then
     tail -n 25 "$LAB/provision.log" >&2
     die "samba-tool domain provision failed (log: $LAB/provision.log)"
@@ -872,14 +879,10 @@ ensure_dc2_joined() {
   mkdir -p "$dir/etc" "$dir/run" "$dir/log"
   : >"$dir/etc/smb.conf"
   say "joining $DC2_FQDN to $REALM as a second DC in $dir"
+  target_options "$dir" "$DC2_IP"
   if ! in_ns env PASSWD="$(<"$ADMIN_PW_FILE")" samba-tool domain join "$DNS_DOMAIN" DC \
     --configfile="$dir/etc/smb.conf" --targetdir="$dir" --server="$DC_FQDN" -U Administrator \
-    --dns-backend=SAMBA_INTERNAL --option="netbios name=DC2" \
-    --option="interfaces=$DC2_IP" --option="bind interfaces only=yes" \
-    --option="pid directory=$dir/run" --option="ncalrpc dir=$dir/run/ncalrpc" \
-    --option="ntp signd socket directory=$dir/run/ntp_signd" \
-    --option="log file=$dir/log/samba.log" \
-    --option="server services=-dnsupdate -nbt -wrepl" \
+    --dns-backend=SAMBA_INTERNAL --option="netbios name=DC2" "${TARGET_OPTIONS[@]}" \
     </dev/null >"$LAB/dc2-join.log" 2>&1; then
     tail -n 25 "$LAB/dc2-join.log" >&2
     die "samba-tool domain join failed (log: $LAB/dc2-join.log)"
