@@ -871,11 +871,13 @@ dc2_joined() { [[ -e $LAB/dc2/.provisioned && -s $LAB/dc2/private/sam.ldb ]]; }
 ensure_dc2_joined() {
   dc2_joined && return 0
   local t=${EPOCHREALTIME/./} dir="$LAB/dc2"
-  if [[ -e $dir ]]; then
-    # A join that failed half-way may have left dc2's account and NTDS objects behind.
-    samba_tool domain demote --remove-other-dead-server=DC2 </dev/null >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  fi
+  select_dc dc2
+  stop_samba
+  select_dc dc1
+  # A join that failed half-way, or a dc2 whose files were deleted, leaves dc2's account and
+  # NTDS objects in the domain, and a new join would fail on them.
+  samba_tool domain demote --remove-other-dead-server=DC2 </dev/null >/dev/null 2>&1 || true
+  rm -rf "$dir"
   mkdir -p "$dir/etc" "$dir/run" "$dir/log"
   : >"$dir/etc/smb.conf"
   say "joining $DC2_FQDN to $REALM as a second DC in $dir"
