@@ -21,7 +21,8 @@
 #   exec     run CMD inside the namespace (LDAPTLS_CACERT and KRB5_CONFIG set for the lab)
 #   dc2 up   join a second DC, dc2.corp.example.test on 127.0.0.2, to the lab domain and start
 #            it (idempotent; needs `up` first); `dc2 stop` / `dc2 start` stop and start only it.
-#            dc1 listens on 127.0.0.1 only, dc2 on 127.0.0.2 only; both replicate (DRS).
+#            dc1 listens on 127.0.0.1 only, dc2 on 127.0.0.2 only; dc2 pulls dc1's changes
+#            every 5 s (DRS replication).
 #            127.0.0.3 ($UNREACHABLE_DC_IP in lab.env) is a DC address that silently drops
 #            every packet: a connect to it times out, as to a powered-off DC.
 #
@@ -378,6 +379,7 @@ render_smbconf() {
 	bind interfaces only = yes
 	dns forwarder =
 	server services = -dnsupdate -nbt -wrepl
+	dreplsrv:periodic_interval = 5
 	private dir = $DC_DIR/private
 	lock directory = $DC_DIR
 	state directory = $DC_DIR/state
@@ -893,15 +895,20 @@ ensure_dc2_joined() {
   say "joined in $(since "$t")s"
 }
 
-# samba's own inbound replication on dc2 fails here (its DRS bind to dc1 ends in
-# WERR_INVALID_PARAMETER), so dc2 is brought up to date explicitly: an incremental pull of the
-# domain partition, run by samba-tool on dc2's database (~1 s).
-pull_into_dc2() {
-  local t=${EPOCHREALTIME/./}
+# Replication between the lab's DCs. Kerberos for DRS needs each DC's replication SPN
+# (E3514235-…/<NTDS GUID>/<domain>), which samba_spnupdate adds — run by the dnsupdate service
+# that the lab turns off, so run here. dc2's KDC learns dc1's SPNs by a first pull run by
+# samba-tool on dc2's database (~1 s); after that dc2's own replication service pulls from dc1
+# (every 5 s: change notification from dc1 does not reach dc2 here).
+ensure_replication() {
+  local t=${EPOCHREALTIME/./} dir
+  for dir in "$LAB/dc" "$LAB/dc2"; do
+    quietly "adding the replication SPNs of $dir" in_ns samba_spnupdate --configfile="$dir/etc/smb.conf"
+  done
   quietly "replicating $BASE_DN from dc1 to dc2" in_ns env PASSWD="$(<"$ADMIN_PW_FILE")" \
     samba-tool drs replicate "$DC2_FQDN" "$DC_FQDN" "$BASE_DN" --local -U Administrator \
     --configfile="$LAB/dc2/etc/smb.conf"
-  say "dc2 has dc1's changes (replicated in $(since "$t")s)"
+  say "dc2 has dc1's changes and pulls new ones every 5 s (set up in $(since "$t")s)"
 }
 
 cmd_dc2() {
@@ -921,7 +928,7 @@ cmd_dc2() {
       start_samba
       select_dc dc1
       ensure_dns_record "$DC2_HOST" "$DC2_IP"
-      pull_into_dc2
+      ensure_replication
       say "dc2 up: $DC2_LDAPS_URL (certificate with SAN DNS:$DC2_FQDN)"
       ;;
     start)
