@@ -29,7 +29,7 @@ impl Collector for DomainControllers {
         let dcs = self.health.snapshot();
         let mut up = encoder.encode_descriptor(
             "ldap_dc_up",
-            "1 while the domain controller is used, 0 while it is marked down after a failure",
+            "0 while the domain controller is marked down after a failure, else 1",
             None,
             MetricType::Gauge,
         )?;
