@@ -86,6 +86,14 @@ impl Connector {
         if urls.is_empty() {
             return Err(ConfigError::NoUrls);
         }
+        let repeated = (1..urls.len()).find(|&i| urls[..i].contains(&urls[i]));
+        if let Some(url) = repeated.map(|i| &urls[i]) {
+            // Each DC is one series in the metrics, keyed by its URL.
+            return Err(ConfigError::BadUrl {
+                url: url.clone(),
+                problem: "listed twice".into(),
+            });
+        }
         let servers = urls
             .iter()
             .map(|url| parse_server(url, starttls, allow_plain_ldap))
@@ -423,6 +431,22 @@ pub(crate) mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_url_listed_twice_is_refused() {
+        let url = "ldaps://dc1.corp.example.test".to_owned();
+        let error = Connector::new(
+            &[url.clone(), "ldaps://dc2".into(), url.clone()],
+            Path::new("/x"),
+            Duration::from_secs(1),
+            false,
+            false,
+            DcHealth::new(),
+        );
+        assert!(
+            matches!(error, Err(ConfigError::BadUrl { url: bad, problem }) if bad == url && problem == "listed twice")
+        );
     }
 
     #[test]
