@@ -11,7 +11,7 @@
 # the Telework-Allowed group and fixture users in known states, and writes a ready adgate
 # config (adgate.toml) and a KEY=VALUE file (lab.env) for the tests.
 #
-# Usage: deploy/lab.sh up|down|status|start|stop|tool ARGS...|exec CMD...
+# Usage: deploy/lab.sh up|down|status|start|stop|dc2 up|start|stop|tool ARGS...|exec CMD...
 #   up       build or repair the lab and restore every fixture (idempotent; fast when up)
 #   down     stop samba, delete the namespace, /etc/netns/NETNS and the lab dir
 #   status   namespace / samba / LDAPS; exit 0 only if all three are good
@@ -19,6 +19,12 @@
 #   start    start only samba and wait until LDAPS answers — "AD came back"
 #   tool     samba-tool ARGS against the lab DC as Administrator, inside the namespace
 #   exec     run CMD inside the namespace (LDAPTLS_CACERT and KRB5_CONFIG set for the lab)
+#   dc2 up   join a second DC, dc2.corp.example.test on 127.0.0.2, to the lab domain and start
+#            it (idempotent; needs `up` first); `dc2 stop` / `dc2 start` stop and start only it.
+#            dc1 listens on 127.0.0.1 only, dc2 on 127.0.0.2 only; dc2 pulls dc1's changes
+#            every 5 s (DRS replication).
+#            127.0.0.3 ($UNREACHABLE_DC_IP in lab.env) is a DC address that silently drops
+#            every packet: a connect to it times out, as to a powered-off DC.
 #
 # Environment: ADGATE_LAB_DIR (default /var/lib/adgate-lab), ADGATE_LAB_NETNS (default
 # adgate-lab; several labs, each with its own dir and namespace, can run side by side),
@@ -37,6 +43,11 @@ readonly DNS_DOMAIN=corp.example.test
 readonly NETBIOS_DOMAIN=CORP
 readonly DC_HOST=dc1
 readonly DC_FQDN=dc1.corp.example.test
+readonly DC1_IP=127.0.0.1
+readonly DC2_HOST=dc2
+readonly DC2_FQDN=dc2.corp.example.test
+readonly DC2_IP=127.0.0.2
+readonly UNREACHABLE_DC_IP=127.0.0.3
 readonly BASE_DN="DC=corp,DC=example,DC=test"
 readonly USERS_DN="CN=Users,$BASE_DN"
 readonly ADMIN_DN="CN=Administrator,$USERS_DN"
@@ -46,7 +57,8 @@ readonly TELEWORK_DN="CN=Telework-Allowed,$USERS_DN"
 readonly DEVELOPERS_DN="CN=Developers,$USERS_DN"
 readonly VPN_ENGINEERING_DN="CN=VPN-Engineering,$USERS_DN"   # [[policy.reply]] fixture group
 readonly TEAM_BACKEND_DN="CN=Team-Backend,$USERS_DN"         # member of VPN-Engineering
-readonly LDAPS_URL="ldaps://$DC_FQDN:636"
+readonly DC1_LDAPS_URL="ldaps://$DC_FQDN:636"
+readonly DC2_LDAPS_URL="ldaps://$DC2_FQDN:636"
 readonly IN_CHAIN="1.2.840.113556.1.4.1941"
 
 readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
@@ -80,11 +92,19 @@ user_dn() { echo "CN=$1,$USERS_DN"; }
 LAB=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
 [[ $LAB == /* ]] || LAB="$PWD/$LAB"
 LAB=${LAB%/}
-DC_DIR="$LAB/dc"                     # samba's targetdir: etc/ private/ state/ cache/ run/ log/
-SMBCONF="$DC_DIR/etc/smb.conf"
-PIDFILE="$LAB/samba.pid"
-SAMBA_LOG="$LAB/samba.log"
 TLS_DIR="$LAB/tls"
+# The DC that the samba, TLS and LDAPS functions act on: dc1 unless `select_dc dc2` said so.
+select_dc() { # dc1|dc2
+  case $1 in
+    dc1) DC_NAME=DC1 DC_IP=$DC1_IP LDAPS_URL=$DC1_LDAPS_URL DC_DIR="$LAB/dc" \
+      PIDFILE="$LAB/samba.pid" SAMBA_LOG="$LAB/samba.log" CERT="$TLS_DIR/dc" CERT_FQDN=$DC_FQDN ;;
+    dc2) DC_NAME=DC2 DC_IP=$DC2_IP LDAPS_URL=$DC2_LDAPS_URL DC_DIR="$LAB/dc2" \
+      PIDFILE="$LAB/dc2-samba.pid" SAMBA_LOG="$LAB/dc2-samba.log" CERT="$TLS_DIR/dc2" \
+      CERT_FQDN=$DC2_FQDN ;;
+  esac
+  SMBCONF="$DC_DIR/etc/smb.conf"    # DC_DIR is samba's targetdir: etc/ private/ state/ ...
+}
+select_dc dc1
 CA_FILE="$LAB/ad-ca.pem"
 ADMIN_PW_FILE="$LAB/admin.password"
 FIXTURE_PW_FILE="$LAB/fixture.password"
@@ -203,7 +223,8 @@ ensure_netns() {
   write_if_changed "$NETNS_ETC/hosts" 0644 <<EOF || true
 # written by deploy/lab.sh: inside the lab namespace every name is on loopback
 127.0.0.1	localhost
-127.0.0.1	$DC_FQDN $DC_HOST
+$DC1_IP	$DC_FQDN $DC_HOST
+$DC2_IP	$DC2_FQDN $DC2_HOST
 127.0.0.1	$host
 ::1	localhost ip6-localhost ip6-loopback
 EOF
@@ -212,12 +233,30 @@ EOF
     ip netns add "$NETNS" || die "cannot create network namespace $NETNS"
   fi
   ip -n "$NETNS" link set lo up || die "cannot bring up lo in namespace $NETNS"
+  # dc2's own address: samba binds only to addresses an interface has.
+  ip -n "$NETNS" addr replace "$DC2_IP/8" dev lo || die "cannot add $DC2_IP to lo in $NETNS"
+  ensure_unreachable_dc
   say "namespace $NETNS ready (loopback only)"
+}
+
+# $UNREACHABLE_DC_IP is routed into a veth pair whose far end drops everything (a MAC nobody
+# has): SYNs vanish, as when a DC is powered off or firewalled. Nothing leaves the namespace.
+ensure_unreachable_dc() {
+  if ! ip -n "$NETNS" link show adgate-dead0 >/dev/null 2>&1; then
+    ip -n "$NETNS" link add adgate-dead0 type veth peer name adgate-dead1 ||
+      die "cannot create the veth pair for the unreachable DC address"
+  fi
+  if ! { ip -n "$NETNS" link set adgate-dead0 up && ip -n "$NETNS" link set adgate-dead1 up &&
+    ip -n "$NETNS" route replace "$UNREACHABLE_DC_IP/32" dev adgate-dead0 table local &&
+    ip -n "$NETNS" neigh replace "$UNREACHABLE_DC_IP" lladdr 02:00:00:00:00:03 dev adgate-dead0 \
+      nud permanent; }; then
+    die "cannot route $UNREACHABLE_DC_IP into the void"
+  fi
 }
 
 # Inside the namespace, with the lab's CA and Kerberos config for whatever runs there.
 in_ns() {
-  ip netns exec "$NETNS" env LDAPTLS_CACERT="$CA_FILE" KRB5_CONFIG="$DC_DIR/private/krb5.conf" "$@"
+  ip netns exec "$NETNS" env LDAPTLS_CACERT="$CA_FILE" KRB5_CONFIG="$LAB/dc/private/krb5.conf" "$@"
 }
 
 # --- secrets ---------------------------------------------------------------------------
@@ -267,13 +306,13 @@ ensure_lab_dir() {
 
 # --- TLS: a lab CA issues the DC a certificate whose SAN names dc1.corp.example.test ---------
 dc_cert_ok() {
-  [[ -s $TLS_DIR/dc.key && -s $TLS_DIR/dc.pem ]] || return 1
-  openssl verify -CAfile "$TLS_DIR/ca.pem" "$TLS_DIR/dc.pem" >/dev/null 2>&1 || return 1
-  openssl x509 -in "$TLS_DIR/dc.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1 || return 1
-  openssl x509 -in "$TLS_DIR/dc.pem" -noout -ext subjectAltName 2>/dev/null |
-    grep -q "DNS:$DC_FQDN" || return 1
-  [[ $(openssl x509 -in "$TLS_DIR/dc.pem" -noout -pubkey) == \
-    "$(openssl pkey -in "$TLS_DIR/dc.key" -pubout 2>/dev/null)" ]]
+  [[ -s $CERT.key && -s $CERT.pem ]] || return 1
+  openssl verify -CAfile "$TLS_DIR/ca.pem" "$CERT.pem" >/dev/null 2>&1 || return 1
+  openssl x509 -in "$CERT.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1 || return 1
+  openssl x509 -in "$CERT.pem" -noout -ext subjectAltName 2>/dev/null |
+    grep -q "DNS:$CERT_FQDN" || return 1
+  [[ $(openssl x509 -in "$CERT.pem" -noout -pubkey) == \
+    "$(openssl pkey -in "$CERT.key" -pubout 2>/dev/null)" ]]
 }
 
 make_ca() {
@@ -289,22 +328,22 @@ make_ca() {
 
 make_dc_cert() {
   quietly "creating the DC key" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-    -out "$TLS_DIR/dc.key"
-  chmod 0600 "$TLS_DIR/dc.key"  # samba refuses a key file readable by others
-  quietly "creating the DC certificate request" openssl req -new -sha256 -key "$TLS_DIR/dc.key" \
-    -out "$TLS_DIR/dc.csr" -subj "/O=adgate lab/CN=$DC_FQDN"
-  cat >"$TLS_DIR/dc.ext" <<EOF
+    -out "$CERT.key"
+  chmod 0600 "$CERT.key"  # samba refuses a key file readable by others
+  quietly "creating the DC certificate request" openssl req -new -sha256 -key "$CERT.key" \
+    -out "$CERT.csr" -subj "/O=adgate lab/CN=$CERT_FQDN"
+  cat >"$CERT.ext" <<EOF
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = DNS:$DC_FQDN
+subjectAltName = DNS:$CERT_FQDN
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
-  quietly "issuing the DC certificate" openssl x509 -req -sha256 -days 825 -in "$TLS_DIR/dc.csr" \
+  quietly "issuing the DC certificate" openssl x509 -req -sha256 -days 825 -in "$CERT.csr" \
     -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" -CAcreateserial -CAserial "$TLS_DIR/ca.srl" \
-    -extfile "$TLS_DIR/dc.ext" -out "$TLS_DIR/dc.pem"
-  rm -f "$TLS_DIR/dc.csr"
+    -extfile "$CERT.ext" -out "$CERT.pem"
+  rm -f "$CERT.csr"
 }
 
 TLS_CHANGED=0
@@ -322,6 +361,7 @@ ensure_tls() {
     dc_cert_ok || die "the DC certificate just issued does not verify against the lab CA"
     TLS_CHANGED=1
   fi
+  [[ $DC_NAME == DC1 ]] || return 0
   write_if_changed "$CA_FILE" 0644 <"$TLS_DIR/ca.pem" || true
   say "TLS: lab CA $CA_FILE, DC certificate with SAN DNS:$DC_FQDN"
 }
@@ -333,15 +373,16 @@ render_smbconf() {
   cat <<EOF
 # written by deploy/lab.sh — rewritten by every \`up\`; edit the script, not this file
 [global]
-	netbios name = DC1
+	netbios name = $DC_NAME
 	workgroup = $NETBIOS_DOMAIN
 	realm = $REALM
 	server role = active directory domain controller
 	idmap_ldb:use rfc2307 = yes
-	interfaces = lo
+	interfaces = $DC_IP
 	bind interfaces only = yes
 	dns forwarder =
 	server services = -dnsupdate -nbt -wrepl
+	dreplsrv:periodic_interval = 5
 	private dir = $DC_DIR/private
 	lock directory = $DC_DIR
 	state directory = $DC_DIR/state
@@ -352,8 +393,8 @@ render_smbconf() {
 	ntp signd socket directory = $DC_DIR/run/ntp_signd
 	log file = $DC_DIR/log/samba.log
 	tls enabled = yes
-	tls keyfile = $TLS_DIR/dc.key
-	tls certfile = $TLS_DIR/dc.pem
+	tls keyfile = $CERT.key
+	tls certfile = $CERT.pem
 	tls cafile = $TLS_DIR/ca.pem
 
 [sysvol]
@@ -368,6 +409,15 @@ EOF
 
 provisioned() { [[ -e $DC_DIR/.provisioned && -s $DC_DIR/private/sam.ldb ]]; }
 
+# What provision and join are told so that a DC keeps its files under DIR and listens on IP
+# only (several DCs side by side); sets the array TARGET_OPTIONS.
+target_options() { # DIR IP
+  TARGET_OPTIONS=(--option="interfaces=$2" --option="bind interfaces only=yes"
+    --option="pid directory=$1/run" --option="ncalrpc dir=$1/run/ncalrpc"
+    --option="ntp signd socket directory=$1/run/ntp_signd"
+    --option="log file=$1/log/samba.log" --option="server services=-dnsupdate -nbt -wrepl")
+}
+
 ensure_provisioned() {
   if provisioned; then
     [[ -s $ADMIN_PW_FILE ]] || die "$ADMIN_PW_FILE is missing for a provisioned DC: run 'deploy/lab.sh down' then 'up'"
@@ -379,15 +429,11 @@ ensure_provisioned() {
   # An empty config file keeps provision from copying settings out of /etc/samba/smb.conf.
   : >"$SMBCONF"
   say "provisioning $REALM (domain $NETBIOS_DOMAIN, host $DC_HOST) in $DC_DIR"
+  target_options "$DC_DIR" "$DC1_IP"
   if ! in_ns samba-tool domain provision --configfile="$SMBCONF" --targetdir="$DC_DIR" \
     --realm="$REALM" --domain="$NETBIOS_DOMAIN" --server-role=dc --dns-backend=SAMBA_INTERNAL \
     --use-rfc2307 --host-name="$DC_HOST" --host-ip=127.0.0.1 \
-    --adminpass="$(<"$ADMIN_PW_FILE")" \
-    --option="interfaces=lo" --option="bind interfaces only=yes" \
-    --option="pid directory=$DC_DIR/run" --option="ncalrpc dir=$DC_DIR/run/ncalrpc" \
-    --option="ntp signd socket directory=$DC_DIR/run/ntp_signd" \
-    --option="log file=$DC_DIR/log/samba.log" \
-    --option="server services=-dnsupdate -nbt -wrepl" \
+    --adminpass="$(<"$ADMIN_PW_FILE")" "${TARGET_OPTIONS[@]}" \
     </dev/null >"$LAB/provision.log" 2>&1; then
     tail -n 25 "$LAB/provision.log" >&2
     die "samba-tool domain provision failed (log: $LAB/provision.log)"
@@ -427,8 +473,8 @@ ldaps_answers() {
     dnsHostName </dev/null >/dev/null 2>&1
 }
 
-port_in_use() { # PORT — is anything listening on it in the namespace?
-  in_ns bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+port_in_use() { # PORT — is anything listening on it at the DC's address in the namespace?
+  in_ns bash -c "exec 3<>/dev/tcp/$DC_IP/$1" 2>/dev/null
 }
 
 show_samba_logs() {
@@ -546,13 +592,13 @@ samba_tool() {
 unicode_pwd() { printf '"%s"' "$(<"$1")" | iconv -f UTF-8 -t UTF-16LE | base64 -w0; }
 
 # --- directory content -----------------------------------------------------------------
-ensure_dns_record() {
+ensure_dns_record() { # HOST IP
   local records
-  records=$(samba_tool dns query 127.0.0.1 "$DNS_DOMAIN" "$DC_HOST" A </dev/null 2>&1) || true
-  [[ $records == *"A: 127.0.0.1 "* ]] && return 0
-  quietly "adding the A record $DC_FQDN -> 127.0.0.1" \
-    samba_tool dns add 127.0.0.1 "$DNS_DOMAIN" "$DC_HOST" A 127.0.0.1
-  say "DNS: added A record $DC_FQDN -> 127.0.0.1"
+  records=$(samba_tool dns query 127.0.0.1 "$DNS_DOMAIN" "$1" A </dev/null 2>&1) || true
+  [[ $records == *"A: $2 "* ]] && return 0
+  quietly "adding the A record $1.$DNS_DOMAIN -> $2" \
+    samba_tool dns add 127.0.0.1 "$DNS_DOMAIN" "$1" A "$2"
+  say "DNS: added A record $1.$DNS_DOMAIN -> $2"
 }
 
 ldif_value() { # ATTR (LDIF on stdin) — first value of ATTR
@@ -837,7 +883,84 @@ NETBIOS_DOMAIN=$NETBIOS_DOMAIN
 ADMIN_PASSWORD_FILE=$ADMIN_PW_FILE
 ADGATE_CONFIG=$LAB/adgate.toml
 DC_FQDN=$DC_FQDN
+DC2_LDAP_URL=$DC2_LDAPS_URL
+UNREACHABLE_DC_IP=$UNREACHABLE_DC_IP
 EOF
+}
+
+# --- the second DC: joined to the domain, replicating with dc1 --------------------------
+dc2_joined() { [[ -e $LAB/dc2/.provisioned && -s $LAB/dc2/private/sam.ldb ]]; }
+
+ensure_dc2_joined() {
+  dc2_joined && return 0
+  local t=${EPOCHREALTIME/./} dir="$LAB/dc2"
+  select_dc dc2
+  stop_samba
+  select_dc dc1
+  # A join that failed half-way, or a dc2 whose files were deleted, leaves dc2's account and
+  # NTDS objects in the domain, and a new join would fail on them.
+  samba_tool domain demote --remove-other-dead-server=DC2 </dev/null >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  mkdir -p "$dir/etc" "$dir/run" "$dir/log"
+  : >"$dir/etc/smb.conf"
+  say "joining $DC2_FQDN to $REALM as a second DC in $dir"
+  target_options "$dir" "$DC2_IP"
+  if ! in_ns env PASSWD="$(<"$ADMIN_PW_FILE")" samba-tool domain join "$DNS_DOMAIN" DC \
+    --configfile="$dir/etc/smb.conf" --targetdir="$dir" --server="$DC_FQDN" -U Administrator \
+    --dns-backend=SAMBA_INTERNAL --option="netbios name=DC2" "${TARGET_OPTIONS[@]}" \
+    </dev/null >"$LAB/dc2-join.log" 2>&1; then
+    tail -n 25 "$LAB/dc2-join.log" >&2
+    die "samba-tool domain join failed (log: $LAB/dc2-join.log)"
+  fi
+  : >"$dir/.provisioned"
+  say "joined in $(since "$t")s"
+}
+
+# Replication between the lab's DCs. Kerberos for DRS needs each DC's replication SPN
+# (E3514235-…/<NTDS GUID>/<domain>), which samba_spnupdate adds — run by the dnsupdate service
+# that the lab turns off, so run here. dc2's KDC learns dc1's SPNs by a first pull run by
+# samba-tool on dc2's database (~1 s); after that dc2's own replication service pulls from dc1
+# (every 5 s: change notification from dc1 does not reach dc2 here).
+ensure_replication() {
+  local t=${EPOCHREALTIME/./} dir
+  for dir in "$LAB/dc" "$LAB/dc2"; do
+    quietly "adding the replication SPNs of $dir" in_ns samba_spnupdate --configfile="$dir/etc/smb.conf"
+  done
+  quietly "replicating $BASE_DN from dc1 to dc2" in_ns env PASSWD="$(<"$ADMIN_PW_FILE")" \
+    samba-tool drs replicate "$DC2_FQDN" "$DC_FQDN" "$BASE_DN" --local -U Administrator \
+    --configfile="$LAB/dc2/etc/smb.conf"
+  say "dc2 has dc1's changes and pulls new ones every 5 s (set up in $(since "$t")s)"
+}
+
+cmd_dc2() {
+  local action=${1:-}
+  provisioned || die "no lab DC in $LAB: run 'deploy/lab.sh up' first"
+  case $action in
+    up)
+      ensure_netns
+      start_samba
+      select_dc dc2
+      ensure_tls
+      select_dc dc1
+      ensure_dc2_joined
+      select_dc dc2
+      ensure_smbconf
+      if ((TLS_CHANGED || SMBCONF_CHANGED)); then restart_samba_if_running "configuration changed"; fi
+      start_samba
+      select_dc dc1
+      ensure_dns_record "$DC2_HOST" "$DC2_IP"
+      ensure_replication
+      say "dc2 up: $DC2_LDAPS_URL (certificate with SAN DNS:$DC2_FQDN)"
+      ;;
+    start)
+      dc2_joined || die "dc2 is not joined: run 'deploy/lab.sh dc2 up' first"
+      netns_exists || ensure_netns
+      select_dc dc2
+      start_samba
+      ;;
+    stop) select_dc dc2; stop_samba ;;
+    *) die "usage: deploy/lab.sh dc2 up|start|stop" ;;
+  esac
 }
 
 # --- commands --------------------------------------------------------------------------
@@ -854,7 +977,7 @@ cmd_up() {
   if ((TLS_CHANGED)); then restart_samba_if_running "new TLS certificate"
   elif ((SMBCONF_CHANGED)); then restart_samba_if_running "smb.conf changed"; fi
   start_samba
-  ensure_dns_record
+  ensure_dns_record "$DC_HOST" "$DC1_IP"
   ensure_password_policy
   ensure_objects
   restore_fixtures
@@ -866,6 +989,9 @@ cmd_up() {
 
 cmd_down() {
   local pids
+  select_dc dc2
+  stop_samba
+  select_dc dc1
   stop_samba
   if netns_exists; then
     # Anything else still in the lab namespace (adgate or a test left running) goes too.
@@ -932,7 +1058,7 @@ main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-    up | down | status | start | stop | tool | exec) ;;
+    up | down | status | start | stop | dc2 | tool | exec) ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -943,6 +1069,7 @@ main() {
     down) take_lock; cmd_down ;;
     start) take_lock; cmd_start ;;
     stop) take_lock; stop_samba ;;
+    dc2) take_lock; cmd_dc2 "$@" ;;
     status) cmd_status ;;
     tool) cmd_tool "$@" ;;
     exec) cmd_exec "$@" ;;

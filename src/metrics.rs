@@ -2,12 +2,14 @@
 //! encoded on each scrape in the OpenMetrics text format, or the classic Prometheus one for
 //! scrapers that do not ask for OpenMetrics. The families are defined beside the
 //! code they measure (the gatekeeper's in `gatekeeper/metrics.rs`, the RADIUS listeners' discard
-//! counts in `metrics/discards.rs`); this file only assembles them and adds build information.
-//! Label values are bounded: configured client names, packet types, verdicts and reason codes —
-//! never user names, passwords or addresses.
+//! counts in `metrics/discards.rs`, the domain controllers' state in
+//! `metrics/domain_controllers.rs`); this file only assembles them and adds build information.
+//! Label values are bounded: configured client names and DC URLs, packet types, verdicts and
+//! reason codes — never user names, passwords or addresses.
 
 mod classic_text;
 mod discards;
+mod domain_controllers;
 mod http;
 
 use prometheus_client::encoding::text::encode;
@@ -16,6 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use discards::DiscardCounts;
+pub use domain_controllers::DomainControllers;
 pub use http::{spawn_listener, Readiness};
 
 /// Every metric family adgate exports.

@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adgate_authz::{Authorizer, Directory};
+use adgate_authz::{Authorizer, DcHealth, Directory};
 use adgate_radius::{ClientState, ClientTable, NasClient};
 use anyhow::Context;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -69,8 +69,16 @@ pub struct Summary {
 }
 
 /// Loads the file at `path` and builds everything it describes that a reload may replace,
-/// checking every file it names; the start-only settings are returned as they are.
-pub fn load(path: &Path) -> anyhow::Result<(StartOnly, Reloadable)> {
+/// checking every file it names; the start-only settings are returned as they are. When
+/// reloading, `running` is the start-only part in use: a file that changes it is refused before
+/// anything is built. The directory is built last, with `dc_health` (the running directory's on
+/// a reload, so that the per-DC state and counters carry over), so that a refused file never
+/// changes which DCs that handle tracks.
+pub fn load(
+    path: &Path,
+    running: Option<&StartOnly>,
+    dc_health: DcHealth,
+) -> anyhow::Result<(StartOnly, Reloadable)> {
     // Every field is named, so a new setting must be sorted into one of the two parts.
     let Config {
         auth_listen,
@@ -86,7 +94,26 @@ pub fn load(path: &Path) -> anyhow::Result<(StartOnly, Reloadable)> {
         metrics_listen,
         radsec,
     } = Config::load(path)?;
-    let radsec_trust = radsec
+    let start_only = StartOnly {
+        auth_listen,
+        acct_listen,
+        max_in_flight,
+        audit,
+        syslog,
+        metrics_listen,
+        radsec,
+    };
+    if let Some(running) = running {
+        let restart = running.changed_in(&start_only);
+        if !restart.is_empty() {
+            anyhow::bail!(
+                "{} changed, which needs a restart (nothing was applied)",
+                restart.join(", ")
+            );
+        }
+    }
+    let radsec_trust = start_only
+        .radsec
         .as_ref()
         .map(|settings| RadsecTrust::load(settings, &clients))
         .transpose()?;
@@ -97,7 +124,6 @@ pub fn load(path: &Path) -> anyhow::Result<(StartOnly, Reloadable)> {
         eap_tls: eap_tls.is_some(),
         radsec_clients: radsec_trust.as_ref().map_or(0, RadsecTrust::client_count),
     };
-    let directory = Directory::new(directory).context("directory settings")?;
     let eap_tls = eap_tls
         .map(EapTlsLogins::new)
         .transpose()
@@ -118,15 +144,8 @@ pub fn load(path: &Path) -> anyhow::Result<(StartOnly, Reloadable)> {
             })
             .collect(),
     );
-    let start_only = StartOnly {
-        auth_listen,
-        acct_listen,
-        max_in_flight,
-        audit,
-        syslog,
-        metrics_listen,
-        radsec,
-    };
+    let directory =
+        Directory::with_dc_health(directory, dc_health).context("directory settings")?;
     let reloadable = Reloadable {
         clients,
         authorizer: Authorizer::new(directory, policy),
@@ -296,6 +315,7 @@ pub struct Reloader {
     clients: Arc<ClientTable>,
     handler: Arc<CurrentHandler<Gatekeeper>>,
     radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    dc_health: DcHealth,
     metrics: ReloadMetrics,
 }
 
@@ -304,6 +324,8 @@ pub struct Running {
     pub clients: Arc<ClientTable>,
     pub handler: Arc<CurrentHandler<Gatekeeper>>,
     pub radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    /// The per-DC state the running directory keeps, handed to the next one.
+    pub dc_health: DcHealth,
 }
 
 impl Reloader {
@@ -325,6 +347,7 @@ impl Reloader {
             clients: running.clients,
             handler: running.handler,
             radsec: running.radsec,
+            dc_health: running.dc_health,
             metrics,
         }
     }
@@ -362,14 +385,11 @@ impl Reloader {
     }
 
     fn try_reload(&mut self) -> anyhow::Result<String> {
-        let (start_only, new) = load(&self.path)?;
-        let restart = self.start_only.changed_in(&start_only);
-        if !restart.is_empty() {
-            anyhow::bail!(
-                "{} changed, which needs a restart (nothing was applied)",
-                restart.join(", ")
-            );
-        }
+        let (_, new) = load(
+            &self.path,
+            Some(&self.start_only),
+            self.dc_health.clone(),
+        )?;
         // A RadSec listener is bound at start; `changed_in` refused adding or removing one.
         if let (Some(trust), Some(new_trust)) = (&self.radsec, new.radsec) {
             trust.replace(new_trust);

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use adgate_authz::DcHealth;
 use adgate_radius::{Service, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::Gatekeeper;
-use crate::metrics::{DiscardCounts, Metrics};
+use crate::metrics::{DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::syslog::spawn_forwarder;
@@ -28,7 +29,7 @@ const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Checks the config and everything it names, printing a summary.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
-    let (start_only, loaded) = crate::reload::load(path)?;
+    let (start_only, loaded) = crate::reload::load(path, None, DcHealth::new())?;
     if let Some(key) = &start_only.audit.signing_key_file {
         CheckpointSigner::load(key).context("audit.signing_key_file")?;
     }
@@ -51,7 +52,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let (start_only, loaded) = crate::reload::load(path)?;
+    let dc_health = DcHealth::new();
+    let (start_only, loaded) = crate::reload::load(path, None, dc_health.clone())?;
     let clients = Arc::new(loaded.clients);
     let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
     let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, Throttle::new(loaded.throttle));
@@ -63,6 +65,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     gatekeeper.metrics().register(metrics.registry());
     let handler = Arc::new(CurrentHandler::new(gatekeeper));
     handler.register(metrics.registry());
+    metrics
+        .registry()
+        .register_collector(Box::new(DomainControllers::new(dc_health.clone())));
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
@@ -124,6 +129,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         clients,
         handler: handler.clone(),
         radsec: radsec_trust,
+        dc_health,
     };
     let metrics_listen = start_only.metrics_listen;
     let mut reloader = Reloader::new(

@@ -51,6 +51,11 @@ async fn a_scripted_run_shows_in_every_family() {
             r#"adgate_build_info{{version="{}"}} 1"#,
             env!("CARGO_PKG_VERSION")
         ),
+        &format!(r#"adgate_ldap_dc_up{{dc="{}"}} 1"#, lab.value("LDAP_URL")),
+        &format!(
+            r#"adgate_ldap_errors_total{{dc="{}",kind="connect"}} 0"#,
+            lab.value("LDAP_URL")
+        ),
     ] {
         assert!(
             text.lines().any(|shown| shown == line),

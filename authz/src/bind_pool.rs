@@ -5,16 +5,17 @@
 //! connection would need a rebind to the service account after every login (two binds, the
 //! dominant cost on the DC, and a window in which searches run as the user). Here a pool of
 //! connections does nothing but user binds: a connection is reused as is for the next user's
-//! bind and never rebound to the service account. Broken connections are dropped and
-//! replaced; at most `size` binds run at once.
+//! bind and never rebound to the service account. Broken connections, and idle ones to a DC no
+//! longer preferred (failover, or the preferred DC back), are dropped and replaced; at most
+//! `size` binds run at once.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ldap3::{Ldap, LdapResult};
+use ldap3::LdapResult;
 use tokio::sync::Semaphore;
 use tracing::debug;
 
-use crate::connector::Connector;
+use crate::connector::{Connection, Connector};
 use crate::error::{within, DirectoryError};
 
 /// A fixed-size pool of connections used only for user binds.
@@ -22,7 +23,7 @@ pub(crate) struct BindPool {
     connector: Arc<Connector>,
     size: usize,
     permits: Semaphore,
-    idle: Mutex<Vec<Ldap>>,
+    idle: Mutex<Vec<Connection>>,
 }
 
 impl BindPool {
@@ -52,37 +53,50 @@ impl BindPool {
                 timeout,
             })?
             .expect("the bind pool's semaphore is never closed");
-        let (mut ldap, reused) = match self.take_idle() {
-            Some(ldap) => (ldap, true),
+        let (mut connection, reused) = match self.take_idle() {
+            Some(connection) => (connection, true),
             None => (self.open().await?, false),
         };
-        let mut result = within(timeout, "user bind", ldap.simple_bind(dn, password)).await;
+        let mut result = self.bind_on(&mut connection, dn, password).await;
         if reused && matches!(result, Err(DirectoryError::ConnectionLost { .. })) {
             debug!(dn, "idle bind connection was closed; binding on a new one");
-            ldap = self.open().await?;
-            result = within(timeout, "user bind", ldap.simple_bind(dn, password)).await;
+            connection = self.open().await?;
+            result = self.bind_on(&mut connection, dn, password).await;
         }
         if result.is_ok() {
             self.idle
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(ldap);
+                .push(connection);
         }
         result
     }
 
-    /// An idle connection that is still open, if any.
-    fn take_idle(&self) -> Option<Ldap> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(mut ldap) = idle.pop() {
-            if !ldap.is_closed() {
-                return Some(ldap);
-            }
+    async fn bind_on(
+        &self,
+        connection: &mut Connection,
+        dn: &str,
+        password: &str,
+    ) -> Result<LdapResult, DirectoryError> {
+        let bind = connection.ldap.simple_bind(dn, password);
+        let result = within(self.connector.timeout(), "user bind", bind).await;
+        if let Err(error) = &result {
+            self.connector.operation_failed(connection.dc, error);
         }
-        None
+        result
     }
 
-    async fn open(&self) -> Result<Ldap, DirectoryError> {
+    /// An idle connection that is still open and goes to the preferred DC, if any; the
+    /// others are closed.
+    fn take_idle(&self) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain_mut(|connection| {
+            !connection.ldap.is_closed() && self.connector.keeps(connection.dc)
+        });
+        idle.pop()
+    }
+
+    async fn open(&self) -> Result<Connection, DirectoryError> {
         self.connector
             .open("user-bind connection", |ldap, _url| async { Ok(ldap) })
             .await

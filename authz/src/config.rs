@@ -74,7 +74,8 @@ pub enum ConfigError {
     /// `urls` is empty.
     #[error("no directory URL configured")]
     NoUrls,
-    /// A URL does not parse, or is not `ldap://` / `ldaps://` with a host and nothing else.
+    /// A URL does not parse, is not `ldap://` / `ldaps://` with a host and nothing else, or is
+    /// listed twice.
     #[error("directory URL {url:?}: {problem}")]
     BadUrl {
         /// The URL as configured.

@@ -1,23 +1,36 @@
-//! Opening an LDAP connection to the first domain controller that works, over TLS.
+//! Opening an LDAP connection to the domain controller that should be used now, over TLS.
 //!
-//! The configured URLs are tried in order for every new connection (failover, with the first
-//! URL preferred again as soon as a connection has to be replaced). Connection failures are
-//! translated into messages that name the fix, most importantly the classic "DC certificate
-//! without subjectAltName" that rustls refuses.
+//! The configured URLs are tried in order, except that DCs marked down in [`DcHealth`] come
+//! last: a dead DC costs one failed attempt (at most one timeout) once, not one per new
+//! connection. A DC marked down is probed in the background (a TCP and TLS handshake, no bind)
+//! after a back-off that doubles from [`FIRST_PROBE`] to [`LAST_PROBE`]; once it answers it is
+//! up again, and as the first URL it is preferred again: the service connection and idle
+//! user-bind connections to a less preferred DC are replaced on their next use (see
+//! [`Connector::keeps`]). Even when every DC is marked down, every one is still tried: back-off
+//! never refuses a login by itself. Connection failures are translated into messages that name
+//! the fix, most importantly the classic "DC certificate without subjectAltName" that rustls
+//! refuses.
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use rustls::{CertificateError, ClientConfig};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use url::Url;
 
+use crate::dc_health::DcHealth;
 use crate::error::DirectoryError;
 use crate::{tls, ConfigError};
+
+/// The first background probe of a DC that went down comes this long after it failed.
+const FIRST_PROBE: Duration = Duration::from_secs(2);
+/// Probes of a DC that stays down are spaced out, doubling, up to this.
+const LAST_PROBE: Duration = Duration::from_secs(60);
 
 /// How a connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,25 +52,47 @@ struct Server {
     transport: Transport,
 }
 
-/// Opens connections to the configured domain controllers.
+/// An open connection and the DC it goes to (its position in the configured list).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) ldap: Ldap,
+    pub(crate) dc: usize,
+}
+
+/// Opens connections to the configured domain controllers and keeps track of their health.
 pub(crate) struct Connector {
     servers: Vec<Server>,
     tls: Arc<ClientConfig>,
     ca_file: String,
     timeout: Duration,
+    health: DcHealth,
+    /// Per server: whether a background probe of it is running.
+    probing: Vec<AtomicBool>,
+    /// This connector, for the probes it starts: they end when it is dropped.
+    this: Weak<Connector>,
 }
 
 impl Connector {
-    /// Validate the URLs and load the CA; nothing is contacted yet.
+    /// Validate the URLs and load the CA; nothing is contacted yet. `health` learns the URLs
+    /// (keeping what it knew of those it already tracked).
     pub(crate) fn new(
         urls: &[String],
         ca_file: &Path,
         timeout: Duration,
         starttls: bool,
         allow_plain_ldap: bool,
-    ) -> Result<Connector, ConfigError> {
+        health: DcHealth,
+    ) -> Result<Arc<Connector>, ConfigError> {
         if urls.is_empty() {
             return Err(ConfigError::NoUrls);
+        }
+        let repeated = (1..urls.len()).find(|&i| urls[..i].contains(&urls[i]));
+        if let Some(url) = repeated.map(|i| &urls[i]) {
+            // Each DC is one series in the metrics, keyed by its URL.
+            return Err(ConfigError::BadUrl {
+                url: url.clone(),
+                problem: "listed twice".into(),
+            });
         }
         let servers = urls
             .iter()
@@ -70,24 +105,40 @@ impl Connector {
                  development only"
             );
         }
-        Ok(Connector {
+        let tls = tls::client_config(ca_file)?;
+        health.track(urls);
+        Ok(Arc::new_cyclic(|this| Connector {
+            probing: servers.iter().map(|_| AtomicBool::new(false)).collect(),
             servers,
-            tls: tls::client_config(ca_file)?,
+            tls,
             ca_file: ca_file.display().to_string(),
             timeout,
-        })
+            health,
+            this: this.clone(),
+        }))
     }
 
-    /// The URL of the first domain controller, in configured order, that accepts a TCP
-    /// connection within the timeout; `None` when none does. A readiness probe: cheap (no TLS,
-    /// no bind, nothing in the DC's logs beyond a connect) and independent of the connections
-    /// kept for logins.
+    /// The URL of the first domain controller, in the order connections are tried, that
+    /// accepts a TCP connection within the timeout; `None` when none does. A readiness probe:
+    /// cheap (no TLS, no bind, nothing in the DC's logs beyond a connect) and independent of
+    /// the connections kept for logins. A DC that does not accept the connection is marked
+    /// down, as it would be by a login.
     pub(crate) async fn first_reachable(&self) -> Option<&str> {
-        for server in &self.servers {
+        for dc in self.order() {
+            let server = &self.servers[dc];
             let connect = tokio::net::TcpStream::connect((server.host.as_str(), server.port));
-            if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, connect).await {
-                return Some(&server.url);
-            }
+            let error = match tokio::time::timeout(self.timeout, connect).await {
+                Ok(Ok(_)) => return Some(&server.url),
+                Ok(Err(error)) => DirectoryError::Connect {
+                    url: server.url.clone(),
+                    detail: error.to_string(),
+                },
+                Err(_) => DirectoryError::ConnectTimeout {
+                    url: server.url.clone(),
+                    timeout: self.timeout,
+                },
+            };
+            self.failed(dc, &error);
         }
         None
     }
@@ -97,19 +148,20 @@ impl Connector {
         self.timeout
     }
 
-    /// Connect to the servers in configured order and run `setup` on each new connection (for
-    /// example the service bind); the first server where both succeed is used.
+    /// Connect to the servers in the order of [`Connector::order`] and run `setup` on each new
+    /// connection (for example the service bind); the first server where both succeed is used.
     pub(crate) async fn open<F, Fut>(
         &self,
         purpose: &str,
         mut setup: F,
-    ) -> Result<Ldap, DirectoryError>
+    ) -> Result<Connection, DirectoryError>
     where
         F: FnMut(Ldap, String) -> Fut,
         Fut: Future<Output = Result<Ldap, DirectoryError>>,
     {
         let mut failures = Vec::new();
-        for server in &self.servers {
+        for dc in self.order() {
+            let server = &self.servers[dc];
             let result = match self.connect(server).await {
                 Ok(ldap) => setup(ldap, server.url.clone()).await,
                 Err(error) => Err(error),
@@ -117,15 +169,104 @@ impl Connector {
             match result {
                 Ok(ldap) => {
                     debug!(url = %server.url, purpose, "connected to the directory");
-                    return Ok(ldap);
+                    if self.health.succeeded(&server.url) {
+                        info!(url = %server.url, "domain controller is back");
+                    }
+                    return Ok(Connection { ldap, dc });
                 }
                 Err(error) => {
-                    warn!(url = %server.url, purpose, %error, "directory server unusable");
+                    debug!(url = %server.url, purpose, %error, "directory server unusable");
+                    self.failed(dc, &error);
                     failures.push(error);
                 }
             }
         }
         Err(DirectoryError::NoServer { failures })
+    }
+
+    /// Whether a connection to `dc` should be kept: it goes to the DC new connections would
+    /// go to, or no DC is up (then any connection that still works is as good as another).
+    pub(crate) fn keeps(&self, dc: usize) -> bool {
+        match self.first_up() {
+            Some(first) => first == dc,
+            None => true,
+        }
+    }
+
+    /// `error` happened on an open connection to `dc`. A DC that let an operation time out
+    /// is marked down (the next connection goes elsewhere instead of waiting again); a broken
+    /// connection is only counted, since DCs also close idle connections, and the reconnect
+    /// tells whether the DC is there.
+    pub(crate) fn operation_failed(&self, dc: usize, error: &DirectoryError) {
+        match error {
+            DirectoryError::Timeout { .. } => self.failed(dc, error),
+            _ => self.health.count(&self.servers[dc].url, error),
+        }
+    }
+
+    /// The servers in the order to try them: those not marked down in configured order, then
+    /// those marked down, also in configured order (tried last, never skipped).
+    fn order(&self) -> Vec<usize> {
+        let (up, down): (Vec<usize>, Vec<usize>) =
+            (0..self.servers.len()).partition(|&dc| self.health.is_up(&self.servers[dc].url));
+        for &dc in &down {
+            self.probe(dc);
+        }
+        up.into_iter().chain(down).collect()
+    }
+
+    fn first_up(&self) -> Option<usize> {
+        (0..self.servers.len()).find(|&dc| self.health.is_up(&self.servers[dc].url))
+    }
+
+    /// Count `error` against `dc` and mark it down; the first time, say so and start probing.
+    fn failed(&self, dc: usize, error: &DirectoryError) {
+        let url = &self.servers[dc].url;
+        if self.health.failed(url, error) {
+            warn!(
+                %url,
+                %error,
+                "domain controller down: skipped while another one answers, probed in the background"
+            );
+        }
+        self.probe(dc);
+    }
+
+    /// Probe `dc` in the background until it answers, unless a probe of it already runs.
+    fn probe(&self, dc: usize) {
+        if self.probing[dc].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.this.clone();
+        tokio::spawn(async move {
+            let mut wait = FIRST_PROBE;
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(connector) = this.upgrade() else {
+                    return;
+                };
+                let server = &connector.servers[dc];
+                let result = if connector.health.is_up(&server.url) {
+                    Ok(())
+                } else {
+                    connector.connect(server).await.map(drop)
+                };
+                match result {
+                    Ok(()) => {
+                        connector.probing[dc].store(false, Ordering::Release);
+                        if connector.health.succeeded(&server.url) {
+                            info!(url = %server.url, "domain controller is back");
+                        }
+                        return;
+                    }
+                    Err(error) => {
+                        debug!(url = %server.url, %error, ?wait, "domain controller still down");
+                        connector.health.count(&server.url, &error);
+                    }
+                }
+                wait = (wait * 2).min(LAST_PROBE);
+            }
+        });
     }
 
     /// TCP, then TLS (directly or after StartTLS), all within the timeout. The returned handle's
@@ -139,10 +280,13 @@ impl Connector {
             .await
             .map_err(|error| self.connect_error(server, error))?;
         let url = server.url.clone();
+        let health = self.health.clone();
+        health.connection_opened(&url);
         tokio::spawn(async move {
             if let Err(error) = connection.drive().await {
                 debug!(%url, %error, "directory connection ended");
             }
+            health.connection_closed(&url);
         });
         Ok(ldap)
     }
@@ -158,13 +302,15 @@ impl Connector {
         if let Some(tls_error) = tls_error {
             return self.tls_error(server, tls_error);
         }
-        let detail = match error {
-            LdapError::Timeout { .. } => format!("no answer within {:?}", self.timeout),
-            other => other.to_string(),
-        };
-        DirectoryError::Connect {
-            url: server.url.clone(),
-            detail,
+        match error {
+            LdapError::Timeout { .. } => DirectoryError::ConnectTimeout {
+                url: server.url.clone(),
+                timeout: self.timeout,
+            },
+            other => DirectoryError::Connect {
+                url: server.url.clone(),
+                detail: other.to_string(),
+            },
         }
     }
 
@@ -245,6 +391,7 @@ pub(crate) mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::dc_health::DcErrorKind;
 
     #[test]
     fn url_rules() {
@@ -287,8 +434,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_url_listed_twice_is_refused() {
+        let url = "ldaps://dc1.corp.example.test".to_owned();
+        let error = Connector::new(
+            &[url.clone(), "ldaps://dc2".into(), url.clone()],
+            Path::new("/x"),
+            Duration::from_secs(1),
+            false,
+            false,
+            DcHealth::new(),
+        );
+        assert!(
+            matches!(error, Err(ConfigError::BadUrl { url: bad, problem }) if bad == url && problem == "listed twice")
+        );
+    }
+
+    #[test]
     fn empty_url_list_is_refused() {
-        let error = Connector::new(&[], Path::new("/x"), Duration::from_secs(1), false, false);
+        let error = Connector::new(
+            &[],
+            Path::new("/x"),
+            Duration::from_secs(1),
+            false,
+            false,
+            DcHealth::new(),
+        );
         assert!(matches!(error, Err(ConfigError::NoUrls)));
     }
 
@@ -339,7 +509,14 @@ pub(crate) mod tests {
 
     /// Serve TLS handshakes on a loopback port with `acceptor`; returns the port.
     pub(crate) async fn tls_server(acceptor: tokio_rustls::TlsAcceptor) -> u16 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tls_server_on(0, acceptor).await
+    }
+
+    /// Serve TLS handshakes on loopback port `port` (0: any free one); returns the port.
+    async fn tls_server_on(port: u16, acceptor: tokio_rustls::TlsAcceptor) -> u16 {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -355,11 +532,11 @@ pub(crate) mod tests {
         port
     }
 
-    fn connector(ca: &TestCa, urls: &[String], timeout: Duration) -> Connector {
-        Connector::new(urls, ca.file.path(), timeout, false, false).unwrap()
+    fn connector(ca: &TestCa, urls: &[String], timeout: Duration) -> Arc<Connector> {
+        Connector::new(urls, ca.file.path(), timeout, false, false, DcHealth::new()).unwrap()
     }
 
-    async fn open(connector: &Connector) -> Result<Ldap, DirectoryError> {
+    async fn open(connector: &Connector) -> Result<Connection, DirectoryError> {
         connector.open("test", |ldap, _| async { Ok(ldap) }).await
     }
 
@@ -455,5 +632,75 @@ pub(crate) mod tests {
             error.to_string().contains("no answer within 300ms"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_dead_dc_costs_one_timeout_once() {
+        let ca = TestCa::new("adgate test CA");
+        let silent = crate::test_support::silent_port().await;
+        let good = tls_server(ca.issue("localhost", &["localhost"])).await;
+        let timeout = Duration::from_millis(500);
+        let connector = connector(
+            &ca,
+            &[
+                format!("ldaps://127.0.0.1:{silent}"),
+                format!("ldaps://localhost:{good}"),
+            ],
+            timeout,
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(open(&connector).await.unwrap().dc, 1);
+        assert!(started.elapsed() >= timeout);
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            assert_eq!(open(&connector).await.unwrap().dc, 1);
+            assert!(started.elapsed() < timeout / 2, "{:?}", started.elapsed());
+        }
+        assert!(connector.keeps(1));
+        let silent_dc = &connector.health.snapshot()[0];
+        assert!(!silent_dc.up);
+        assert!(silent_dc.errors.contains(&(DcErrorKind::Timeout, 1)));
+    }
+
+    #[tokio::test]
+    async fn every_dc_is_tried_even_when_all_are_marked_down() {
+        let ca = TestCa::new("adgate test CA");
+        let refused = crate::test_support::refused_port().await;
+        let url = format!("ldaps://localhost:{refused}");
+        let connector = connector(&ca, std::slice::from_ref(&url), Duration::from_secs(5));
+        assert!(open(&connector).await.is_err());
+        assert!(!connector.health.is_up(&url));
+        // The DC comes back before its probe is due: the next login finds it at once.
+        tls_server_on(refused, ca.issue("localhost", &["localhost"])).await;
+        assert_eq!(open(&connector).await.unwrap().dc, 0);
+        assert!(connector.health.is_up(&url));
+    }
+
+    #[tokio::test]
+    async fn the_first_dc_is_preferred_again_once_its_probe_answers() {
+        let ca = TestCa::new("adgate test CA");
+        let refused = crate::test_support::refused_port().await;
+        let good = tls_server(ca.issue("localhost", &["localhost"])).await;
+        let connector = connector(
+            &ca,
+            &[
+                format!("ldaps://localhost:{refused}"),
+                format!("ldaps://localhost:{good}"),
+            ],
+            Duration::from_secs(5),
+        );
+        assert_eq!(open(&connector).await.unwrap().dc, 1);
+        assert!(connector.keeps(1));
+        tls_server_on(refused, ca.issue("localhost", &["localhost"])).await;
+        let deadline = std::time::Instant::now() + FIRST_PROBE * 3;
+        while connector.keeps(1) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the probe never found the DC"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(connector.keeps(0));
+        assert_eq!(open(&connector).await.unwrap().dc, 0);
     }
 }

@@ -14,6 +14,7 @@ use crate::account::{Account, ATTRIBUTES};
 use crate::bind_pool::BindPool;
 use crate::bind_result::bind_decision;
 use crate::connector::Connector;
+use crate::dc_health::DcHealth;
 use crate::entry::Entry;
 use crate::error::DirectoryError;
 use crate::filter::{member_of_filter, user_filter};
@@ -41,12 +42,23 @@ pub struct Directory {
     service: ServiceConnection,
     binds: BindPool,
     connector: Arc<Connector>,
+    health: DcHealth,
 }
 
 impl Directory {
     /// Validate `config` and load the CA. No domain controller is contacted: connections are
     /// made on first use and remade whenever they break, so adgate can start while AD is down.
     pub fn new(config: DirectoryConfig) -> Result<Directory, ConfigError> {
+        Directory::with_dc_health(config, DcHealth::new())
+    }
+
+    /// As [`Directory::new`], keeping the domain controllers' health in `health`: pass the
+    /// handle of the directory this one replaces (configuration reload) so that its error
+    /// counts and what it knew about DCs that are down carry over.
+    pub fn with_dc_health(
+        config: DirectoryConfig,
+        health: DcHealth,
+    ) -> Result<Directory, ConfigError> {
         let DirectoryConfig {
             urls,
             ca_file,
@@ -81,20 +93,27 @@ impl Directory {
         if user_bind_connections == 0 {
             return invalid("user_bind_connections", "must be at least 1");
         }
-        let connector = Arc::new(Connector::new(
+        let connector = Connector::new(
             &urls,
             &ca_file,
             timeout,
             starttls,
             allow_plain_ldap,
-        )?);
+            health.clone(),
+        )?;
         Ok(Directory {
             base_dn,
             netbios_domain,
             service: ServiceConnection::new(connector.clone(), bind_dn, bind_password),
             binds: BindPool::new(connector.clone(), user_bind_connections),
             connector,
+            health,
         })
+    }
+
+    /// The configured domain controllers' health and error counts (for metrics).
+    pub fn dc_health(&self) -> DcHealth {
+        self.health.clone()
     }
 
     /// The URL of the first domain controller that accepts a connection now, if any (for

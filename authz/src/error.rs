@@ -16,6 +16,9 @@ pub(crate) enum DirectoryError {
     #[error("{url}: cannot connect: {detail}")]
     Connect { url: String, detail: String },
 
+    #[error("{url}: cannot connect: no answer within {timeout:?}")]
+    ConnectTimeout { url: String, timeout: Duration },
+
     #[error(
         "{url}: the DC certificate is not valid for the name {host}. rustls checks only the \
          certificate's subjectAltName extension, never the subject CN: the DC certificate needs \

@@ -4,7 +4,8 @@
 //! the same TCP/TLS session, so the DC pays for one TLS handshake and one bind in total. The
 //! connection is made lazily and replaced when it breaks; only one request at a time
 //! reconnects, and requests that waited for a reconnect that failed are refused at once
-//! instead of each trying again (the DC being down should not multiply the wait).
+//! instead of each trying again (the DC being down should not multiply the wait). It is also
+//! replaced when new connections would go to another DC (failover, or the preferred DC back).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, error, warn};
 use zeroize::Zeroizing;
 
-use crate::connector::Connector;
+use crate::connector::{Connection, Connector};
 use crate::error::{within, DirectoryError};
 
 /// LDAP result codes a search may end with and still have answered the question.
@@ -48,7 +49,7 @@ pub(crate) struct ServiceConnection {
 #[derive(Default)]
 struct Current {
     /// The live connection and its attempt number (to replace only the one that broke).
-    ldap: Option<(u64, Ldap)>,
+    connection: Option<(u64, Connection)>,
     /// Why the latest reconnect attempt failed, if it did.
     last_failure: Option<DirectoryError>,
 }
@@ -75,18 +76,20 @@ impl ServiceConnection {
         &self,
         search: &Search<'_>,
     ) -> Result<Vec<ResultEntry>, DirectoryError> {
-        let (id, ldap, reused) = self.handle().await?;
+        let (id, dc, ldap, reused) = self.handle().await?;
         match self.search_on(ldap, search).await {
             Err(error) if error.breaks_connection() => {
-                self.forget(id).await;
+                self.forget(id, dc, &error).await;
                 if !reused || matches!(error, DirectoryError::Timeout { .. }) {
                     return Err(error);
                 }
                 debug!(operation = search.operation, %error, "retrying on a new connection");
-                let (id, ldap, _) = self.handle().await?;
+                let (id, dc, ldap, _) = self.handle().await?;
                 let result = self.search_on(ldap, search).await;
-                if matches!(&result, Err(error) if error.breaks_connection()) {
-                    self.forget(id).await;
+                if let Err(error) = &result {
+                    if error.breaks_connection() {
+                        self.forget(id, dc, error).await;
+                    }
                 }
                 result
             }
@@ -134,15 +137,16 @@ impl ServiceConnection {
         }
     }
 
-    /// The live connection, connecting (and binding) first when there is none.
-    async fn handle(&self) -> Result<(u64, Ldap, bool), DirectoryError> {
+    /// The live connection (its id, its DC, a handle, whether it was used before), connecting
+    /// (and binding) first when there is none or it goes to a DC no longer preferred.
+    async fn handle(&self) -> Result<(u64, usize, Ldap, bool), DirectoryError> {
         let seen = self.attempts.load(Ordering::Acquire);
         let mut current = self.current.lock().await;
-        if let Some((id, ldap)) = current.ldap.as_mut() {
-            if !ldap.is_closed() {
-                return Ok((*id, ldap.clone(), true));
+        if let Some((id, connection)) = current.connection.as_mut() {
+            if !connection.ldap.is_closed() && self.connector.keeps(connection.dc) {
+                return Ok((*id, connection.dc, connection.ldap.clone(), true));
             }
-            current.ldap = None;
+            current.connection = None;
         }
         if self.attempts.load(Ordering::Acquire) != seen {
             if let Some(failure) = &current.last_failure {
@@ -152,9 +156,10 @@ impl ServiceConnection {
         let id = self.attempts.fetch_add(1, Ordering::AcqRel) + 1;
         current.last_failure = None;
         match self.connect().await {
-            Ok(ldap) => {
-                current.ldap = Some((id, ldap.clone()));
-                Ok((id, ldap, false))
+            Ok(connection) => {
+                let (dc, ldap) = (connection.dc, connection.ldap.clone());
+                current.connection = Some((id, connection));
+                Ok((id, dc, ldap, false))
             }
             Err(failure) => {
                 current.last_failure = Some(failure.clone());
@@ -163,15 +168,17 @@ impl ServiceConnection {
         }
     }
 
-    /// Drop connection `id` if it is still the current one; the next search reconnects.
-    async fn forget(&self, id: u64) {
+    /// Connection `id` to `dc` broke with `error`: tell the connector, and drop the connection
+    /// if it is still the current one; the next search reconnects.
+    async fn forget(&self, id: u64, dc: usize, error: &DirectoryError) {
+        self.connector.operation_failed(dc, error);
         let mut current = self.current.lock().await;
-        if matches!(current.ldap, Some((current_id, _)) if current_id == id) {
-            current.ldap = None;
+        if matches!(current.connection, Some((current_id, _)) if current_id == id) {
+            current.connection = None;
         }
     }
 
-    async fn connect(&self) -> Result<Ldap, DirectoryError> {
+    async fn connect(&self) -> Result<Connection, DirectoryError> {
         let timeout = self.connector.timeout();
         let bind_dn = self.bind_dn.as_str();
         let bind_password = self.bind_password.as_str();
