@@ -80,6 +80,7 @@ readonly PAST_EXPIRY=132223104000000000   # 2020-01-01T00:00:00Z as FILETIME
 readonly UF_ACCOUNTDISABLE=2 UF_NORMAL_ACCOUNT=512 UF_DONT_EXPIRE_PASSWD=65536
 readonly UF_LOCKOUT=16 UF_PASSWORD_EXPIRED=8388608  # bits of msDS-User-Account-Control-Computed
 readonly LOCKOUT_THRESHOLD=10
+readonly LOCKOUT_MINUTES=30
 
 fixture_uac() { case $1 in bob) echo $((UF_NORMAL_ACCOUNT | UF_ACCOUNTDISABLE)) ;; *) echo $UF_NORMAL_ACCOUNT ;; esac; }
 fixture_expires() { case $1 in carol) echo $PAST_EXPIRY ;; *) echo $NEVER_EXPIRES ;; esac; }
@@ -609,7 +610,8 @@ ldif_value() { # ATTR (LDIF on stdin) — first value of ATTR
 # no maximum password age, so a lab made today still works next month.
 ensure_password_policy() {
   local cur want
-  want="minPwdLength=12 pwdProperties=1 lockoutThreshold=$LOCKOUT_THRESHOLD lockoutDuration=-18000000000 lockOutObservationWindow=-18000000000 maxPwdAge=-9223372036854775808"
+  local duration=$((-LOCKOUT_MINUTES * 60 * 10000000))   # FILETIME intervals are negative
+  want="minPwdLength=12 pwdProperties=1 lockoutThreshold=$LOCKOUT_THRESHOLD lockoutDuration=$duration lockOutObservationWindow=$duration maxPwdAge=-9223372036854775808"
   policy_now() {
     local ldif a out=""
     ldif=$(admin_search "$BASE_DN" base "(objectClass=*)" minPwdLength pwdProperties \
@@ -623,7 +625,7 @@ ensure_password_policy() {
   [[ $cur == "$want" ]] && return 0
   quietly "setting the domain password policy" samba_tool domain passwordsettings set \
     --complexity=on --min-pwd-length=12 --account-lockout-threshold=$LOCKOUT_THRESHOLD \
-    --account-lockout-duration=30 --reset-account-lockout-after=30 --max-pwd-age=0
+    --account-lockout-duration=$LOCKOUT_MINUTES --reset-account-lockout-after=$LOCKOUT_MINUTES --max-pwd-age=0
   cur=$(policy_now)
   [[ $cur == "$want" ]] || die "password policy is '$cur' after setting it, expected '$want'"
   say "password policy set (min 12, complexity, lockout 10/30 min, no max age)"
@@ -725,13 +727,19 @@ computed_uac() { # SAM
     ldif_value msDS-User-Account-Control-Computed
 }
 
-# dave is locked out the way an attacker would do it: failed simple binds over LDAPS.
+# dave is locked out the way an attacker would do it: failed simple binds over LDAPS. A lockout
+# lasts LOCKOUT_MINUTES; one that ends within the next 20 minutes (a whole test run) is renewed.
 lock_dave() {
-  local c i wrong uac
+  local c i wrong uac locked_at renew_before
   uac=$(admin_search "$(user_dn dave)" base "(objectClass=*)" userAccountControl |
     ldif_value userAccountControl)
+  locked_at=$(admin_search "$(user_dn dave)" base "(objectClass=*)" lockoutTime |
+    ldif_value lockoutTime)
+  # FILETIME: 100 ns since 1601-01-01.
+  renew_before=$(( ($(date +%s) + 11644473600 - (LOCKOUT_MINUTES - 20) * 60) * 10000000 ))
   c=$(computed_uac dave)
-  if ((c & UF_LOCKOUT)) && [[ $uac == "$(fixture_uac dave)" ]]; then return 0; fi
+  if ((c & UF_LOCKOUT)) && [[ $uac == "$(fixture_uac dave)" ]] &&
+    (( ${locked_at:-0} > renew_before )); then return 0; fi
   printf 'dn: %s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: %s\n-\nreplace: lockoutTime\nlockoutTime: 0\n-\n' \
     "$(user_dn dave)" "$(fixture_uac dave)" | admin_modify || die "resetting dave's account flags failed"
   wrong="wrong-$(random_alnum 12)"
