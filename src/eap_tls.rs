@@ -20,6 +20,7 @@ use crate::audit::{AccountRecord, CertificateRecord, Verdict};
 use crate::config::EapTlsConfig;
 use crate::gatekeeper::Decided;
 use conversation::{Conversation, Turn};
+pub(crate) use conversations::ConversationCounts;
 use conversations::Conversations;
 
 /// EAP header, Type, EAP-TLS flags and TLS Message Length around each fragment's TLS data,
@@ -57,6 +58,11 @@ impl EapTlsLogins {
             identity_policy: config.identity_policy,
             allow_anonymous_identity: config.allow_anonymous_identity,
         })
+    }
+
+    /// The conversation table's state, for the metrics.
+    pub(crate) fn conversation_counts(&self) -> ConversationCounts {
+        self.conversations.counts()
     }
 
     /// Handles one EAP packet from `request`.

@@ -10,6 +10,7 @@
 //! attribute of the Access-Accept.
 
 mod metrics;
+mod state_metrics;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::eap_tls::{EapAnswer, EapTlsLogins};
 use crate::throttle::{Throttle, ThrottleKey};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
+pub(crate) use state_metrics::GatekeeperState;
 
 /// What adgate's Class attributes start with; the decision's `request_id` follows.
 const CLASS_PREFIX: &str = "adgate:";

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::config::Config;
 use crate::eap_tls::EapTlsLogins;
-use crate::gatekeeper::Gatekeeper;
+use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{DiscardCounts, Metrics};
 use crate::radsec::RadsecListener;
 use crate::syslog::spawn_forwarder;
@@ -83,6 +83,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let handler = Arc::new(gatekeeper);
     let mut metrics = Metrics::new();
     handler.metrics().register(metrics.registry());
+    metrics
+        .registry()
+        .register_collector(Box::new(GatekeeperState::of(handler.clone())));
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
@@ -97,7 +100,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
                 forwarding_stop.clone(),
             )
         })
-        .transpose()?;
+        .transpose()?
+        .map(|(task, forwarding_metrics)| {
+            metrics
+                .registry()
+                .register_collector(Box::new(forwarding_metrics));
+            task
+        });
     let mut servers = Vec::new();
     let mut discard_counters = Vec::new();
     let listeners = config

@@ -3,9 +3,11 @@
 //! `max_conversations` entries; a conversation silent for longer than the timeout is gone;
 //! and when the table is full, the least recently active conversation makes room. A peer that
 //! stalls, or a flood of new conversations, thus pushes out idle conversations, never the
-//! ones that are moving (a real login answers within milliseconds).
+//! ones that are moving (a real login answers within milliseconds). Conversations dropped
+//! either way are counted, for the metrics.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,19 @@ pub(crate) struct Conversations {
     slots: Mutex<HashMap<StateToken, Slot>>,
     max: usize,
     timeout: Duration,
+    timed_out: AtomicU64,
+    crowded_out: AtomicU64,
+}
+
+/// The table as the metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConversationCounts {
+    /// Conversations not yet ended nor timed out.
+    pub(crate) in_progress: usize,
+    /// Conversations forgotten because their peer fell silent for longer than the timeout.
+    pub(crate) timed_out: u64,
+    /// Conversations dropped to make room in a full table.
+    pub(crate) crowded_out: u64,
 }
 
 impl Conversations {
@@ -36,7 +51,37 @@ impl Conversations {
             slots: Mutex::new(HashMap::with_capacity(max.min(4096))),
             max: max.max(1),
             timeout,
+            timed_out: AtomicU64::new(0),
+            crowded_out: AtomicU64::new(0),
         }
+    }
+
+    /// The conversations in progress, forgetting timed-out ones first, and how many were
+    /// dropped so far.
+    pub(crate) fn counts(&self) -> ConversationCounts {
+        let in_progress = match self.slots.lock() {
+            Ok(mut slots) => {
+                self.forget_timed_out(&mut slots, Instant::now());
+                slots.len()
+            }
+            Err(_) => 0,
+        };
+        ConversationCounts {
+            in_progress,
+            timed_out: self.timed_out.load(Ordering::Relaxed),
+            crowded_out: self.crowded_out.load(Ordering::Relaxed),
+        }
+    }
+
+    fn forget_timed_out(&self, slots: &mut HashMap<StateToken, Slot>, now: Instant) {
+        let before = slots.len();
+        slots.retain(|_, slot| now.duration_since(slot.last_active) < self.timeout);
+        self.count_timed_out(before - slots.len());
+    }
+
+    fn count_timed_out(&self, conversations: usize) {
+        let conversations = u64::try_from(conversations).unwrap_or(u64::MAX);
+        self.timed_out.fetch_add(conversations, Ordering::Relaxed);
     }
 
     /// Adds a conversation under a fresh State token, making room first if needed.
@@ -46,7 +91,7 @@ impl Conversations {
         let now = Instant::now();
         let mut slots = self.slots.lock().ok()?;
         if slots.len() >= self.max {
-            slots.retain(|_, slot| now.duration_since(slot.last_active) < self.timeout);
+            self.forget_timed_out(&mut slots, now);
         }
         if slots.len() >= self.max {
             let oldest = slots
@@ -55,6 +100,7 @@ impl Conversations {
                 .map(|(token, _)| *token);
             if let Some(oldest) = oldest {
                 slots.remove(&oldest);
+                self.crowded_out.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     max = self.max,
                     "EAP conversation table full: dropped the least recently active one"
@@ -79,6 +125,7 @@ impl Conversations {
         let slot = slots.get_mut(&token)?;
         if now.duration_since(slot.last_active) >= self.timeout {
             slots.remove(&token);
+            self.count_timed_out(1);
             return None;
         }
         slot.last_active = now;
@@ -147,6 +194,14 @@ mod tests {
         table.remove(&first);
         assert!(table.get(&first).is_none());
         assert!(table.get(b"not a token").is_none());
+        assert_eq!(
+            table.counts(),
+            ConversationCounts {
+                in_progress: 1,
+                timed_out: 0,
+                crowded_out: 1
+            }
+        );
     }
 
     #[test]
@@ -156,5 +211,14 @@ mod tests {
         let table = Conversations::new(8, Duration::ZERO);
         let token = table.insert(conversation(&server)).unwrap();
         assert!(table.get(&token).is_none());
+        table.insert(conversation(&server)).unwrap();
+        assert_eq!(
+            table.counts(),
+            ConversationCounts {
+                in_progress: 0,
+                timed_out: 2,
+                crowded_out: 0
+            }
+        );
     }
 }
