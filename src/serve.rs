@@ -85,7 +85,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     handler.metrics().register(metrics.registry());
     metrics
         .registry()
-        .register_collector(Box::new(GatekeeperState::of(handler.clone())));
+        .register_collector(Box::new(GatekeeperState::of(Arc::downgrade(&handler))));
 
     let shutdown = CancellationToken::new();
     // The forwarder outlives the servers, so that it may send what they recorded last.
@@ -143,13 +143,14 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         .registry()
         .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     // Probes keep their answers while requests in flight finish: the listener stops with the
-    // forwarder, after the trail is flushed.
+    // forwarder, after the trail is flushed. It holds the gatekeeper weakly, as the metrics
+    // do: the trail's writer finishes only once the gatekeeper, which feeds it, is gone.
     let metrics_listener = match config.metrics_listen {
         Some(address) => Some(
             crate::metrics::spawn_listener(
                 address,
                 Arc::new(metrics),
-                handler.clone(),
+                Arc::new(Arc::downgrade(&handler)),
                 forwarding_stop.clone(),
             )
             .await?,

@@ -1,9 +1,10 @@
 //! What the gatekeeper holds right now, read at scrape time rather than counted on the packet
 //! path: EAP-TLS conversations in progress (and how many were dropped), and users and stations
 //! over their throttle budget. Label values are fixed words, never the user names or station
-//! addresses these tables are keyed by.
+//! addresses these tables are keyed by. The gatekeeper is held weakly: it must go when adgate
+//! stops (its audit trail is flushed only then), and its families go with it.
 
-use std::sync::Arc;
+use std::sync::Weak;
 use std::time::Instant;
 
 use prometheus_client::collector::Collector;
@@ -15,10 +16,10 @@ use prometheus_client::metrics::MetricType;
 use super::Gatekeeper;
 
 /// The gatekeeper's tables as gauges.
-pub(crate) struct GatekeeperState(Arc<Gatekeeper>);
+pub(crate) struct GatekeeperState(Weak<Gatekeeper>);
 
 impl GatekeeperState {
-    pub(crate) fn of(gatekeeper: Arc<Gatekeeper>) -> GatekeeperState {
+    pub(crate) fn of(gatekeeper: Weak<Gatekeeper>) -> GatekeeperState {
         GatekeeperState(gatekeeper)
     }
 }
@@ -31,7 +32,10 @@ impl std::fmt::Debug for GatekeeperState {
 
 impl Collector for GatekeeperState {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let throttled = self.0.throttle.throttled_counts(Instant::now());
+        let Some(gatekeeper) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let throttled = gatekeeper.throttle.throttled_counts(Instant::now());
         let mut family = encoder.encode_descriptor(
             "throttled_keys",
             "Users and Calling-Station-Ids over their bad-password budget, whose logins are \
@@ -46,7 +50,7 @@ impl Collector for GatekeeperState {
             gauge(count).encode(family.encode_family(&[("kind", kind)])?)?;
         }
         // Without [eap_tls] there are no conversations, and no families for them.
-        let Some(eap_tls) = &self.0.eap_tls else {
+        let Some(eap_tls) = &gatekeeper.eap_tls else {
             return Ok(());
         };
         let conversations = eap_tls.conversation_counts();
