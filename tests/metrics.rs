@@ -12,10 +12,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use adgate_radius::eap::eap_type;
-use adgate_radius::{EapCode, EapPacket, RadiusClient, ResponseCode};
+use adgate_radius::ResponseCode;
 use common::{http_get, http_get_accepting, start_with_metrics, Lab};
-use eap_support::TestPki;
+use eap_support::{open_conversation, TestPki};
 use rsyslog::Rsyslog;
 
 #[tokio::test]
@@ -141,21 +140,6 @@ async fn eap_conversations_left_half_way_are_in_flight_until_dropped() {
     );
     assert!(!text.contains("corp.example.test"), "{text}");
     assert_promtool_accepts(&text);
-}
-
-/// Sends a peer's EAP-Response/Identity: adgate opens a conversation and answers EAP-TLS Start.
-async fn open_conversation(nas: &RadiusClient, identity: &str) {
-    let hello = EapPacket::new(
-        EapCode::Response,
-        0,
-        eap_type::IDENTITY,
-        identity.as_bytes(),
-    );
-    let (response, _) = nas
-        .eap(identity.as_bytes(), &hello.to_bytes(), None)
-        .await
-        .expect("an answer");
-    assert_eq!(response.code, ResponseCode::Challenge);
 }
 
 #[tokio::test]
