@@ -22,6 +22,7 @@ use crate::audit::{AccountRecord, CertificateRecord, Verdict};
 use crate::config::EapTlsConfig;
 use crate::gatekeeper::Decided;
 use conversation::{Conversation, Turn};
+pub(crate) use conversations::ConversationCounts;
 use conversations::Conversations;
 
 /// EAP header, Type, EAP-TLS flags and TLS Message Length around each fragment's TLS data,
@@ -70,6 +71,11 @@ impl EapTlsLogins {
             conversations: Arc::clone(&previous.conversations),
             ..self
         }
+    }
+
+    /// The conversation table's state, for the metrics.
+    pub(crate) fn conversation_counts(&self) -> ConversationCounts {
+        self.conversations.counts()
     }
 
     /// Handles one EAP packet from `request`.

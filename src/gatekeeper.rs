@@ -12,6 +12,7 @@
 
 mod accept_attributes;
 mod metrics;
+mod state_metrics;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::throttle::{Throttle, ThrottleKey};
 use accept_attributes::{accept_naming, decision_named, group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
+pub(crate) use state_metrics::GatekeeperState;
 
 /// Reason code of a login refused by the throttle, without asking AD.
 const THROTTLED: &str = "throttled";

@@ -1,11 +1,12 @@
 //! What adgate shows Prometheus: one registry holding every metric family, built once at start,
 //! encoded on each scrape in the OpenMetrics text format, or the classic Prometheus one for
 //! scrapers that do not ask for OpenMetrics. The families are defined beside the
-//! code they measure (the gatekeeper's in `gatekeeper/metrics.rs`, the RADIUS listeners' discard
-//! counts in `metrics/discards.rs`, the domain controllers' state in
-//! `metrics/domain_controllers.rs`); this file only assembles them and adds build information.
-//! Label values are bounded: configured client names and DC URLs, packet types, verdicts and
-//! reason codes — never user names, passwords or addresses.
+//! code they measure (the gatekeeper's in `gatekeeper/metrics.rs` and, read from its tables at
+//! scrape time, `gatekeeper/state_metrics.rs`; the syslog forwarder's in `syslog/metrics.rs`;
+//! the RADIUS listeners' discard counts in `metrics/discards.rs`; the domain controllers' state
+//! in `metrics/domain_controllers.rs`; reloads in `reload.rs`); this file only assembles them
+//! and adds build information. Label values are bounded: configured client names and DC URLs,
+//! packet types, verdicts and reason codes — never user names, passwords or addresses.
 
 mod classic_text;
 mod discards;

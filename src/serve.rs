@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::current_handler::CurrentHandler;
-use crate::gatekeeper::Gatekeeper;
+use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
@@ -67,6 +67,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     handler.register(metrics.registry());
     metrics
         .registry()
+        .register_collector(Box::new(GatekeeperState::of(Arc::downgrade(&handler))));
+    metrics
+        .registry()
         .register_collector(Box::new(DomainControllers::new(dc_health.clone())));
 
     let shutdown = CancellationToken::new();
@@ -83,7 +86,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
                 forwarding_stop.clone(),
             )
         })
-        .transpose()?;
+        .transpose()?
+        .map(|(task, forwarding_metrics)| {
+            metrics
+                .registry()
+                .register_collector(Box::new(forwarding_metrics));
+            task
+        });
     let mut servers = Vec::new();
     let mut discard_counters = Vec::new();
     let listeners = start_only
@@ -140,13 +149,14 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         metrics.registry(),
     );
     // Probes keep their answers while requests in flight finish: the listener stops with the
-    // forwarder, after the trail is flushed.
+    // forwarder, after the trail is flushed. They hold the handler weakly, as the metrics do:
+    // once the requests in flight are done and it is dropped, /readyz says "stopping".
     let metrics_listener = match metrics_listen {
         Some(address) => Some(
             crate::metrics::spawn_listener(
                 address,
                 Arc::new(metrics),
-                handler.clone(),
+                Arc::new(Arc::downgrade(&handler)),
                 forwarding_stop.clone(),
             )
             .await?,
@@ -184,6 +194,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
              answer and retries elsewhere)"
         ),
     }
+    drop(handler);
     tokio::task::spawn_blocking(move || writer.finish())
         .await
         .context("flushing the audit trail")?;

@@ -9,6 +9,7 @@
 mod follower;
 mod forwarder;
 mod message;
+mod metrics;
 mod spool;
 mod transport;
 

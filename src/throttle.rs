@@ -44,6 +44,13 @@ impl ThrottleKey {
     }
 }
 
+/// Keys over their budget, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottledCounts {
+    pub users: usize,
+    pub calling_stations: usize,
+}
+
 /// Failure times per key, oldest first.
 pub struct Throttle {
     config: ThrottleConfig,
@@ -104,6 +111,25 @@ impl Throttle {
         }
     }
 
+    /// How many users and how many stations are over their budget at `now`, for the metrics.
+    pub fn throttled_counts(&self, now: Instant) -> ThrottledCounts {
+        let failures = self.lock();
+        let mut counts = ThrottledCounts::default();
+        for (key, times) in failures.iter() {
+            let live = times
+                .iter()
+                .filter(|&&time| now.saturating_duration_since(time) < self.config.window)
+                .count();
+            if live >= self.limit() {
+                match key {
+                    ThrottleKey::User(_) => counts.users += 1,
+                    ThrottleKey::CallingStation(_) => counts.calling_stations += 1,
+                }
+            }
+        }
+        counts
+    }
+
     /// A user who got in knows the password: their failures are forgiven. A station's are
     /// not, or a guesser with one valid account could reset its budget.
     pub fn record_success(&self, user: &ThrottleKey) {
@@ -158,7 +184,18 @@ mod tests {
             throttle.record_failure(&keys, start + Duration::from_secs(second));
         }
         assert!(throttle.is_throttled(&keys, start + Duration::from_secs(59)));
+        assert_eq!(
+            throttle.throttled_counts(start + Duration::from_secs(59)),
+            ThrottledCounts {
+                users: 1,
+                calling_stations: 0
+            }
+        );
         assert!(!throttle.is_throttled(&keys, start + Duration::from_secs(60)));
+        assert_eq!(
+            throttle.throttled_counts(start + Duration::from_secs(60)),
+            ThrottledCounts::default()
+        );
     }
 
     #[test]
@@ -170,6 +207,13 @@ mod tests {
             throttle.record_failure(&[ThrottleKey::user(user), station.clone()], now);
         }
         throttle.record_success(&ThrottleKey::user(b"carol"));
+        assert_eq!(
+            throttle.throttled_counts(now),
+            ThrottledCounts {
+                users: 0,
+                calling_stations: 1
+            }
+        );
         assert!(throttle.is_throttled(&[ThrottleKey::user(b"dave"), station], now));
         assert!(!throttle.is_throttled(&[ThrottleKey::user(b"alice")], now));
     }

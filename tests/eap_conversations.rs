@@ -8,47 +8,10 @@ mod eap_support;
 use adgate_certs::test_pki::UserCertificate;
 use adgate_radius::eap::eap_type;
 use adgate_radius::{EapCode, EapPacket, RadiusClient, ResponseCode};
-use eap_support::{eap_record, eapol_test, start_adgate, TestPki};
-
-/// State (RFC 2865 §5.24) and EAP-Message (RFC 3579 §3.1).
-const STATE: u8 = 24;
-const EAP_MESSAGE: u8 = 79;
-
-/// Where a simulated peer's conversation stands: the State to echo and the last EAP-Request.
-struct Conversation {
-    state: Vec<u8>,
-    request: EapPacket,
-}
-
-/// Sends an EAP-Response/Identity and returns the conversation adgate opened.
-async fn open(nas: &RadiusClient, identity: &str) -> Conversation {
-    let hello = EapPacket::new(
-        EapCode::Response,
-        0,
-        eap_type::IDENTITY,
-        identity.as_bytes(),
-    );
-    let (response, _) = nas
-        .eap(identity.as_bytes(), &hello.to_bytes(), None)
-        .await
-        .expect("an answer");
-    assert_eq!(response.code, ResponseCode::Challenge);
-    conversation_of(&response.attributes)
-}
-
-fn conversation_of(attributes: &[(u8, Vec<u8>)]) -> Conversation {
-    let value = |wanted: u8| -> Vec<u8> {
-        attributes
-            .iter()
-            .filter(|(attribute_type, _)| *attribute_type == wanted)
-            .flat_map(|(_, value)| value.clone())
-            .collect()
-    };
-    Conversation {
-        state: value(STATE),
-        request: EapPacket::parse(&value(EAP_MESSAGE)).expect("an EAP-Request"),
-    }
-}
+use eap_support::{
+    conversation_of, eap_record, eapol_test, open_conversation as open, start_adgate, Conversation,
+    TestPki,
+};
 
 /// Sends EAP-TLS `type_data` in the conversation and returns the RADIUS answer code.
 async fn send_tls(

@@ -1,19 +1,28 @@
 //! What Prometheus sees after a known sequence of requests: exact counter values for each
-//! family, an exposition `promtool check metrics` accepts, and the health and readiness probes.
+//! family, an exposition `promtool check metrics` accepts, and the health and readiness probes;
+//! the tables read at scrape time (EAP conversations in progress, throttled users) and the
+//! syslog spool's depth across a collector outage.
 
 mod common;
+mod eap_support;
+mod rsyslog;
 
 use std::io::Write;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use adgate_radius::ResponseCode;
 use common::{http_get, http_get_accepting, start_with_metrics, Lab};
+use eap_support::{open_conversation, TestPki};
+use rsyslog::Rsyslog;
 
 #[tokio::test]
 async fn a_scripted_run_shows_in_every_family() {
     let lab = Lab::get();
-    let (adgate, metrics) = start_with_metrics(|config| config);
+    // One bad password puts a user over budget.
+    let (mut adgate, metrics) =
+        start_with_metrics(|config| config + "\n[throttle]\nmax_failures = 1\n");
     let password = lab.fixture_password();
 
     // A datagram too short to be RADIUS from the lab client: discarded as malformed.
@@ -47,6 +56,8 @@ async fn a_scripted_run_shows_in_every_family() {
         "adgate_directory_check_duration_seconds_count 3",
         "adgate_audit_write_duration_seconds_count 4",
         "adgate_audit_write_failures_total 0",
+        r#"adgate_throttled_keys{kind="user"} 1"#,
+        r#"adgate_throttled_keys{kind="calling_station"} 0"#,
         &format!(
             r#"adgate_build_info{{version="{}"}} 1"#,
             env!("CARGO_PKG_VERSION")
@@ -68,6 +79,9 @@ async fn a_scripted_run_shows_in_every_family() {
             "{secret_or_person} in:\n{text}"
         );
     }
+    for unconfigured in ["adgate_eap_conversations", "adgate_syslog"] {
+        assert!(!text.contains(unconfigured), "{unconfigured} in:\n{text}");
+    }
     assert_promtool_accepts(&text);
 
     // Prometheus asks for OpenMetrics and gets the same values in it.
@@ -88,6 +102,114 @@ async fn a_scripted_run_shows_in_every_family() {
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("ready: domain controller"), "{body}");
     assert_eq!(http_get(metrics, "/elsewhere").0, 404);
+
+    // The probes and the metrics do not keep adgate from stopping (exit 0 after SIGTERM).
+    adgate.stop();
+}
+
+#[tokio::test]
+async fn eap_conversations_left_half_way_are_in_flight_until_dropped() {
+    let pki = TestPki::new();
+    let (adgate, metrics) = start_with_metrics(|config| {
+        config + &pki.eap_tls_section("max_conversations = 1\nconversation_timeout_s = 2")
+    });
+    let nas = adgate.nas();
+    open_conversation(&nas, "stalled@corp.example.test").await;
+    assert_shows(
+        metrics,
+        &[
+            "adgate_eap_conversations 1",
+            r#"adgate_eap_conversations_dropped_total{reason="table_full"} 0"#,
+            r#"adgate_eap_conversations_dropped_total{reason="timeout"} 0"#,
+        ],
+    );
+
+    // A second conversation in a table of one pushes the first out.
+    open_conversation(&nas, "second@corp.example.test").await;
+    assert_shows(
+        metrics,
+        &[
+            "adgate_eap_conversations 1",
+            r#"adgate_eap_conversations_dropped_total{reason="table_full"} 1"#,
+        ],
+    );
+
+    // Silent for longer than conversation_timeout_s: no longer in progress.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let text = assert_shows(
+        metrics,
+        &[
+            "adgate_eap_conversations 0",
+            r#"adgate_eap_conversations_dropped_total{reason="timeout"} 1"#,
+        ],
+    );
+    assert!(!text.contains("corp.example.test"), "{text}");
+    assert_promtool_accepts(&text);
+}
+
+#[tokio::test]
+async fn the_syslog_spool_fills_while_the_collector_is_down_and_drains_when_it_is_back() {
+    let mut collector = Rsyslog::start();
+    collector.stop();
+    let spool = tempfile::tempdir().unwrap();
+    let (adgate, metrics) = start_with_metrics(|config| {
+        format!(
+            "{config}\n[syslog]\nurl = \"tcp://127.0.0.1:{}\"\nspool_dir = \"{}\"\n",
+            collector.port,
+            spool.path().display()
+        )
+    });
+    assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
+    assert_eq!(adgate.login("frank").await, ResponseCode::Reject);
+    assert_eq!(adgate.records().len(), 2, "one record per login");
+    let text = wait_until(metrics, |text| {
+        value_of(text, "adgate_syslog_connection_failures_total") >= 1
+    });
+    assert_eq!(value_of(&text, "adgate_syslog_spool_records"), 2, "{text}");
+    assert_eq!(value_of(&text, "adgate_syslog_forwarded_records_total"), 0);
+    assert_promtool_accepts(&text);
+
+    collector.restart();
+    let text = wait_until(metrics, |text| {
+        value_of(text, "adgate_syslog_spool_records") == 0
+    });
+    assert_eq!(value_of(&text, "adgate_syslog_forwarded_records_total"), 2);
+    assert_eq!(collector.wait_for(2).len(), 2);
+}
+
+/// The value of the unlabelled metric `name` in `text` (`u64::MAX` if it is not there).
+fn value_of(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Scrapes until `shown` holds (within a minute: the syslog forwarder retries up to every
+/// 30 s); returns that exposition.
+fn wait_until(metrics: SocketAddr, shown: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, text) = http_get(metrics, "/metrics");
+        assert_eq!(status, 200, "{text}");
+        if shown(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "not shown in time:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Scrapes once and checks every line of `expected` is in the exposition; returns it.
+fn assert_shows(metrics: SocketAddr, expected: &[&str]) -> String {
+    let (status, text) = http_get(metrics, "/metrics");
+    assert_eq!(status, 200, "{text}");
+    for line in expected {
+        assert!(
+            text.lines().any(|shown| shown == *line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    text
 }
 
 /// `promtool check metrics` (Debian package prometheus) reads the exposition from stdin.

@@ -3,10 +3,12 @@
 //! `max_conversations` entries; a conversation silent for longer than the timeout is gone;
 //! and when the table is full, the least recently active conversation makes room. A peer that
 //! stalls, or a flood of new conversations, thus pushes out idle conversations, never the
-//! ones that are moving (a real login answers within milliseconds). A configuration reload keeps
-//! the table (conversations in progress go on) and may change its limits.
+//! ones that are moving (a real login answers within milliseconds). Conversations dropped
+//! either way are counted, for the metrics. A configuration reload keeps the table
+//! (conversations in progress go on) and may change its limits.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,19 @@ struct Limits {
 pub(crate) struct Conversations {
     slots: Mutex<HashMap<StateToken, Slot>>,
     limits: RwLock<Limits>,
+    timed_out: AtomicU64,
+    crowded_out: AtomicU64,
+}
+
+/// The table as the metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConversationCounts {
+    /// Conversations not yet ended nor timed out.
+    pub(crate) in_progress: usize,
+    /// Conversations forgotten because their peer fell silent for longer than the timeout.
+    pub(crate) timed_out: u64,
+    /// Conversations dropped to make room in a full table.
+    pub(crate) crowded_out: u64,
 }
 
 impl Conversations {
@@ -45,6 +60,8 @@ impl Conversations {
                 max: max.max(1),
                 timeout,
             }),
+            timed_out: AtomicU64::new(0),
+            crowded_out: AtomicU64::new(0),
         }
     }
 
@@ -58,6 +75,40 @@ impl Conversations {
         *self.limits.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The conversations in progress, forgetting timed-out ones first, and how many were
+    /// dropped so far.
+    pub(crate) fn counts(&self) -> ConversationCounts {
+        let timeout = self.limits().timeout;
+        let in_progress = match self.slots.lock() {
+            Ok(mut slots) => {
+                self.forget_timed_out(&mut slots, Instant::now(), timeout);
+                slots.len()
+            }
+            Err(_) => 0,
+        };
+        ConversationCounts {
+            in_progress,
+            timed_out: self.timed_out.load(Ordering::Relaxed),
+            crowded_out: self.crowded_out.load(Ordering::Relaxed),
+        }
+    }
+
+    fn forget_timed_out(
+        &self,
+        slots: &mut HashMap<StateToken, Slot>,
+        now: Instant,
+        timeout: Duration,
+    ) {
+        let before = slots.len();
+        slots.retain(|_, slot| now.duration_since(slot.last_active) < timeout);
+        self.count_timed_out(before - slots.len());
+    }
+
+    fn count_timed_out(&self, conversations: usize) {
+        let conversations = u64::try_from(conversations).unwrap_or(u64::MAX);
+        self.timed_out.fetch_add(conversations, Ordering::Relaxed);
+    }
+
     /// Adds a conversation under a fresh State token, making room first if needed.
     pub(crate) fn insert(&self, conversation: Conversation) -> Option<StateToken> {
         let mut token = [0u8; 16];
@@ -66,7 +117,7 @@ impl Conversations {
         let Limits { max, timeout } = self.limits();
         let mut slots = self.slots.lock().ok()?;
         if slots.len() >= max {
-            slots.retain(|_, slot| now.duration_since(slot.last_active) < timeout);
+            self.forget_timed_out(&mut slots, now, timeout);
         }
         // Usually one; more after a reload made the table smaller.
         let excess = (slots.len() + 1).saturating_sub(max);
@@ -80,6 +131,8 @@ impl Conversations {
             for (_, token) in by_activity.into_iter().take(excess) {
                 slots.remove(&token);
             }
+            self.crowded_out
+                .fetch_add(u64::try_from(excess).unwrap_or(u64::MAX), Ordering::Relaxed);
             tracing::warn!(
                 max,
                 dropped = excess,
@@ -105,6 +158,7 @@ impl Conversations {
         let slot = slots.get_mut(&token)?;
         if now.duration_since(slot.last_active) >= timeout {
             slots.remove(&token);
+            self.count_timed_out(1);
             return None;
         }
         slot.last_active = now;
@@ -173,6 +227,14 @@ mod tests {
         table.remove(&first);
         assert!(table.get(&first).is_none());
         assert!(table.get(b"not a token").is_none());
+        assert_eq!(
+            table.counts(),
+            ConversationCounts {
+                in_progress: 1,
+                timed_out: 0,
+                crowded_out: 1
+            }
+        );
     }
 
     #[test]
@@ -200,5 +262,14 @@ mod tests {
         let table = Conversations::new(8, Duration::ZERO);
         let token = table.insert(conversation(&server)).unwrap();
         assert!(table.get(&token).is_none());
+        table.insert(conversation(&server)).unwrap();
+        assert_eq!(
+            table.counts(),
+            ConversationCounts {
+                in_progress: 0,
+                timed_out: 2,
+                crowded_out: 0
+            }
+        );
     }
 }

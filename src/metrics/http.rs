@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use anyhow::Context;
 use http_body_util::Full;
@@ -33,6 +33,17 @@ pub trait Readiness: Send + Sync + 'static {
     /// `Ok(what is working)` when ready, `Err(what is not)` otherwise. Called on every probe,
     /// so it must be cheap.
     fn check(&self) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+/// A part of adgate that may be gone already: while adgate stops, the probes outlive the
+/// gatekeeper, and say so.
+impl<R: Readiness> Readiness for Weak<R> {
+    async fn check(&self) -> Result<String, String> {
+        match self.upgrade() {
+            Some(part) => part.check().await,
+            None => Err("stopping".into()),
+        }
+    }
 }
 
 /// Listens on `address` until `shutdown`; fails only if the address cannot be bound.

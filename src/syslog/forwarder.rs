@@ -4,6 +4,7 @@
 //! down records simply wait in the trail. Reconnects back off from one second to thirty.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::follower::TrailFollower;
 use super::message::Origin;
+use super::metrics::{ForwardingMetrics, Progress};
 use super::spool::Spool;
 use super::transport::Connection;
 use super::SyslogSettings;
@@ -30,12 +32,13 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 const RESEND_ON_CONNECT: u64 = 256;
 
 /// Starts forwarding the trail in `audit_dir`; `durable` announces each newly durable record.
+/// Returns the task and its metrics.
 pub fn spawn_forwarder(
     settings: SyslogSettings,
     audit_dir: PathBuf,
     durable: watch::Receiver<u64>,
     shutdown: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, ForwardingMetrics)> {
     let mut spool = Spool::open(&settings.spool_dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot open syslog.spool_dir {}: {e}",
@@ -55,14 +58,20 @@ pub fn spawn_forwarder(
             .map_err(|e| anyhow::anyhow!("cannot reset the syslog position: {e}"))?;
     }
     let follower = TrailFollower::new(audit_dir, resend_from(spool.acknowledged));
+    let progress = Arc::new(Progress::default());
+    progress
+        .acknowledged
+        .store(spool.acknowledged, Ordering::Relaxed);
+    let metrics = ForwardingMetrics::new(durable.clone(), progress.clone());
     let forwarder = Forwarder {
         origin: Origin::new(settings.hostname.as_deref()),
         settings,
         spool,
         follower: Arc::new(Mutex::new(follower)),
         durable,
+        progress,
     };
-    Ok(tokio::spawn(forwarder.run(shutdown)))
+    Ok((tokio::spawn(forwarder.run(shutdown)), metrics))
 }
 
 /// The first record to send on a new connection.
@@ -76,6 +85,7 @@ struct Forwarder {
     spool: Spool,
     follower: Arc<Mutex<TrailFollower>>,
     durable: watch::Receiver<u64>,
+    progress: Arc<Progress>,
 }
 
 impl Forwarder {
@@ -97,11 +107,13 @@ impl Forwarder {
                     match self.forward(connection, &shutdown).await {
                         Ok(()) => return,
                         Err(error) => {
+                            Progress::count(&self.progress.connection_failures, 1);
                             tracing::warn!(collector = %target, %error, "syslog connection lost; records wait in the trail")
                         }
                     }
                 }
                 Err(error) => {
+                    Progress::count(&self.progress.connection_failures, 1);
                     tracing::warn!(collector = %target, %error, retry_s = retry.as_secs(), "cannot reach the syslog collector; records wait in the trail");
                 }
             }
@@ -158,6 +170,8 @@ impl Forwarder {
             self.spool
                 .acknowledge(last)
                 .map_err(|e| anyhow::anyhow!("cannot save the syslog position: {e}"))?;
+            self.progress.acknowledged.store(last, Ordering::Relaxed);
+            Progress::count(&self.progress.forwarded, lines.len());
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What the EAP-TLS integration tests share: a test PKI made for the run (rcgen, through
 //! adgate-certs' `test-pki` feature), an adgate with `[eap_tls]` pointing at it, and
-//! `eapol_test` (wpa_supplicant's RADIUS test client, OpenSSL underneath) as the peer.
+//! `eapol_test` (wpa_supplicant's RADIUS test client, OpenSSL underneath) as the peer, or a
+//! simulated peer that only opens a conversation.
 
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
@@ -8,6 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use adgate_certs::test_pki::{TestCa, UserCertificate};
+use adgate_radius::eap::eap_type;
+use adgate_radius::{EapCode, EapPacket, RadiusClient, ResponseCode};
 use serde_json::Value;
 
 use crate::common::{Adgate, Lab};
@@ -136,4 +139,44 @@ pub fn eap_record(adgate: &Adgate, identity: &str) -> Value {
         .rev()
         .find(|record| record["method"] == "eap-tls" && record["user_name"] == identity)
         .unwrap_or_else(|| panic!("no EAP-TLS record for {identity}:\n{}", adgate.log()))
+}
+
+/// State (RFC 2865 §5.24) and EAP-Message (RFC 3579 §3.1).
+const STATE: u8 = 24;
+const EAP_MESSAGE: u8 = 79;
+
+/// Where a simulated peer's conversation stands: the State to echo and the last EAP-Request.
+pub struct Conversation {
+    pub state: Vec<u8>,
+    pub request: EapPacket,
+}
+
+/// Sends an EAP-Response/Identity and returns the conversation adgate opened.
+pub async fn open_conversation(nas: &RadiusClient, identity: &str) -> Conversation {
+    let hello = EapPacket::new(
+        EapCode::Response,
+        0,
+        eap_type::IDENTITY,
+        identity.as_bytes(),
+    );
+    let (response, _) = nas
+        .eap(identity.as_bytes(), &hello.to_bytes(), None)
+        .await
+        .expect("an answer");
+    assert_eq!(response.code, ResponseCode::Challenge);
+    conversation_of(&response.attributes)
+}
+
+pub fn conversation_of(attributes: &[(u8, Vec<u8>)]) -> Conversation {
+    let value = |wanted: u8| -> Vec<u8> {
+        attributes
+            .iter()
+            .filter(|(attribute_type, _)| *attribute_type == wanted)
+            .flat_map(|(_, value)| value.clone())
+            .collect()
+    };
+    Conversation {
+        state: value(STATE),
+        request: EapPacket::parse(&value(EAP_MESSAGE)).expect("an EAP-Request"),
+    }
 }
