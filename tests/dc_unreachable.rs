@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use adgate_radius::ResponseCode;
 use common::{http_get, start_with_metrics, Lab};
 
-const TIMEOUT: Duration = Duration::from_millis(1500);
+/// The lab config's `directory.timeout_ms`: shorter ones make a loaded machine's DC miss its
+/// server-side time limit, which is not what this test is about.
+const TIMEOUT: Duration = Duration::from_millis(3000);
 
 /// The value of the sample `name` (with its labels) in a classic-text scrape.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -25,15 +27,11 @@ async fn an_unreachable_first_dc_costs_one_timeout_once() {
     let dead = format!("ldaps://{}:636", lab.value("UNREACHABLE_DC_IP"));
     let live = lab.value("LDAP_URL");
     let (adgate, metrics) = start_with_metrics(|config| {
-        config
-            .replace(
-                "timeout_ms = 3000",
-                &format!("timeout_ms = {}", TIMEOUT.as_millis()),
-            )
-            .replace(
-                &format!("urls = [\"{live}\"]"),
-                &format!("urls = [\"{dead}\", \"{live}\"]"),
-            )
+        assert!(config.contains(&format!("timeout_ms = {}", TIMEOUT.as_millis())));
+        config.replace(
+            &format!("urls = [\"{live}\"]"),
+            &format!("urls = [\"{dead}\", \"{live}\"]"),
+        )
     });
     let started = Instant::now();
     assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
