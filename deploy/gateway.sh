@@ -46,7 +46,9 @@
 # (adgate's port on 127.0.0.1, default 1812); ADGATE_GATEWAY_ACCT_PORT (its accounting port,
 # default 1813); ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default
 # the lab's); ADGATE_GATEWAY_NAS_ID (NAS-Identifier, default strongswan-gw);
-# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30); for login-cert,
+# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30); ADGATE_GATEWAY_EAP_START (yes:
+# the gateway opens each RADIUS EAP conversation with EAP-Start, RFC 3579 §2.1, instead of the
+# client's identity; default no, strongSwan's default); for login-cert,
 # ADGATE_GATEWAY_EAP_CA_FILE (the CA the road warrior trusts for adgate's EAP-TLS server
 # certificate, default $ADGATE_LAB_DIR/pki/ca.pem from deploy/lab-certs.sh) and
 # ADGATE_GATEWAY_EAP_SERVER_NAME (the name it expects in that certificate, default
@@ -80,6 +82,7 @@ readonly RADIUS_PORT=${ADGATE_GATEWAY_RADIUS_PORT:-1812}
 readonly ACCT_PORT=${ADGATE_GATEWAY_ACCT_PORT:-1813}
 readonly NAS_ID=${ADGATE_GATEWAY_NAS_ID:-strongswan-gw}
 readonly LOGIN_TIMEOUT=${ADGATE_GATEWAY_TIMEOUT:-30}
+readonly EAP_START=${ADGATE_GATEWAY_EAP_START:-no}
 readonly EAP_CA_FILE=${ADGATE_GATEWAY_EAP_CA_FILE:-$LAB/pki/ca.pem}
 readonly EAP_SERVER_NAME=${ADGATE_GATEWAY_EAP_SERVER_NAME:-radius.corp.example.test}
 readonly START_TIMEOUT=10
@@ -101,6 +104,7 @@ check_settings() {
   [[ $NAS_ID =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "ADGATE_GATEWAY_NAS_ID may only contain letters, digits and . _ -: '$NAS_ID'"
   [[ $LOGIN_TIMEOUT =~ ^[0-9]+$ ]] || die "ADGATE_GATEWAY_TIMEOUT is not a number of seconds"
+  [[ $EAP_START == yes || $EAP_START == no ]] || die "ADGATE_GATEWAY_EAP_START is yes or no"
   [[ $EAP_SERVER_NAME =~ ^[A-Za-z0-9.-]+$ ]] ||
     die "ADGATE_GATEWAY_EAP_SERVER_NAME is not a DNS name: '$EAP_SERVER_NAME'"
 }
@@ -297,6 +301,10 @@ EOF
       # Accounting-Start/Stop go to adgate, which links them to the access decision by Class.
       # The gateway holds each session until Accounting-Start is answered.
       accounting = yes
+      # yes: the first Access-Request of a relayed EAP conversation carries an empty EAP-Message
+      # (EAP-Start) and User-Name, and adgate asks for the identity; no: it carries the
+      # client's EAP-Response/Identity.
+      eap_start = $EAP_START
       nas_identifier = $NAS_ID
       retransmit_timeout = 2
       retransmit_tries = 2
@@ -445,7 +453,7 @@ cmd_up() {
   load_config gateway "$GW"
   forget_login
   load_config "road warrior" "$RW"
-  say "up: gateway $GW_ADDR ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT (accounting :$ACCT_PORT) as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
+  say "up: gateway $GW_ADDR (passwords) and $GW_CERT_ADDR (certificates) ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT (accounting :$ACCT_PORT) as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
 }
 
 cmd_down() {
@@ -584,7 +592,7 @@ attempt_login() { # WHO CONNECTION
     echo "$who: refused"
     # The gateway refuses when RADIUS does not answer, too: say so, it is not adgate's verdict.
     if tail -c "+$((gw_log_size + 1))" "$GW/charon.log" |
-      grep -Eq "receiving RADIUS message failed|RADIUS server .* not responding"; then
+      grep -Eq "receiving RADIUS message failed|RADIUS server .* not responding|RADIUS .* timed out"; then
       printf 'gateway: %s\n' "the gateway got no answer from its RADIUS server, adgate (see $GW/charon.log)" >&2
     fi
     return 1
