@@ -587,8 +587,10 @@ attempt_login() { # WHO CONNECTION
     echo "$who: tunnel up"
     return 0
   fi
-  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED.
-  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify" <<<"$out"; then
+  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED; in
+  # EAP-TLS the EAP server may first send its TLS alert (RFC 5216 §2.1.3), on which the road
+  # warrior gives up itself.
+  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify|received fatal TLS alert" <<<"$out"; then
     echo "$who: refused"
     # The gateway refuses when RADIUS does not answer, too: say so, it is not adgate's verdict.
     if tail -c "+$((gw_log_size + 1))" "$GW/charon.log" |
