@@ -7,27 +7,38 @@
 # a username and password, so the demo and an integration test can show a real appliance
 # accepting and refusing logins on adgate's word.
 #
-# How the login travels: the road warrior authenticates with EAP-GTC inside IKEv2; the gateway
-# (`eap-gtc { backend = radius }`) checks the username/password itself with one PAP
-# Access-Request to adgate. The kernel here has no ESP, so the road warrior asks for an IKE SA
-# only (RFC 6023 childless): "tunnel up" means the IKE SA was established after adgate's
-# Access-Accept; "refused" means the gateway answered EAP-Failure or AUTHENTICATION_FAILED.
+# How a login travels — two entry points on the gateway, one for each kind of login:
+# - password ($GW_ADDR, connection "rw"): the road warrior authenticates with EAP-GTC inside
+#   IKEv2; the gateway (`eap-gtc { backend = radius }`) checks the username/password itself
+#   with one PAP Access-Request to adgate.
+# - certificate ($GW_CERT_ADDR, connection "rw-cert"): the road warrior runs EAP-TLS with the
+#   user's certificate; the gateway asks for the EAP identity itself (eap-identity) and relays
+#   the identity response and every EAP-TLS message to adgate (`auth = eap-radius`) — adgate is
+#   the EAP-TLS server. The gateway authenticates the client's IKE AUTH payload with the MSK it
+#   takes from the MS-MPPE keys of the Access-Accept (RFC 7296 §2.16): an Access-Accept without
+#   them brings no tunnel up.
+# The kernel here has no ESP, so the road warrior asks for an IKE SA only (RFC 6023
+# childless): "tunnel up" means the IKE SA was established after adgate's Access-Accept;
+# "refused" means the gateway answered EAP-Failure or AUTHENTICATION_FAILED.
 #
 # Topology, all inside namespaces we create: the gateway's charon runs in the lab namespace
 # (where adgate listens on 127.0.0.1, so adgate sees the RADIUS client 127.0.0.1); the road
 # warrior runs in namespace "$ADGATE_LAB_NETNS-rw", joined to the lab namespace by a veth pair
-# (10.99.0.1 gateway, 10.99.0.2 road warrior). Nothing has a route anywhere else. Each charon
+# (10.99.0.1 and 10.99.0.3 gateway, 10.99.0.2 road warrior). Nothing has a route anywhere else. Each charon
 # gets its own strongswan.conf, VICI socket, log and a private /run (charon's pid file path is
 # compiled in as /var/run/charon.pid). Nothing in /etc is read or changed except
 # /etc/netns/NETNS-rw (hosts/resolv.conf on loopback for the road warrior's namespace).
 #
-# Usage: deploy/gateway.sh up|down|status|login USER PASSWORD_FILE
+# Usage: deploy/gateway.sh up|down|status|login USER PASSWORD_FILE|login-cert CERT_FILE KEY_FILE
 #   up       create or repair the namespace, certificates and both charons (idempotent);
 #            restarts the gateway if its RADIUS settings changed
 #   down     stop both charons, delete the road warrior's namespace and the state dir
 #   status   exit 0 only if both charons answer on their VICI sockets
 #   login    log USER in from the road warrior; prints "USER: tunnel up" (exit 0) or
 #            "USER: refused" (exit 1); exit 2 if the gateway gave no verdict (timeout, error)
+#   login-cert  log in with a user certificate (PEM) and its key (EAP-TLS); the EAP identity is
+#            the certificate's UPN, else its subject DN (which strongSwan sends as binary DER);
+#            prints "IDENTITY: tunnel up" or "IDENTITY: refused", exit codes as for login
 #   A login that says "tunnel up" leaves no session behind: the IKE SA is closed right after.
 #
 # Environment: ADGATE_LAB_DIR, ADGATE_LAB_NETNS (the lab, as for deploy/lab.sh);
@@ -35,8 +46,14 @@
 # (adgate's port on 127.0.0.1, default 1812); ADGATE_GATEWAY_ACCT_PORT (its accounting port,
 # default 1813); ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default
 # the lab's); ADGATE_GATEWAY_NAS_ID (NAS-Identifier, default strongswan-gw);
-# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30). The RADIUS secret and user
-# passwords go into 0600 files under the state dir and are never printed.
+# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30); ADGATE_GATEWAY_EAP_START (yes:
+# the gateway opens each RADIUS EAP conversation with EAP-Start, RFC 3579 §2.1, instead of the
+# client's identity; default no, strongSwan's default); for login-cert,
+# ADGATE_GATEWAY_EAP_CA_FILE (the CA the road warrior trusts for adgate's EAP-TLS server
+# certificate, default $ADGATE_LAB_DIR/pki/ca.pem from deploy/lab-certs.sh) and
+# ADGATE_GATEWAY_EAP_SERVER_NAME (the name it expects in that certificate, default
+# radius.corp.example.test). The RADIUS secret, user passwords and private keys go into 0600
+# files under the state dir and are never printed.
 set -euo pipefail
 
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
@@ -46,7 +63,7 @@ readonly NETNS=${ADGATE_LAB_NETNS:-adgate-lab}
 readonly RW_NETNS="$NETNS-rw"
 readonly RW_NETNS_ETC="/etc/netns/$RW_NETNS"
 readonly GW_IF=vpn-gw RW_IF=vpn-rw
-readonly GW_ADDR=10.99.0.1 RW_ADDR=10.99.0.2 NET_PREFIX=24
+readonly GW_ADDR=10.99.0.1 GW_CERT_ADDR=10.99.0.3 RW_ADDR=10.99.0.2 NET_PREFIX=24
 readonly GW_ID=vpn.corp.example.test
 readonly CHARON=/usr/lib/ipsec/charon
 readonly PROPOSALS=aes256-sha256-modp3072
@@ -65,6 +82,9 @@ readonly RADIUS_PORT=${ADGATE_GATEWAY_RADIUS_PORT:-1812}
 readonly ACCT_PORT=${ADGATE_GATEWAY_ACCT_PORT:-1813}
 readonly NAS_ID=${ADGATE_GATEWAY_NAS_ID:-strongswan-gw}
 readonly LOGIN_TIMEOUT=${ADGATE_GATEWAY_TIMEOUT:-30}
+readonly EAP_START=${ADGATE_GATEWAY_EAP_START:-no}
+readonly EAP_CA_FILE=${ADGATE_GATEWAY_EAP_CA_FILE:-$LAB/pki/ca.pem}
+readonly EAP_SERVER_NAME=${ADGATE_GATEWAY_EAP_SERVER_NAME:-radius.corp.example.test}
 readonly START_TIMEOUT=10
 
 say() { printf 'gateway: %s\n' "$*"; }
@@ -84,6 +104,9 @@ check_settings() {
   [[ $NAS_ID =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "ADGATE_GATEWAY_NAS_ID may only contain letters, digits and . _ -: '$NAS_ID'"
   [[ $LOGIN_TIMEOUT =~ ^[0-9]+$ ]] || die "ADGATE_GATEWAY_TIMEOUT is not a number of seconds"
+  [[ $EAP_START == yes || $EAP_START == no ]] || die "ADGATE_GATEWAY_EAP_START is yes or no"
+  [[ $EAP_SERVER_NAME =~ ^[A-Za-z0-9.-]+$ ]] ||
+    die "ADGATE_GATEWAY_EAP_SERVER_NAME is not a DNS name: '$EAP_SERVER_NAME'"
 }
 
 check_tools() {
@@ -91,6 +114,12 @@ check_tools() {
   for tool in "$CHARON" swanctl openssl ip unshare flock base64; do
     command -v "$tool" >/dev/null ||
       die "$tool is missing: deploy/lab.sh up installs strongSwan (strongswan-charon, strongswan-swanctl, libcharon-extra-plugins)"
+  done
+  # EAP-TLS needs ECDHE, ECDSA and AES-GCM (all adgate's TLS stack offers): the openssl plugin.
+  local plugin
+  for plugin in eap-radius eap-tls openssl; do
+    [[ -e /usr/lib/ipsec/plugins/libstrongswan-$plugin.so ]] ||
+      die "strongSwan's $plugin plugin is missing: deploy/lab.sh up installs it (libcharon-extra-plugins, libstrongswan-standard-plugins)"
   done
 }
 
@@ -147,6 +176,7 @@ EOF
       die "cannot create veth pair $GW_IF/$RW_IF between $NETNS and $RW_NETNS"
   fi
   ip -n "$NETNS" addr replace "$GW_ADDR/$NET_PREFIX" dev "$GW_IF"
+  ip -n "$NETNS" addr replace "$GW_CERT_ADDR/$NET_PREFIX" dev "$GW_IF"
   ip -n "$RW_NETNS" addr replace "$RW_ADDR/$NET_PREFIX" dev "$RW_IF"
   ip -n "$NETNS" link set "$GW_IF" up
   ip -n "$RW_NETNS" link set "$RW_IF" up
@@ -243,6 +273,22 @@ connections {
       eap_id = %any
     }
   }
+  rw-cert {
+    version = 2
+    local_addrs = $GW_CERT_ADDR
+    proposals = $PROPOSALS
+    local {
+      auth = pubkey
+      certs = gw.pem
+      id = $GW_ID
+    }
+    remote {
+      # Any EAP method, relayed to adgate; eap_id = %any: the gateway asks the client for its
+      # EAP identity and relays the answer as the first EAP-Message (and User-Name).
+      auth = eap-radius
+      eap_id = %any
+    }
+  }
 }
 EOF
   if write_strongswan_conf "$GW" eap-radius; then GW_RESTART=1; fi <<EOF
@@ -255,6 +301,10 @@ EOF
       # Accounting-Start/Stop go to adgate, which links them to the access decision by Class.
       # The gateway holds each session until Accounting-Start is answered.
       accounting = yes
+      # yes: the first Access-Request of a relayed EAP conversation carries an empty EAP-Message
+      # (EAP-Start) and User-Name, and adgate asks for the identity; no: it carries the
+      # client's EAP-Response/Identity.
+      eap_start = $EAP_START
       nas_identifier = $NAS_ID
       retransmit_timeout = 2
       retransmit_tries = 2
@@ -273,11 +323,12 @@ EOF
 }
 
 write_road_warrior_conf() {
-  mkdir -p "$RW/swanctl/x509ca" "$RW/swanctl/conf.d" "$RW/run"
-  chmod 0700 "$RW" "$RW/swanctl/conf.d"
+  mkdir -p "$RW/swanctl/x509ca" "$RW/swanctl/x509" "$RW/swanctl/private" "$RW/swanctl/conf.d" \
+    "$RW/run"
+  chmod 0700 "$RW" "$RW/swanctl/conf.d" "$RW/swanctl/private"
   cp "$PKI/ca.pem" "$RW/swanctl/x509ca/ca.pem"
   write_if_changed "$RW/swanctl/swanctl.conf" 0600 <<EOF || true
-# written by deploy/gateway.sh: the road warrior; \`login\` puts the user in conf.d/login.conf
+# written by deploy/gateway.sh: the road warrior; \`login\` and \`login-cert\` put the user in conf.d/login.conf
 connections {
   gateway {
     version = 2
@@ -295,10 +346,31 @@ connections {
       cacerts = ca.pem
     }
   }
+  # The certificate login: \`login-cert\` adds the certificate, the EAP identity and the
+  # name expected in adgate's EAP-TLS server certificate (aaa_id).
+  gateway-cert {
+    version = 2
+    local_addrs = $RW_ADDR
+    remote_addrs = $GW_CERT_ADDR
+    proposals = $PROPOSALS
+    childless = force
+    local {
+      auth = eap-tls
+    }
+    remote {
+      auth = pubkey
+      id = $GW_ID
+      cacerts = ca.pem
+    }
+  }
 }
 include conf.d/*.conf
 EOF
-  write_strongswan_conf "$RW" "" </dev/null || true
+  # EAP-TLS stays at strongSwan's default TLS 1.2: its 5.9 client crashes on the commitment
+  # message that ends an EAP-TLS 1.3 handshake (RFC 9190 §2.5), and its TLS 1.2 has no
+  # extended master secret (RFC 7627) — adgate must run with
+  # tls12_require_extended_master_secret = false to serve this road warrior.
+  write_strongswan_conf "$RW" "eap-tls openssl" </dev/null || true
 }
 
 charon_pid() { # DIR — prints the pid of this instance's charon if it runs
@@ -379,9 +451,9 @@ cmd_up() {
   start_charon gateway "$NETNS" "$GW"
   start_charon "road warrior" "$RW_NETNS" "$RW"
   load_config gateway "$GW"
-  rm -f "$RW/swanctl/conf.d/login.conf"
+  forget_login
   load_config "road warrior" "$RW"
-  say "up: gateway $GW_ADDR ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT (accounting :$ACCT_PORT) as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
+  say "up: gateway $GW_ADDR (passwords) and $GW_CERT_ADDR (certificates) ($GW_ID) in $NETNS asks RADIUS 127.0.0.1:$RADIUS_PORT (accounting :$ACCT_PORT) as $NAS_ID; road warrior $RW_ADDR in $RW_NETNS"
 }
 
 cmd_down() {
@@ -421,16 +493,21 @@ conf_string() { # VALUE WHAT
   printf '"%s"' "${v//\"/\\\"}"
 }
 
+# What a login leaves in the road warrior's configuration: removed after every attempt.
+readonly LOGIN_FILES=("$RW/swanctl/conf.d/login.conf" "$RW/swanctl/x509/login.pem"
+  "$RW/swanctl/private/login.key" "$RW/swanctl/x509ca/adgate-eap-ca.pem")
+forget_login() { rm -f "${LOGIN_FILES[@]}"; }
+
 cmd_login() { # USER PASSWORD_FILE
-  local user=$1 password_file=$2 id secret out rc gw_log_size
+  local user=$1 password_file=$2 id secret
   [[ -n $user && ${#user} -le 253 ]] || die "the user name must have 1 to 253 characters" 2
   [[ -r $password_file ]] || die "cannot read the password file $password_file" 2
   cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
   id=$(conf_string "$user" "the user name")
   # One trailing newline is not part of the password (as for adgate's secret files).
   secret=$(base64 -w0 < <(sed -z 's/\n$//' "$password_file"))
-  # The password file copy goes away however this ends (the daemon forgets it just below).
-  trap 'rm -f "$RW/swanctl/conf.d/login.conf"' EXIT
+  # The password file copy goes away however this ends (the daemon forgets it in attempt_login).
+  trap forget_login EXIT
   write_if_changed "$RW/swanctl/conf.d/login.conf" 0600 <<EOF || true
 # written by deploy/gateway.sh login: the user logging in, removed after the attempt
 connections {
@@ -448,34 +525,82 @@ secrets {
 }
 EOF
   secret=""
-  swanctl_in "$RW" --terminate --ike gateway --timeout 5 >/dev/null 2>&1 || true
+  attempt_login "$user" gateway
+}
+
+# The certificate's UPN (subjectAltName otherName 1.3.6.1.4.1.311.20.2.3), if it has one.
+certificate_upn() { # CERT_FILE
+  openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null |
+    sed -n 's/.*othername: *UPN::\{0,1\}\([^,]*\).*/\1/p' | head -n 1
+}
+
+cmd_login_cert() { # CERT_FILE KEY_FILE
+  local cert_file=$1 key_file=$2 identity eap_id=""
+  [[ -r $cert_file && -r $key_file ]] || die "cannot read the certificate $cert_file or key $key_file" 2
+  [[ -r $EAP_CA_FILE ]] ||
+    die "cannot read $EAP_CA_FILE, the CA of adgate's EAP-TLS server certificate (deploy/lab-certs.sh makes it)" 2
+  cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
+  identity=$(certificate_upn "$cert_file")
+  if [[ -n $identity ]]; then
+    eap_id="eap_id = $(conf_string "$identity" "the certificate's UPN")"
+  else
+    # No UPN: the EAP identity defaults to the IKE identity, the subject DN, sent as binary DER.
+    identity=$(openssl x509 -in "$cert_file" -noout -subject -nameopt RFC2253 | sed 's/^subject=//') ||
+      die "$cert_file is not a PEM certificate" 2
+  fi
+  trap forget_login EXIT
+  cp "$cert_file" "$RW/swanctl/x509/login.pem"
+  install -m 0600 "$key_file" "$RW/swanctl/private/login.key"
+  cp "$EAP_CA_FILE" "$RW/swanctl/x509ca/adgate-eap-ca.pem"
+  write_if_changed "$RW/swanctl/conf.d/login.conf" 0600 <<EOF || true
+# written by deploy/gateway.sh login-cert: the certificate logging in, removed after the attempt
+connections {
+  gateway-cert {
+    local {
+      certs = login.pem
+      $eap_id
+      # The EAP-TLS server, adgate, must show a certificate for this name from adgate-eap-ca.pem.
+      aaa_id = $EAP_SERVER_NAME
+    }
+  }
+}
+EOF
+  attempt_login "$identity" gateway-cert
+}
+
+# Initiates CONNECTION from the road warrior and reports the gateway's verdict about WHO.
+attempt_login() { # WHO CONNECTION
+  local who=$1 connection=$2 out rc gw_log_size
+  swanctl_in "$RW" --terminate --ike "$connection" --timeout 5 >/dev/null 2>&1 || true
   load_config "road warrior" "$RW"
   gw_log_size=$(stat -c %s "$GW/charon.log" 2>/dev/null || echo 0)
   rc=0
   out=$(timeout "$((LOGIN_TIMEOUT + 5))" \
     env STRONGSWAN_CONF="$RW/strongswan.conf" SWANCTL_DIR="$RW/swanctl" \
-    swanctl --initiate --ike gateway --timeout "$LOGIN_TIMEOUT" --uri "unix://$RW/charon.vici" \
+    swanctl --initiate --ike "$connection" --timeout "$LOGIN_TIMEOUT" --uri "unix://$RW/charon.vici" \
     2>&1) || rc=$?
-  # Forget the password and the session either way.
-  rm -f "$RW/swanctl/conf.d/login.conf"
+  # Forget the credentials and the session either way.
+  forget_login
   load_config "road warrior" "$RW"
-  if ((rc == 0)) && grep -q "IKE_SA gateway\[[0-9]*\] established" <<<"$out"; then
-    swanctl_in "$RW" --terminate --ike gateway --timeout 5 >/dev/null 2>&1 || true
-    echo "$user: tunnel up"
+  if ((rc == 0)) && grep -q "IKE_SA $connection\[[0-9]*\] established" <<<"$out"; then
+    swanctl_in "$RW" --terminate --ike "$connection" --timeout 5 >/dev/null 2>&1 || true
+    echo "$who: tunnel up"
     return 0
   fi
-  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED.
-  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify" <<<"$out"; then
-    echo "$user: refused"
+  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED; in
+  # EAP-TLS the EAP server may first send its TLS alert (RFC 5216 §2.1.3), on which the road
+  # warrior gives up itself.
+  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify|received fatal TLS alert" <<<"$out"; then
+    echo "$who: refused"
     # The gateway refuses when RADIUS does not answer, too: say so, it is not adgate's verdict.
     if tail -c "+$((gw_log_size + 1))" "$GW/charon.log" |
-      grep -Eq "receiving RADIUS message failed|RADIUS server .* not responding"; then
+      grep -Eq "receiving RADIUS message failed|RADIUS server .* not responding|RADIUS .* timed out"; then
       printf 'gateway: %s\n' "the gateway got no answer from its RADIUS server, adgate (see $GW/charon.log)" >&2
     fi
     return 1
   fi
   printf '%s\n' "$out" | tail -n 15 >&2
-  die "$user: no verdict from the gateway (swanctl exit $rc; logs $GW/charon.log, $RW/charon.log)" 2
+  die "$who: no verdict from the gateway (swanctl exit $rc; logs $GW/charon.log, $RW/charon.log)" 2
 }
 
 usage() {
@@ -487,7 +612,7 @@ main() {
   (($#)) && shift
   case $cmd in
     up | down | status) (($# == 0)) || { usage >&2; exit 2; } ;;
-    login) (($# == 2)) || { usage >&2; exit 2; } ;;
+    login | login-cert) (($# == 2)) || { usage >&2; exit 2; } ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -500,6 +625,7 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     login) cmd_login "$@" ;;
+    login-cert) cmd_login_cert "$@" ;;
   esac
 }
 

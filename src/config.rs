@@ -136,6 +136,8 @@ struct EapTlsSection {
     subject_email_identity: bool,
     #[serde(default)]
     allow_anonymous_identity: bool,
+    #[serde(default = "default_true")]
+    tls12_require_extended_master_secret: bool,
     #[serde(default = "default_max_conversations")]
     max_conversations: Spanned<usize>,
     #[serde(default = "default_conversation_timeout_s")]
@@ -742,6 +744,7 @@ impl Validator<'_> {
                 private_key_file: section.private_key_file,
                 ca_file: section.ca_file,
                 crl_files: section.crl_files,
+                require_extended_master_secret: section.tls12_require_extended_master_secret,
             },
             fragment_size,
             identity_policy: adgate_certs::IdentityPolicy {
@@ -1127,6 +1130,7 @@ dir = "{dir}/audit"
         assert_eq!(eap_tls.conversation_timeout, Duration::from_secs(30));
         assert!(eap_tls.files.crl_files.is_empty());
         assert!(!eap_tls.identity_policy.subject_email && !eap_tls.allow_anonymous_identity);
+        assert!(eap_tls.files.require_extended_master_secret);
         let error = load_error(|t| t + section + "fragment_size = 4000\n");
         assert!(error.contains("eap_tls.fragment_size"), "{error}");
         assert!(error.contains("between 64 and 3000"), "{error}");

@@ -1,25 +1,35 @@
 //! A real VPN appliance in front of adgate: strongSwan's charon as an IKEv2 gateway whose
-//! eap-radius plugin asks adgate (EAP-GTC from the user, one PAP Access-Request to adgate), and
-//! a road warrior logging in with a username and password — all run by `deploy/gateway.sh`.
-//! The tests check what the user sees (the tunnel comes up, or is refused) and what the admin
-//! reads in the trail (verdict, reason, which appliance asked).
+//! eap-radius plugin asks adgate, and a road warrior logging in — all run by
+//! `deploy/gateway.sh`. Password logins: EAP-GTC from the user, one PAP Access-Request to
+//! adgate. Certificate logins: the gateway relays the user's EAP-TLS to adgate and brings the
+//! tunnel up only with the MS-MPPE keys of an Access-Accept. The tests check what the user sees
+//! (the tunnel comes up, or is refused) and what the admin reads in the trail (verdict, reason,
+//! certificate, which appliance asked).
 
 mod common;
+mod eap_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
+use adgate_certs::test_pki::{TestCa, UserCertificate};
 use common::{Adgate, Lab};
+use eap_support::{eap_record, Credential, TestPki, SERVER_NAME};
 use serde_json::Value;
 
 const CLIENT_NAME: &str = "strongswan";
 const NAS_IDENTIFIER: &str = "strongswan-gw";
+
+/// One gateway per lab: the tests of this file take turns.
+static GATEWAY_IN_USE: Mutex<()> = Mutex::new(());
 
 /// The gateway and road warrior, pointed at one adgate; taken down again on drop, also when
 /// the test fails.
 struct Gateway {
     radius_port: u16,
     accounting_port: u16,
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Gateway {
@@ -27,6 +37,10 @@ impl Gateway {
         let gateway = Gateway {
             radius_port: adgate.address.port(),
             accounting_port: adgate.acct_address.port(),
+            // A test that failed while holding the gateway has taken it down in drop.
+            _turn: GATEWAY_IN_USE
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
         };
         let output = gateway.run(&["up"]);
         assert!(
@@ -40,24 +54,47 @@ impl Gateway {
     /// Logs `user` in from the road warrior: `(exit code, what it printed)`.
     fn login(&self, user: &str, password_file: &Path) -> (Option<i32>, String) {
         let password_file = password_file.to_str().expect("UTF-8 path");
-        let output = self.run(&["login", user, password_file]);
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        )
+        verdict(&self.run(&["login", user, password_file]))
+    }
+
+    /// Logs in from the road warrior with `credential` (EAP-TLS), trusting `pki`'s CA for
+    /// adgate's server certificate: `(exit code, what it printed)`.
+    fn login_with_certificate(
+        &self,
+        pki: &TestPki,
+        credential: &Credential,
+    ) -> (Option<i32>, String) {
+        let output = self
+            .command(&[
+                "login-cert".as_ref(),
+                credential.certificate.as_os_str(),
+                credential.key.as_os_str(),
+            ])
+            .env("ADGATE_GATEWAY_EAP_CA_FILE", pki.path("ca.pem"))
+            .env("ADGATE_GATEWAY_EAP_SERVER_NAME", SERVER_NAME)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
+        verdict(&output)
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_ref()).collect();
+        self.command(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()))
+    }
+
+    fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
         let lab = Lab::get();
-        Command::new(script())
+        let mut command = Command::new(script());
+        command
             .args(args)
             .env("ADGATE_LAB_DIR", lab.dir())
             .env("ADGATE_LAB_NETNS", lab.value("NETNS"))
             .env("ADGATE_GATEWAY_RADIUS_PORT", self.radius_port.to_string())
             .env("ADGATE_GATEWAY_ACCT_PORT", self.accounting_port.to_string())
-            .env("ADGATE_GATEWAY_NAS_ID", NAS_IDENTIFIER)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()))
+            .env("ADGATE_GATEWAY_NAS_ID", NAS_IDENTIFIER);
+        command
     }
 
     fn log(&self) -> String {
@@ -81,6 +118,14 @@ impl Drop for Gateway {
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gateway.sh")
+}
+
+/// What `login` and `login-cert` answered: `(exit code, the line they printed)`.
+fn verdict(output: &Output) -> (Option<i32>, String) {
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    )
 }
 
 fn text(output: &Output) -> String {
@@ -173,4 +218,116 @@ fn strongswan_gateway_lets_a_telework_member_in_and_keeps_others_out() {
     // The password went through the gateway; it must not reach the trail.
     let password = String::from_utf8(lab.fixture_password()).expect("UTF-8 password");
     assert!(!adgate.trail_text().contains(password.trim_end()));
+}
+
+fn upn(user: &str) -> UserCertificate {
+    UserCertificate::named(user).upn(&format!("{user}@corp.example.test"))
+}
+
+/// adgate with certificate logins from `pki`, as the lab's client entry named after the
+/// appliance, with `extra` lines in `[eap_tls]`.
+fn start_adgate_for_certificates(pki: &TestPki, extra: &str) -> Adgate {
+    let section = pki.eap_tls_section(extra);
+    Adgate::start_with(|config| {
+        config.replace("name = \"vpn1\"", &format!("name = \"{CLIENT_NAME}\"")) + &section
+    })
+}
+
+#[test]
+fn strongswan_gateway_relays_certificate_logins_and_opens_the_tunnel_only_on_accept() {
+    let pki = TestPki::new();
+    // strongSwan 5.9's EAP-TLS client speaks TLS 1.2 without the extended master secret (and
+    // crashes on EAP-TLS 1.3's commitment message): the road warrior needs this opt-in.
+    let adgate =
+        start_adgate_for_certificates(&pki, "tls12_require_extended_master_secret = false");
+    let gateway = Gateway::up(&adgate);
+
+    // alice, a telework member, with her UPN certificate: the gateway opens the tunnel, which
+    // needs the MS-MPPE keys of adgate's Access-Accept for the IKE AUTH payload.
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    let (code, said) = gateway.login_with_certificate(&pki, &alice);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(0), "alice@corp.example.test: tunnel up"),
+        "gateway log:\n{}\nadgate log:\n{}",
+        gateway.log(),
+        adgate.log()
+    );
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(record["verdict"], "accept", "{record}");
+    assert_eq!(record["account"]["sam_account_name"], "alice", "{record}");
+    assert_eq!(record["nas"]["name"], CLIENT_NAME, "{record}");
+    assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
+    assert_eq!(record["message_authenticator"], true, "{record}");
+    let certificate = &record["certificate"];
+    assert_eq!(certificate["subject"], "CN=alice", "{record}");
+    assert_eq!(certificate["issuer"], "CN=adgate test user CA", "{record}");
+    assert_eq!(certificate["identity_source"], "san_upn", "{record}");
+    assert_eq!(certificate["tls_version"], "TLSv1.2", "{record}");
+    assert_eq!(
+        certificate["sha256_fingerprint"].as_str().map(str::len),
+        Some(64),
+        "{record}"
+    );
+    // The gateway accounts for the certificate session as for a password one.
+    let accounting = accounting_for(&adgate, "alice@corp.example.test");
+    let status_types: Vec<&Value> = accounting
+        .iter()
+        .map(|r| &r["accounting"]["status_type"])
+        .collect();
+    assert_eq!(status_types, ["start", "stop"], "{accounting:?}");
+    assert!(
+        accounting
+            .iter()
+            .all(|r| r["nas"]["nas_identifier"] == NAS_IDENTIFIER),
+        "{accounting:?}"
+    );
+
+    // frank's certificate is valid, but he is not on telework: no tunnel.
+    let frank = pki.issue(&pki.ca, "frank", &upn("frank"));
+    let (code, said) = gateway.login_with_certificate(&pki, &frank);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(1), "frank@corp.example.test: refused"),
+        "gateway log:\n{}",
+        gateway.log()
+    );
+    let record = eap_record(&adgate, "frank@corp.example.test");
+    assert_eq!(record["verdict"], "reject", "{record}");
+    assert_eq!(record["reason"], "telework_off", "{record}");
+    assert_eq!(record["certificate"]["subject"], "CN=frank", "{record}");
+
+    // alice's name on a certificate from a CA adgate does not trust: no tunnel.
+    let stranger = TestCa::named("an unknown CA");
+    let forged = pki.issue(&stranger, "stranger", &upn("alice"));
+    let (code, said) = gateway.login_with_certificate(&pki, &forged);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(1), "alice@corp.example.test: refused"),
+        "gateway log:\n{}",
+        gateway.log()
+    );
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(record["verdict"], "reject", "{record}");
+    assert_eq!(record["reason"], "certificate_untrusted", "{record}");
+}
+
+#[test]
+fn strongswan_certificate_logins_need_the_extended_master_secret_opt_out() {
+    // By default adgate refuses TLS 1.2 without the extended master secret (RFC 7627), which
+    // strongSwan 5.9's EAP-TLS client lacks: the handshake fails and no tunnel comes up.
+    let pki = TestPki::new();
+    let adgate = start_adgate_for_certificates(&pki, "");
+    let gateway = Gateway::up(&adgate);
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    let (code, said) = gateway.login_with_certificate(&pki, &alice);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(1), "alice@corp.example.test: refused"),
+        "gateway log:\n{}",
+        gateway.log()
+    );
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(record["verdict"], "reject", "{record}");
+    assert_eq!(record["reason"], "tls_handshake_failed", "{record}");
 }

@@ -254,6 +254,7 @@ mod tests {
                 private_key_file: write("server.key", server_certificate.key_pem()),
                 ca_file: write("ca.pem", ca.pem()),
                 crl_files: vec![write("ca.crl", ca.crl_pem(&[66]))],
+                require_extended_master_secret: true,
             };
             let server = TlsServer::new(settings).unwrap();
             Setup { dir, ca, server }

@@ -24,7 +24,7 @@ use tracing::{error, info};
 use crate::client_auth_verifier::ClientAuthVerifier;
 use crate::rejection::Rejection;
 
-/// The files named in `[eap_tls]`.
+/// The files named in `[eap_tls]`, and its TLS 1.2 policy.
 #[derive(Debug, Clone)]
 pub struct EapTlsSettings {
     /// The server's certificate chain, PEM, leaf first.
@@ -35,6 +35,10 @@ pub struct EapTlsSettings {
     pub ca_file: PathBuf,
     /// CRLs, PEM or DER, one or more per file.
     pub crl_files: Vec<PathBuf>,
+    /// Refuse TLS 1.2 handshakes without the extended master secret (RFC 7627 §5.2): without
+    /// it a man in the middle can make two sessions share the master secret, and so the MSK
+    /// (RFC 7627 §1 names the triple handshake). Some peers lack it (strongSwan 5.9).
+    pub require_extended_master_secret: bool,
 }
 
 /// Why the `[eap_tls]` files cannot be used; names the file and the problem.
@@ -125,7 +129,7 @@ fn build(settings: &EapTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError>
         .with_single_cert(chain, key)?;
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(NoServerSessionStorage {});
-    config.require_ems = true;
+    config.require_ems = settings.require_extended_master_secret;
     Ok(Arc::new(config))
 }
 

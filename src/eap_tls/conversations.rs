@@ -206,6 +206,7 @@ mod tests {
             private_key_file: write("server.key", issued.key_pem()),
             ca_file: write("ca.pem", ca.pem()),
             crl_files: Vec::new(),
+            require_extended_master_secret: true,
         })
         .unwrap()
     }
