@@ -50,6 +50,13 @@ pub struct EapTlsLogins {
 impl EapTlsLogins {
     /// Loads the certificates, key, CA and CRLs; any problem stops the start.
     pub fn new(config: EapTlsConfig) -> Result<Self, TlsServerError> {
+        if !config.files.require_extended_master_secret {
+            tracing::warn!(
+                "eap_tls.tls12_require_extended_master_secret = false: TLS 1.2 peers without \
+                 the extended master secret (RFC 7627) are accepted, which exposes their MSK \
+                 to a triple-handshake attack; only for peers that cannot do better"
+            );
+        }
         Ok(Self {
             server: TlsServer::new(config.files)?,
             conversations: Arc::new(Conversations::new(
