@@ -77,6 +77,8 @@ struct RadsecSection {
     certificate_file: PathBuf,
     private_key_file: PathBuf,
     client_ca_file: PathBuf,
+    #[serde(default)]
+    crl_files: Vec<PathBuf>,
     #[serde(default = "default_radsec_max_connections")]
     max_connections: Spanned<usize>,
     #[serde(default = "default_radsec_idle_timeout_s")]
@@ -167,6 +169,8 @@ struct AuditSection {
 struct SyslogSection {
     url: Spanned<String>,
     ca_file: Option<PathBuf>,
+    certificate_file: Option<PathBuf>,
+    private_key_file: Option<PathBuf>,
     spool_dir: PathBuf,
     hostname: Option<String>,
 }
@@ -575,9 +579,26 @@ impl Validator<'_> {
                 "is tls:// but syslog.ca_file is not set (the collector's CA is pinned)",
             ));
         }
+        let client_certificate = match (section.certificate_file, section.private_key_file) {
+            (Some(certificate_file), Some(private_key_file)) if target.tls => {
+                Some(crate::syslog::ClientCertificate {
+                    certificate_file,
+                    private_key_file,
+                })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(self.invalid(
+                    span,
+                    "syslog.certificate_file",
+                    "and syslog.private_key_file go together, and only with a tls:// url",
+                ))
+            }
+        };
         Ok(crate::syslog::SyslogSettings {
             target,
             ca_file: section.ca_file,
+            client_certificate,
             spool_dir: section.spool_dir,
             hostname: section.hostname,
         })
@@ -769,6 +790,7 @@ impl Validator<'_> {
             certificate_file: section.certificate_file,
             private_key_file: section.private_key_file,
             client_ca_file: section.client_ca_file,
+            crl_files: section.crl_files,
             max_connections,
             idle_timeout: Duration::from_secs(idle_timeout_s),
         })
