@@ -1186,6 +1186,30 @@ dir = "{dir}/audit"
         );
         let error = load_error(|t| named(t) + "idle_timeout_s = 0\n");
         assert!(error.contains("radsec.idle_timeout_s"), "{error}");
+        // A wildcard is no client's name (RFC 6125 §6.4.3).
+        let error = load_error(|t| named(t).replace("vpn1.corp", "*.corp"));
+        assert!(
+            error.contains("clients[0].radsec_certificate_name"),
+            "{error}"
+        );
+        assert!(radsec.crl_files.is_empty());
+        let with_crls = |t: String| named(t) + "crl_files = [\"/a.crl\", \"/b.crl\"]\n";
+        let config = Config::load(&write_config(dir.path(), with_crls)).unwrap();
+        assert_eq!(config.radsec.unwrap().crl_files.len(), 2);
+    }
+
+    #[test]
+    fn a_syslog_client_certificate_needs_its_key_and_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = "\n[syslog]\nurl = \"tls://collector.example.test:6514\"\nca_file = \"/ca.pem\"\nspool_dir = \"/tmp/s\"\n";
+        let both = "certificate_file = \"/c.pem\"\nprivate_key_file = \"/c.key\"\n";
+        let config = Config::load(&write_config(dir.path(), |t| t + tls + both)).unwrap();
+        let client = config.syslog.unwrap().client_certificate.unwrap();
+        assert_eq!(client.certificate_file, Path::new("/c.pem"));
+        let error = load_error(|t| t + tls + "certificate_file = \"/c.pem\"\n");
+        assert!(error.contains("syslog.certificate_file"), "{error}");
+        let error = load_error(|t| t + &tls.replace("tls://", "tcp://") + both);
+        assert!(error.contains("syslog.certificate_file"), "{error}");
     }
 
     #[test]
