@@ -41,7 +41,7 @@ pub struct SyslogSettings {
 
 /// `syslog.certificate_file` and `syslog.private_key_file` (tls:// only): RFC 5425 §5.2 has
 /// the collector authenticate the sender by its certificate too.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCertificate {
     /// adgate's certificate chain, PEM, leaf first.
     pub certificate_file: PathBuf,
