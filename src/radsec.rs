@@ -21,7 +21,7 @@ use anyhow::Context;
 use ipnet::IpNet;
 use pki_types::pem::PemObject;
 use pki_types::{CertificateDer, DnsName, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -309,7 +309,7 @@ impl<H: RequestHandler> Connection<H> {
 /// TLS 1.2 and 1.3 only (all rustls offers), ring's suites (ECDHE with AES-GCM or
 /// ChaCha20-Poly1305), and a client certificate chaining to `client_ca_file` required
 /// (RFC 6614 §2.3: mutual authentication), checked against the CRLs if any (a CRL past its
-/// nextUpdate fails, as for EAP-TLS).
+/// nextUpdate fails, as for EAP-TLS); every connection a full handshake.
 fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
@@ -331,12 +331,17 @@ fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
             settings.private_key_file.display()
         )
     })?;
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS versions")?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .context("radsec.certificate_file and radsec.private_key_file do not match")?;
+    // No resumption: a resumed session skips the certificate checks, so a CRL that has passed
+    // its nextUpdate since would not refuse it. RadSec connections are long-lived; a full
+    // handshake per connection costs nothing that matters.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
     Ok(Arc::new(config))
 }
 
