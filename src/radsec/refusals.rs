@@ -156,3 +156,59 @@ impl Collector for RefusalCounts {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handshake error as tokio-rustls returns it.
+    fn handshake_error(error: TlsError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+    }
+
+    #[test]
+    fn handshake_errors_map_to_their_reasons() {
+        let cases = [
+            (TlsError::NoCertificatesPresented, Refusal::NoCertificate),
+            (
+                TlsError::InvalidCertificate(CertificateError::Revoked),
+                Refusal::Revoked,
+            ),
+            (
+                TlsError::InvalidCertificate(CertificateError::UnknownRevocationStatus),
+                Refusal::RevocationUnknown,
+            ),
+            (
+                TlsError::InvalidCertificate(CertificateError::UnknownIssuer),
+                Refusal::UntrustedCertificate,
+            ),
+            (
+                TlsError::InvalidCertificate(CertificateError::Expired),
+                Refusal::UntrustedCertificate,
+            ),
+            (TlsError::HandshakeNotComplete, Refusal::TlsError),
+        ];
+        for (error, refusal) in cases {
+            assert_eq!(Refusal::of_handshake(&handshake_error(error)), refusal);
+        }
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(Refusal::of_handshake(&reset), Refusal::TlsError);
+    }
+
+    #[test]
+    fn every_refusal_is_counted_under_its_own_reason() {
+        let refusals = Arc::new(Refusals::default());
+        let peer: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+        for _ in 0..30 {
+            refusals.refuse(peer, Refusal::Revoked, "refused", &"test");
+        }
+        refusals.refuse(peer, Refusal::Timeout, "refused", &"test");
+        let count = |refusal: Refusal| refusals.counts[refusal as usize].load(Ordering::Relaxed);
+        assert_eq!(count(Refusal::Revoked), 30);
+        assert_eq!(count(Refusal::Timeout), 1);
+        assert_eq!(count(Refusal::UnknownClient), 0);
+        for (index, refusal) in Refusal::ALL.iter().enumerate() {
+            assert_eq!(*refusal as usize, index, "ALL is in declaration order");
+        }
+    }
+}
