@@ -2,8 +2,8 @@
 //! RADIUS with certificates instead of an MD5 shared secret. This file owns what is TLS: the
 //! listener, mutual TLS rooted only in `radsec.client_ca_file` and checked against the CRLs in
 //! `radsec.crl_files` (re-read when they change), the bound on connections, and which
-//! configured client a certificate names (exactly: no wildcards). Each accepted connection is then served by
-//! `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
+//! configured client a certificate names (exactly: no wildcards). Each accepted connection is
+//! then served by `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
 //! reload replaces the certificates and the clients ([`RadsecTrust`]) for connections accepted
 //! afterwards; connections already open keep the client they were accepted as. Refused
 //! connections are counted and logged within bounds (`refusals.rs`).
@@ -203,7 +203,13 @@ impl RadsecListener {
                 }
             };
             let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                warn!(%peer, "RadSec connection refused: radsec.max_connections reached");
+                let detail = "radsec.max_connections reached";
+                self.refusals.refuse(
+                    peer,
+                    Refusal::MaxConnections,
+                    "RadSec connection refused",
+                    &detail,
+                );
                 continue;
             };
             let connection = Connection {

@@ -1,10 +1,10 @@
-//! RadSec connections refused before a request is read — a failed or timed-out TLS handshake,
-//! a revoked certificate, a certificate naming no configured client — counted by reason for
-//! the metric `adgate_radsec_handshake_failures_total{reason}`, and logged within bounds: a
-//! scanner or a misconfigured proxy reconnecting in a loop could otherwise write a warning per
-//! attempt, bounded only by `max_connections` per handshake time. The bound is the audit
-//! trail's discard limiter: a few lines per (source address, reason) and minute, then one
-//! summary line per (source, reason) at the end of the minute.
+//! RadSec connections refused before a request is read — `max_connections` reached, a failed or
+//! timed-out TLS handshake, a revoked certificate, a certificate naming no configured client —
+//! counted by reason for the metric `adgate_radsec_handshake_failures_total{reason}`, and
+//! logged within bounds: a scanner, or a misconfigured proxy reconnecting in a loop, would
+//! otherwise write a warning per attempt. The bound is the audit trail's discard limiter: a few
+//! lines per (source address, reason) and minute, then one summary line per (source, reason)
+//! at the end of the minute.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -28,6 +28,8 @@ pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 /// which indexes the counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// `radsec.max_connections` connections are open already.
+    MaxConnections,
     /// The handshake did not finish within its time.
     Timeout,
     /// The client sent no certificate (RFC 6614 §2.3 requires one).
@@ -47,7 +49,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    const ALL: [Refusal; 7] = [
+    const ALL: [Refusal; 8] = [
+        Refusal::MaxConnections,
         Refusal::Timeout,
         Refusal::NoCertificate,
         Refusal::Revoked,
@@ -59,6 +62,7 @@ impl Refusal {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Refusal::MaxConnections => "max_connections",
             Refusal::Timeout => "timeout",
             Refusal::NoCertificate => "no_certificate",
             Refusal::Revoked => "revoked",
