@@ -566,7 +566,11 @@ async fn a_revoked_certificate_is_refused_and_a_new_crl_applies_to_the_next_conn
     write(adgate.dir.path(), "ca.crl", &adgate.ca.crl(&[66, 7]));
     let before = adgate.refusals("revoked");
     assert_eq!(send_and_read(&adgate, &valid, &SOME_PACKET).await, None);
-    adgate.wait_for_log("CRL files changed: reloaded");
+    let log = adgate.wait_for_log("CRL files changed: reloaded for RadSec connections");
+    assert!(
+        log.contains("CRL files changed: reloaded for RadSec connections"),
+        "{log}"
+    );
     assert_eq!(adgate.refusals("revoked"), before + 1);
 
     // A CRL file that cannot be read refuses everyone rather than skip revocation.

@@ -39,7 +39,8 @@ fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
 #[derive(Debug)]
 pub struct CrlWatch<T> {
     crl_files: Vec<PathBuf>,
-    /// What is refused while the CRLs cannot be loaded, for the log ("certificate logins").
+    /// What the CRLs apply to, and what is refused while they cannot be loaded, for the log
+    /// ("certificate logins", "RadSec connections").
     refused: &'static str,
     current: Mutex<Current<T>>,
 }
@@ -79,7 +80,7 @@ impl<T> CrlWatch<T> {
             current.stamps = now;
             current.value = match build() {
                 Ok(value) => {
-                    info!("CRL files changed: reloaded");
+                    info!("CRL files changed: reloaded for {}", self.refused);
                     Some(value)
                 }
                 Err(problem) => {
