@@ -19,6 +19,7 @@ mod writer;
 
 pub use chain::ChainFields;
 pub use checkpoint::{generate_key_pair, CheckpointSigner};
+pub use discards::DiscardLimiter;
 pub use query::{query, QueryFilter};
 pub use record::{
     AccountRecord, AccountingRecord, CertificateRecord, NasRecord, Record, ReplyRecord, UserName,

@@ -77,6 +77,8 @@ struct RadsecSection {
     certificate_file: PathBuf,
     private_key_file: PathBuf,
     client_ca_file: PathBuf,
+    #[serde(default)]
+    crl_files: Vec<PathBuf>,
     #[serde(default = "default_radsec_max_connections")]
     max_connections: Spanned<usize>,
     #[serde(default = "default_radsec_idle_timeout_s")]
@@ -169,6 +171,8 @@ struct AuditSection {
 struct SyslogSection {
     url: Spanned<String>,
     ca_file: Option<PathBuf>,
+    certificate_file: Option<PathBuf>,
+    private_key_file: Option<PathBuf>,
     spool_dir: PathBuf,
     hostname: Option<String>,
 }
@@ -577,9 +581,26 @@ impl Validator<'_> {
                 "is tls:// but syslog.ca_file is not set (the collector's CA is pinned)",
             ));
         }
+        let client_certificate = match (section.certificate_file, section.private_key_file) {
+            (Some(certificate_file), Some(private_key_file)) if target.tls => {
+                Some(crate::syslog::ClientCertificate {
+                    certificate_file,
+                    private_key_file,
+                })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(self.invalid(
+                    span,
+                    "syslog.certificate_file",
+                    "and syslog.private_key_file go together, and only with a tls:// url",
+                ))
+            }
+        };
         Ok(crate::syslog::SyslogSettings {
             target,
             ca_file: section.ca_file,
+            client_certificate,
             spool_dir: section.spool_dir,
             hostname: section.hostname,
         })
@@ -772,6 +793,7 @@ impl Validator<'_> {
             certificate_file: section.certificate_file,
             private_key_file: section.private_key_file,
             client_ca_file: section.client_ca_file,
+            crl_files: section.crl_files,
             max_connections,
             idle_timeout: Duration::from_secs(idle_timeout_s),
         })
@@ -1168,6 +1190,30 @@ dir = "{dir}/audit"
         );
         let error = load_error(|t| named(t) + "idle_timeout_s = 0\n");
         assert!(error.contains("radsec.idle_timeout_s"), "{error}");
+        // A wildcard is no client's name (RFC 6125 §6.4.3).
+        let error = load_error(|t| named(t).replace("vpn1.corp", "*.corp"));
+        assert!(
+            error.contains("clients[0].radsec_certificate_name"),
+            "{error}"
+        );
+        assert!(radsec.crl_files.is_empty());
+        let with_crls = |t: String| named(t) + "crl_files = [\"/a.crl\", \"/b.crl\"]\n";
+        let config = Config::load(&write_config(dir.path(), with_crls)).unwrap();
+        assert_eq!(config.radsec.unwrap().crl_files.len(), 2);
+    }
+
+    #[test]
+    fn a_syslog_client_certificate_needs_its_key_and_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = "\n[syslog]\nurl = \"tls://collector.example.test:6514\"\nca_file = \"/ca.pem\"\nspool_dir = \"/tmp/s\"\n";
+        let both = "certificate_file = \"/c.pem\"\nprivate_key_file = \"/c.key\"\n";
+        let config = Config::load(&write_config(dir.path(), |t| t + tls + both)).unwrap();
+        let client = config.syslog.unwrap().client_certificate.unwrap();
+        assert_eq!(client.certificate_file, Path::new("/c.pem"));
+        let error = load_error(|t| t + tls + "certificate_file = \"/c.pem\"\n");
+        assert!(error.contains("syslog.certificate_file"), "{error}");
+        let error = load_error(|t| t + &tls.replace("tls://", "tcp://") + both);
+        assert!(error.contains("syslog.certificate_file"), "{error}");
     }
 
     #[test]

@@ -1,22 +1,27 @@
 //! RadSec (RFC 6614): RADIUS over TLS on TCP, for appliances and proxies that can protect
 //! RADIUS with certificates instead of an MD5 shared secret. This file owns what is TLS: the
-//! listener, mutual TLS rooted only in `radsec.client_ca_file`, the bound on connections, and
-//! which configured client a certificate names. Each accepted connection is then served by
-//! `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
+//! listener, mutual TLS rooted only in `radsec.client_ca_file` and checked against the CRLs in
+//! `radsec.crl_files` (re-read when they change), the bound on connections, and which
+//! configured client a certificate names (exactly: no wildcards). Each accepted connection is
+//! then served by `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
 //! reload replaces the certificates and the clients ([`RadsecTrust`]) for connections accepted
-//! afterwards; connections already open keep the client they were accepted as.
+//! afterwards; connections already open keep the client they were accepted as. Refused
+//! connections are counted and logged within bounds (`refusals.rs`).
+
+mod refusals;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use adgate_certs::{carries_dns_name, read_crl_files, CrlWatch};
 use adgate_radius::{ClientState, NasClient, RequestHandler, SharedSecret, StreamServer};
 use anyhow::Context;
 use ipnet::IpNet;
 use pki_types::pem::PemObject;
-use pki_types::{CertificateDer, DnsName, PrivateKeyDer, ServerName};
-use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use pki_types::{CertificateDer, DnsName, PrivateKeyDer};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,6 +29,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
+
+pub use refusals::RefusalCounts;
+use refusals::{Refusal, Refusals, SUMMARY_INTERVAL};
 
 use crate::config::ClientConfig;
 use crate::swappable::Swappable;
@@ -45,6 +53,9 @@ pub struct RadsecSettings {
     pub private_key_file: PathBuf,
     /// The only CA(s) trusted for client certificates.
     pub client_ca_file: PathBuf,
+    /// CRLs for client certificates (PEM or DER); when set, every certificate of a client's
+    /// chain below the CA must be covered by one.
+    pub crl_files: Vec<PathBuf>,
     /// Connections served at once; beyond, new connections are closed at once.
     pub max_connections: usize,
     /// A connection without a request for this long is closed.
@@ -61,12 +72,14 @@ struct RadsecClient {
 
 /// Whom connections are accepted from, and with which certificate: what a reload may change.
 pub struct RadsecTrust {
-    acceptor: TlsAcceptor,
+    settings: RadsecSettings,
+    tls: CrlWatch<ServerConfig>,
     clients: Vec<RadsecClient>,
 }
 
 impl RadsecTrust {
-    /// Loads the TLS files and picks the clients that have a `radsec_certificate_name`.
+    /// Loads the TLS files (CRLs included: a reload re-reads them) and picks the clients that
+    /// have a `radsec_certificate_name`.
     pub fn load(settings: &RadsecSettings, clients: &[ClientConfig]) -> anyhow::Result<Self> {
         let clients: Vec<RadsecClient> = clients
             .iter()
@@ -93,8 +106,22 @@ impl RadsecTrust {
                  every RadSec connection would be refused"
             );
         }
-        let acceptor = TlsAcceptor::from(tls_config(settings)?);
-        Ok(Self { acceptor, clients })
+        let tls = CrlWatch::new(settings.crl_files.clone(), "RadSec connections", || {
+            tls_config(settings)
+        })?;
+        Ok(Self {
+            settings: settings.clone(),
+            tls,
+            clients,
+        })
+    }
+
+    /// The TLS server for a new connection, rebuilt first if a CRL file changed; `None` while
+    /// the CRLs cannot be loaded.
+    fn acceptor(&self) -> Option<TlsAcceptor> {
+        self.tls
+            .get(|| tls_config(&self.settings))
+            .map(TlsAcceptor::from)
     }
 
     /// How many clients may connect.
@@ -107,6 +134,7 @@ impl RadsecTrust {
 pub struct RadsecListener {
     settings: RadsecSettings,
     trust: Arc<Swappable<RadsecTrust>>,
+    refusals: Arc<Refusals>,
 }
 
 impl RadsecListener {
@@ -114,7 +142,13 @@ impl RadsecListener {
         Self {
             settings,
             trust: Arc::new(Swappable::new(trust)),
+            refusals: Arc::default(),
         }
+    }
+
+    /// `adgate_radsec_handshake_failures_total`, for the metrics registry.
+    pub fn refusal_metric(&self) -> RefusalCounts {
+        self.refusals.metric()
     }
 
     /// Where a reload puts the new certificates and clients.
@@ -146,11 +180,17 @@ impl RadsecListener {
     ) {
         let slots = Arc::new(Semaphore::new(self.settings.max_connections));
         let mut connections = JoinSet::new();
+        let mut summaries = tokio::time::interval(SUMMARY_INTERVAL);
+        summaries.tick().await; // the first tick is immediate
         loop {
             let accepted = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                _ = summaries.tick() => {
+                    self.refusals.summarize();
+                    continue;
+                }
                 accepted = listener.accept() => accepted,
             };
             let (stream, peer) = match accepted {
@@ -163,12 +203,19 @@ impl RadsecListener {
                 }
             };
             let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                warn!(%peer, "RadSec connection refused: radsec.max_connections reached");
+                let detail = "radsec.max_connections reached";
+                self.refusals.refuse(
+                    peer,
+                    Refusal::MaxConnections,
+                    "RadSec connection refused",
+                    &detail,
+                );
                 continue;
             };
             let connection = Connection {
                 trust: self.trust.get(),
                 server: Arc::clone(&server),
+                refusals: Arc::clone(&self.refusals),
                 shutdown: shutdown.clone(),
                 _slot: slot,
             };
@@ -190,31 +237,50 @@ impl RadsecListener {
 struct Connection<H> {
     trust: Arc<RadsecTrust>,
     server: Arc<StreamServer<H>>,
+    refusals: Arc<Refusals>,
     shutdown: CancellationToken,
     _slot: OwnedSemaphorePermit,
 }
 
 impl<H: RequestHandler> Connection<H> {
     async fn serve(self, stream: TcpStream, peer: SocketAddr) {
-        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.trust.acceptor.accept(stream))
-            .await
-        {
+        let Some(acceptor) = self.trust.acceptor() else {
+            let detail = "the CRL files cannot be loaded";
+            self.refusals.refuse(
+                peer,
+                Refusal::RevocationUnknown,
+                "RadSec connection refused",
+                &detail,
+            );
+            return;
+        };
+        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => {
-                warn!(%peer, %error, "RadSec TLS handshake failed: connection closed");
+                let refusal = Refusal::of_handshake(&error);
+                self.refusals
+                    .refuse(peer, refusal, "RadSec TLS handshake failed", &error);
                 return;
             }
             Err(_) => {
-                warn!(%peer, "RadSec TLS handshake timed out: connection closed");
+                let detail = format!("no handshake within {HANDSHAKE_TIMEOUT:?}");
+                self.refusals.refuse(
+                    peer,
+                    Refusal::Timeout,
+                    "RadSec TLS handshake timed out",
+                    &detail,
+                );
                 return;
             }
         };
         let certificate = tls.get_ref().1.peer_certificates().and_then(<[_]>::first);
         let Some(nas) = certificate.and_then(|certificate| self.identify(certificate, peer)) else {
-            warn!(
-                %peer,
-                "RadSec client certificate names no configured client from this address: \
-                 connection closed"
+            let detail = "no radsec_certificate_name in its subjectAltName from this address";
+            self.refusals.refuse(
+                peer,
+                Refusal::UnknownClient,
+                "RadSec client certificate names no configured client",
+                &detail,
             );
             return;
         };
@@ -225,26 +291,22 @@ impl<H: RequestHandler> Connection<H> {
         debug!(%peer, "RadSec connection closed");
     }
 
-    /// The configured client whose `radsec_certificate_name` the certificate carries as a
-    /// subjectAltName DNS name (the subject CN is never looked at: webpki matches SANs only),
-    /// connecting from inside its `address`. The chain was already verified by the handshake.
+    /// The configured client whose `radsec_certificate_name` the certificate carries, exactly,
+    /// as a subjectAltName DNS name (never the subject CN, never by a wildcard: see
+    /// `adgate_certs::carries_dns_name`), connecting from inside its `address`. The chain was
+    /// already verified by the handshake.
     fn identify(
         &self,
         certificate: &CertificateDer<'_>,
         peer: SocketAddr,
     ) -> Option<Arc<NasClient>> {
-        let parsed = ParsedCertificate::try_from(certificate).ok()?;
         let source = peer.ip().to_canonical();
         self.trust
             .clients
             .iter()
             .find(|client| {
                 client.network.contains(&source)
-                    && rustls::client::verify_server_name(
-                        &parsed,
-                        &ServerName::DnsName(client.certificate_name.clone()),
-                    )
-                    .is_ok()
+                    && carries_dns_name(certificate, client.certificate_name.as_ref())
             })
             .map(|client| Arc::clone(&client.nas))
     }
@@ -252,7 +314,8 @@ impl<H: RequestHandler> Connection<H> {
 
 /// TLS 1.2 and 1.3 only (all rustls offers), ring's suites (ECDHE with AES-GCM or
 /// ChaCha20-Poly1305), and a client certificate chaining to `client_ca_file` required
-/// (RFC 6614 §2.3: mutual authentication).
+/// (RFC 6614 §2.3: mutual authentication), checked against the CRLs if any (a CRL past its
+/// nextUpdate fails, as for EAP-TLS); every connection a full handshake.
 fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
@@ -261,9 +324,12 @@ fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
             .add(ca)
             .context("radsec.client_ca_file holds an unusable CA certificate")?;
     }
+    let crls = read_crl_files(&settings.crl_files).context("radsec.crl_files")?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .enforce_revocation_expiration()
         .build()
-        .context("radsec.client_ca_file")?;
+        .context("radsec.client_ca_file and radsec.crl_files")?;
     let chain = read_certificates(&settings.certificate_file, "radsec.certificate_file")?;
     let key = PrivateKeyDer::from_pem_file(&settings.private_key_file).with_context(|| {
         format!(
@@ -271,12 +337,17 @@ fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
             settings.private_key_file.display()
         )
     })?;
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS versions")?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .context("radsec.certificate_file and radsec.private_key_file do not match")?;
+    // No resumption: a resumed session skips the certificate checks, so a CRL that has passed
+    // its nextUpdate since would not refuse it. RadSec connections are long-lived; a full
+    // handshake per connection costs nothing that matters.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
     Ok(Arc::new(config))
 }
 

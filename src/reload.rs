@@ -198,6 +198,10 @@ impl StartOnly {
             (Some(syslog), Some(new_syslog)) => {
                 compare(syslog.target != new_syslog.target, "syslog.url");
                 compare(syslog.ca_file != new_syslog.ca_file, "syslog.ca_file");
+                compare(
+                    syslog.client_certificate != new_syslog.client_certificate,
+                    "syslog.certificate_file",
+                );
                 compare(syslog.spool_dir != new_syslog.spool_dir, "syslog.spool_dir");
                 compare(syslog.hostname != new_syslog.hostname, "syslog.hostname");
             }

@@ -132,6 +132,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
         let listener = RadsecListener::new(settings.clone(), trust);
         radsec_trust = Some(listener.trust());
+        metrics
+            .registry()
+            .register_collector(Box::new(listener.refusal_metric()));
         servers.push(listener.spawn(handler.clone(), shutdown.clone()).await?);
     }
     let running = Running {

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 pub use forwarder::spawn_forwarder;
 
-/// Checks what `[syslog]` names on disk (the CA file for tls://), for `check-config`.
+/// Checks what `[syslog]` names on disk (the CA file, and the client certificate and key if
+/// any, for tls://), for `check-config`.
 pub fn check_settings(settings: &SyslogSettings) -> anyhow::Result<()> {
     if settings.target.tls {
         transport::tls_connector(settings)?;
@@ -31,10 +32,22 @@ pub struct SyslogSettings {
     pub target: Target,
     /// CA that must have issued the collector's certificate (tls:// only).
     pub ca_file: Option<PathBuf>,
+    /// The certificate adgate presents to a collector that authenticates its senders.
+    pub client_certificate: Option<ClientCertificate>,
     /// Where the forwarder keeps its position.
     pub spool_dir: PathBuf,
     /// HOSTNAME in messages; the machine's name by default.
     pub hostname: Option<String>,
+}
+
+/// `syslog.certificate_file` and `syslog.private_key_file` (tls:// only): RFC 5425 §5.2 has
+/// the collector authenticate the sender by its certificate too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// adgate's certificate chain, PEM, leaf first.
+    pub certificate_file: PathBuf,
+    /// Its private key, PEM.
+    pub private_key_file: PathBuf,
 }
 
 /// The collector: `tcp://host:port` or `tls://host:port`.

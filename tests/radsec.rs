@@ -2,8 +2,11 @@
 //! which forwards over mutual TLS to adgate, and the decisions are recorded as for UDP
 //! (accounting too, linked to the decision by Class); peers whose certificate comes from another
 //! CA, or names no configured client, are refused; a stream that cannot be framed is closed and
-//! recorded; a reload changes which certificate names a client, for new connections. The test
-//! PKI is made here with rcgen.
+//! recorded; a reload changes which certificate names a client, for new connections; a revoked
+//! certificate (`radsec.crl_files`, re-read when it changes) and a wildcard certificate are
+//! refused; refusals are counted in a metric and logged within bounds; a request repeated on
+//! a connection gets the cached answer (AD asked once); a silent connection is closed after the
+//! idle timeout. The test PKI is made here with rcgen.
 
 mod common;
 
@@ -13,16 +16,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adgate_certs::test_pki::revocation_list_pem;
 use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
-use common::{class_of, free_udp_port, Adgate, Lab};
+use common::{class_of, free_udp_port, http_get, start_with_metrics, Adgate, Lab};
 use pki_types::pem::PemObject;
 use pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    SerialNumber,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The name in the SAN of the certificate the test's RadSec client presents.
-const PROXY_NAME: &str = "radsecproxy.test";
+const PROXY_NAME: &str = "radsecproxy.example.test";
 /// The secret between the UDP NAS and radsecproxy (not adgate's business).
 const NAS_TO_PROXY_SECRET: &str = "nas-to-radsecproxy-secret";
 
@@ -42,6 +49,7 @@ impl Ca {
     fn new(name: &str) -> Ca {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, name);
@@ -66,12 +74,33 @@ impl Ca {
         purpose: ExtendedKeyUsagePurpose,
         common_name: &str,
     ) -> Issued {
+        self.issue_numbered(names, purpose, common_name, 1)
+    }
+
+    /// A clientAuth certificate for `PROXY_NAME` with this serial number (for CRLs).
+    fn issue_serial(&self, serial: u64) -> Issued {
+        self.issue_numbered(
+            &[PROXY_NAME],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            "adgate test",
+            serial,
+        )
+    }
+
+    fn issue_numbered(
+        &self,
+        names: &[&str],
+        purpose: ExtendedKeyUsagePurpose,
+        common_name: &str,
+        serial: u64,
+    ) -> Issued {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, common_name);
         params.extended_key_usages = vec![purpose];
+        params.serial_number = Some(SerialNumber::from(serial));
         let key = KeyPair::generate().unwrap();
         let certificate = params
             .signed_by(&key, &self.certificate, &self.key)
@@ -81,19 +110,31 @@ impl Ca {
             key: key.serialize_pem(),
         }
     }
+
+    /// A CRL from this CA revoking `serials`.
+    fn crl(&self, serials: &[u64]) -> String {
+        revocation_list_pem(&self.certificate, &self.key, serials)
+    }
 }
 
 /// adgate with a RadSec listener whose client CA is `ca`, and `vpn1` allowed as `PROXY_NAME`.
 struct RadsecAdgate {
     adgate: Adgate,
     address: SocketAddr,
+    metrics: SocketAddr,
     ca: Ca,
     /// Holds the certificate files adgate was started with.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl RadsecAdgate {
     fn start() -> RadsecAdgate {
+        RadsecAdgate::start_with(|_, _| String::new())
+    }
+
+    /// Like `start`, with the `[radsec]` lines `extra` returns (given the directory of the
+    /// certificate files and the CA).
+    fn start_with(extra: impl FnOnce(&Path, &Ca) -> String) -> RadsecAdgate {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("adgate test RadSec CA");
         let server = ca.issue(
@@ -106,10 +147,11 @@ impl RadsecAdgate {
         let address = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
         let section = format!(
             "\n[radsec]\nlisten = \"{address}\"\ncertificate_file = \"{dir}/server.pem\"\n\
-             private_key_file = \"{dir}/server.key\"\nclient_ca_file = \"{dir}/ca.pem\"\n",
-            dir = dir.path().display()
+             private_key_file = \"{dir}/server.key\"\nclient_ca_file = \"{dir}/ca.pem\"\n{extra}\n",
+            dir = dir.path().display(),
+            extra = extra(dir.path(), &ca),
         );
-        let adgate = Adgate::start_with(|config| {
+        let (adgate, metrics) = start_with_metrics(|config| {
             config.replace(
                 "require_message_authenticator = true",
                 &format!(
@@ -120,8 +162,9 @@ impl RadsecAdgate {
         RadsecAdgate {
             adgate,
             address,
+            metrics,
             ca,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -134,14 +177,30 @@ impl RadsecAdgate {
     /// Waits until adgate's log contains `text` (it is written after the connection is closed,
     /// so nothing on the wire says when it is there).
     fn wait_for_log(&self, text: &str) -> String {
+        self.wait_for_log_lines(text, 1)
+    }
+
+    /// Waits until adgate's log contains `text` `count` times.
+    fn wait_for_log_lines(&self, text: &str, count: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let log = self.adgate.log();
-            if log.contains(text) || Instant::now() > deadline {
+            if log.matches(text).count() >= count || Instant::now() > deadline {
                 return log;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `adgate_radsec_handshake_failures_total{reason="…"}` now.
+    fn refusals(&self, reason: &str) -> u64 {
+        let (status, body) = http_get(self.metrics, "/metrics");
+        assert_eq!(status, 200);
+        let series = format!("adgate_radsec_handshake_failures_total{{reason=\"{reason}\"}} ");
+        body.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{body}"))
     }
 }
 
@@ -474,4 +533,169 @@ async fn a_reload_changes_which_certificate_names_a_client_for_new_connections()
     let mut octet = [0u8; 1];
     let read = tokio::time::timeout(Duration::from_millis(500), open.read(&mut octet)).await;
     assert!(read.is_err(), "the open connection was closed: {read:?}");
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_is_refused_and_a_new_crl_applies_to_the_next_connection() {
+    let adgate = RadsecAdgate::start_with(|dir, ca| {
+        write(dir, "ca.crl", &ca.crl(&[66]));
+        format!("crl_files = [\"{}/ca.crl\"]", dir.display())
+    });
+    let password = Lab::get().fixture_password();
+
+    // radsecproxy with the revoked certificate gets no connection, so its NAS no answer.
+    let revoked = adgate.ca.issue_serial(66);
+    let proxy = Radsecproxy::start(&adgate, &revoked);
+    let answer = proxy.nas().pap(b"alice", &password).await;
+    assert!(answer.is_err(), "{answer:?}");
+    let log = adgate.wait_for_log("invalid peer certificate: Revoked");
+    assert!(log.contains("invalid peer certificate: Revoked"), "{log}");
+    assert!(!log.contains("RadSec connection established"), "{log}");
+    assert!(adgate.refusals("revoked") >= 1);
+    assert!(adgate.adgate.records().is_empty());
+    drop(proxy);
+
+    // A certificate the CRL does not list logs in through radsecproxy.
+    let valid = adgate.ca.issue_serial(7);
+    let proxy = Radsecproxy::start(&adgate, &valid);
+    let answer = proxy.nas().pap(b"alice", &password).await.unwrap();
+    assert_eq!(answer.code, ResponseCode::Accept);
+    drop(proxy);
+
+    // The CA revokes it too: the CRL file is re-read for the next connection.
+    write(adgate.dir.path(), "ca.crl", &adgate.ca.crl(&[66, 7]));
+    let before = adgate.refusals("revoked");
+    assert_eq!(send_and_read(&adgate, &valid, &SOME_PACKET).await, None);
+    let log = adgate.wait_for_log("CRL files changed: reloaded for RadSec connections");
+    assert!(
+        log.contains("CRL files changed: reloaded for RadSec connections"),
+        "{log}"
+    );
+    assert_eq!(adgate.refusals("revoked"), before + 1);
+
+    // A CRL file that cannot be read refuses everyone rather than skip revocation.
+    write(adgate.dir.path(), "ca.crl", "not a CRL");
+    let unrevoked = adgate.ca.issue_serial(8);
+    assert_eq!(send_and_read(&adgate, &unrevoked, &SOME_PACKET).await, None);
+    let log = adgate.wait_for_log("refusing RadSec connections");
+    assert!(log.contains("refusing RadSec connections"), "{log}");
+    assert_eq!(adgate.refusals("revocation_unknown"), 1);
+}
+
+#[tokio::test]
+async fn a_wildcard_certificate_names_no_client() {
+    let adgate = RadsecAdgate::start();
+    // webpki would match `*.example.test` to `radsecproxy.example.test` for a server; a client is
+    // only ever identified by its exact name (RFC 6125 §6.4.3, RFC 6614 §2.4).
+    let wildcard = adgate
+        .ca
+        .issue(&["*.example.test"], ExtendedKeyUsagePurpose::ClientAuth);
+    assert_eq!(send_and_read(&adgate, &wildcard, &SOME_PACKET).await, None);
+    let log = adgate.wait_for_log("names no configured client");
+    assert!(log.contains("names no configured client"), "{log}");
+    assert!(!log.contains("RadSec connection established"), "{log}");
+    assert_eq!(adgate.refusals("unknown_client"), 1);
+
+    // The exact name, in another case, is the client (DNS names are case-insensitive).
+    let exact = adgate.ca.issue(
+        &["RadSecProxy.Example.Test"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let _open = connect(&adgate, &exact).await.expect("handshake");
+    let log = adgate.wait_for_log("RadSec connection established");
+    assert!(log.contains("RadSec connection established"), "{log}");
+}
+
+#[tokio::test]
+async fn refused_handshakes_are_all_counted_but_only_a_few_logged() {
+    let adgate = RadsecAdgate::start();
+    let stranger =
+        Ca::new("some other CA").issue(&[PROXY_NAME], ExtendedKeyUsagePurpose::ClientAuth);
+    const ATTEMPTS: u64 = 25;
+    for _ in 0..ATTEMPTS {
+        assert_eq!(send_and_read(&adgate, &stranger, &SOME_PACKET).await, None);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while adgate.refusals("untrusted_certificate") < ATTEMPTS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(adgate.refusals("untrusted_certificate"), ATTEMPTS);
+    // The audit trail's bound: ten lines per source and reason a minute.
+    let log = adgate.adgate.log();
+    assert_eq!(
+        log.matches("RadSec TLS handshake failed").count(),
+        10,
+        "{log}"
+    );
+    assert_eq!(adgate.refusals("revoked"), 0);
+}
+
+/// Reads one RADIUS packet (framed by its Length field, RFC 6613 §2.4) from `stream`.
+async fn read_packet(stream: &mut (impl AsyncReadExt + Unpin)) -> Vec<u8> {
+    let mut packet = vec![0u8; 4];
+    stream.read_exact(&mut packet).await.expect("a header");
+    let length = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+    packet.resize(length, 0);
+    stream.read_exact(&mut packet[4..]).await.expect("the body");
+    packet
+}
+
+#[tokio::test]
+async fn a_request_repeated_on_a_connection_gets_the_cached_answer_and_ad_counts_it_once() {
+    let lab = Lab::get();
+    let adgate = RadsecAdgate::start();
+    let before = lab.bad_pwd_count("lockme");
+    // Built as a RadSec client would: the shared secret is "radsec" (RFC 6614 §2.3).
+    let builder = RadiusClient::new(
+        adgate.address,
+        SharedSecret::new(b"radsec".to_vec()),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    let request = builder
+        .pap_datagram(b"lockme", b"not-the-password-of-lockme")
+        .await
+        .unwrap();
+    let mut tls = connect(&adgate, &adgate.client_certificate())
+        .await
+        .expect("handshake");
+    tls.write_all(&request).await.unwrap();
+    let first = read_packet(&mut tls).await;
+    tls.write_all(&request).await.unwrap();
+    let repeated = read_packet(&mut tls).await;
+    assert_eq!(first[0], 3, "Access-Reject");
+    assert_eq!(repeated, first, "RFC 5080 §2.2.2: the same answer");
+    assert_eq!(lab.bad_pwd_count("lockme"), before + 1);
+    let decisions: Vec<_> = adgate
+        .adgate
+        .records()
+        .into_iter()
+        .filter(|record| record["user_name"] == "lockme")
+        .collect();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0]["reason"], "bad_password");
+
+    // A good login resets AD's count, so repeated runs never lock the account.
+    let (response, _) = adgate.adgate.pap("lockme", &lab.fixture_password()).await;
+    assert_eq!(response.code, ResponseCode::Accept);
+    assert_eq!(lab.bad_pwd_count("lockme"), 0);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    const IDLE: Duration = Duration::from_secs(10); // radsec.idle_timeout_s's minimum
+    let adgate = RadsecAdgate::start_with(|_, _| format!("idle_timeout_s = {}", IDLE.as_secs()));
+    let mut tls = connect(&adgate, &adgate.client_certificate())
+        .await
+        .expect("handshake");
+    let opened = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(4 * IDLE, tls.read_to_end(&mut rest)).await;
+    let closed_after = opened.elapsed();
+    assert!(read.is_ok(), "still open after {:?}", 4 * IDLE);
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(
+        closed_after >= IDLE - Duration::from_secs(1),
+        "closed after {closed_after:?}, before the idle timeout"
+    );
 }

@@ -11,6 +11,8 @@
 mod certificate_check;
 mod certificate_summary;
 mod client_auth_verifier;
+mod crl_watch;
+mod dns_name;
 mod eap_tls_fragments;
 mod eap_tls_peer;
 mod eap_tls_session;
@@ -24,6 +26,8 @@ pub mod test_pki;
 
 pub use certificate_check::{check_client_certificate, CertificateChecks};
 pub use certificate_summary::CertificateSummary;
+pub use crl_watch::{read_crl_files, CrlWatch};
+pub use dns_name::carries_dns_name;
 pub use eap_tls_peer::{peer_config, EapTlsPeer, PeerError};
 pub use eap_tls_session::{EapTlsSession, Established, Step};
 pub use identity::{identity_of, IdentityClaim, IdentityPolicy, IdentitySource};

@@ -172,26 +172,7 @@ impl TestCa {
 
     /// A CRL revoking `serials`, valid until 2099.
     pub fn crl_pem(&self, serials: &[u64]) -> String {
-        let params = CertificateRevocationListParams {
-            this_update: date_time_ymd(2024, 1, 1),
-            next_update: date_time_ymd(2099, 1, 1),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: serials
-                .iter()
-                .map(|&serial| RevokedCertParams {
-                    serial_number: SerialNumber::from(serial),
-                    revocation_time: date_time_ymd(2024, 1, 1),
-                    reason_code: Some(RevocationReason::KeyCompromise),
-                    invalidity_date: None,
-                })
-                .collect(),
-            key_identifier_method: KeyIdMethod::Sha256,
-        };
-        params
-            .signed_by(&self.certificate, &self.key)
-            .and_then(|crl| crl.pem())
-            .expect("CRL")
+        revocation_list_pem(&self.certificate, &self.key, serials)
     }
 
     fn sign(&self, params: CertificateParams) -> Issued {
@@ -228,4 +209,28 @@ fn name(common_name: &str) -> DistinguishedName {
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, common_name);
     name
+}
+
+/// A CRL from `issuer` (signed with `issuer_key`) revoking `serials`, valid until 2099.
+pub fn revocation_list_pem(issuer: &Certificate, issuer_key: &KeyPair, serials: &[u64]) -> String {
+    let params = CertificateRevocationListParams {
+        this_update: date_time_ymd(2024, 1, 1),
+        next_update: date_time_ymd(2099, 1, 1),
+        crl_number: SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: serials
+            .iter()
+            .map(|&serial| RevokedCertParams {
+                serial_number: SerialNumber::from(serial),
+                revocation_time: date_time_ymd(2024, 1, 1),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    };
+    params
+        .signed_by(issuer, issuer_key)
+        .and_then(|crl| crl.pem())
+        .expect("CRL")
 }

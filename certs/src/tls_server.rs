@@ -8,21 +8,18 @@
 //! (RFC 7627). No session tickets or resumption: every login is a full handshake with a
 //! certificate, so every login is checked against AD and the CRLs.
 
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::Arc;
 
+use crate::client_auth_verifier::ClientAuthVerifier;
+use crate::crl_watch::{read_crl_files, CrlWatch};
+use crate::rejection::Rejection;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
-use tracing::{error, info};
-
-use crate::client_auth_verifier::ClientAuthVerifier;
-use crate::rejection::Rejection;
 
 /// The files named in `[eap_tls]`, and its TLS 1.2 policy.
 #[derive(Debug, Clone)]
@@ -56,65 +53,26 @@ pub enum TlsServerError {
 #[derive(Debug)]
 pub struct TlsServer {
     settings: EapTlsSettings,
-    current: Mutex<Current>,
-}
-
-#[derive(Debug)]
-struct Current {
-    crl_stamps: Vec<Option<(SystemTime, u64)>>,
-    config: Option<Arc<ServerConfig>>,
+    config: CrlWatch<ServerConfig>,
 }
 
 impl TlsServer {
     /// Loads and checks every file; any problem is a startup error.
     pub fn new(settings: EapTlsSettings) -> Result<TlsServer, TlsServerError> {
-        let crl_stamps = stamps(&settings.crl_files);
-        let config = build(&settings)?;
-        Ok(TlsServer {
-            settings,
-            current: Mutex::new(Current {
-                crl_stamps,
-                config: Some(config),
-            }),
-        })
+        let config = CrlWatch::new(settings.crl_files.clone(), "certificate logins", || {
+            build(&settings)
+        })?;
+        Ok(TlsServer { settings, config })
     }
 
     /// The configuration for a new conversation. When a CRL file changed since the last
     /// build, it is rebuilt first; if that fails, logins are refused (`revocation_unknown`)
     /// until the files are fixed — a revocation must never be skipped for a broken file.
     pub fn config(&self) -> Result<Arc<ServerConfig>, Rejection> {
-        let mut current = self
-            .current
-            .lock()
-            .map_err(|_| Rejection::RevocationUnknown)?;
-        let now = stamps(&self.settings.crl_files);
-        if now != current.crl_stamps {
-            current.crl_stamps = now;
-            current.config = match build(&self.settings) {
-                Ok(config) => {
-                    info!("CRL files changed: reloaded");
-                    Some(config)
-                }
-                Err(problem) => {
-                    error!(%problem, "CRL files changed but cannot be loaded: refusing certificate logins");
-                    None
-                }
-            };
-        }
-        current.config.clone().ok_or(Rejection::RevocationUnknown)
+        self.config
+            .get(|| build(&self.settings))
+            .ok_or(Rejection::RevocationUnknown)
     }
-}
-
-/// Modification time and size of each CRL file (None when unreadable).
-fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
-    files
-        .iter()
-        .map(|file| {
-            std::fs::metadata(file)
-                .and_then(|meta| Ok((meta.modified()?, meta.len())))
-                .ok()
-        })
-        .collect()
 }
 
 fn build(settings: &EapTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError> {
@@ -146,10 +104,7 @@ pub(crate) fn client_verifier(
             .add(certificate)
             .map_err(|error| file_error(&settings.ca_file, error.to_string()))?;
     }
-    let mut crls = Vec::new();
-    for file in &settings.crl_files {
-        crls.extend(read_crls(file)?);
-    }
+    let crls = read_crl_files(&settings.crl_files)?;
     let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .with_crls(crls)
         .enforce_revocation_expiration()
@@ -159,7 +114,7 @@ pub(crate) fn client_verifier(
 }
 
 /// Every PEM object of type `T` in `path`; an empty file is an error.
-fn read_pem<T: PemObject>(path: &Path) -> Result<Vec<T>, TlsServerError> {
+pub(crate) fn read_pem<T: PemObject>(path: &Path) -> Result<Vec<T>, TlsServerError> {
     let items = T::pem_file_iter(path)
         .map_err(|error| file_error(path, error.to_string()))?
         .collect::<Result<Vec<T>, _>>()
@@ -171,17 +126,6 @@ fn read_pem<T: PemObject>(path: &Path) -> Result<Vec<T>, TlsServerError> {
         ));
     }
     Ok(items)
-}
-
-/// CRLs in PEM, or one CRL in DER (as CAs publish them).
-fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsServerError> {
-    let bytes =
-        std::fs::read(path).map_err(|error: io::Error| file_error(path, error.to_string()))?;
-    if bytes.starts_with(b"-----") {
-        read_pem(path)
-    } else {
-        Ok(vec![CertificateRevocationListDer::from(bytes)])
-    }
 }
 
 pub(crate) fn file_error(path: &Path, problem: String) -> TlsServerError {

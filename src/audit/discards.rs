@@ -79,17 +79,32 @@ impl DiscardLimiter {
 
     /// Ends the interval: one summary per (source, reason) with discards not recorded.
     pub fn summarize(&mut self, schema: u32) -> Vec<DiscardSummary> {
-        let since = self.since.take().unwrap_or_else(now);
         let time = now();
-        self.recorded = 0;
-        let mut summaries: Vec<DiscardSummary> = self
-            .counts
-            .drain()
-            .filter(|(_, count)| count.seen > count.recorded)
-            .map(|(key, count)| DiscardSummary {
+        self.end_interval()
+            .into_iter()
+            .map(|unrecorded| DiscardSummary {
                 schema,
                 kind: "discard_summary",
                 time: time.clone(),
+                since: unrecorded.since,
+                source: unrecorded.source,
+                reason: unrecorded.reason,
+                count: unrecorded.count,
+                not_recorded: unrecorded.not_recorded,
+            })
+            .collect()
+    }
+
+    /// Ends the interval: per (source, reason) with events not recorded one by one, how many,
+    /// sorted by source and reason. Also what bounds the RadSec handshake-failure warnings.
+    pub fn end_interval(&mut self) -> Vec<Unrecorded> {
+        let since = self.since.take().unwrap_or_else(now);
+        self.recorded = 0;
+        let mut unrecorded: Vec<Unrecorded> = self
+            .counts
+            .drain()
+            .filter(|(_, count)| count.seen > count.recorded)
+            .map(|(key, count)| Unrecorded {
                 since: since.clone(),
                 source: key.source,
                 reason: key.reason,
@@ -97,9 +112,21 @@ impl DiscardLimiter {
                 not_recorded: count.seen - count.recorded,
             })
             .collect();
-        summaries.sort_by(|a, b| (a.source, a.reason).cmp(&(b.source, b.reason)));
-        summaries
+        unrecorded.sort_by(|a, b| (a.source, a.reason).cmp(&(b.source, b.reason)));
+        unrecorded
     }
+}
+
+/// Events of one (source, reason) in an interval, some not recorded one by one.
+#[derive(Debug)]
+pub struct Unrecorded {
+    /// Start of the interval (RFC 3339).
+    pub since: String,
+    /// `None`: the entry shared by sources beyond the table's size.
+    pub source: Option<IpAddr>,
+    pub reason: &'static str,
+    pub count: u64,
+    pub not_recorded: u64,
 }
 
 fn now() -> String {

@@ -1,6 +1,7 @@
 //! The connection to the collector: plain TCP (RFC 6587) or TLS (RFC 5425) on rustls, trusting
 //! only the CA in `syslog.ca_file` and checking the collector's name against its certificate
-//! (RFC 5425 §5.2). Neither protocol acknowledges messages, so delivery is judged by TCP: once
+//! (RFC 5425 §5.2), and presenting adgate's own certificate when one is configured, for a
+//! collector that authenticates its senders (mutual authentication, RFC 5425 §5.2). Neither protocol acknowledges messages, so delivery is judged by TCP: once
 //! the kernel's send queue for the socket is empty, the collector's host has acknowledged every
 //! byte written (TIOCOUTQ, see tcp(7)).
 
@@ -9,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pki_types::pem::PemObject;
-use pki_types::{CertificateDer, ServerName};
+use pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::SyslogSettings;
+use super::{ClientCertificate, SyslogSettings};
 
 /// How long the collector may take to acknowledge what was sent before the connection is
 /// considered dead (and the unacknowledged records are sent again on a new one).
@@ -93,7 +94,8 @@ impl Connection {
     }
 }
 
-/// The TLS client for the collector, trusting only `syslog.ca_file`.
+/// The TLS client for the collector, trusting only `syslog.ca_file`, presenting
+/// `syslog.certificate_file` if set.
 pub fn tls_connector(settings: &SyslogSettings) -> anyhow::Result<TlsConnector> {
     let ca_file = settings
         .ca_file
@@ -113,7 +115,36 @@ pub fn tls_connector(settings: &SyslogSettings) -> anyhow::Result<TlsConnector> 
     // RFC 5425 §4.2 names TLS 1.2 as the minimum; rustls' safe defaults are TLS 1.2 and 1.3.
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match &settings.client_certificate {
+        None => config.with_no_client_auth(),
+        Some(client) => {
+            let (chain, key) = read_client_certificate(client)?;
+            config.with_client_auth_cert(chain, key).map_err(|e| {
+                anyhow::anyhow!(
+                    "syslog.certificate_file and syslog.private_key_file do not match: {e}"
+                )
+            })?
+        }
+    };
     Ok(TlsConnector::from(Arc::new(config)))
+}
+
+fn read_client_certificate(
+    client: &ClientCertificate,
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let path = &client.certificate_file;
+    let chain = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| anyhow::anyhow!("syslog.certificate_file {}: {e}", path.display()))?;
+    if chain.is_empty() {
+        anyhow::bail!(
+            "syslog.certificate_file {} holds no certificate",
+            path.display()
+        );
+    }
+    let path = &client.private_key_file;
+    let key = PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| anyhow::anyhow!("syslog.private_key_file {}: {e}", path.display()))?;
+    Ok((chain, key))
 }
