@@ -385,11 +385,7 @@ impl Reloader {
     }
 
     fn try_reload(&mut self) -> anyhow::Result<String> {
-        let (_, new) = load(
-            &self.path,
-            Some(&self.start_only),
-            self.dc_health.clone(),
-        )?;
+        let (_, new) = load(&self.path, Some(&self.start_only), self.dc_health.clone())?;
         // A RadSec listener is bound at start; `changed_in` refused adding or removing one.
         if let (Some(trust), Some(new_trust)) = (&self.radsec, new.radsec) {
             trust.replace(new_trust);
