@@ -177,7 +177,7 @@ impl Gatekeeper {
             }
             (
                 Credential::Eap {
-                    packet,
+                    message,
                     state,
                     framed_mtu,
                 },
@@ -186,7 +186,7 @@ impl Gatekeeper {
                 let answer = eap_tls
                     .handle(
                         request,
-                        packet,
+                        message,
                         state.as_deref(),
                         *framed_mtu,
                         &self.authorizer,

@@ -6,7 +6,7 @@ mod common;
 mod eap_support;
 
 use adgate_certs::test_pki::{TestCa, UserCertificate};
-use eap_support::{eap_record, eapol_test, start_adgate, TestPki, REVOKED_SERIAL};
+use eap_support::{eap_record, eapol_test, nas_eap_tls, start_adgate, TestPki, REVOKED_SERIAL};
 
 fn upn(user: &str) -> UserCertificate {
     UserCertificate::named(user).upn(&format!("{user}@corp.example.test"))
@@ -213,6 +213,46 @@ fn refused_certificates_get_their_tls_alert_then_failure_and_their_reason() {
             );
         }
     }
+}
+
+/// RFC 3579 §2.1: the NAS opens with EAP-Start, adgate asks for the identity, and the login
+/// goes on as usual; adgate's own peer shows the TLS alert of a refused certificate.
+#[test]
+fn a_nas_opening_with_eap_start_gets_the_same_logins_and_refusals() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    for version in ["1.2", "1.3"] {
+        let (code, output) = nas_eap_tls(
+            &adgate,
+            &pki,
+            "alice@corp.example.test",
+            &alice,
+            &["--eap-start", "--tls-version", version],
+        );
+        assert_eq!(code, 0, "TLS {version}: {output}\n{}", adgate.log());
+        assert!(
+            output.contains("Access-Accept, MPPE keys match the MSK"),
+            "{output}"
+        );
+        let record = eap_record(&adgate, "alice@corp.example.test");
+        assert_eq!(record["verdict"], "accept", "{record}");
+    }
+    let revoked = pki.issue(&pki.ca, "revoked", &upn("alice").serial(REVOKED_SERIAL));
+    let (code, output) = nas_eap_tls(
+        &adgate,
+        &pki,
+        "alice@corp.example.test",
+        &revoked,
+        &["--eap-start"],
+    );
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("Access-Reject after TLS alert CertificateRevoked"),
+        "{output}"
+    );
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(record["reason"], "certificate_revoked", "{record}");
 }
 
 #[test]
