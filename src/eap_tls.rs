@@ -3,9 +3,10 @@
 //! A conversation starts with the peer's EAP-Response/Identity (RFC 3748 §5.1) and no State;
 //! adgate answers with EAP-TLS Start in an Access-Challenge carrying a fresh State, and every
 //! later Access-Request echoes it. A NAS may instead open with EAP-Start (RFC 3579 §2.1);
-//! adgate then asks for the identity first, in a conversation of the same bounded table. When the TLS handshake is over, the certificate's identity
-//! is checked against the EAP identity and looked up in AD like a password login (without the
-//! bind); an accepted login gets EAP-Success and the MS-MPPE keys, a refused one EAP-Failure.
+//! adgate then asks for the identity first, in a conversation of the same bounded table. When
+//! the TLS handshake is over, the certificate's identity is checked against the EAP identity
+//! and looked up in AD like a password login (without the bind); an accepted login gets
+//! EAP-Success and the MS-MPPE keys, a refused one EAP-Failure.
 //! Only the final decision is recorded — challenges decide nothing.
 
 mod conversation;
