@@ -25,7 +25,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use rustls::{ProtocolVersion, ServerConfig, ServerConnection};
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::certificate_summary::CertificateSummary;
 use crate::eap_tls_fragments::{ack, start, Fragment, Inbound, Outbound};
@@ -114,6 +114,19 @@ impl EapTlsSession {
         Ok((session, start()))
     }
 
+    /// Why TLS refused the peer, once its alert is being sent: whatever the peer answers from
+    /// then on, the conversation fails for this reason.
+    pub fn refusal(&self) -> Option<Rejection> {
+        match self.state {
+            State::Sending {
+                then: AfterFlight::Failure(rejection),
+                ..
+            }
+            | State::AwaitingAlertAck(rejection) => Some(rejection),
+            _ => None,
+        }
+    }
+
     /// Handles the Type-Data of the peer's EAP-TLS Response.
     pub fn advance(&mut self, type_data: &[u8]) -> Step {
         let step = self.advance_state(type_data);
@@ -164,8 +177,8 @@ impl EapTlsSession {
     /// alert refusing the peer.
     fn receive_flight(&mut self, flight: &[u8]) -> Step {
         if let Err(error) = self.read(flight) {
-            debug!(%error, "TLS handshake failed");
             let rejection = Rejection::from_tls(&error);
+            info!(%error, reason = rejection.as_str(), "TLS handshake failed");
             return match self.take_output() {
                 Some(alert) => self.send(
                     Outbound::new(alert, self.fragment_size),

@@ -106,6 +106,13 @@ impl Conversation {
         if Some(response.identifier) == self.previous_identifier {
             return Turn::Challenge(self.request.clone());
         }
+        // After our TLS alert, any answer ends the conversation for the alert's reason
+        // (RFC 5216 §2.1.3 expects an empty EAP-TLS Response; a Nak must not change the reason).
+        if let Phase::Tls { session, .. } = &self.phase {
+            if let Some(rejection) = session.refusal() {
+                return Turn::Failed(rejection.as_str());
+            }
+        }
         if response.identifier != self.request.identifier {
             return Turn::Failed("eap_protocol_error");
         }
@@ -182,6 +189,29 @@ mod tests {
             panic!("no EAP-TLS Start again");
         };
         assert_eq!(again, start);
+    }
+
+    #[test]
+    fn after_the_tls_alert_any_answer_fails_for_the_alerts_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path());
+        let (session, start) =
+            EapTlsSession::start(server.config().unwrap(), 1000, IdentityPolicy::default())
+                .unwrap();
+        let mut conversation = Conversation::new("vpn1", b"alice".to_vec(), session, &start, 1);
+        // A TLS record of content type 0: rustls refuses it with a decode_error alert.
+        let garbage = EapPacket::new(EapCode::Response, 1, eap_type::TLS, &[0, 0, 0]);
+        let never = || -> StartedTls { unreachable!("TLS started") };
+        let Turn::Challenge(alert) = conversation.respond("vpn1", &garbage, never) else {
+            panic!("no alert");
+        };
+        assert_eq!(alert.eap_type(), Some(eap_type::TLS));
+        // The peer answers the alert with a Nak instead of an acknowledgement.
+        let nak = EapPacket::new(EapCode::Response, alert.identifier, eap_type::NAK, &[26]);
+        assert!(matches!(
+            conversation.respond("vpn1", &nak, never),
+            Turn::Failed("tls_handshake_failed")
+        ));
     }
 
     #[test]
