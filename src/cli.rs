@@ -180,6 +180,10 @@ pub struct EapTlsPeerArgs {
     /// TLS version to offer: 1.2 or 1.3.
     #[arg(long, default_value = "1.3")]
     pub tls_version: String,
+    /// Open with EAP-Start (RFC 3579 §2.1) and let adgate ask for the identity, instead of
+    /// sending the EAP-Response/Identity first.
+    #[arg(long)]
+    pub eap_start: bool,
 }
 
 /// Where and how the simulated NAS sends.

@@ -2,9 +2,11 @@
 //!
 //! A conversation starts with the peer's EAP-Response/Identity (RFC 3748 §5.1) and no State;
 //! adgate answers with EAP-TLS Start in an Access-Challenge carrying a fresh State, and every
-//! later Access-Request echoes it. When the TLS handshake is over, the certificate's identity
-//! is checked against the EAP identity and looked up in AD like a password login (without the
-//! bind); an accepted login gets EAP-Success and the MS-MPPE keys, a refused one EAP-Failure.
+//! later Access-Request echoes it. A NAS may instead open with EAP-Start (RFC 3579 §2.1);
+//! adgate then asks for the identity first, in a conversation of the same bounded table. When
+//! the TLS handshake is over, the certificate's identity is checked against the EAP identity
+//! and looked up in AD like a password login (without the bind); an accepted login gets
+//! EAP-Success and the MS-MPPE keys, a refused one EAP-Failure.
 //! Only the final decision is recorded — challenges decide nothing.
 
 mod conversation;
@@ -16,12 +18,12 @@ use adgate_authz::{Authorizer, CertificateName, Decision, ReplyAttributes};
 use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
 use adgate_radius::eap::{eap_type, state_attribute};
 use adgate_radius::mppe_keys::mppe_key_attributes;
-use adgate_radius::{AccessRequest, EapCode, EapPacket, Reply, ReplyAttribute};
+use adgate_radius::{AccessRequest, EapCode, EapMessage, EapPacket, Reply, ReplyAttribute};
 
 use crate::audit::{AccountRecord, CertificateRecord, Verdict};
 use crate::config::EapTlsConfig;
 use crate::gatekeeper::Decided;
-use conversation::{Conversation, Turn};
+use conversation::{Conversation, StartedTls, Turn};
 pub(crate) use conversations::ConversationCounts;
 use conversations::Conversations;
 
@@ -29,6 +31,9 @@ use conversations::Conversations;
 /// plus the EAPOL header on the link: what Framed-MTU must leave room for.
 const FRAGMENT_OVERHEAD: u32 = 4 + 1 + 1 + 4 + 4;
 const MIN_FRAGMENT_SIZE: usize = 64;
+/// The Identifier of the EAP-Request/Identity answering EAP-Start: the first Request of its
+/// conversation, so any value will do (RFC 3748 §4.1).
+const IDENTITY_REQUEST_IDENTIFIER: u8 = 0;
 
 /// The answer to one EAP Access-Request.
 pub(crate) enum EapAnswer {
@@ -85,18 +90,35 @@ impl EapTlsLogins {
         self.conversations.counts()
     }
 
-    /// Handles one EAP packet from `request`.
+    /// Handles the EAP-Message of `request`. EAP-Start opens a new conversation whatever State
+    /// comes with it.
     pub(crate) async fn handle(
         &self,
         request: &AccessRequest,
-        packet: &EapPacket,
+        message: &EapMessage,
         state: Option<&[u8]>,
         framed_mtu: Option<u32>,
         authorizer: &Authorizer,
     ) -> EapAnswer {
-        match state {
-            None => self.begin(request, packet, framed_mtu),
-            Some(state) => self.proceed(request, packet, state, authorizer).await,
+        match (message, state) {
+            (EapMessage::Start, _) => self.answer_start(request),
+            (EapMessage::Packet(packet), None) => self.begin(request, packet, framed_mtu),
+            (EapMessage::Packet(packet), Some(state)) => {
+                self.proceed(request, packet, state, framed_mtu, authorizer)
+                    .await
+            }
+        }
+    }
+
+    /// EAP-Start (RFC 3579 §2.1): a new conversation that asks for the peer's identity with
+    /// EAP-Request/Identity.
+    fn answer_start(&self, request: &AccessRequest) -> EapAnswer {
+        let conversation =
+            Conversation::awaiting_identity(&request.client.name, IDENTITY_REQUEST_IDENTIFIER);
+        let eap_request = conversation.request().clone();
+        match self.conversations.insert(conversation) {
+            Some(token) => challenge(&eap_request, &token),
+            None => failed(IDENTITY_REQUEST_IDENTIFIER, "eap_protocol_error", None),
         }
     }
 
@@ -110,19 +132,10 @@ impl EapTlsLogins {
         if packet.code != EapCode::Response || packet.eap_type() != Some(eap_type::IDENTITY) {
             return failed(packet.identifier, "eap_protocol_error", None);
         }
-        let config = match self.server.config() {
-            Ok(config) => config,
-            Err(rejection) => return failed(packet.identifier, rejection.as_str(), None),
+        let (session, start) = match self.start_tls(framed_mtu) {
+            Ok(started) => started,
+            Err(reason) => return failed(packet.identifier, reason, None),
         };
-        let fragment_size = framed_mtu
-            .and_then(|mtu| usize::try_from(mtu.saturating_sub(FRAGMENT_OVERHEAD)).ok())
-            .map_or(self.fragment_size, |fits| fits.min(self.fragment_size))
-            .max(MIN_FRAGMENT_SIZE);
-        let (session, start) =
-            match EapTlsSession::start(config, fragment_size, self.identity_policy) {
-                Ok(started) => started,
-                Err(rejection) => return failed(packet.identifier, rejection.as_str(), None),
-            };
         let conversation = Conversation::new(
             &request.client.name,
             packet.type_data().to_vec(),
@@ -137,12 +150,28 @@ impl EapTlsLogins {
         }
     }
 
+    /// A TLS session with the current certificates, CA and CRLs, its fragments sized to fit
+    /// the link's Framed-MTU (RFC 3579 §2.2).
+    fn start_tls(&self, framed_mtu: Option<u32>) -> StartedTls {
+        let config = self
+            .server
+            .config()
+            .map_err(|rejection| rejection.as_str())?;
+        let fragment_size = framed_mtu
+            .and_then(|mtu| usize::try_from(mtu.saturating_sub(FRAGMENT_OVERHEAD)).ok())
+            .map_or(self.fragment_size, |fits| fits.min(self.fragment_size))
+            .max(MIN_FRAGMENT_SIZE);
+        EapTlsSession::start(config, fragment_size, self.identity_policy)
+            .map_err(|rejection| rejection.as_str())
+    }
+
     /// The next Response of a conversation in progress.
     async fn proceed(
         &self,
         request: &AccessRequest,
         packet: &EapPacket,
         state: &[u8],
+        framed_mtu: Option<u32>,
         authorizer: &Authorizer,
     ) -> EapAnswer {
         let Some(shared) = self.conversations.get(state) else {
@@ -150,7 +179,7 @@ impl EapTlsLogins {
         };
         let (turn, eap_identity) = match shared.lock() {
             Ok(mut conversation) => (
-                conversation.respond(&request.client.name, packet),
+                conversation.respond(&request.client.name, packet, || self.start_tls(framed_mtu)),
                 conversation.eap_identity().to_vec(),
             ),
             Err(_) => (Turn::Failed("eap_protocol_error"), Vec::new()),

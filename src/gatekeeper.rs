@@ -179,7 +179,7 @@ impl Gatekeeper {
             }
             (
                 Credential::Eap {
-                    packet,
+                    message,
                     state,
                     framed_mtu,
                 },
@@ -188,7 +188,7 @@ impl Gatekeeper {
                 let answer = eap_tls
                     .handle(
                         request,
-                        packet,
+                        message,
                         state.as_deref(),
                         *framed_mtu,
                         &self.authorizer,

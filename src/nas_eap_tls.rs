@@ -1,8 +1,10 @@
 //! `adgate nas eap-tls` and `adgate nas bench-eap-tls`: the simulated VPN appliance relaying an
 //! EAP-TLS conversation for adgate's own peer (rustls, in adgate-certs), the way a real NAS
-//! relays its client's EAP (RFC 3579): EAP-Response/Identity first, then each EAP-TLS
-//! Response with the State of the last Access-Challenge, until Access-Accept or -Reject. On
-//! accept it unhides the MS-MPPE keys and compares them with the MSK its peer derived.
+//! relays its client's EAP (RFC 3579): EAP-Response/Identity first (or, with `--eap-start`,
+//! EAP-Start and then the identity adgate asks for, §2.1), then each EAP-TLS Response with the
+//! State of the last Access-Challenge, until Access-Accept or -Reject. On accept it unhides
+//! the MS-MPPE keys and compares them with the MSK its peer derived; on reject it shows the TLS
+//! alert adgate sent, if any.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use adgate_radius::eap::eap_type;
 use adgate_radius::mppe_keys::recover_mppe_keys;
 use adgate_radius::{EapCode, EapPacket, RadiusClient, ResponseCode, SharedSecret};
 use anyhow::{bail, Context};
-use rustls::ClientConfig;
+use rustls::{AlertDescription, ClientConfig};
 
 use crate::cli::EapTlsPeerArgs;
 
@@ -26,10 +28,9 @@ const MAX_ROUND_TRIPS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EapTlsOutcome {
     /// Access-Accept; whether its MS-MPPE keys equal the MSK the peer derived.
-    Accept {
-        keys_match: bool,
-    },
-    Reject,
+    Accept { keys_match: bool },
+    /// Access-Reject, and the TLS alert adgate sent before it, if any.
+    Reject { alert: Option<AlertDescription> },
 }
 
 impl EapTlsOutcome {
@@ -47,7 +48,10 @@ impl fmt::Display for EapTlsOutcome {
             Self::Accept { keys_match: false } => {
                 f.write_str("Access-Accept, but MPPE keys missing or different from the MSK")
             }
-            Self::Reject => f.write_str("Access-Reject"),
+            Self::Reject { alert: None } => f.write_str("Access-Reject"),
+            Self::Reject { alert: Some(alert) } => {
+                write!(f, "Access-Reject after TLS alert {alert:?}")
+            }
         }
     }
 }
@@ -57,6 +61,7 @@ pub struct EapTlsLogin {
     config: Arc<ClientConfig>,
     server_name: String,
     secret: SharedSecret,
+    eap_start: bool,
 }
 
 impl EapTlsLogin {
@@ -76,21 +81,30 @@ impl EapTlsLogin {
             config,
             server_name: peer.server_name.clone(),
             secret,
+            eap_start: peer.eap_start,
         })
     }
 
     /// One full EAP-TLS login as `user`.
     pub async fn run(&self, client: &RadiusClient, user: &str) -> anyhow::Result<EapTlsOutcome> {
         let mut peer = EapTlsPeer::new(self.config.clone(), &self.server_name)?;
-        let mut eap = EapPacket::new(EapCode::Response, 0, eap_type::IDENTITY, user.as_bytes());
+        // EAP-Start is an EAP-Message without data.
+        let mut eap = if self.eap_start {
+            Vec::new()
+        } else {
+            EapPacket::new(EapCode::Response, 0, eap_type::IDENTITY, user.as_bytes()).to_bytes()
+        };
         let mut state: Option<Vec<u8>> = None;
         for _ in 0..MAX_ROUND_TRIPS {
             let (response, request_authenticator) = client
-                .eap(user.as_bytes(), &eap.to_bytes(), state.as_deref())
+                .eap(user.as_bytes(), &eap, state.as_deref())
                 .await
                 .context("no valid answer from adgate")?;
             match response.code {
-                ResponseCode::Reject => return Ok(EapTlsOutcome::Reject),
+                ResponseCode::Reject => {
+                    let alert = peer.alert_received();
+                    return Ok(EapTlsOutcome::Reject { alert });
+                }
                 ResponseCode::Accept => {
                     let keys = recover_mppe_keys(
                         &self.secret,
@@ -106,19 +120,18 @@ impl EapTlsLogin {
                 ResponseCode::Challenge => {
                     let request = EapPacket::parse(&joined(&response.attributes, EAP_MESSAGE))
                         .context("Access-Challenge without a valid EAP-Message")?;
-                    if request.eap_type() != Some(eap_type::TLS) {
-                        bail!(
-                            "adgate asked for EAP type {:?}, not EAP-TLS",
-                            request.eap_type()
-                        );
-                    }
-                    let type_data = peer.respond(request.type_data())?;
+                    let (answer_type, type_data) = match request.eap_type() {
+                        Some(eap_type::IDENTITY) => (eap_type::IDENTITY, user.as_bytes().to_vec()),
+                        Some(eap_type::TLS) => (eap_type::TLS, peer.respond(request.type_data())?),
+                        other => bail!("adgate asked for EAP type {other:?}, not EAP-TLS"),
+                    };
                     eap = EapPacket::new(
                         EapCode::Response,
                         request.identifier,
-                        eap_type::TLS,
+                        answer_type,
                         &type_data,
-                    );
+                    )
+                    .to_bytes();
                     state = Some(joined(&response.attributes, STATE));
                 }
                 // The client accepts only the codes that answer its request.

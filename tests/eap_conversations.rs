@@ -1,6 +1,7 @@
 //! EAP conversations under abuse: peers that stall mid-handshake, flood adgate with new
-//! conversations, or announce huge TLS messages. Memory stays bounded (the table holds at most
-//! `max_conversations`, each conversation at most one bounded flight) and real logins go on.
+//! conversations (with identities or with EAP-Start), or announce huge TLS messages. Memory
+//! stays bounded (the table holds at most `max_conversations`, each conversation at most one
+//! bounded flight) and real logins go on.
 
 mod common;
 mod eap_support;
@@ -12,6 +13,40 @@ use eap_support::{
     conversation_of, eap_record, eapol_test, open_conversation as open, start_adgate, Conversation,
     TestPki,
 };
+
+/// Sends EAP-Start (RFC 3579 §2.1: an EAP-Message with no data) and returns the conversation
+/// adgate opened.
+async fn open_with_eap_start(nas: &RadiusClient, user_name: &str) -> Conversation {
+    let (response, _) = nas
+        .eap(user_name.as_bytes(), &[], None)
+        .await
+        .expect("an answer");
+    assert_eq!(response.code, ResponseCode::Challenge);
+    conversation_of(&response.attributes)
+}
+
+/// Answers the conversation's EAP-Request/Identity with `identity`.
+async fn send_identity(
+    nas: &RadiusClient,
+    identity: &str,
+    conversation: &Conversation,
+) -> (ResponseCode, Vec<(u8, Vec<u8>)>) {
+    let packet = EapPacket::new(
+        EapCode::Response,
+        conversation.request.identifier,
+        eap_type::IDENTITY,
+        identity.as_bytes(),
+    );
+    let (response, _) = nas
+        .eap(
+            identity.as_bytes(),
+            &packet.to_bytes(),
+            Some(&conversation.state),
+        )
+        .await
+        .expect("an answer");
+    (response.code, response.attributes)
+}
 
 /// Sends EAP-TLS `type_data` in the conversation and returns the RADIUS answer code.
 async fn send_tls(
@@ -161,5 +196,66 @@ async fn a_repeated_response_gets_the_same_request_again() {
     assert_eq!(
         first.identifier,
         conversation.request.identifier.wrapping_add(1)
+    );
+}
+
+#[tokio::test]
+async fn eap_start_is_answered_with_an_identity_request_in_the_bounded_table() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "max_conversations = 4");
+    let nas = adgate.nas();
+
+    let first = open_with_eap_start(&nas, "start@corp.example.test").await;
+    assert_eq!(first.request.code, EapCode::Request);
+    assert_eq!(first.request.eap_type(), Some(eap_type::IDENTITY));
+    assert_eq!(first.state.len(), 16, "a State like any conversation's");
+
+    // The identity moves the conversation on to EAP-TLS Start, under the same State.
+    let (code, attributes) = send_identity(&nas, "start@corp.example.test", &first).await;
+    assert_eq!(code, ResponseCode::Challenge);
+    let started = conversation_of(&attributes);
+    assert_eq!(started.request.eap_type(), Some(eap_type::TLS));
+    assert_eq!(started.request.type_data(), [0x20], "EAP-TLS Start");
+    assert_eq!(
+        started.request.identifier,
+        first.request.identifier.wrapping_add(1)
+    );
+    assert_eq!(started.state, first.state);
+
+    // A flood of EAP-Starts takes table slots like any new conversation: the oldest go.
+    let waiting = open_with_eap_start(&nas, "waiting@corp.example.test").await;
+    for _ in 0..10 {
+        open_with_eap_start(&nas, "flood@corp.example.test").await;
+    }
+    let (code, _) = send_identity(&nas, "waiting@corp.example.test", &waiting).await;
+    assert_eq!(code, ResponseCode::Reject);
+    let record = eap_record(&adgate, "waiting@corp.example.test");
+    assert_eq!(record["reason"], "eap_conversation_unknown", "{record}");
+    let (code, _) = send_tls(&nas, "start@corp.example.test", &started, &[0x00, 0x16]).await;
+    assert_eq!(code, ResponseCode::Reject, "pushed out as well");
+
+    // An EAP-Start conversation answered with something else than the identity fails.
+    let wrong = open_with_eap_start(&nas, "wrong@corp.example.test").await;
+    let (code, _) = send_tls(&nas, "wrong@corp.example.test", &wrong, &[0x00]).await;
+    assert_eq!(code, ResponseCode::Reject);
+    let record = eap_record(&adgate, "wrong@corp.example.test");
+    assert_eq!(record["reason"], "eap_protocol_error", "{record}");
+}
+
+#[tokio::test]
+async fn eap_start_without_certificate_logins_is_rejected() {
+    // RFC 3579 §2.1: a server that does not do EAP answers EAP-Start with Access-Reject.
+    let adgate = common::Adgate::start();
+    let (response, _) = adgate
+        .nas()
+        .eap(b"start@corp.example.test", &[], None)
+        .await
+        .expect("an answer");
+    assert_eq!(response.code, ResponseCode::Reject);
+    let records = adgate.wait_for_records(1);
+    assert_eq!(
+        records[0]["reason"], "unsupported_credential",
+        "{}",
+        records[0]
     );
 }

@@ -6,7 +6,7 @@ mod common;
 mod eap_support;
 
 use adgate_certs::test_pki::{TestCa, UserCertificate};
-use eap_support::{eap_record, eapol_test, start_adgate, TestPki, REVOKED_SERIAL};
+use eap_support::{eap_record, eapol_test, nas_eap_tls, start_adgate, TestPki, REVOKED_SERIAL};
 
 fn upn(user: &str) -> UserCertificate {
     UserCertificate::named(user).upn(&format!("{user}@corp.example.test"))
@@ -86,46 +86,63 @@ fn an_email_only_certificate_of_a_member_is_accepted() {
     assert_eq!(record["account"]["sam_account_name"], "alice", "{record}");
 }
 
+/// A refused login as a test case: label, EAP identity, issuer, certificate, reason code, and
+/// the TLS alert adgate sends first when TLS itself refuses the certificate.
+type RefusalCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a TestCa,
+    UserCertificate,
+    &'a str,
+    Option<&'a str>,
+);
+
 #[test]
-fn refused_certificates_get_failure_and_their_reason() {
+fn refused_certificates_get_their_tls_alert_then_failure_and_their_reason() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "");
     let stranger = TestCa::named("an unknown CA");
-    let cases: Vec<(&str, &str, &TestCa, UserCertificate, &str)> = vec![
+    let alice = "alice@corp.example.test";
+    let cases: Vec<RefusalCase<'_>> = vec![
         (
             "cn-only",
-            "alice@corp.example.test",
+            alice,
             &pki.ca,
             UserCertificate::named("alice@corp.example.test").organization("Corp"),
             "no_certificate_identity",
+            None,
         ),
         (
             "stranger",
-            "alice@corp.example.test",
+            alice,
             &stranger,
             upn("alice"),
             "certificate_untrusted",
+            Some("unknown CA"),
         ),
         (
             "expired",
-            "alice@corp.example.test",
+            alice,
             &pki.ca,
             upn("alice").expired(),
             "certificate_expired",
+            Some("certificate expired"),
         ),
         (
             "revoked",
-            "alice@corp.example.test",
+            alice,
             &pki.ca,
             upn("alice").serial(REVOKED_SERIAL),
             "certificate_revoked",
+            Some("certificate revoked"),
         ),
         (
             "server-auth",
-            "alice@corp.example.test",
+            alice,
             &pki.ca,
             upn("alice").server_auth_only(),
             "certificate_wrong_purpose",
+            Some("unsupported certificate"),
         ),
         (
             "bob",
@@ -133,6 +150,7 @@ fn refused_certificates_get_failure_and_their_reason() {
             &pki.ca,
             upn("bob"),
             "account_disabled",
+            None,
         ),
         (
             "frank",
@@ -140,6 +158,7 @@ fn refused_certificates_get_failure_and_their_reason() {
             &pki.ca,
             upn("frank"),
             "telework_off",
+            None,
         ),
         (
             "shared",
@@ -147,6 +166,7 @@ fn refused_certificates_get_failure_and_their_reason() {
             &pki.ca,
             UserCertificate::named("mallory").email("shared@corp.example.test"),
             "ambiguous_user",
+            None,
         ),
         (
             "mismatch",
@@ -154,26 +174,85 @@ fn refused_certificates_get_failure_and_their_reason() {
             &pki.ca,
             upn("alice"),
             "identity_mismatch",
+            None,
         ),
     ];
-    for (label, identity, issuer, user, reason) in cases {
+    for (label, identity, issuer, user, reason, alert) in cases {
         let credential = pki.issue(issuer, label, &user);
-        let outcome = eapol_test(&adgate, &pki, identity, &credential, true);
-        assert!(!outcome.success, "{label}: {}", outcome.output);
-        assert!(
-            outcome.output.contains("EAP-FAILURE") || outcome.output.contains("Access-Reject"),
-            "{label}: {}",
-            outcome.output
-        );
-        let record = eap_record(&adgate, identity);
-        assert_eq!(record["verdict"], "reject", "{label}: {record}");
-        assert_eq!(
-            record["reason"],
-            reason,
-            "{label}: {record}\n{}",
-            adgate.log()
-        );
+        // TLS alerts are checked on both versions: TLS 1.3 encrypts them, TLS 1.2 does not.
+        let versions: &[bool] = if alert.is_some() {
+            &[false, true]
+        } else {
+            &[true]
+        };
+        for &tls13 in versions {
+            let context = format!("{label} (TLS 1.3: {tls13})");
+            let outcome = eapol_test(&adgate, &pki, identity, &credential, tls13);
+            assert!(!outcome.success, "{context}: {}", outcome.output);
+            let output = &outcome.output;
+            let received_alert = output.find("EAP: Status notification: remote TLS alert");
+            let failure = output.find("EAP: Received EAP-Failure");
+            assert!(failure.is_some(), "{context}: {output}");
+            match alert {
+                // RFC 5216 §2.1.3: the alert first, in an EAP-Request/EAP-TLS, then Failure.
+                Some(alert) => {
+                    let line = format!("remote TLS alert (param={alert})");
+                    assert!(output.contains(&line), "{context}: {output}");
+                    assert!(received_alert < failure, "{context}: {output}");
+                }
+                // Refused after a complete handshake: nothing wrong with TLS to report.
+                None => assert_eq!(received_alert, None, "{context}: {output}"),
+            }
+            let record = eap_record(&adgate, identity);
+            assert_eq!(record["verdict"], "reject", "{context}: {record}");
+            assert_eq!(
+                record["reason"],
+                reason,
+                "{context}: {record}\n{}",
+                adgate.log()
+            );
+        }
     }
+}
+
+/// RFC 3579 §2.1: the NAS opens with EAP-Start, adgate asks for the identity, and the login
+/// goes on as usual; adgate's own peer shows the TLS alert of a refused certificate.
+#[test]
+fn a_nas_opening_with_eap_start_gets_the_same_logins_and_refusals() {
+    let pki = TestPki::new();
+    let adgate = start_adgate(&pki, "");
+    let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
+    for version in ["1.2", "1.3"] {
+        let (code, output) = nas_eap_tls(
+            &adgate,
+            &pki,
+            "alice@corp.example.test",
+            &alice,
+            &["--eap-start", "--tls-version", version],
+        );
+        assert_eq!(code, 0, "TLS {version}: {output}\n{}", adgate.log());
+        assert!(
+            output.contains("Access-Accept, MPPE keys match the MSK"),
+            "{output}"
+        );
+        let record = eap_record(&adgate, "alice@corp.example.test");
+        assert_eq!(record["verdict"], "accept", "{record}");
+    }
+    let revoked = pki.issue(&pki.ca, "revoked", &upn("alice").serial(REVOKED_SERIAL));
+    let (code, output) = nas_eap_tls(
+        &adgate,
+        &pki,
+        "alice@corp.example.test",
+        &revoked,
+        &["--eap-start"],
+    );
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("Access-Reject after TLS alert CertificateRevoked"),
+        "{output}"
+    );
+    let record = eap_record(&adgate, "alice@corp.example.test");
+    assert_eq!(record["reason"], "certificate_revoked", "{record}");
 }
 
 #[test]

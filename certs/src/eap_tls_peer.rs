@@ -1,14 +1,17 @@
 //! The peer (supplicant) side of EAP-TLS on rustls' `ClientConnection`, for adgate's own NAS
 //! simulator: the benchmark and the tests drive full EAP-TLS handshakes with it, without an
 //! external supplicant. It mirrors [`EapTlsSession`](crate::EapTlsSession): the same
-//! fragment framing, acknowledgements and key export.
+//! fragment framing, acknowledgements and key export. A fatal TLS alert from the server is
+//! acknowledged with an empty response (RFC 5216 §2.1.3) and kept, so the caller can show it.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, SupportedProtocolVersion};
+use rustls::{
+    AlertDescription, ClientConfig, ClientConnection, RootCertStore, SupportedProtocolVersion,
+};
 
 use crate::eap_tls_fragments::{ack, Fragment, Inbound, Outbound};
 use crate::session_keys::MasterSessionKey;
@@ -66,6 +69,7 @@ pub struct EapTlsPeer {
     connection: ClientConnection,
     inbound: Inbound,
     outbound: Option<Outbound>,
+    alert_received: Option<AlertDescription>,
 }
 
 impl EapTlsPeer {
@@ -77,6 +81,7 @@ impl EapTlsPeer {
             connection: ClientConnection::new(config, name)?,
             inbound: Inbound::default(),
             outbound: None,
+            alert_received: None,
         })
     }
 
@@ -111,7 +116,14 @@ impl EapTlsPeer {
                 {
                     return Err(PeerError::Framing);
                 }
-                self.connection.process_new_packets()?;
+                match self.connection.process_new_packets() {
+                    Ok(_) => {}
+                    Err(rustls::Error::AlertReceived(alert)) => {
+                        self.alert_received = Some(alert);
+                        return Ok(ack());
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
         }
         let mut output = Vec::new();
@@ -129,6 +141,11 @@ impl EapTlsPeer {
             self.outbound = Some(outbound);
         }
         Ok(first)
+    }
+
+    /// The fatal TLS alert the server sent, if it refused the handshake.
+    pub fn alert_received(&self) -> Option<AlertDescription> {
+        self.alert_received
     }
 
     /// The MSK, once the handshake is over.

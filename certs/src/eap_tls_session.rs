@@ -10,6 +10,12 @@
 //!    application-data record that commits to no further handshake messages (RFC 9190 §2.5)
 //! 4. peer: an empty EAP-TLS response; then the caller may send EAP-Success.
 //!
+//! When rustls refuses the peer's flight (an untrusted, expired, revoked or wrong-purpose
+//! certificate, a bad message), it writes a fatal TLS alert. RFC 5216 §2.1.3 (and RFC 9190
+//! §2.1.4 for TLS 1.3) has the server send that alert in an EAP-Request/EAP-TLS, so the peer
+//! learns why; the peer answers with an empty EAP-TLS response, and only then does the
+//! conversation fail (the caller sends EAP-Failure).
+//!
 //! Flights larger than the fragment size go out in fragments, each acknowledged by the peer;
 //! the peer's fragments are acknowledged by us. Whatever the peer sends, memory stays within
 //! one reassembled flight ([`MAX_TLS_MESSAGE`](crate::eap_tls_fragments::MAX_TLS_MESSAGE))
@@ -19,7 +25,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use rustls::{ProtocolVersion, ServerConfig, ServerConnection};
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::certificate_summary::CertificateSummary;
 use crate::eap_tls_fragments::{ack, start, Fragment, Inbound, Outbound};
@@ -59,12 +65,26 @@ enum State {
     /// Sending our flight; the peer acknowledges each fragment.
     Sending {
         outbound: Outbound,
-        handshake_done: bool,
+        then: AfterFlight,
     },
     /// Our last flight is out after the handshake ended; the peer's empty response ends it.
     AwaitingFinalAck,
+    /// Our TLS alert is out; the peer's response, whatever it is, ends the conversation with
+    /// this reason.
+    AwaitingAlertAck(Rejection),
     /// Established or failed: nothing more is accepted.
     Over,
+}
+
+/// What our flight leads to once its last fragment is out.
+#[derive(Debug, Clone, Copy)]
+enum AfterFlight {
+    /// The handshake goes on: the peer's next flight.
+    PeerFlight,
+    /// The handshake is over: the peer's final empty response.
+    FinalAck,
+    /// The flight is rustls' alert refusing the peer: failure after the peer's response.
+    Failure(Rejection),
 }
 
 /// The server side of one EAP-TLS conversation.
@@ -94,6 +114,19 @@ impl EapTlsSession {
         Ok((session, start()))
     }
 
+    /// Why TLS refused the peer, once its alert is being sent: whatever the peer answers from
+    /// then on, the conversation fails for this reason.
+    pub fn refusal(&self) -> Option<Rejection> {
+        match self.state {
+            State::Sending {
+                then: AfterFlight::Failure(rejection),
+                ..
+            }
+            | State::AwaitingAlertAck(rejection) => Some(rejection),
+            _ => None,
+        }
+    }
+
     /// Handles the Type-Data of the peer's EAP-TLS Response.
     pub fn advance(&mut self, type_data: &[u8]) -> Step {
         let step = self.advance_state(type_data);
@@ -121,10 +154,14 @@ impl EapTlsSession {
                 }
             },
             State::Sending {
-                outbound,
-                handshake_done,
-            } if fragment.is_ack() => self.send(outbound, handshake_done),
+                then: AfterFlight::Failure(rejection),
+                ..
+            } if !fragment.is_ack() => Step::Failed(rejection),
+            State::Sending { outbound, then } if fragment.is_ack() => self.send(outbound, then),
             State::AwaitingFinalAck if fragment.is_ack() => self.established(),
+            // The peer's response to our alert: an acknowledgement as RFC 5216 §2.1.3 asks, or
+            // anything else; the reason is the one the alert stood for.
+            State::AwaitingAlertAck(rejection) => Step::Failed(rejection),
             // Data where an acknowledgement belongs: usually a TLS alert from a peer that
             // refused our certificate. Read it for the log; the answer is Failure either way.
             State::Sending { .. } | State::AwaitingFinalAck => {
@@ -136,11 +173,20 @@ impl EapTlsSession {
         }
     }
 
-    /// Feeds a whole peer flight to rustls and sends what it answers.
+    /// Feeds a whole peer flight to rustls and sends what it answers: the next flight, or the
+    /// alert refusing the peer.
     fn receive_flight(&mut self, flight: &[u8]) -> Step {
         if let Err(error) = self.read(flight) {
-            debug!(%error, "TLS handshake failed");
-            return Step::Failed(Rejection::from_tls(&error));
+            let rejection = Rejection::from_tls(&error);
+            info!(%error, reason = rejection.as_str(), "TLS handshake failed");
+            return match self.take_output() {
+                Some(alert) => self.send(
+                    Outbound::new(alert, self.fragment_size),
+                    AfterFlight::Failure(rejection),
+                ),
+                // Nothing to tell the peer (the data never reached TLS): fail at once.
+                None => Step::Failed(rejection),
+            };
         }
         let handshake_done = !self.connection.is_handshaking();
         if handshake_done && self.connection.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
@@ -149,18 +195,26 @@ impl EapTlsSession {
                 return Step::Failed(Rejection::TlsHandshakeFailed);
             }
         }
-        let mut output = Vec::new();
-        while self.connection.wants_write() {
-            if self.connection.write_tls(&mut output).is_err() {
-                return Step::Failed(Rejection::TlsHandshakeFailed);
-            }
-        }
-        if output.is_empty() {
+        let Some(output) = self.take_output() else {
             // A complete flight that rustls has no answer to: the peer split a flight
             // across EAP messages without M, or sent nothing useful.
             return Step::Failed(Rejection::TlsHandshakeFailed);
+        };
+        let then = if handshake_done {
+            AfterFlight::FinalAck
+        } else {
+            AfterFlight::PeerFlight
+        };
+        self.send(Outbound::new(output, self.fragment_size), then)
+    }
+
+    /// The TLS records rustls has queued for the peer, if any.
+    fn take_output(&mut self) -> Option<Vec<u8>> {
+        let mut output = Vec::new();
+        while self.connection.wants_write() {
+            self.connection.write_tls(&mut output).ok()?;
         }
-        self.send(Outbound::new(output, self.fragment_size), handshake_done)
+        (!output.is_empty()).then_some(output)
     }
 
     fn read(&mut self, mut data: &[u8]) -> Result<(), rustls::Error> {
@@ -174,15 +228,13 @@ impl EapTlsSession {
         Ok(())
     }
 
-    fn send(&mut self, mut outbound: Outbound, handshake_done: bool) -> Step {
+    fn send(&mut self, mut outbound: Outbound, then: AfterFlight) -> Step {
         let fragment = outbound.next_fragment();
-        self.state = match (outbound.is_done(), handshake_done) {
-            (false, _) => State::Sending {
-                outbound,
-                handshake_done,
-            },
-            (true, false) => State::Receiving(Inbound::default()),
-            (true, true) => State::AwaitingFinalAck,
+        self.state = match (outbound.is_done(), then) {
+            (false, _) => State::Sending { outbound, then },
+            (true, AfterFlight::PeerFlight) => State::Receiving(Inbound::default()),
+            (true, AfterFlight::FinalAck) => State::AwaitingFinalAck,
+            (true, AfterFlight::Failure(rejection)) => State::AwaitingAlertAck(rejection),
         };
         Step::Continue(fragment)
     }
@@ -222,7 +274,7 @@ impl EapTlsSession {
 mod tests {
     use std::path::PathBuf;
 
-    use rustls::SupportedProtocolVersion;
+    use rustls::{AlertDescription, SupportedProtocolVersion};
 
     use super::*;
     use crate::eap_tls_peer::{peer_config, EapTlsPeer};
@@ -267,7 +319,7 @@ mod tests {
             user: &UserCertificate,
             version: &'static SupportedProtocolVersion,
             fragment_size: usize,
-        ) -> (Step, Option<MasterSessionKey>) {
+        ) -> (Step, EapTlsPeer) {
             let issued = issuer.issue(user);
             let path = |name: &str| -> PathBuf { self.dir.path().join(name) };
             std::fs::write(path("user.pem"), issued.certificate_pem()).unwrap();
@@ -288,11 +340,11 @@ mod tests {
             .unwrap();
             for _ in 0..200 {
                 let Ok(response) = peer.respond(&request) else {
-                    return (Step::Failed(Rejection::TlsHandshakeFailed), None);
+                    return (Step::Failed(Rejection::TlsHandshakeFailed), peer);
                 };
                 match session.advance(&response) {
                     Step::Continue(next) => request = next,
-                    other => return (other, peer.msk()),
+                    other => return (other, peer),
                 }
             }
             panic!("conversation did not end");
@@ -312,12 +364,13 @@ mod tests {
         ] {
             // A small fragment size forces fragmentation and acknowledgements both ways.
             for fragment_size in [100, 1000] {
-                let (step, peer_msk) = setup.login(&setup.ca, &alice(), version, fragment_size);
+                let (step, peer) = setup.login(&setup.ca, &alice(), version, fragment_size);
                 let Step::Established(established) = step else {
                     panic!("{name}: {step:?}");
                 };
                 assert_eq!(established.tls_version, name);
-                assert!(peer_msk.unwrap().matches(&established.msk), "{name}");
+                assert!(peer.msk().unwrap().matches(&established.msk), "{name}");
+                assert_eq!(peer.alert_received(), None);
                 assert_eq!(
                     established.identity,
                     Ok(IdentityClaim {
@@ -331,31 +384,49 @@ mod tests {
     }
 
     #[test]
-    fn certificates_that_fail_the_checks_are_refused_with_their_reason() {
+    fn certificates_that_fail_the_checks_are_refused_with_their_reason_and_alert() {
         let setup = Setup::new();
         let stranger = TestCa::named("someone else's CA");
         let cases = [
-            (&stranger, alice(), Rejection::CertificateUntrusted),
-            (&setup.ca, alice().expired(), Rejection::CertificateExpired),
-            (&setup.ca, alice().serial(66), Rejection::CertificateRevoked),
+            (
+                &stranger,
+                alice(),
+                Rejection::CertificateUntrusted,
+                AlertDescription::UnknownCA,
+            ),
+            (
+                &setup.ca,
+                alice().expired(),
+                Rejection::CertificateExpired,
+                AlertDescription::CertificateExpired,
+            ),
+            (
+                &setup.ca,
+                alice().serial(66),
+                Rejection::CertificateRevoked,
+                AlertDescription::CertificateRevoked,
+            ),
             (
                 &setup.ca,
                 alice().server_auth_only(),
                 Rejection::CertificateWrongPurpose,
+                AlertDescription::UnsupportedCertificate,
             ),
             (
                 &setup.ca,
                 alice().no_extended_key_usage(),
                 Rejection::CertificateWrongPurpose,
+                AlertDescription::UnsupportedCertificate,
             ),
         ];
         for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
-            for (issuer, user, expected) in &cases {
-                let (step, _) = setup.login(issuer, user, version, 1000);
+            for (issuer, user, expected, alert) in &cases {
+                let (step, peer) = setup.login(issuer, user, version, 1000);
                 assert!(
                     matches!(step, Step::Failed(rejection) if rejection == *expected),
                     "{user:?} {version:?}: {step:?}"
                 );
+                assert_eq!(peer.alert_received(), Some(*alert), "{user:?} {version:?}");
             }
         }
     }
@@ -390,7 +461,16 @@ mod tests {
                 IdentityPolicy::default(),
             )
             .unwrap();
-            assert!(matches!(session.advance(data), Step::Failed(_)), "{data:?}");
+            let step = match session.advance(data) {
+                // TLS records rustls refuses get its alert first (flags L, length, then a
+                // record of content type 21), and the peer's response ends the conversation.
+                Step::Continue(alert) => {
+                    assert_eq!(alert.get(5), Some(&21), "{data:?}: {alert:?}");
+                    session.advance(&[0])
+                }
+                other => other,
+            };
+            assert!(matches!(step, Step::Failed(_)), "{data:?}: {step:?}");
             assert!(matches!(session.advance(&[0]), Step::Failed(_)));
         }
     }

@@ -266,8 +266,9 @@ impl RadiusClient {
 
     /// Sends one EAP packet (split into EAP-Message attributes, RFC 3579
     /// §3.1) with the State of the previous Access-Challenge, and waits for
-    /// a verified answer. The response carries the Request Authenticator
-    /// used, which keys any MS-MPPE keys in it (RFC 2548 §2.4.2).
+    /// a verified answer; an empty packet is sent as EAP-Start, one
+    /// EAP-Message with no data (§2.1). The response carries the Request
+    /// Authenticator used, which keys any MS-MPPE keys in it (RFC 2548 §2.4.2).
     pub async fn eap(
         &self,
         user_name: &[u8],
@@ -279,10 +280,14 @@ impl RadiusClient {
         *next_identifier = identifier.wrapping_add(1);
         let mut request_authenticator = [0; 16];
         getrandom::fill(&mut request_authenticator).map_err(io::Error::from)?;
-        let mut credential: Vec<(u8, &[u8])> = eap_packet
-            .chunks(MAX_ATTRIBUTE_VALUE_LEN)
-            .map(|chunk| (EAP_MESSAGE, chunk))
-            .collect();
+        let mut credential: Vec<(u8, &[u8])> = if eap_packet.is_empty() {
+            vec![(EAP_MESSAGE, eap_packet)]
+        } else {
+            eap_packet
+                .chunks(MAX_ATTRIBUTE_VALUE_LEN)
+                .map(|chunk| (EAP_MESSAGE, chunk))
+                .collect()
+        };
         credential.extend(state.map(|state| (STATE, state)));
         let request =
             self.access_request_with(identifier, &request_authenticator, user_name, &credential)?;

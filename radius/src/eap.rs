@@ -3,7 +3,8 @@
 //! An EAP packet may be longer than one attribute, so a request's
 //! EAP-Message attributes are concatenated in order, and the result must be
 //! exactly one EAP packet whose Length field covers it all; anything else is
-//! discarded as malformed. Replies split an EAP packet back into 253-octet
+//! discarded as malformed — except no octets at all, which is EAP-Start
+//! (RFC 3579 §2.1). Replies split an EAP packet back into 253-octet
 //! EAP-Message attributes. This file knows the EAP header only; what an EAP
 //! method carries is its own business.
 
@@ -81,6 +82,26 @@ impl fmt::Display for MalformedEap {
 }
 
 impl std::error::Error for MalformedEap {}
+
+/// What a request's EAP-Message attributes carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EapMessage {
+    /// EAP-Start (RFC 3579 §2.1): an EAP-Message with no data, the NAS asking the server to
+    /// begin the conversation with an EAP-Request/Identity.
+    Start,
+    /// One EAP packet from the peer.
+    Packet(EapPacket),
+}
+
+impl EapMessage {
+    /// Parses the concatenation of a request's EAP-Message values.
+    pub fn parse(octets: &[u8]) -> Result<Self, MalformedEap> {
+        if octets.is_empty() {
+            return Ok(Self::Start);
+        }
+        EapPacket::parse(octets).map(Self::Packet)
+    }
+}
 
 /// One EAP packet, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +218,20 @@ mod tests {
         assert_eq!(EapPacket::outcome(true, 9).to_bytes(), [3, 9, 0, 4]);
         assert_eq!(EapPacket::outcome(false, 9).to_bytes(), [4, 9, 0, 4]);
         assert_eq!(EapPacket::parse(&[4, 9, 0, 4]).unwrap().eap_type(), None);
+    }
+
+    #[test]
+    fn no_octets_are_eap_start() {
+        assert_eq!(EapMessage::parse(&[]), Ok(EapMessage::Start));
+        let identity = [2, 1, 0, 6, 1, b'a'];
+        assert_eq!(
+            EapMessage::parse(&identity),
+            Ok(EapMessage::Packet(EapPacket::parse(&identity).unwrap()))
+        );
+        assert_eq!(
+            EapMessage::parse(&[2, 1, 0]),
+            Err(MalformedEap::ShorterThanHeader)
+        );
     }
 
     #[test]

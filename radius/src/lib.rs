@@ -45,7 +45,7 @@ pub use accounting::{AccountingRequest, AccountingStatus};
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
 pub use clients::{ClientState, ClientTable, NasClient};
 pub use counters::{Counters, Skip};
-pub use eap::{EapCode, EapPacket};
+pub use eap::{EapCode, EapMessage, EapPacket};
 pub use handler::{
     AccountingReply, Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute,
     RequestHandler,

@@ -10,7 +10,7 @@ use crate::dictionary::{
     ARAP_PASSWORD, CALLING_STATION_ID, CHAP_PASSWORD, EAP_MESSAGE, FRAMED_MTU, NAS_IDENTIFIER,
     STATE, USER_NAME, USER_PASSWORD,
 };
-use crate::eap::{EapPacket, MalformedEap};
+use crate::eap::{EapMessage, MalformedEap};
 use crate::packet::{MalformedPacket, Packet};
 use crate::password::Password;
 use crate::user_password;
@@ -23,11 +23,12 @@ pub enum Credential {
     /// CHAP, ARAP, a mix of methods, or none at all: nothing adgate
     /// can verify against the directory, so the handler rejects it.
     Unsupported,
-    /// An EAP packet reassembled from EAP-Message (RFC 3579 §3.1), with the
-    /// State the NAS echoed from the previous Access-Challenge, if any, and
-    /// the link's Framed-MTU (RFC 3579 §2.2: EAP packets must fit it).
+    /// An EAP packet reassembled from EAP-Message (RFC 3579 §3.1), or
+    /// EAP-Start (§2.1), with the State the NAS echoed from the previous
+    /// Access-Challenge, if any, and the link's Framed-MTU (RFC 3579 §2.2:
+    /// EAP packets must fit it).
     Eap {
-        packet: EapPacket,
+        message: EapMessage,
         state: Option<Vec<u8>>,
         framed_mtu: Option<u32>,
     },
@@ -142,17 +143,18 @@ fn decode_credential(
     }
 }
 
-/// Joins every EAP-Message in order into one EAP packet (RFC 3579 §3.1)
-/// and takes the State echoed from the last Access-Challenge (RFC 2865 §5.24).
+/// Joins every EAP-Message in order into one EAP packet (RFC 3579 §3.1), or
+/// EAP-Start when they carry nothing (§2.1), and takes the State echoed from
+/// the last Access-Challenge (RFC 2865 §5.24).
 fn decode_eap(packet: &Packet<'_>) -> Result<Credential, InvalidAccessRequest> {
     let octets: Vec<u8> = packet.values(EAP_MESSAGE).flatten().copied().collect();
-    let eap = EapPacket::parse(&octets).map_err(InvalidAccessRequest::MalformedEap)?;
+    let message = EapMessage::parse(&octets).map_err(InvalidAccessRequest::MalformedEap)?;
     let state = packet
         .at_most_one(STATE)?
         .map(|attribute| attribute.value.to_vec());
     let framed_mtu = integer(packet, FRAMED_MTU)?;
     Ok(Credential::Eap {
-        packet: eap,
+        message,
         state,
         framed_mtu,
     })
@@ -308,7 +310,7 @@ mod tests {
 
     #[test]
     fn eap_messages_are_joined_into_one_eap_packet_with_state_and_mtu() {
-        let eap = EapPacket::new(crate::EapCode::Response, 5, 13, &[0x80; 300]).to_bytes();
+        let eap = crate::EapPacket::new(crate::EapCode::Response, 5, 13, &[0x80; 300]).to_bytes();
         let (first, second) = eap.split_at(253);
         let request = decode(&[
             (EAP_MESSAGE, first),
@@ -318,7 +320,7 @@ mod tests {
         ])
         .unwrap();
         let Credential::Eap {
-            packet,
+            message: EapMessage::Packet(packet),
             state,
             framed_mtu,
         } = request.credential
@@ -332,8 +334,25 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_eap_message_is_eap_start() {
+        let request = decode(&[(EAP_MESSAGE, &[])]).unwrap();
+        assert!(
+            matches!(
+                request.credential,
+                Credential::Eap {
+                    message: EapMessage::Start,
+                    state: None,
+                    ..
+                }
+            ),
+            "{:?}",
+            request.credential
+        );
+    }
+
+    #[test]
     fn eap_with_another_credential_or_a_bad_length_is_refused() {
-        let eap = EapPacket::new(crate::EapCode::Response, 5, 1, b"alice").to_bytes();
+        let eap = crate::EapPacket::new(crate::EapCode::Response, 5, 1, b"alice").to_bytes();
         assert_eq!(
             decode(&[(EAP_MESSAGE, &eap), (CHAP_PASSWORD, &[1u8; 17])]).err(),
             Some(InvalidAccessRequest::ConflictingCredentials)

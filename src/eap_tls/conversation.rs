@@ -3,6 +3,9 @@
 //! Response bearing the Identifier before it is the NAS retransmitting an Access-Request we
 //! already answered (RFC 3579 §2.6.1): it gets the same Request again, and the TLS session
 //! does not see it twice. A Nak means the peer will not do EAP-TLS, the only method offered.
+//!
+//! A conversation the NAS opened with EAP-Start (RFC 3579 §2.1) begins one step earlier, with
+//! our EAP-Request/Identity; the peer's Response/Identity then starts the TLS session.
 
 use adgate_certs::{EapTlsSession, Established, Step};
 use adgate_radius::eap::eap_type;
@@ -18,13 +21,27 @@ pub(crate) enum Turn {
     Failed(&'static str),
 }
 
+/// A new TLS session and the Type-Data of its EAP-TLS Start, or the reason code it cannot be had.
+pub(crate) type StartedTls = Result<(EapTlsSession, Vec<u8>), &'static str>;
+
+/// Where the conversation stands.
+enum Phase {
+    /// EAP-Request/Identity is out; the peer's identity comes next.
+    AwaitingIdentity,
+    /// The TLS handshake, for the identity the peer gave. The session is boxed: a conversation
+    /// waiting for its identity then takes little room in the table.
+    Tls {
+        /// The EAP-Response/Identity, as sent (RFC 3748 §5.1).
+        eap_identity: Vec<u8>,
+        session: Box<EapTlsSession>,
+    },
+}
+
 /// The server's side of one conversation.
 pub(crate) struct Conversation {
     /// The NAS that started it; no other may continue it.
     client: String,
-    /// The EAP-Response/Identity, as sent (RFC 3748 §5.1).
-    eap_identity: Vec<u8>,
-    session: EapTlsSession,
+    phase: Phase,
     /// The Request last sent, for retransmissions.
     request: EapPacket,
     /// The Identifier of the Request before it.
@@ -42,9 +59,22 @@ impl Conversation {
     ) -> Self {
         Self {
             client: client.to_owned(),
-            eap_identity,
-            session,
+            phase: Phase::Tls {
+                eap_identity,
+                session: Box::new(session),
+            },
             request: EapPacket::new(EapCode::Request, identifier, eap_type::TLS, start),
+            previous_identifier: None,
+        }
+    }
+
+    /// A conversation opened by EAP-Start, which has sent EAP-Request/Identity with
+    /// Identifier `identifier`.
+    pub(crate) fn awaiting_identity(client: &str, identifier: u8) -> Self {
+        Self {
+            client: client.to_owned(),
+            phase: Phase::AwaitingIdentity,
+            request: EapPacket::new(EapCode::Request, identifier, eap_type::IDENTITY, &[]),
             previous_identifier: None,
         }
     }
@@ -54,35 +84,155 @@ impl Conversation {
         &self.request
     }
 
+    /// The peer's EAP identity; empty until it gave one.
     pub(crate) fn eap_identity(&self) -> &[u8] {
-        &self.eap_identity
+        match &self.phase {
+            Phase::AwaitingIdentity => &[],
+            Phase::Tls { eap_identity, .. } => eap_identity,
+        }
     }
 
-    /// Handles a Response from the NAS called `client`.
-    pub(crate) fn respond(&mut self, client: &str, response: &EapPacket) -> Turn {
+    /// Handles a Response from the NAS called `client`; `start_tls` is called when the
+    /// Response is the identity an EAP-Start conversation waits for.
+    pub(crate) fn respond(
+        &mut self,
+        client: &str,
+        response: &EapPacket,
+        start_tls: impl FnOnce() -> StartedTls,
+    ) -> Turn {
         if client != self.client || response.code != EapCode::Response {
             return Turn::Failed("eap_protocol_error");
         }
         if Some(response.identifier) == self.previous_identifier {
             return Turn::Challenge(self.request.clone());
         }
+        // After our TLS alert, any answer ends the conversation for the alert's reason
+        // (RFC 5216 §2.1.3 expects an empty EAP-TLS Response; a Nak must not change the reason).
+        if let Phase::Tls { session, .. } = &self.phase {
+            if let Some(rejection) = session.refusal() {
+                return Turn::Failed(rejection.as_str());
+            }
+        }
         if response.identifier != self.request.identifier {
             return Turn::Failed("eap_protocol_error");
         }
-        match response.eap_type() {
-            Some(eap_type::TLS) => match self.session.advance(response.type_data()) {
-                Step::Continue(type_data) => {
-                    let identifier = self.request.identifier.wrapping_add(1);
-                    self.previous_identifier = Some(self.request.identifier);
-                    self.request =
-                        EapPacket::new(EapCode::Request, identifier, eap_type::TLS, &type_data);
-                    Turn::Challenge(self.request.clone())
+        match (&mut self.phase, response.eap_type()) {
+            (Phase::AwaitingIdentity, Some(eap_type::IDENTITY)) => match start_tls() {
+                Ok((session, start)) => {
+                    self.phase = Phase::Tls {
+                        eap_identity: response.type_data().to_vec(),
+                        session: Box::new(session),
+                    };
+                    self.send(&start)
                 }
-                Step::Established(established) => Turn::Established(established),
-                Step::Failed(rejection) => Turn::Failed(rejection.as_str()),
+                Err(reason) => Turn::Failed(reason),
             },
-            Some(eap_type::NAK) => Turn::Failed("eap_method_refused"),
+            (Phase::Tls { session, .. }, Some(eap_type::TLS)) => {
+                match session.advance(response.type_data()) {
+                    Step::Continue(type_data) => self.send(&type_data),
+                    Step::Established(established) => Turn::Established(established),
+                    Step::Failed(rejection) => Turn::Failed(rejection.as_str()),
+                }
+            }
+            (Phase::Tls { .. }, Some(eap_type::NAK)) => Turn::Failed("eap_method_refused"),
             _ => Turn::Failed("eap_protocol_error"),
+        }
+    }
+
+    /// Sends the next EAP-TLS Request, carrying `type_data`.
+    fn send(&mut self, type_data: &[u8]) -> Turn {
+        let identifier = self.request.identifier.wrapping_add(1);
+        self.previous_identifier = Some(self.request.identifier);
+        self.request = EapPacket::new(EapCode::Request, identifier, eap_type::TLS, type_data);
+        Turn::Challenge(self.request.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use adgate_certs::IdentityPolicy;
+
+    use super::*;
+    use crate::eap_tls::conversations::tests::server;
+
+    fn identity(identifier: u8) -> EapPacket {
+        EapPacket::new(
+            EapCode::Response,
+            identifier,
+            eap_type::IDENTITY,
+            b"alice@corp.example.test",
+        )
+    }
+
+    #[test]
+    fn an_eap_start_conversation_starts_tls_once_on_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path());
+        let mut conversation = Conversation::awaiting_identity("vpn1", 7);
+        assert_eq!(conversation.request().eap_type(), Some(eap_type::IDENTITY));
+        let start_tls = || {
+            EapTlsSession::start(server.config().unwrap(), 1000, IdentityPolicy::default())
+                .map_err(|rejection| rejection.as_str())
+        };
+        let Turn::Challenge(start) = conversation.respond("vpn1", &identity(7), start_tls) else {
+            panic!("no EAP-TLS Start");
+        };
+        assert_eq!(
+            (start.identifier, start.eap_type()),
+            (8, Some(eap_type::TLS))
+        );
+        assert_eq!(conversation.eap_identity(), b"alice@corp.example.test");
+        // The NAS retransmits the identity: the same Start, and no second TLS session.
+        let Turn::Challenge(again) =
+            conversation.respond("vpn1", &identity(7), || unreachable!("TLS started twice"))
+        else {
+            panic!("no EAP-TLS Start again");
+        };
+        assert_eq!(again, start);
+    }
+
+    #[test]
+    fn after_the_tls_alert_any_answer_fails_for_the_alerts_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path());
+        let (session, start) =
+            EapTlsSession::start(server.config().unwrap(), 1000, IdentityPolicy::default())
+                .unwrap();
+        let mut conversation = Conversation::new("vpn1", b"alice".to_vec(), session, &start, 1);
+        // A TLS record of content type 0: rustls refuses it with a decode_error alert.
+        let garbage = EapPacket::new(EapCode::Response, 1, eap_type::TLS, &[0, 0, 0]);
+        let never = || -> StartedTls { unreachable!("TLS started") };
+        let Turn::Challenge(alert) = conversation.respond("vpn1", &garbage, never) else {
+            panic!("no alert");
+        };
+        assert_eq!(alert.eap_type(), Some(eap_type::TLS));
+        // The peer answers the alert with a Nak instead of an acknowledgement.
+        let nak = EapPacket::new(EapCode::Response, alert.identifier, eap_type::NAK, &[26]);
+        assert!(matches!(
+            conversation.respond("vpn1", &nak, never),
+            Turn::Failed("tls_handshake_failed")
+        ));
+    }
+
+    #[test]
+    fn an_eap_start_conversation_refuses_anything_but_its_identity() {
+        let never = || -> StartedTls { unreachable!("TLS started") };
+        let tls = EapPacket::new(EapCode::Response, 7, eap_type::TLS, &[0]);
+        let nak = EapPacket::new(EapCode::Response, 7, eap_type::NAK, &[13]);
+        for (client, response) in [
+            ("vpn2", identity(7)),
+            ("vpn1", identity(8)),
+            ("vpn1", tls),
+            ("vpn1", nak),
+        ] {
+            let mut conversation = Conversation::awaiting_identity("vpn1", 7);
+            assert!(
+                matches!(
+                    conversation.respond(client, &response, never),
+                    Turn::Failed("eap_protocol_error")
+                ),
+                "{client} {response:?}"
+            );
         }
     }
 }

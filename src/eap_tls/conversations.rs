@@ -174,7 +174,7 @@ impl Conversations {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use adgate_certs::test_pki::TestCa;
     use adgate_certs::{EapTlsSession, EapTlsSettings, IdentityPolicy, TlsServer};
 
@@ -194,7 +194,8 @@ mod tests {
         )
     }
 
-    fn server(dir: &std::path::Path) -> TlsServer {
+    /// A TLS server with certificates made for the test in `dir`.
+    pub(in crate::eap_tls) fn server(dir: &std::path::Path) -> TlsServer {
         let ca = TestCa::new();
         let issued = ca.issue_server("radius.test");
         let write = |name: &str, text: String| {

@@ -131,6 +131,41 @@ pub fn eapol_test(
     }
 }
 
+/// Runs one EAP-TLS login with adgate's own simulated NAS and peer (`adgate nas eap-tls`) as
+/// `identity`, with `extra` arguments; returns its exit code and output.
+pub fn nas_eap_tls(
+    adgate: &Adgate,
+    pki: &TestPki,
+    identity: &str,
+    credential: &Credential,
+    extra: &[&str],
+) -> (i32, String) {
+    let server = adgate.address.to_string();
+    let secret_file = Lab::get().radius_secret_file();
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "nas".as_ref(),
+        "eap-tls".as_ref(),
+        "--server".as_ref(),
+        server.as_ref(),
+        "--secret-file".as_ref(),
+        secret_file.as_os_str(),
+        "--ca-file".as_ref(),
+    ];
+    let ca = pki.path("ca.pem");
+    args.extend([
+        ca.as_os_str(),
+        "--certificate-file".as_ref(),
+        credential.certificate.as_os_str(),
+        "--key-file".as_ref(),
+        credential.key.as_os_str(),
+        "--server-name".as_ref(),
+        SERVER_NAME.as_ref(),
+    ]);
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.push(identity.as_ref());
+    crate::common::adgate_command(&args)
+}
+
 /// The last EAP-TLS record for `identity`.
 pub fn eap_record(adgate: &Adgate, identity: &str) -> Value {
     adgate
