@@ -39,8 +39,12 @@ const IDENTITY_REQUEST_IDENTIFIER: u8 = 0;
 pub(crate) enum EapAnswer {
     /// The conversation goes on: an Access-Challenge, not recorded.
     Challenge(Reply),
-    /// The conversation ended with this decision, to be recorded.
+    /// The conversation is decided, to be recorded: it ended, or it is refused and a TLS alert
+    /// goes out first (then the decision carries the Access-Challenge with the alert).
     Decided(Box<Decided>),
+    /// The peer acknowledged the TLS alert: the Access-Reject with EAP-Failure that ends the
+    /// conversation, whose refusal was recorded when the alert went out.
+    Ended(Reply),
 }
 
 /// Everything certificate logins need, shared by all requests.
@@ -190,6 +194,25 @@ impl EapTlsLogins {
                 self.conversations.remove(state);
                 failed(packet.identifier, reason, None)
             }
+            Turn::Refusing(alert, reason) => {
+                // The conversation stays until the peer acknowledges the alert (or times out).
+                let mut refused = failed_decision(packet.identifier, reason, None);
+                match challenge(&alert, state) {
+                    EapAnswer::Challenge(alert) => refused.alert_challenge = Some(alert),
+                    _ => self.conversations.remove(state),
+                }
+                EapAnswer::Decided(Box::new(refused))
+            }
+            Turn::Ended(reason) => {
+                tracing::debug!(
+                    reason,
+                    "the peer answered the TLS alert; EAP-Failure ends it"
+                );
+                self.conversations.remove(state);
+                EapAnswer::Ended(Reply::RejectWith {
+                    attributes: eap_failure(packet.identifier),
+                })
+            }
             Turn::Established(established) => {
                 self.conversations.remove(state);
                 self.decide(
@@ -269,6 +292,7 @@ impl EapTlsLogins {
             accept_attributes,
             // Should the accept be refused after all (trail unwritable), the peer hears so.
             reject_attributes: eap_failure(identifier),
+            alert_challenge: None,
             reply: outcome.reply,
         }))
     }
@@ -317,6 +341,7 @@ fn failed_decision(
         certificate,
         accept_attributes: Vec::new(),
         reject_attributes: eap_failure(identifier),
+        alert_challenge: None,
         reply: ReplyAttributes::default(),
     }
 }

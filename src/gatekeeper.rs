@@ -62,6 +62,10 @@ pub(crate) struct Decided {
     pub(crate) accept_attributes: Vec<ReplyAttribute>,
     /// What an Access-Reject carries (EAP-Failure); never a reason.
     pub(crate) reject_attributes: Vec<ReplyAttribute>,
+    /// For an EAP-TLS refusal during the handshake: the Access-Challenge carrying the TLS alert
+    /// (RFC 5216 §2.1.3), sent instead of the Access-Reject, which answers the peer's
+    /// acknowledgement. The refusal is recorded before the alert goes out.
+    pub(crate) alert_challenge: Option<Reply>,
     /// The user's per-group attributes, for an accept.
     pub(crate) reply: ReplyAttributes,
 }
@@ -80,6 +84,7 @@ impl Decided {
             certificate: None,
             accept_attributes: Vec::new(),
             reject_attributes: Vec::new(),
+            alert_challenge: None,
             reply: ReplyAttributes::default(),
         }
     }
@@ -155,7 +160,8 @@ impl Gatekeeper {
         self
     }
 
-    /// Decides a request; `Err` is an Access-Challenge that carries an EAP conversation on.
+    /// Decides a request; `Err` is a reply not recorded: an Access-Challenge that carries an EAP
+    /// conversation on, or the EAP-Failure after a TLS alert whose refusal was recorded.
     async fn decide(&self, request: &AccessRequest) -> Result<Decided, Reply> {
         let user_name = request.user_name.as_deref().unwrap_or_default();
         let unsupported = || {
@@ -195,7 +201,7 @@ impl Gatekeeper {
                     )
                     .await;
                 match answer {
-                    EapAnswer::Challenge(reply) => Err(reply),
+                    EapAnswer::Challenge(reply) | EapAnswer::Ended(reply) => Err(reply),
                     EapAnswer::Decided(decided) => Ok(decided.with_group_attributes()),
                 }
             }
@@ -258,12 +264,16 @@ impl RequestHandler for Gatekeeper {
             verdict,
         };
         let user_name = request.user_name.as_deref().unwrap_or_default();
-        let decided = match self.decide(&request).await {
+        let mut decided = match self.decide(&request).await {
             Ok(decided) => decided,
-            Err(challenge) => {
-                self.metrics.count_request(counted("challenge"));
+            Err(unrecorded) => {
+                let verdict = match unrecorded {
+                    Reply::Challenge { .. } => "challenge",
+                    _ => "reject",
+                };
+                self.metrics.count_request(counted(verdict));
                 self.metrics.time_access_request(started);
-                return challenge;
+                return unrecorded;
             }
         };
         let (method, verdict, reason) = (decided.method, decided.verdict, decided.reason);
@@ -316,15 +326,21 @@ impl RequestHandler for Gatekeeper {
                 decided.reply.class_suffix.as_deref(),
                 decided.accept_attributes,
             ),
-            Verdict::Reject | Verdict::Discard | Verdict::Recorded => decided.reject_reply(),
+            Verdict::Reject | Verdict::Discard | Verdict::Recorded => {
+                match decided.alert_challenge.take() {
+                    Some(alert) => alert,
+                    None => decided.reject_reply(),
+                }
+            }
         };
-        if let (Reply::Reject | Reply::RejectWith { .. }, Some(reason)) = (&reply, reason) {
-            self.metrics.count_reject(reason);
-        }
         let counted_verdict = match reply {
             Reply::Accept { .. } => "accept",
+            Reply::Challenge { .. } => "challenge",
             _ => "reject",
         };
+        if let (false, Some(reason)) = (counted_verdict == "accept", reason) {
+            self.metrics.count_reject(reason);
+        }
         self.metrics.count_request(counted(counted_verdict));
         self.metrics.time_access_request(started);
         reply

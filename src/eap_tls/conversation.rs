@@ -19,6 +19,13 @@ pub(crate) enum Turn {
     Established(Box<Established>),
     /// The conversation failed for this reason code.
     Failed(&'static str),
+    /// The handshake failed for this reason code, and this EAP-Request carries the TLS alert
+    /// that tells the peer why (RFC 5216 §2.1.3). The refusal is final now, so it is decided
+    /// and recorded now: a peer that never acknowledges the alert leaves a record all the same.
+    Refusing(EapPacket, &'static str),
+    /// The peer answered the alert: the conversation ends with EAP-Failure for this reason,
+    /// already recorded with the alert.
+    Ended(&'static str),
 }
 
 /// A new TLS session and the Type-Data of its EAP-TLS Start, or the reason code it cannot be had.
@@ -110,7 +117,7 @@ impl Conversation {
         // (RFC 5216 §2.1.3 expects an empty EAP-TLS Response; a Nak must not change the reason).
         if let Phase::Tls { session, .. } = &self.phase {
             if let Some(rejection) = session.refusal() {
-                return Turn::Failed(rejection.as_str());
+                return Turn::Ended(rejection.as_str());
             }
         }
         if response.identifier != self.request.identifier {
@@ -129,7 +136,14 @@ impl Conversation {
             },
             (Phase::Tls { session, .. }, Some(eap_type::TLS)) => {
                 match session.advance(response.type_data()) {
-                    Step::Continue(type_data) => self.send(&type_data),
+                    Step::Continue(type_data) => {
+                        let refusal = session.refusal();
+                        let request = self.next_request(&type_data);
+                        match refusal {
+                            Some(rejection) => Turn::Refusing(request, rejection.as_str()),
+                            None => Turn::Challenge(request),
+                        }
+                    }
                     Step::Established(established) => Turn::Established(established),
                     Step::Failed(rejection) => Turn::Failed(rejection.as_str()),
                 }
@@ -141,10 +155,15 @@ impl Conversation {
 
     /// Sends the next EAP-TLS Request, carrying `type_data`.
     fn send(&mut self, type_data: &[u8]) -> Turn {
+        Turn::Challenge(self.next_request(type_data))
+    }
+
+    /// The next EAP-TLS Request, carrying `type_data`, which becomes the one out.
+    fn next_request(&mut self, type_data: &[u8]) -> EapPacket {
         let identifier = self.request.identifier.wrapping_add(1);
         self.previous_identifier = Some(self.request.identifier);
         self.request = EapPacket::new(EapCode::Request, identifier, eap_type::TLS, type_data);
-        Turn::Challenge(self.request.clone())
+        self.request.clone()
     }
 }
 
@@ -202,7 +221,9 @@ mod tests {
         // A TLS record of content type 0: rustls refuses it with a decode_error alert.
         let garbage = EapPacket::new(EapCode::Response, 1, eap_type::TLS, &[0, 0, 0]);
         let never = || -> StartedTls { unreachable!("TLS started") };
-        let Turn::Challenge(alert) = conversation.respond("vpn1", &garbage, never) else {
+        let Turn::Refusing(alert, "tls_handshake_failed") =
+            conversation.respond("vpn1", &garbage, never)
+        else {
             panic!("no alert");
         };
         assert_eq!(alert.eap_type(), Some(eap_type::TLS));
@@ -210,7 +231,7 @@ mod tests {
         let nak = EapPacket::new(EapCode::Response, alert.identifier, eap_type::NAK, &[26]);
         assert!(matches!(
             conversation.respond("vpn1", &nak, never),
-            Turn::Failed("tls_handshake_failed")
+            Turn::Ended("tls_handshake_failed")
         ));
     }
 
