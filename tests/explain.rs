@@ -155,6 +155,27 @@ fn bob_is_disabled_even_with_a_password_offered() {
 }
 
 #[test]
+fn every_other_refused_fixture_user_is_shown_the_check_that_refuses_them() {
+    for (user, check, reason) in [
+        ("carol", "account_not_expired", "account_expired"),
+        ("dave", "account_not_locked", "account_locked"),
+        ("erin", "password_not_must_change", "must_change_password"),
+        ("ivan", "dialin_allowed", "dialin_denied"),
+    ] {
+        let (code, shown) = explain(user, None);
+        assert_eq!(code, 1, "{user}: {shown}");
+        assert_lines(
+            &shown,
+            &[
+                &format!("  FAIL  {check} -> {reason}"),
+                "password:  not checked (the account is refused before any bind)",
+                &format!("verdict:   reject ({reason}, after the checks)"),
+            ],
+        );
+    }
+}
+
+#[test]
 fn grace_is_a_member_through_a_nested_group() {
     let (code, shown) = explain("grace", None);
     assert_eq!(code, 0, "{shown}");
