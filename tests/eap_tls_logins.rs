@@ -187,6 +187,7 @@ fn refused_certificates_get_their_tls_alert_then_failure_and_their_reason() {
         };
         for &tls13 in versions {
             let context = format!("{label} (TLS 1.3: {tls13})");
+            let recorded_before = adgate.records().len();
             let outcome = eapol_test(&adgate, &pki, identity, &credential, tls13);
             assert!(!outcome.success, "{context}: {}", outcome.output);
             let output = &outcome.output;
@@ -209,6 +210,13 @@ fn refused_certificates_get_their_tls_alert_then_failure_and_their_reason() {
                 record["reason"],
                 reason,
                 "{context}: {record}\n{}",
+                adgate.log()
+            );
+            // Recorded once: when the alert went out, not again with the closing reject.
+            assert_eq!(
+                adgate.records().len(),
+                recorded_before + 1,
+                "{context}: {}",
                 adgate.log()
             );
         }
