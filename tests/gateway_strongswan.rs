@@ -146,6 +146,22 @@ fn record_for(adgate: &Adgate, user: &str) -> Value {
         .unwrap_or_else(|| panic!("no audit record for {user:?}:\n{}", adgate.log()))
 }
 
+/// The gateway sent Accounting Start and Stop for `user`'s session, as itself.
+fn assert_session_accounted(adgate: &Adgate, user: &str) {
+    let accounting = accounting_for(adgate, user);
+    let status_types: Vec<&Value> = accounting
+        .iter()
+        .map(|r| &r["accounting"]["status_type"])
+        .collect();
+    assert_eq!(status_types, ["start", "stop"], "{accounting:?}");
+    assert!(
+        accounting
+            .iter()
+            .all(|r| r["nas"]["nas_identifier"] == NAS_IDENTIFIER),
+        "{accounting:?}"
+    );
+}
+
 /// The gateway's accounting records about `user`, waiting a little for the Stop (sent as the
 /// road warrior's IKE SA closes).
 fn accounting_for(adgate: &Adgate, user: &str) -> Vec<Value> {
@@ -190,18 +206,7 @@ fn strongswan_gateway_lets_a_telework_member_in_and_keeps_others_out() {
     assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
     assert_eq!(record["message_authenticator"], true, "{record}");
     // The gateway accounts for the session (it holds the tunnel until Start is answered).
-    let accounting = accounting_for(&adgate, "alice");
-    let status_types: Vec<&Value> = accounting
-        .iter()
-        .map(|r| &r["accounting"]["status_type"])
-        .collect();
-    assert_eq!(status_types, ["start", "stop"], "{accounting:?}");
-    assert!(
-        accounting
-            .iter()
-            .all(|r| r["nas"]["nas_identifier"] == NAS_IDENTIFIER),
-        "{accounting:?}"
-    );
+    assert_session_accounted(&adgate, "alice");
 
     let (code, said) = gateway.login("frank", &password_file);
     assert_eq!(
@@ -270,18 +275,7 @@ fn strongswan_gateway_relays_certificate_logins_and_opens_the_tunnel_only_on_acc
         "{record}"
     );
     // The gateway accounts for the certificate session as for a password one.
-    let accounting = accounting_for(&adgate, "alice@corp.example.test");
-    let status_types: Vec<&Value> = accounting
-        .iter()
-        .map(|r| &r["accounting"]["status_type"])
-        .collect();
-    assert_eq!(status_types, ["start", "stop"], "{accounting:?}");
-    assert!(
-        accounting
-            .iter()
-            .all(|r| r["nas"]["nas_identifier"] == NAS_IDENTIFIER),
-        "{accounting:?}"
-    );
+    assert_session_accounted(&adgate, "alice@corp.example.test");
 
     // frank's certificate is valid, but he is not on telework: no tunnel.
     let frank = pki.issue(&pki.ca, "frank", &upn("frank"));
