@@ -146,6 +146,29 @@ fn record_for(adgate: &Adgate, user: &str) -> Value {
         .unwrap_or_else(|| panic!("no audit record for {user:?}:\n{}", adgate.log()))
 }
 
+/// The road warrior presenting `credential` (named `identity`) gets no tunnel, and adgate
+/// recorded the refusal with `reason`; returns that record.
+fn assert_certificate_refused(
+    gateway: &Gateway,
+    adgate: &Adgate,
+    pki: &TestPki,
+    credential: &Credential,
+    identity: &str,
+    reason: &str,
+) -> Value {
+    let (code, said) = gateway.login_with_certificate(pki, credential);
+    assert_eq!(
+        (code, said),
+        (Some(1), format!("{identity}: refused")),
+        "gateway log:\n{}",
+        gateway.log()
+    );
+    let record = eap_record(adgate, identity);
+    assert_eq!(record["verdict"], "reject", "{record}");
+    assert_eq!(record["reason"], reason, "{record}");
+    record
+}
+
 /// The gateway sent Accounting Start and Stop for `user`'s session, as itself.
 fn assert_session_accounted(adgate: &Adgate, user: &str) {
     let accounting = accounting_for(adgate, user);
@@ -279,31 +302,27 @@ fn strongswan_gateway_relays_certificate_logins_and_opens_the_tunnel_only_on_acc
 
     // frank's certificate is valid, but he is not on telework: no tunnel.
     let frank = pki.issue(&pki.ca, "frank", &upn("frank"));
-    let (code, said) = gateway.login_with_certificate(&pki, &frank);
-    assert_eq!(
-        (code, said.as_str()),
-        (Some(1), "frank@corp.example.test: refused"),
-        "gateway log:\n{}",
-        gateway.log()
+    let record = assert_certificate_refused(
+        &gateway,
+        &adgate,
+        &pki,
+        &frank,
+        "frank@corp.example.test",
+        "telework_off",
     );
-    let record = eap_record(&adgate, "frank@corp.example.test");
-    assert_eq!(record["verdict"], "reject", "{record}");
-    assert_eq!(record["reason"], "telework_off", "{record}");
     assert_eq!(record["certificate"]["subject"], "CN=frank", "{record}");
 
     // alice's name on a certificate from a CA adgate does not trust: no tunnel.
     let stranger = TestCa::named("an unknown CA");
     let forged = pki.issue(&stranger, "stranger", &upn("alice"));
-    let (code, said) = gateway.login_with_certificate(&pki, &forged);
-    assert_eq!(
-        (code, said.as_str()),
-        (Some(1), "alice@corp.example.test: refused"),
-        "gateway log:\n{}",
-        gateway.log()
+    assert_certificate_refused(
+        &gateway,
+        &adgate,
+        &pki,
+        &forged,
+        "alice@corp.example.test",
+        "certificate_untrusted",
     );
-    let record = eap_record(&adgate, "alice@corp.example.test");
-    assert_eq!(record["verdict"], "reject", "{record}");
-    assert_eq!(record["reason"], "certificate_untrusted", "{record}");
 }
 
 #[test]
@@ -314,14 +333,12 @@ fn strongswan_certificate_logins_need_the_extended_master_secret_opt_out() {
     let adgate = start_adgate_for_certificates(&pki, "");
     let gateway = Gateway::up(&adgate);
     let alice = pki.issue(&pki.ca, "alice", &upn("alice"));
-    let (code, said) = gateway.login_with_certificate(&pki, &alice);
-    assert_eq!(
-        (code, said.as_str()),
-        (Some(1), "alice@corp.example.test: refused"),
-        "gateway log:\n{}",
-        gateway.log()
+    assert_certificate_refused(
+        &gateway,
+        &adgate,
+        &pki,
+        &alice,
+        "alice@corp.example.test",
+        "tls_handshake_failed",
     );
-    let record = eap_record(&adgate, "alice@corp.example.test");
-    assert_eq!(record["verdict"], "reject", "{record}");
-    assert_eq!(record["reason"], "tls_handshake_failed", "{record}");
 }
