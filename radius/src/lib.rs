@@ -14,6 +14,8 @@ pub mod accounting;
 pub mod client;
 pub mod clients;
 pub mod counters;
+pub mod das;
+pub mod disconnect;
 pub mod eap;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -45,6 +47,12 @@ pub use accounting::{AccountingRequest, AccountingStatus};
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
 pub use clients::{ClientState, ClientTable, NasClient};
 pub use counters::{Counters, Skip};
+pub use das::{DasBehaviour, ReceivedDisconnect, SimulatedDas};
+pub use dictionary::SESSION_CONTEXT_NOT_FOUND;
+pub use disconnect::{
+    DisconnectCounters, DisconnectError, DisconnectOutcome, DisconnectProfile, DisconnectSender,
+    DroppedResponse, RetransmitSchedule, SessionIdentification,
+};
 pub use eap::{EapCode, EapMessage, EapPacket};
 pub use handler::{
     AccountingReply, Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute,
