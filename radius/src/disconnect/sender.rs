@@ -141,8 +141,9 @@ impl DisconnectSender {
     ) -> Result<DisconnectOutcome, DisconnectError> {
         let shared = &self.handle.shared;
         let reservation = tokio::select! {
-            reservation = shared.pending.reserve() => reservation.ok_or(DisconnectError::ShutDown)?,
+            biased;
             () = shared.stop.cancelled() => return Err(DisconnectError::ShutDown),
+            reservation = shared.pending.reserve() => reservation.ok_or(DisconnectError::ShutDown)?,
         };
         let identifier = reservation.identifier();
         let request = DisconnectRequest::encode(
@@ -161,11 +162,24 @@ impl DisconnectSender {
                 Ok(_) => {
                     attempts += 1;
                     shared.counters.count_sent(retransmission);
-                    debug!(nas = %shared.nas, identifier, %user_name, profile = profile.name(), retransmission, "Disconnect-Request sent");
+                    debug!(
+                        nas = %shared.nas,
+                        identifier,
+                        %user_name,
+                        profile = profile.name(),
+                        retransmission,
+                        "Disconnect-Request sent"
+                    );
                 }
                 Err(error) if !retransmission => return Err(DisconnectError::Send(error)),
                 Err(error) => {
-                    warn!(nas = %shared.nas, identifier, %user_name, %error, "Disconnect-Request retransmission failed");
+                    warn!(
+                        nas = %shared.nas,
+                        identifier,
+                        %user_name,
+                        %error,
+                        "Disconnect-Request retransmission failed"
+                    );
                 }
             }
             tokio::select! {
@@ -265,4 +279,221 @@ async fn receive_answers(shared: Arc<Shared>) {
         }
     }
     shared.pending.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use tokio::time::timeout;
+
+    use super::*;
+    use crate::das::{self, DasBehaviour};
+
+    const SECRET: &[u8] = b"dae-secret";
+
+    fn secret() -> SharedSecret {
+        SharedSecret::new(SECRET.to_vec())
+    }
+
+    fn session(user_name: &str) -> SessionIdentification {
+        SessionIdentification {
+            user_name: user_name.as_bytes().to_vec(),
+            acct_session_id: None,
+            nas_ip_address: None,
+            nas_identifier: None,
+            framed_ip_address: None,
+            calling_station_id: None,
+        }
+    }
+
+    fn sender(nas: SocketAddr, timeouts: &[u64]) -> DisconnectSender {
+        let schedule = RetransmitSchedule::new(
+            timeouts
+                .iter()
+                .copied()
+                .map(Duration::from_millis)
+                .collect(),
+        )
+        .unwrap();
+        let local = "127.0.0.1:0".parse().unwrap();
+        DisconnectSender::bind(local, nas, secret(), schedule, &CancellationToken::new()).unwrap()
+    }
+
+    #[test]
+    fn the_default_schedule_is_1_2_4_seconds_and_none_is_empty() {
+        let timeouts = RetransmitSchedule::default().timeouts().to_vec();
+        assert_eq!(timeouts, [1, 2, 4].map(Duration::from_secs));
+        assert_eq!(RetransmitSchedule::new(Vec::new()), None);
+    }
+
+    #[tokio::test]
+    async fn routes_only_verified_answers_from_the_nas() {
+        let nas: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let sender = sender(nas, &[1000]);
+        let shared = &sender.handle.shared;
+        let first = shared.pending.reserve().await.unwrap();
+        let second = shared.pending.reserve().await.unwrap();
+        let request = |identifier| {
+            DisconnectRequest::encode(
+                identifier,
+                &session("alice"),
+                DisconnectProfile::UserName,
+                SystemTime::now(),
+                &secret(),
+            )
+            .unwrap()
+        };
+        let first_request = request(first.identifier());
+        let second_request = request(second.identifier());
+        let mut first_answered = first.wait_for_answer(first_request.authenticator);
+        let _second_answered = second.wait_for_answer(second_request.authenticator);
+        let answer = |request: &DisconnectRequest, behaviour| {
+            das::answer(
+                &Packet::parse(&request.bytes).unwrap(),
+                &secret(),
+                behaviour,
+            )
+            .unwrap()
+        };
+        let ack = answer(&first_request, DasBehaviour::Ack);
+        let mut for_the_second_identifier = ack.clone();
+        for_the_second_identifier[1] = second.identifier();
+        let mut for_no_request = ack.clone();
+        for_no_request[1] = first.identifier().wrapping_add(100);
+        let elsewhere: SocketAddr = "127.0.0.2:9".parse().unwrap();
+
+        let cases = [
+            (
+                "another source",
+                ack.clone(),
+                elsewhere,
+                DroppedResponse::Unexpected,
+            ),
+            (
+                "no request waits",
+                for_no_request,
+                nas,
+                DroppedResponse::Unexpected,
+            ),
+            (
+                "another request's Identifier",
+                for_the_second_identifier,
+                nas,
+                DroppedResponse::BadAuthenticator,
+            ),
+            (
+                "forged",
+                answer(&first_request, DasBehaviour::ForgedAck),
+                nas,
+                DroppedResponse::BadAuthenticator,
+            ),
+            (
+                "truncated",
+                ack[..19].to_vec(),
+                nas,
+                DroppedResponse::Malformed,
+            ),
+        ];
+        for (name, datagram, source, expected) in cases {
+            assert_eq!(
+                shared.take_answer(&datagram, source),
+                Err(expected),
+                "{name}"
+            );
+        }
+        assert!(first_answered.try_recv().is_err());
+        assert_eq!(shared.take_answer(&ack, nas), Ok(()));
+        assert_eq!(
+            first_answered.try_recv(),
+            Ok(DisconnectOutcome::Ack { error_cause: None })
+        );
+        assert_eq!(
+            shared.take_answer(&ack, nas),
+            Err(DroppedResponse::Unexpected),
+            "a duplicate answer"
+        );
+    }
+
+    /// Receives the next `count` requests at the fake NAS.
+    async fn receive_requests(nas: &UdpSocket, count: usize) -> Vec<(Vec<u8>, SocketAddr)> {
+        let mut buffer = [0; MAX_PACKET_LEN];
+        let mut requests = Vec::new();
+        for _ in 0..count {
+            let (length, source) = timeout(Duration::from_secs(10), nas.recv_from(&mut buffer))
+                .await
+                .unwrap()
+                .unwrap();
+            requests.push((buffer[..length].to_vec(), source));
+        }
+        requests
+    }
+
+    /// Answers each request with a NAK whose Error-Cause is the number in
+    /// its User-Name, so each disconnect can check it got its own answer.
+    async fn answer_with_user_numbers(nas: &UdpSocket, requests: &[(Vec<u8>, SocketAddr)]) {
+        for (request, source) in requests {
+            let packet = Packet::parse(request).unwrap();
+            let user_name = packet.values(1).next().unwrap();
+            let number: u32 = std::str::from_utf8(&user_name[5..])
+                .unwrap()
+                .parse()
+                .unwrap();
+            let behaviour = DasBehaviour::Nak {
+                error_cause: Some(number),
+            };
+            let answer = das::answer(&packet, &secret(), behaviour).unwrap();
+            nas.send_to(&answer, source).await.unwrap();
+        }
+    }
+
+    fn identifiers(requests: &[(Vec<u8>, SocketAddr)]) -> HashSet<u8> {
+        requests.iter().map(|(request, _)| request[1]).collect()
+    }
+
+    #[tokio::test]
+    async fn three_hundred_at_once_never_share_an_identifier_in_flight() {
+        let nas = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sender = sender(nas.local_addr().unwrap(), &[10_000]);
+        let disconnects: Vec<_> = (0..300u32)
+            .map(|number| {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    let session = session(&format!("user-{number}"));
+                    let outcome = sender
+                        .disconnect(&session, DisconnectProfile::UserName)
+                        .await;
+                    (number, outcome.unwrap())
+                })
+            })
+            .collect();
+
+        // All 256 Identifiers go out unanswered; the other 44 must wait.
+        let first = receive_requests(&nas, 256).await;
+        assert_eq!(identifiers(&first).len(), 256);
+        let mut buffer = [0; MAX_PACKET_LEN];
+        let early = timeout(Duration::from_millis(200), nas.recv_from(&mut buffer)).await;
+        assert!(early.is_err(), "a 257th request went out before an answer");
+
+        answer_with_user_numbers(&nas, &first).await;
+        let rest = receive_requests(&nas, 44).await;
+        assert_eq!(identifiers(&rest).len(), 44);
+        answer_with_user_numbers(&nas, &rest).await;
+
+        for disconnect in disconnects {
+            let (number, outcome) = disconnect.await.unwrap();
+            assert_eq!(
+                outcome,
+                DisconnectOutcome::Nak {
+                    error_cause: Some(number)
+                }
+            );
+        }
+        let counters = sender.counters();
+        assert_eq!((counters.sent(), counters.naks()), (300, 300));
+        assert_eq!(counters.retransmitted(), 0);
+        assert!(DroppedResponse::ALL
+            .iter()
+            .all(|&reason| counters.dropped(reason) == 0));
+    }
 }
