@@ -232,16 +232,20 @@ async fn a_forged_ack_is_dropped_and_the_real_answer_wins() {
     });
     let counters = sender.counters();
     wait_until("the forged ACK is dropped", || {
-        counters.dropped(DroppedResponse::BadAuthenticator) == 1
+        counters.dropped(DroppedResponse::BadAuthenticator) >= 1
     })
     .await;
     das.set_behaviour(DasBehaviour::Ack);
     let outcome = disconnect.await.unwrap().unwrap();
     assert_eq!(outcome, DisconnectOutcome::Ack { error_cause: None });
+    // Normally the first retransmission is answered; a slow test machine may
+    // need one more, which then also met a forged ACK.
     let received = das.received();
-    assert_eq!(received.len(), 2);
-    assert_eq!(received[0].datagram, received[1].datagram);
-    assert_eq!((counters.retransmitted(), counters.acks()), (1, 1));
+    assert!((2..=3).contains(&received.len()), "{}", received.len());
+    assert!(received.iter().all(|r| r.datagram == received[0].datagram));
+    let forged = u64::try_from(received.len()).unwrap() - 1;
+    assert_eq!(counters.dropped(DroppedResponse::BadAuthenticator), forged);
+    assert_eq!((counters.retransmitted(), counters.acks()), (forged, 1));
 }
 
 #[tokio::test]

@@ -132,9 +132,9 @@ pub(crate) struct IdentificationAttribute {
 }
 
 impl IdentificationAttribute {
-    /// Refuses an empty value (RFC 8044 §2: omit the attribute instead) and
-    /// one over 253 octets (RFC 2865 §5): either would name another session
-    /// than the one accounting reported, or none.
+    /// Refuses an empty value and one over 253 octets (RFC 2865 §5: "omit
+    /// the entire attribute instead" of sending an empty one): either would
+    /// name another session than the one accounting reported, or none.
     fn new(attribute_type: u8, name: &'static str, value: &[u8]) -> Result<Self, DisconnectError> {
         if !(1..=MAX_ATTRIBUTE_VALUE_LEN).contains(&value.len()) {
             return Err(DisconnectError::InvalidAttribute {

@@ -244,14 +244,6 @@ mod tests {
     }
 
     #[test]
-    fn the_same_inputs_give_the_same_octets() {
-        assert_eq!(
-            encode(DisconnectProfile::Default),
-            encode(DisconnectProfile::Default)
-        );
-    }
-
-    #[test]
     fn refuses_what_cannot_be_encoded() {
         let long_name = SessionIdentification {
             user_name: vec![b'a'; 254],
