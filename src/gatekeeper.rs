@@ -28,9 +28,8 @@ use crate::audit::{
     AccountRecord, AccountingRecord, AuditTrail, CertificateRecord, NasRecord, Record, ReplyRecord,
     UserName, Verdict,
 };
-use crate::config::ThrottleConfig;
 use crate::eap_tls::{EapAnswer, EapTlsLogins};
-use crate::throttle::{Throttle, ThrottleKey};
+use crate::throttle::{Throttle, ThrottleKey, ThrottleSettings};
 use accept_attributes::{accept_naming, decision_named, group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
@@ -139,7 +138,7 @@ impl Gatekeeper {
     pub fn successor(
         &self,
         authorizer: Authorizer,
-        throttle: ThrottleConfig,
+        throttle: ThrottleSettings,
         eap_tls: Option<EapTlsLogins>,
     ) -> Gatekeeper {
         Gatekeeper {

@@ -5,6 +5,7 @@
 mod audit;
 mod audit_cli;
 mod cli;
+mod clients;
 mod config;
 mod current_handler;
 mod eap_tls;

@@ -28,7 +28,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::audit::TrailSettings;
-use crate::config::{Config, ConfigError, ThrottleConfig};
+use crate::config::{Config, ConfigError};
 use crate::current_handler::CurrentHandler;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
@@ -36,6 +36,7 @@ use crate::radsec::{RadsecSettings, RadsecTrust};
 use crate::service_manager;
 use crate::swappable::Swappable;
 use crate::syslog::SyslogSettings;
+use crate::throttle::ThrottleSettings;
 
 /// The settings read once at start: changing them needs a restart.
 pub struct StartOnly {
@@ -52,7 +53,7 @@ pub struct StartOnly {
 pub struct Reloadable {
     pub clients: ClientTable,
     pub authorizer: Authorizer,
-    pub throttle: ThrottleConfig,
+    pub throttle: ThrottleSettings,
     pub eap_tls: Option<EapTlsLogins>,
     pub radsec: Option<RadsecTrust>,
     pub summary: Summary,
