@@ -23,6 +23,7 @@ use adgate_radius::{AccessRequest, EapCode, EapMessage, EapPacket, Reply, ReplyA
 
 use crate::audit::{AccountRecord, CertificateRecord, Verdict};
 use crate::gatekeeper::Decided;
+use crate::reason::Reason;
 use conversation::{Conversation, StartedTls, Turn};
 pub(crate) use conversations::ConversationCounts;
 use conversations::Conversations;
@@ -138,7 +139,7 @@ impl EapTlsLogins {
         let eap_request = conversation.request().clone();
         match self.conversations.insert(conversation) {
             Some(token) => challenge(&eap_request, &token),
-            None => failed(IDENTITY_REQUEST_IDENTIFIER, "eap_protocol_error", None),
+            None => failed(IDENTITY_REQUEST_IDENTIFIER, Reason::EapProtocolError, None),
         }
     }
 
@@ -150,7 +151,7 @@ impl EapTlsLogins {
         framed_mtu: Option<u32>,
     ) -> EapAnswer {
         if packet.code != EapCode::Response || packet.eap_type() != Some(eap_type::IDENTITY) {
-            return failed(packet.identifier, "eap_protocol_error", None);
+            return failed(packet.identifier, Reason::EapProtocolError, None);
         }
         let (session, start) = match self.start_tls(framed_mtu) {
             Ok(started) => started,
@@ -166,23 +167,19 @@ impl EapTlsLogins {
         let eap_request = conversation.request().clone();
         match self.conversations.insert(conversation) {
             Some(token) => challenge(&eap_request, &token),
-            None => failed(packet.identifier, "eap_protocol_error", None),
+            None => failed(packet.identifier, Reason::EapProtocolError, None),
         }
     }
 
     /// A TLS session with the current certificates, CA and CRLs, its fragments sized to fit
     /// the link's Framed-MTU (RFC 3579 §2.2).
     fn start_tls(&self, framed_mtu: Option<u32>) -> StartedTls {
-        let config = self
-            .server
-            .config()
-            .map_err(|rejection| rejection.as_str())?;
+        let config = self.server.config().map_err(Reason::from)?;
         let fragment_size = framed_mtu
             .and_then(|mtu| usize::try_from(mtu.saturating_sub(FRAGMENT_OVERHEAD)).ok())
             .map_or(self.fragment_size, |fits| fits.min(self.fragment_size))
             .max(MIN_FRAGMENT_SIZE);
-        EapTlsSession::start(config, fragment_size, self.identity_policy)
-            .map_err(|rejection| rejection.as_str())
+        EapTlsSession::start(config, fragment_size, self.identity_policy).map_err(Reason::from)
     }
 
     /// The next Response of a conversation in progress.
@@ -195,14 +192,14 @@ impl EapTlsLogins {
         authorizer: &Authorizer,
     ) -> EapAnswer {
         let Some(shared) = self.conversations.get(state) else {
-            return failed(packet.identifier, "eap_conversation_unknown", None);
+            return failed(packet.identifier, Reason::EapConversationUnknown, None);
         };
         let (turn, eap_identity) = match shared.lock() {
             Ok(mut conversation) => (
                 conversation.respond(&request.client.name, packet, || self.start_tls(framed_mtu)),
                 conversation.eap_identity().to_vec(),
             ),
-            Err(_) => (Turn::Failed("eap_protocol_error"), Vec::new()),
+            Err(_) => (Turn::Failed(Reason::EapProtocolError), Vec::new()),
         };
         match turn {
             Turn::Challenge(eap_request) => challenge(&eap_request, state),
@@ -221,7 +218,7 @@ impl EapTlsLogins {
             }
             Turn::Ended(reason) => {
                 tracing::debug!(
-                    reason,
+                    reason = reason.as_str(),
                     "the peer answered the TLS alert; EAP-Failure ends it"
                 );
                 self.conversations.remove(state);
@@ -266,13 +263,13 @@ impl EapTlsLogins {
         };
         let claim = match established.identity {
             Ok(claim) => claim,
-            Err(rejection) => return failed(identifier, rejection.as_str(), Some(certificate)),
+            Err(rejection) => return failed(identifier, rejection.into(), Some(certificate)),
         };
         certificate.identity_source = Some(claim.source.as_str());
         certificate.identity = Some(claim.value.clone());
         let anonymous = self.allow_anonymous_identity && is_anonymous(eap_identity);
         if !claim.named_by(eap_identity) && !anonymous {
-            return failed(identifier, "identity_mismatch", Some(certificate));
+            return failed(identifier, Reason::IdentityMismatch, Some(certificate));
         }
         let name = if claim.source.is_upn() {
             CertificateName::Upn(claim.value)
@@ -282,7 +279,7 @@ impl EapTlsLogins {
         let outcome = authorizer.check_certificate_name(&name).await;
         let account = outcome.account.as_ref().map(AccountRecord::from);
         if let Decision::Reject(reason) = outcome.decision {
-            let mut decided = failed_decision(identifier, reason.as_str(), Some(certificate));
+            let mut decided = failed_decision(identifier, reason.into(), Some(certificate));
             decided.account = account;
             return EapAnswer::Decided(Box::new(decided));
         }
@@ -296,7 +293,7 @@ impl EapTlsLogins {
         let success = EapPacket::outcome(true, identifier).to_attributes();
         let (Ok(keys), Ok(mut accept_attributes)) = (keys, success) else {
             // Without the keys the VPN cannot encrypt: refuse rather than accept half.
-            return failed(identifier, "eap_protocol_error", Some(certificate));
+            return failed(identifier, Reason::EapProtocolError, Some(certificate));
         };
         accept_attributes.extend(keys);
         EapAnswer::Decided(Box::new(Decided {
@@ -331,22 +328,18 @@ fn challenge(eap_request: &EapPacket, state: &[u8]) -> EapAnswer {
     });
     match attributes {
         Ok(attributes) => EapAnswer::Challenge(Reply::Challenge { attributes }),
-        Err(_) => failed(eap_request.identifier, "eap_protocol_error", None),
+        Err(_) => failed(eap_request.identifier, Reason::EapProtocolError, None),
     }
 }
 
-fn failed(
-    identifier: u8,
-    reason: &'static str,
-    certificate: Option<CertificateRecord>,
-) -> EapAnswer {
+fn failed(identifier: u8, reason: Reason, certificate: Option<CertificateRecord>) -> EapAnswer {
     EapAnswer::Decided(Box::new(failed_decision(identifier, reason, certificate)))
 }
 
 /// A refusal carrying EAP-Failure.
 fn failed_decision(
     identifier: u8,
-    reason: &'static str,
+    reason: Reason,
     certificate: Option<CertificateRecord>,
 ) -> Decided {
     Decided {

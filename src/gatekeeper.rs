@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use adgate_authz::{Authorizer, Decision, Outcome, Reason, ReplyAttributes};
+use adgate_authz::{Authorizer, Decision, Outcome, ReplyAttributes};
 use adgate_radius::{
     AccessRequest, AccountingReply, AccountingRequest, AccountingStatus, Credential, Discard,
     Reply, ReplyAttribute, RequestHandler,
@@ -29,18 +29,12 @@ use crate::audit::{
     UserName, Verdict,
 };
 use crate::eap_tls::{EapAnswer, EapTlsLogins};
+use crate::reason::Reason;
 use crate::throttle::{Throttle, ThrottleKey, ThrottleSettings};
 use accept_attributes::{accept_naming, decision_named, group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
 pub(crate) use state_metrics::GatekeeperState;
-
-/// Reason code of a login refused by the throttle, without asking AD.
-const THROTTLED: &str = "throttled";
-
-/// Reason code of an accept refused because its `[[policy.reply]]` attributes could not be
-/// encoded (the config checks make this a bug, not a setting).
-const REPLY_UNENCODABLE: &str = "reply_unencodable";
 
 pub struct Gatekeeper {
     authorizer: Authorizer,
@@ -54,7 +48,7 @@ pub struct Gatekeeper {
 pub(crate) struct Decided {
     pub(crate) method: &'static str,
     pub(crate) verdict: Verdict,
-    pub(crate) reason: Option<&'static str>,
+    pub(crate) reason: Option<Reason>,
     pub(crate) account: Option<AccountRecord>,
     pub(crate) certificate: Option<CertificateRecord>,
     /// What an Access-Accept carries for the login method (EAP-Success, MS-MPPE keys).
@@ -73,7 +67,7 @@ impl Decided {
     fn without_attributes(
         method: &'static str,
         verdict: Verdict,
-        reason: Option<&'static str>,
+        reason: Option<Reason>,
     ) -> Decided {
         Decided {
             method,
@@ -99,7 +93,7 @@ impl Decided {
             Err(error) => {
                 tracing::error!(%error, reply = ?self.reply, "reply attributes cannot be encoded");
                 self.verdict = Verdict::Reject;
-                self.reason = Some(REPLY_UNENCODABLE);
+                self.reason = Some(Reason::ReplyUnencodable);
                 self.reply = ReplyAttributes::default();
             }
         }
@@ -167,7 +161,7 @@ impl Gatekeeper {
             Decided::without_attributes(
                 "unsupported",
                 Verdict::Reject,
-                Some(Reason::UnsupportedCredential.as_str()),
+                Some(Reason::UnsupportedCredential),
             )
         };
         match (&request.credential, &self.eap_tls) {
@@ -217,7 +211,7 @@ impl Gatekeeper {
         request: &AccessRequest,
         user_name: &[u8],
         password: &[u8],
-    ) -> (Verdict, Option<&'static str>, Option<Outcome>) {
+    ) -> (Verdict, Option<Reason>, Option<Outcome>) {
         let user = ThrottleKey::user(user_name);
         let mut keys = vec![user.clone()];
         keys.extend(
@@ -227,7 +221,7 @@ impl Gatekeeper {
                 .map(ThrottleKey::CallingStation),
         );
         if self.throttle.is_throttled(&keys, Instant::now()) {
-            return (Verdict::Reject, Some(THROTTLED), None);
+            return (Verdict::Reject, Some(Reason::Throttled), None);
         }
         let asked = Instant::now();
         let outcome = self.authorizer.check_password(user_name, password).await;
@@ -238,6 +232,7 @@ impl Gatekeeper {
                 (Verdict::Accept, None, Some(outcome))
             }
             Decision::Reject(reason) => {
+                let reason = Reason::from(reason);
                 if reason == Reason::BadPassword {
                     // Count under the AD account's own name too, so `heidi.jones@…` and
                     // `heidi` share a budget.
@@ -248,7 +243,7 @@ impl Gatekeeper {
                     keys.extend(account.filter(|account| *account != user));
                     self.throttle.record_failure(&keys, Instant::now());
                 }
-                (Verdict::Reject, Some(reason.as_str()), Some(outcome))
+                (Verdict::Reject, Some(reason), Some(outcome))
             }
         }
     }
@@ -300,11 +295,11 @@ impl RequestHandler for Gatekeeper {
                 client = %request.client.name,
                 user = %String::from_utf8_lossy(user_name),
                 verdict = "reject",
-                reason = "audit_unavailable",
+                reason = Reason::AuditUnavailable.as_str(),
                 %error,
                 "decision not recorded; rejecting"
             );
-            self.metrics.count_reject("audit_unavailable");
+            self.metrics.count_reject(Reason::AuditUnavailable);
             self.metrics.count_request(counted("reject"));
             self.metrics.time_access_request(started);
             return decided.reject_reply();
@@ -315,7 +310,7 @@ impl RequestHandler for Gatekeeper {
             user = %String::from_utf8_lossy(user_name),
             method,
             verdict = ?verdict,
-            reason = reason.unwrap_or("-"),
+            reason = reason.map_or("-", Reason::as_str),
             dn = record.account.as_ref().map(|a| a.dn.as_str()).unwrap_or("-"),
             "access decision"
         );
@@ -410,7 +405,7 @@ impl RequestHandler for Gatekeeper {
         );
         record.radius_identifier = discard.identifier;
         record.user_name = discard.user_name.as_deref().map(UserName::from_bytes);
-        record.reason = Some(discard.reason.as_str());
+        record.reason = Some(discard.reason.into());
         // The server logs and counts discards at a bounded rate; this only records them.
         if let Err(error) = self.append(&record).await {
             tracing::error!(%error, "discard not recorded");

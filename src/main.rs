@@ -15,6 +15,7 @@ mod metrics;
 mod nas;
 mod nas_eap_tls;
 mod radsec;
+mod reason;
 mod reload;
 mod secret_file;
 mod serve;

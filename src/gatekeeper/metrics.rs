@@ -13,6 +13,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::Gatekeeper;
 use crate::audit::{AuditError, Record};
 use crate::metrics::Readiness;
+use crate::reason::Reason;
 
 /// One request's bounded description: the client's configured name, never its address.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -105,7 +106,8 @@ impl GatekeeperMetrics {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    pub(crate) fn count_reject(&self, reason: &'static str) {
+    pub(crate) fn count_reject(&self, reason: Reason) {
+        let reason = reason.as_str();
         self.rejects.get_or_create(&ReasonLabels { reason }).inc();
     }
 
