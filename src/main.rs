@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod config;
 mod current_handler;
+mod decision;
 mod eap_tls;
 mod explain;
 mod gatekeeper;
