@@ -287,7 +287,7 @@ pub struct ThrottleConfig {
 /// Certificate logins (`[eap_tls]`).
 #[derive(Debug)]
 pub struct EapTlsConfig {
-    pub files: adgate_certs::EapTlsSettings,
+    pub files: adgate_certs::MutualTlsSettings,
     /// TLS data per EAP-TLS fragment; a smaller Framed-MTU from the NAS wins.
     pub fragment_size: usize,
     pub identity_policy: adgate_certs::IdentityPolicy,
@@ -760,7 +760,7 @@ impl Validator<'_> {
             "eap_tls.conversation_timeout_s",
         )?;
         Ok(EapTlsConfig {
-            files: adgate_certs::EapTlsSettings {
+            files: adgate_certs::MutualTlsSettings {
                 certificate_file: section.certificate_file,
                 private_key_file: section.private_key_file,
                 ca_file: section.ca_file,

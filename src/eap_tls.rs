@@ -67,7 +67,7 @@ impl EapTlsLogins {
             );
         }
         Ok(Self {
-            server: TlsServer::new(config.files)?,
+            server: TlsServer::new(config.files, "certificate logins")?,
             conversations: Arc::new(Conversations::new(
                 config.max_conversations,
                 config.conversation_timeout,

@@ -111,6 +111,23 @@ impl Ca {
         }
     }
 
+    /// A certificate for `names` with no Extended Key Usage extension at all.
+    fn issue_without_extended_key_usage(&self, names: &[&str]) -> Issued {
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "adgate test");
+        let key = KeyPair::generate().unwrap();
+        let certificate = params
+            .signed_by(&key, &self.certificate, &self.key)
+            .unwrap();
+        Issued {
+            certificate: certificate.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
     /// A CRL from this CA revoking `serials`.
     fn crl(&self, serials: &[u64]) -> String {
         revocation_list_pem(&self.certificate, &self.key, serials)
@@ -461,6 +478,33 @@ async fn a_certificate_from_another_ca_is_refused() {
     let log = adgate.wait_for_log("RadSec TLS handshake failed");
     assert!(log.contains("RadSec TLS handshake failed"), "{log}");
     assert!(!log.contains("RadSec connection established"), "{log}");
+    assert!(adgate.adgate.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_certificate_without_client_auth_is_refused_and_counted() {
+    let adgate = RadsecAdgate::start();
+    // The configured name, from the right CA, but issued for another purpose: a server
+    // certificate (serverAuth only), then one without any Extended Key Usage, which webpki
+    // alone would accept for every purpose.
+    let server_certificate = adgate
+        .ca
+        .issue(&[PROXY_NAME], ExtendedKeyUsagePurpose::ServerAuth);
+    assert_eq!(
+        send_and_read(&adgate, &server_certificate, &SOME_PACKET).await,
+        None
+    );
+    let no_eku = adgate.ca.issue_without_extended_key_usage(&[PROXY_NAME]);
+    assert_eq!(send_and_read(&adgate, &no_eku, &SOME_PACKET).await, None);
+    let log = adgate.wait_for_log_lines("RadSec TLS handshake failed", 2);
+    assert_eq!(
+        log.matches("RadSec TLS handshake failed").count(),
+        2,
+        "{log}"
+    );
+    assert!(!log.contains("RadSec connection established"), "{log}");
+    assert_eq!(adgate.refusals("wrong_purpose"), 2);
+    assert_eq!(adgate.refusals("untrusted_certificate"), 0);
     assert!(adgate.adgate.records().is_empty());
 }
 

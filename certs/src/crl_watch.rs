@@ -14,7 +14,7 @@ use tracing::{error, info};
 use crate::tls_server::{file_error, read_pem, TlsServerError};
 
 /// Every CRL in `files`; an unreadable or empty file is an error.
-pub fn read_crl_files(
+pub(crate) fn read_crl_files(
     files: &[PathBuf],
 ) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsServerError> {
     let mut crls = Vec::new();
@@ -37,7 +37,7 @@ fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
 /// A value built from CRL files, rebuilt when one of them changes. While a rebuild fails there
 /// is no value: a revocation must never be skipped for a broken file.
 #[derive(Debug)]
-pub struct CrlWatch<T> {
+pub(crate) struct CrlWatch<T> {
     crl_files: Vec<PathBuf>,
     /// What the CRLs apply to, and what is refused while they cannot be loaded, for the log
     /// ("certificate logins", "RadSec connections").
@@ -53,7 +53,7 @@ struct Current<T> {
 
 impl<T> CrlWatch<T> {
     /// Builds the first value; its error is the caller's (a startup or reload error).
-    pub fn new<E>(
+    pub(crate) fn new<E>(
         crl_files: Vec<PathBuf>,
         refused: &'static str,
         build: impl FnOnce() -> Result<Arc<T>, E>,
@@ -73,7 +73,10 @@ impl<T> CrlWatch<T> {
 
     /// The current value, rebuilt first with `build` when a CRL file changed since the last
     /// build; `None` while the files cannot be loaded.
-    pub fn get<E: Display>(&self, build: impl FnOnce() -> Result<Arc<T>, E>) -> Option<Arc<T>> {
+    pub(crate) fn get<E: Display>(
+        &self,
+        build: impl FnOnce() -> Result<Arc<T>, E>,
+    ) -> Option<Arc<T>> {
         let mut current = self.current.lock().ok()?;
         let now = stamps(&self.crl_files);
         if now != current.stamps {
