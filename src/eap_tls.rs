@@ -49,7 +49,7 @@ pub(crate) enum EapAnswer {
 
 /// Everything certificate logins need, shared by all requests.
 pub struct EapTlsLogins {
-    server: TlsServer,
+    server: Arc<TlsServer>,
     conversations: Arc<Conversations>,
     fragment_size: usize,
     identity_policy: IdentityPolicy,
@@ -57,7 +57,8 @@ pub struct EapTlsLogins {
 }
 
 impl EapTlsLogins {
-    /// Loads the certificates, key, CA and CRLs; any problem stops the start.
+    /// Loads the certificates, key, CA and CRLs, and watches the CRL files (`crl_refresh`); any
+    /// problem stops the start.
     pub fn new(config: EapTlsConfig) -> Result<Self, TlsServerError> {
         if !config.files.require_extended_master_secret {
             tracing::warn!(
@@ -66,8 +67,10 @@ impl EapTlsLogins {
                  to a triple-handshake attack; only for peers that cannot do better"
             );
         }
+        let server = Arc::new(TlsServer::new(config.files, "certificate logins")?);
+        crate::crl_refresh::watch(&server);
         Ok(Self {
-            server: TlsServer::new(config.files, "certificate logins")?,
+            server,
             conversations: Arc::new(Conversations::new(
                 config.max_conversations,
                 config.conversation_timeout,

@@ -6,6 +6,7 @@ mod audit;
 mod audit_cli;
 mod cli;
 mod config;
+mod crl_refresh;
 mod current_handler;
 mod eap_tls;
 mod explain;

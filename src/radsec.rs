@@ -3,7 +3,7 @@
 //! bound on connections, and which configured client a certificate names (exactly: no
 //! wildcards). The TLS server is `adgate_certs::TlsServer`, the one EAP-TLS uses: mutual TLS
 //! rooted only in `radsec.client_ca_file`, checked against the CRLs in `radsec.crl_files`
-//! (re-read when they change), clientAuth required. Each accepted connection is
+//! (re-read when they change, see `crl_refresh`), clientAuth required. Each accepted connection is
 //! then served by `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
 //! reload replaces the certificates and the clients ([`RadsecTrust`]) for connections accepted
 //! afterwards; connections already open keep the client they were accepted as. Refused
@@ -85,13 +85,13 @@ impl RadsecSettings {
 
 /// Whom connections are accepted from, and with which certificate: what a reload may change.
 pub struct RadsecTrust {
-    tls: TlsServer,
+    tls: Arc<TlsServer>,
     clients: Vec<RadsecClient>,
 }
 
 impl RadsecTrust {
-    /// Loads the TLS files (CRLs included: a reload re-reads them) and picks the clients that
-    /// have a `radsec_certificate_name`.
+    /// Loads the TLS files (CRLs included: a reload re-reads them), watches the CRL files
+    /// (`crl_refresh`) and picks the clients that have a `radsec_certificate_name`.
     pub fn load(settings: &RadsecSettings, clients: &[ClientConfig]) -> anyhow::Result<Self> {
         let clients: Vec<RadsecClient> = clients
             .iter()
@@ -120,10 +120,12 @@ impl RadsecTrust {
         }
         let tls = TlsServer::new(settings.tls(), "RadSec connections")
             .context("radsec.certificate_file, private_key_file, client_ca_file or crl_files")?;
+        let tls = Arc::new(tls);
+        crate::crl_refresh::watch(&tls);
         Ok(Self { tls, clients })
     }
 
-    /// The TLS server for a new connection, rebuilt first if a CRL file changed; `None` while
+    /// The TLS server for a new connection, as last built (see `crl_refresh`); `None` while
     /// the CRLs cannot be loaded.
     fn acceptor(&self) -> Option<TlsAcceptor> {
         self.tls.config().ok().map(TlsAcceptor::from)

@@ -171,7 +171,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
 
     loop {
         tokio::select! {
-            _ = reload.recv() => reloader.reload(),
+            _ = reload.recv() => reloader.reload().await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }

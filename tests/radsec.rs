@@ -209,6 +209,20 @@ impl RadsecAdgate {
         }
     }
 
+    /// `adgate_radsec_handshake_failures_total{reason="…"}` once it reaches `count` (a refusal
+    /// is counted as the connection closes, so the client may see the close first), or after
+    /// 5 s.
+    fn wait_for_refusals(&self, reason: &str, count: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = self.refusals(reason);
+            if now >= count || Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `adgate_radsec_handshake_failures_total{reason="…"}` now.
     fn refusals(&self, reason: &str) -> u64 {
         let (status, body) = http_get(self.metrics, "/metrics");
@@ -606,24 +620,25 @@ async fn a_revoked_certificate_is_refused_and_a_new_crl_applies_to_the_next_conn
     assert_eq!(answer.code, ResponseCode::Accept);
     drop(proxy);
 
-    // The CA revokes it too: the CRL file is re-read for the next connection.
+    // The CA revokes it too: the CRL file is re-read within seconds (adgate looks every 2 s),
+    // and applies to the next connection.
     write(adgate.dir.path(), "ca.crl", &adgate.ca.crl(&[66, 7]));
-    let before = adgate.refusals("revoked");
-    assert_eq!(send_and_read(&adgate, &valid, &SOME_PACKET).await, None);
     let log = adgate.wait_for_log("CRL files changed: reloaded for RadSec connections");
     assert!(
         log.contains("CRL files changed: reloaded for RadSec connections"),
         "{log}"
     );
-    assert_eq!(adgate.refusals("revoked"), before + 1);
+    let before = adgate.refusals("revoked");
+    assert_eq!(send_and_read(&adgate, &valid, &SOME_PACKET).await, None);
+    assert_eq!(adgate.wait_for_refusals("revoked", before + 1), before + 1);
 
     // A CRL file that cannot be read refuses everyone rather than skip revocation.
     write(adgate.dir.path(), "ca.crl", "not a CRL");
-    let unrevoked = adgate.ca.issue_serial(8);
-    assert_eq!(send_and_read(&adgate, &unrevoked, &SOME_PACKET).await, None);
     let log = adgate.wait_for_log("refusing RadSec connections");
     assert!(log.contains("refusing RadSec connections"), "{log}");
-    assert_eq!(adgate.refusals("revocation_unknown"), 1);
+    let unrevoked = adgate.ca.issue_serial(8);
+    assert_eq!(send_and_read(&adgate, &unrevoked, &SOME_PACKET).await, None);
+    assert_eq!(adgate.wait_for_refusals("revocation_unknown", 1), 1);
 }
 
 #[tokio::test]
@@ -659,11 +674,10 @@ async fn refused_handshakes_are_all_counted_but_only_a_few_logged() {
     for _ in 0..ATTEMPTS {
         assert_eq!(send_and_read(&adgate, &stranger, &SOME_PACKET).await, None);
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while adgate.refusals("untrusted_certificate") < ATTEMPTS && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(adgate.refusals("untrusted_certificate"), ATTEMPTS);
+    assert_eq!(
+        adgate.wait_for_refusals("untrusted_certificate", ATTEMPTS),
+        ATTEMPTS
+    );
     // The audit trail's bound: ten lines per source and reason a minute.
     let log = adgate.adgate.log();
     assert_eq!(

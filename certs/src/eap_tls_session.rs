@@ -486,12 +486,17 @@ mod tests {
             setup.ca.crl_pem(&[66, 7, 1000]),
         )
         .unwrap();
+        // Until the watcher has refreshed the server, conversations start as before.
+        let (step, _) = setup.login(&setup.ca, &alice().serial(7), &rustls::version::TLS13, 1000);
+        assert!(matches!(step, Step::Established(_)));
+        setup.server.refresh();
         let (step, _) = setup.login(&setup.ca, &alice().serial(7), &rustls::version::TLS13, 1000);
         assert!(
             matches!(step, Step::Failed(Rejection::CertificateRevoked)),
             "{step:?}"
         );
         std::fs::write(setup.dir.path().join("ca.crl"), "not a CRL").unwrap();
+        setup.server.refresh();
         assert_eq!(
             setup.server.config().err(),
             Some(Rejection::RevocationUnknown)

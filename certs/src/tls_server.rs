@@ -1,8 +1,9 @@
 //! The one mutual-TLS server adgate runs, for certificate logins (EAP-TLS, `[eap_tls]`) and for
 //! RadSec connections (`[radsec]`): rustls' `ServerConfig` built from a certificate, its key, the
 //! CA that issues client certificates and the CRLs, with CRLs that are re-read when their files
-//! change (checked when a conversation or connection starts, so a new CRL applies to the next
-//! one without a restart). Both listeners build it here so that the rules cannot drift apart.
+//! change (by [`TlsServer::refresh`], which the binary runs every few seconds off the async
+//! workers, so a new CRL applies to the next conversation or connection without a restart).
+//! Both listeners build it here so that the rules cannot drift apart.
 //!
 //! The rules, the same for both: TLS 1.2 and 1.3 only, and only the ring provider's suites,
 //! every one of them ECDHE with an AEAD cipher (AES-GCM, ChaCha20-Poly1305). A client
@@ -54,7 +55,7 @@ pub enum TlsServerError {
     Verifier(String),
 }
 
-/// The current `ServerConfig`, rebuilt when a CRL file changes.
+/// The current `ServerConfig`, rebuilt by [`TlsServer::refresh`] when a CRL file changed.
 #[derive(Debug)]
 pub struct TlsServer {
     settings: MutualTlsSettings,
@@ -73,14 +74,19 @@ impl TlsServer {
         Ok(TlsServer { settings, config })
     }
 
-    /// The configuration for a new conversation or connection. When a CRL file changed since
-    /// the last build, it is rebuilt first; if that fails, everyone is refused
+    /// The configuration for a new conversation or connection, as last built: no file is
+    /// read. While changed CRL files cannot be loaded, everyone is refused
     /// (`revocation_unknown`) until the files are fixed — a revocation must never be skipped
     /// for a broken file.
     pub fn config(&self) -> Result<Arc<ServerConfig>, Rejection> {
-        self.config
-            .get(|| build(&self.settings))
-            .ok_or(Rejection::RevocationUnknown)
+        self.config.current().ok_or(Rejection::RevocationUnknown)
+    }
+
+    /// Looks at the CRL files and, when one changed since the last build, reads every file
+    /// again and makes the result the configuration of new conversations (or refuses them,
+    /// if that fails). Blocking: run it off the async workers, periodically.
+    pub fn refresh(&self) {
+        self.config.refresh(|| build(&self.settings));
     }
 }
 
@@ -310,5 +316,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_refresh_rebuilds_only_when_a_crl_file_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new();
+        let server = server(dir.path(), &ca, true);
+        let first = server.config().unwrap();
+        server.refresh();
+        assert!(Arc::ptr_eq(&first, &server.config().unwrap()), "unchanged");
+
+        std::fs::write(dir.path().join("ca.crl"), "not a CRL").unwrap();
+        assert!(server.config().is_ok(), "nothing is read until a refresh");
+        server.refresh();
+        assert_eq!(server.config().err(), Some(Rejection::RevocationUnknown));
+
+        std::fs::write(dir.path().join("ca.crl"), ca.crl_pem(&[66, 67])).unwrap();
+        server.refresh();
+        let fixed = server.config().unwrap();
+        assert!(!Arc::ptr_eq(&first, &fixed), "rebuilt");
+        let revoked = UserCertificate::named("alice").serial(67);
+        let tls13 = &rustls::version::TLS13;
+        assert_eq!(
+            handshake(&server, client(dir.path(), &ca, &revoked, tls13)),
+            Err(Error::InvalidCertificate(CertificateError::Revoked))
+        );
     }
 }
