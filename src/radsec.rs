@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adgate_certs::{carries_dns_name, MutualTlsSettings, TlsServer};
-use adgate_radius::{ClientState, NasClient, RequestHandler, SharedSecret, StreamServer};
+use adgate_radius::{ClientState, Counters, NasClient, RequestHandler, SharedSecret, StreamServer};
 use anyhow::Context;
 use ipnet::IpNet;
 use pki_types::{CertificateDer, DnsName};
@@ -164,19 +164,21 @@ impl RadsecListener {
     }
 
     /// Binds `radsec.listen` and serves until `shutdown`, then lets every connection answer
-    /// what it has read and closes it.
+    /// what it has read and closes it. Also returns the connections' counters (what they
+    /// discarded, for `adgate_discards_total`).
     pub async fn spawn<H: RequestHandler>(
         self,
         handler: Arc<H>,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<JoinHandle<()>> {
+    ) -> anyhow::Result<(JoinHandle<()>, Arc<Counters>)> {
         let address = self.settings.listen;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (radsec.listen)"))?;
         info!(%address, "listening for RadSec (RADIUS over TLS)");
         let server = StreamServer::new(handler, self.settings.idle_timeout);
-        Ok(tokio::spawn(self.run(listener, server, shutdown)))
+        let counters = server.counters();
+        Ok((tokio::spawn(self.run(listener, server, shutdown)), counters))
     }
 
     async fn run<H: RequestHandler>(

@@ -125,9 +125,6 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             Service::Accounting => tracing::info!(%address, "listening for RADIUS accounting"),
         }
     }
-    metrics
-        .registry()
-        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let mut radsec_trust = None;
     if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
         let listener = RadsecListener::new(settings.clone(), trust);
@@ -135,8 +132,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         metrics
             .registry()
             .register_collector(Box::new(listener.refusal_metric()));
-        servers.push(listener.spawn(handler.clone(), shutdown.clone()).await?);
+        let (server, counters) = listener.spawn(handler.clone(), shutdown.clone()).await?;
+        servers.push(server);
+        discard_counters.push(counters);
     }
+    metrics
+        .registry()
+        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let running = Running {
         clients,
         handler: handler.clone(),

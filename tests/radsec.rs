@@ -4,7 +4,8 @@
 //! CA, or names no configured client, are refused; a stream that cannot be framed is closed and
 //! recorded; a reload changes which certificate names a client, for new connections; a revoked
 //! certificate (`radsec.crl_files`, re-read when it changes) and a wildcard certificate are
-//! refused; refusals are counted in a metric and logged within bounds; a request repeated on
+//! refused, and so is one without Extended Key Usage clientAuth; refusals are counted in a metric
+//! and logged within bounds; a discarded stream is counted with UDP's discards; a request repeated on
 //! a connection gets the cached answer (AD asked once); a silent connection is closed after the
 //! idle timeout. The test PKI is made here with rcgen.
 
@@ -548,6 +549,13 @@ async fn a_length_that_cannot_be_framed_closes_the_connection_and_is_recorded() 
     assert_eq!(records[0]["verdict"], "discard");
     assert_eq!(records[0]["reason"], "malformed");
     assert_eq!(records[0]["nas"]["name"], "vpn1");
+    // Counted with the UDP listeners' discards.
+    let (status, body) = http_get(adgate.metrics, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("adgate_discards_total{reason=\"malformed\"} 1\n"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -134,9 +134,10 @@ impl Gatekeeper {
     }
 }
 
-/// Ready when a domain controller accepts a connection (a TCP connect, no bind: cheap enough for
-/// every probe) and the last audit record could be written (a trail that cannot be written
-/// rejects every login).
+/// Ready when a domain controller accepted a connection when the directory's readiness probe
+/// last looked (a TCP connect every `adgate_authz::READINESS_PROBE`, in the background: a check
+/// opens no connection) and the last audit record could be written (a trail that cannot be
+/// written rejects every login).
 impl Readiness for Gatekeeper {
     async fn check(&self) -> Result<String, String> {
         let dc = self.authorizer.first_reachable_dc().await;

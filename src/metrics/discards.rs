@@ -1,6 +1,7 @@
-//! Datagrams the RADIUS listeners dropped without a decision, by reason, read at scrape time
-//! from the counters each listening socket already keeps (`adgate_radius::Counters`), summed
-//! over the sockets, so the packet path pays nothing extra for the metric.
+//! Packets the RADIUS listeners dropped without a decision, by reason, read at scrape time
+//! from the counters each listening socket (and the RadSec listener's connections) already
+//! keeps (`adgate_radius::Counters`), summed over them, so the packet path pays nothing extra
+//! for the metric.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::MetricType;
 
-/// The discard counters of every listening socket.
+/// The discard counters of every listening socket, and of RadSec's connections.
 #[derive(Debug)]
 pub struct DiscardCounts {
     sockets: Vec<Arc<Counters>>,
@@ -30,7 +31,7 @@ impl Collector for DiscardCounts {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(
             "discards",
-            "RADIUS datagrams dropped without an answer, by reason",
+            "RADIUS datagrams and RadSec packets dropped without an answer, by reason",
             None,
             MetricType::Counter,
         )?;
