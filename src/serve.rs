@@ -152,9 +152,6 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             Service::Accounting => tracing::info!(%address, "listening for RADIUS accounting"),
         }
     }
-    metrics
-        .registry()
-        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let mut radsec_trust = None;
     if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
         let listener = RadsecListener::new(settings.clone(), trust);
@@ -162,7 +159,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         metrics
             .registry()
             .register_collector(Box::new(listener.refusal_metric()));
-        servers.push(listener.spawn(handler.clone(), shutdown.clone()).await?);
+        let (server, counters) = listener.spawn(handler.clone(), shutdown.clone()).await?;
+        servers.push(server);
+        discard_counters.push(counters);
     }
     let disconnect_targets = Arc::new(Swappable::new(loaded.disconnect_targets));
     let revoker = Arc::new(Revoker::new(
@@ -174,6 +173,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let watching = CancellationToken::new();
     let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
+    metrics
+        .registry()
+        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let running = Running {
         clients,
         handler: handler.clone(),
@@ -209,7 +211,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
 
     loop {
         tokio::select! {
-            _ = reload.recv() => reloader.reload(),
+            _ = reload.recv() => reloader.reload().await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }

@@ -30,7 +30,8 @@ impl Authorizer {
         Authorizer { directory, policy }
     }
 
-    /// The URL of the first domain controller that accepts a connection now, if any.
+    /// The URL of the first domain controller that accepted a connection when the readiness
+    /// probe last looked (every [`READINESS_PROBE`](crate::READINESS_PROBE)), if any.
     pub async fn first_reachable_dc(&self) -> Option<String> {
         self.directory.first_reachable_dc().await
     }

@@ -117,10 +117,11 @@ impl Directory {
         self.health.clone()
     }
 
-    /// The URL of the first domain controller that accepts a connection now, if any (for
-    /// readiness probes; see `Connector::first_reachable`).
+    /// The URL of the first domain controller that accepted a connection when the readiness
+    /// probe last looked, at most [`READINESS_PROBE`](crate::READINESS_PROBE) ago, if any (for
+    /// readiness probes; see `Connector::reachable`).
     pub async fn first_reachable_dc(&self) -> Option<String> {
-        self.connector.first_reachable().await.map(str::to_owned)
+        self.connector.reachable().await
     }
 
     /// The configured NetBIOS domain name, if any.

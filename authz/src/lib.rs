@@ -41,6 +41,7 @@ mod test_support;
 pub use authorizer::Authorizer;
 pub use certificate_login::CertificateName;
 pub use config::{ConfigError, DirectoryConfig, PolicyConfig, DEFAULT_USER_BIND_CONNECTIONS};
+pub use connector::READINESS_PROBE;
 pub use dc_health::{DcErrorKind, DcHealth, DcStatus};
 pub use decision::Decision;
 pub use directory::Directory;
