@@ -33,9 +33,9 @@ use crate::error::DirectoryError;
 use crate::{tls, ConfigError};
 
 /// The first background probe of a DC that went down comes this long after it failed.
-const FIRST_PROBE: Duration = Duration::from_secs(2);
+pub(crate) const FIRST_PROBE: Duration = Duration::from_secs(2);
 /// Probes of a DC that stays down are spaced out, doubling, up to this.
-const LAST_PROBE: Duration = Duration::from_secs(60);
+pub(crate) const LAST_PROBE: Duration = Duration::from_secs(60);
 /// How often the readiness probe looks for a reachable DC (a TCP connect to the first that
 /// accepts one), once readiness has been asked for: what `/readyz` says is at most this old
 /// (plus the connect timeouts of the DCs that do not answer).
@@ -208,27 +208,56 @@ impl Connector {
     {
         let mut failures = Vec::new();
         for dc in self.order() {
-            let server = &self.servers[dc];
-            let result = match self.connect(server).await {
-                Ok(ldap) => setup(ldap, server.url.clone()).await,
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(ldap) => {
-                    debug!(url = %server.url, purpose, "connected to the directory");
-                    if self.health.succeeded(&server.url) {
-                        info!(url = %server.url, "domain controller is back");
-                    }
-                    return Ok(Connection { ldap, dc });
-                }
-                Err(error) => {
-                    debug!(url = %server.url, purpose, %error, "directory server unusable");
-                    self.failed(dc, &error);
-                    failures.push(error);
-                }
+            match self.open_dc(dc, purpose, &mut setup).await {
+                Ok(connection) => return Ok(connection),
+                Err(error) => failures.push(error),
             }
         }
         Err(DirectoryError::NoServer { failures })
+    }
+
+    /// Connect to the configured DC number `dc` and run `setup` on the connection. The DC's
+    /// health learns the outcome: a failure marks it down, a success up.
+    pub(crate) async fn open_dc<F, Fut>(
+        &self,
+        dc: usize,
+        purpose: &str,
+        setup: F,
+    ) -> Result<Connection, DirectoryError>
+    where
+        F: FnOnce(Ldap, String) -> Fut,
+        Fut: Future<Output = Result<Ldap, DirectoryError>>,
+    {
+        let server = self
+            .servers
+            .get(dc)
+            .ok_or_else(|| DirectoryError::Connect {
+                url: format!("directory server #{dc}"),
+                detail: "not configured".into(),
+            })?;
+        let result = match self.connect(server).await {
+            Ok(ldap) => setup(ldap, server.url.clone()).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(ldap) => {
+                debug!(url = %server.url, purpose, "connected to the directory");
+                if self.health.succeeded(&server.url) {
+                    info!(url = %server.url, "domain controller is back");
+                }
+                Ok(Connection { ldap, dc })
+            }
+            Err(error) => {
+                debug!(url = %server.url, purpose, %error, "directory server unusable");
+                self.failed(dc, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The configured URLs, in configured order (a DC's number is its position).
+    pub(crate) fn urls(&self) -> impl Iterator<Item = &str> {
+        self.servers.iter().map(|server| server.url.as_str())
     }
 
     /// Whether a connection to `dc` should be kept: it goes to the DC new connections would
