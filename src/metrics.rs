@@ -8,6 +8,7 @@
 //! and adds build information. Label values are bounded: configured client names and DC URLs,
 //! packet types, verdicts and reason codes — never user names, passwords or addresses.
 
+mod change_watch;
 mod classic_text;
 mod discards;
 mod domain_controllers;
@@ -18,6 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+pub use change_watch::ChangeWatch;
 pub use discards::DiscardCounts;
 pub use domain_controllers::DomainControllers;
 pub use http::{spawn_listener, Readiness};

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
-use crate::metrics::{DiscardCounts, DomainControllers, Metrics};
+use crate::metrics::{ChangeWatch, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
@@ -170,6 +170,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         disconnect_targets.clone(),
         start_only.sessions.recheck_interval,
     ));
+    metrics
+        .registry()
+        .register_collector(Box::new(ChangeWatch::new(revoker.watch_states())));
     let watching = CancellationToken::new();
     let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));

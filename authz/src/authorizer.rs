@@ -5,6 +5,8 @@
 //! lockout count, and every failure to get an answer from AD refuses the login
 //! (`directory_unavailable`); nothing here ever accepts by default.
 
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 use crate::account::Account;
@@ -12,8 +14,8 @@ use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
 use crate::{
-    decide, AccountSummary, Decision, Directory, Explanation, Facts, FileTime, Outcome,
-    PolicyConfig, Reason, ReplyAttributes,
+    decide, AccountSummary, Decision, Directory, DirectoryChange, Explanation, Facts, FileTime,
+    Outcome, PolicyConfig, Reason, ReplyAttributes, WatchSettings, WatchStates,
 };
 
 /// Decides logins: the directory plus the telework policy.
@@ -28,6 +30,16 @@ impl Authorizer {
     /// that is not a member (see `telework_member`).
     pub fn new(directory: Directory, policy: PolicyConfig) -> Authorizer {
         Authorizer { directory, policy }
+    }
+
+    /// Starts watching every configured DC for changes (see [`Directory::watch_changes`]), so
+    /// that live sessions are re-checked as soon as AD changes.
+    pub fn watch_changes(
+        &self,
+        settings: WatchSettings,
+        cancel: CancellationToken,
+    ) -> (WatchStates, mpsc::Receiver<DirectoryChange>) {
+        self.directory.watch_changes(settings, cancel)
     }
 
     /// The URL of the first domain controller that accepted a connection when the readiness
