@@ -316,8 +316,9 @@ impl DcWatcher {
             Some(Ok(stream)) => stream,
         };
         let search_id = stream.ldap_handle().last_id();
-        // The DC has read the notification search once it answers a request sent after it on
-        // the same connection; a refusal of it would have come first.
+        // The DC has taken the notification search once it answers a request sent after it on
+        // the same connection (Samba and AD answer a connection's requests in order, so a
+        // refusal of the search is read here; one that came later would be a loss like any).
         match attend(&self.stop, &mut self.outbox, heartbeat(&ldap, timeout)).await {
             None => return self.close(ldap, search_id).await,
             Some(Err(error)) => return self.failed(error),

@@ -73,7 +73,8 @@ pub struct DcStatus {
     pub url: String,
     /// False while the DC is marked down (skipped while another DC works).
     pub up: bool,
-    /// LDAP connections to the DC open now (service connection and user-bind connections).
+    /// LDAP connections to the DC open now (service connection, user-bind connections, and
+    /// the change watch's connection).
     pub connections: u64,
     /// Errors since start, by kind, in the order of [`DcErrorKind::ALL`].
     pub errors: Vec<(DcErrorKind, u64)>,

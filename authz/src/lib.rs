@@ -5,6 +5,12 @@
 //! the pure function [`decide`] judges them (in the fixed order of [`Check::ORDER`]), and only an
 //! account that passes is bound as to check its password. Every failure to ask AD refuses the
 //! login as [`Reason::DirectoryUnavailable`].
+//!
+//! For live sessions (VPN tunnels that are up), [`Authorizer::recheck`] judges one account,
+//! named by its objectGUID, by the checks that end a session ([`revocation_reason`]); a
+//! failure to ask AD is an error there, and the session is kept. [`Directory::watch_changes`]
+//! reports AD's change notifications from every configured DC, so that re-checks can follow
+//! changes within seconds.
 
 mod account;
 mod authorizer;
