@@ -1,6 +1,14 @@
 //! `adgate audit verify` against trails written by a real adgate (rotation into compressed
 //! segments, restarts, signed checkpoints), untouched and after each kind of tampering an
 //! attacker on the gateway could try: verify must say "BROKEN", exit 1, and name the place.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

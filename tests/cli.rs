@@ -1,5 +1,13 @@
 //! What an admin sees from the command line when the setup is wrong: a non-zero exit and a
 //! message naming the problem (the key and line, or the address that cannot be used).
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

@@ -6,6 +6,8 @@
 //! account that passes is bound as to check its password. Every failure to ask AD refuses the
 //! login as [`Reason::DirectoryUnavailable`].
 
+#![forbid(unsafe_code)]
+
 mod account;
 mod authorizer;
 mod bind_pool;

@@ -10,6 +10,8 @@
 //! can be required to send one. The application plugs in as a
 //! [`RequestHandler`].
 
+#![forbid(unsafe_code)]
+
 pub mod accounting;
 pub mod client;
 pub mod clients;

@@ -82,7 +82,7 @@ pub fn query(
                 continue;
             };
             if filter.matches(&record) {
-                let time = record["time"]
+                let time = field(&record, "/time")
                     .as_str()
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc))
@@ -104,27 +104,34 @@ pub fn query(
 
 /// One readable line: time, verdict and reason, name sent, AD object, from where, NAS, method.
 fn summary_line(record: &Value) -> String {
-    let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
-    let accounting = &record["accounting"];
-    let verdict = match (record["verdict"].as_str(), record["reason"].as_str()) {
-        _ if accounting.is_object() => format!(
+    let text = |pointer: &str| field(record, pointer).as_str().unwrap_or("-").to_owned();
+    let verdict = match (
+        field(record, "/verdict").as_str(),
+        field(record, "/reason").as_str(),
+    ) {
+        _ if field(record, "/accounting").is_object() => format!(
             "accounting:{} session={} framed_ip={}",
-            text(&accounting["status_type"]),
-            text(&accounting["session_id"]),
-            text(&accounting["framed_ip_address"])
+            text("/accounting/status_type"),
+            text("/accounting/session_id"),
+            text("/accounting/framed_ip_address")
         ),
         (Some(verdict), Some(reason)) => format!("{verdict}:{reason}"),
         (Some(verdict), None) => verdict.to_owned(),
-        (None, _) => text(&record["type"]),
+        (None, _) => text("/type"),
     };
     format!(
         "{time}  seq={seq}  {verdict}  user={user}  account={account}  from={from}  nas={nas}  method={method}",
-        time = text(&record["time"]),
-        seq = record["seq"],
-        user = text(&record["user_name"]),
-        account = text(&record["account"]["dn"]),
-        from = text(&record["calling_station_id"]),
-        nas = text(&record["nas"]["name"]),
-        method = text(&record["method"]),
+        time = text("/time"),
+        seq = field(record, "/seq"),
+        user = text("/user_name"),
+        account = text("/account/dn"),
+        from = text("/calling_station_id"),
+        nas = text("/nas/name"),
+        method = text("/method"),
     )
+}
+
+/// The value at `pointer` (RFC 6901) in `record`; null when there is none.
+fn field<'a>(record: &'a Value, pointer: &str) -> &'a Value {
+    record.pointer(pointer).unwrap_or(&Value::Null)
 }
