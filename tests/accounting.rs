@@ -91,9 +91,8 @@ async fn start_and_stop_are_recorded_before_the_answer_and_linked_to_the_decisio
 }
 
 #[tokio::test]
-#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn accounting_signed_with_a_wrong_secret_is_neither_answered_nor_recorded() {
-    let adgate = Adgate::start();
+    let adgate = Adgate::start_without_dc();
     let nas = adgate.nas_to(
         adgate.acct_address,
         false,
