@@ -4,6 +4,14 @@
 //! it is back, adgate moves its connections back to it (it is the first URL). This stops the lab
 //! DC, so it is the only test in its binary (cargo runs test binaries one after another). It
 //! brings up the lab's second DC (`deploy/lab.sh dc2 up`, idempotent) and leaves it running.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
