@@ -14,6 +14,7 @@ mod eap_tls;
 mod file;
 mod policy;
 mod radsec;
+mod sessions;
 mod syslog;
 #[cfg(test)]
 mod test_config;
@@ -45,6 +46,7 @@ pub struct Config {
     /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<crate::radsec::RadsecSettings>,
+    pub sessions: crate::sessions::SessionSettings,
 }
 
 /// Why the configuration cannot be used, with the file and line to look at.
@@ -170,6 +172,7 @@ impl Validator<'_> {
                 .radsec
                 .map(|section| self.radsec(section))
                 .transpose()?,
+            sessions: self.sessions(file.sessions)?,
         })
     }
 }

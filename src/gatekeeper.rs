@@ -31,6 +31,7 @@ use crate::audit::{AccountingRecord, AuditTrail, NasRecord, Record, UserName, Ve
 use crate::decision::{AccessFlow, Decided, Login, Method, Reject};
 use crate::eap_tls::EapTlsLogins;
 use crate::reason::Reason;
+use crate::sessions::LiveSessions;
 use crate::throttle::{Throttle, ThrottleSettings};
 use accept_attributes::{accept_naming, decision_named, with_group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
@@ -47,17 +48,30 @@ pub struct Gatekeeper {
     throttle: Throttle,
     eap_tls: Option<EapTlsLogins>,
     metrics: Arc<GatekeeperMetrics>,
+    /// Accepts and accounting feed the live session table.
+    sessions: Arc<LiveSessions>,
 }
 
 impl Gatekeeper {
-    pub fn new(authorizer: Authorizer, trail: AuditTrail, throttle: Throttle) -> Gatekeeper {
+    pub fn new(
+        authorizer: Authorizer,
+        trail: AuditTrail,
+        throttle: Throttle,
+        sessions: Arc<LiveSessions>,
+    ) -> Gatekeeper {
         Gatekeeper {
             authorizer,
             trail,
             throttle,
             eap_tls: None,
             metrics: Arc::default(),
+            sessions,
         }
+    }
+
+    /// The directory and policy this gatekeeper decides with (the revoker re-checks with it).
+    pub(crate) fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
     }
 
     /// What the gatekeeper counts, for the metrics registry.
@@ -83,6 +97,7 @@ impl Gatekeeper {
                 None => new,
             }),
             metrics: self.metrics.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 
@@ -155,6 +170,11 @@ impl Gatekeeper {
             dn = record.account.as_ref().map_or("-", |a| a.dn.as_str()),
             "access decision"
         );
+        if let (Decided::Accept(_), Some(account)) = (&decided, &record.account) {
+            self.sessions
+                .accepted(request, &record.request_id, account)
+                .await;
+        }
         match decided {
             Decided::Accept(accept) => accept_naming(
                 &record.request_id,
@@ -212,6 +232,13 @@ impl RequestHandler for Gatekeeper {
         }
         .record(Verdict::Recorded);
         let status_type = status_type(request.status);
+        let class_decision = request
+            .classes
+            .iter()
+            .find_map(|class| decision_named(class));
+        // Which AD account the session is: by its Class, else by client and User-Name.
+        let linked = self.sessions.link(&request, class_decision.as_deref());
+        record.account = linked.as_ref().map(|(account, _)| account.clone());
         record.accounting = Some(AccountingRecord {
             status_type: status_type.clone(),
             session_id: request.session_id.clone(),
@@ -221,10 +248,7 @@ impl RequestHandler for Gatekeeper {
             output_octets: request.output_octets,
             terminate_cause: request.terminate_cause,
             delay_time: request.delay_time,
-            decision_request_id: request
-                .classes
-                .iter()
-                .find_map(|class| decision_named(class)),
+            decision_request_id: class_decision,
         });
         let counted = |verdict| RequestLabels {
             client: request.client.name.clone(),
@@ -250,6 +274,8 @@ impl RequestHandler for Gatekeeper {
             "accounting recorded"
         );
         self.metrics.count_request(counted("recorded"));
+        let (account, decision) = linked.unzip();
+        self.sessions.accounting(&request, account, decision).await;
         AccountingReply::Recorded
     }
 

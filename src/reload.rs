@@ -34,6 +34,7 @@ use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
 use crate::radsec::{RadsecSettings, RadsecTrust};
 use crate::service_manager;
+use crate::sessions::{DisconnectTargets, SessionSettings};
 use crate::swappable::Swappable;
 use crate::syslog::SyslogSettings;
 use crate::throttle::ThrottleSettings;
@@ -47,6 +48,7 @@ pub struct StartOnly {
     pub syslog: Option<SyslogSettings>,
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<RadsecSettings>,
+    pub sessions: SessionSettings,
 }
 
 /// A configuration's reloadable part, built and checked.
@@ -56,6 +58,8 @@ pub struct Reloadable {
     pub throttle: ThrottleSettings,
     pub eap_tls: Option<EapTlsLogins>,
     pub radsec: Option<RadsecTrust>,
+    /// Where each client takes Disconnect-Requests.
+    pub disconnect_targets: DisconnectTargets,
     pub summary: Summary,
 }
 
@@ -94,6 +98,7 @@ pub fn load(
         eap_tls,
         metrics_listen,
         radsec,
+        sessions,
     } = Config::load(path)?;
     let start_only = StartOnly {
         auth_listen,
@@ -103,6 +108,7 @@ pub fn load(
         syslog,
         metrics_listen,
         radsec,
+        sessions,
     };
     if let Some(running) = running {
         let restart = running.changed_in(&start_only);
@@ -129,6 +135,12 @@ pub fn load(
         .map(EapTlsLogins::new)
         .transpose()
         .context("eap_tls settings")?;
+    let disconnect_targets = DisconnectTargets(
+        clients
+            .iter()
+            .filter_map(|client| Some((client.name.clone(), client.disconnect.clone()?)))
+            .collect(),
+    );
     let clients = ClientTable::new(
         clients
             .into_iter()
@@ -153,6 +165,7 @@ pub fn load(
         throttle,
         eap_tls,
         radsec: radsec_trust,
+        disconnect_targets,
         summary,
     };
     Ok((start_only, reloadable))
@@ -225,6 +238,7 @@ impl StartOnly {
             (None, None) => {}
             _ => compare(true, "[radsec]"),
         }
+        compare(self.sessions != new.sessions, "[sessions]");
         changed
     }
 }
@@ -320,6 +334,7 @@ pub struct Reloader {
     clients: Arc<ClientTable>,
     handler: Arc<CurrentHandler<Gatekeeper>>,
     radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    disconnect_targets: Arc<Swappable<DisconnectTargets>>,
     dc_health: DcHealth,
     metrics: ReloadMetrics,
 }
@@ -329,6 +344,7 @@ pub struct Running {
     pub clients: Arc<ClientTable>,
     pub handler: Arc<CurrentHandler<Gatekeeper>>,
     pub radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    pub disconnect_targets: Arc<Swappable<DisconnectTargets>>,
     /// The per-DC state the running directory keeps, handed to the next one.
     pub dc_health: DcHealth,
 }
@@ -352,6 +368,7 @@ impl Reloader {
             clients: running.clients,
             handler: running.handler,
             radsec: running.radsec,
+            disconnect_targets: running.disconnect_targets,
             dc_health: running.dc_health,
             metrics,
         }
@@ -396,6 +413,7 @@ impl Reloader {
             trust.replace(new_trust);
         }
         self.clients.replace(new.clients);
+        self.disconnect_targets.replace(new.disconnect_targets);
         let gatekeeper = self
             .handler
             .get()

@@ -81,9 +81,14 @@ impl Validator<'_> {
                         })
                 })
                 .transpose()?;
+            let disconnect = section
+                .disconnect
+                .map(|disconnect| self.disconnect(disconnect, &secret, &key))
+                .transpose()?;
             clients.push(ClientSettings {
                 name,
                 address: section.address,
+                disconnect,
                 secret,
                 require_message_authenticator: section.require_message_authenticator,
                 limit_proxy_state: section.limit_proxy_state,
@@ -94,7 +99,7 @@ impl Validator<'_> {
         Ok(clients)
     }
 
-    fn shared_secret(
+    pub(super) fn shared_secret(
         &self,
         bytes: Vec<u8>,
         span: Range<usize>,

@@ -26,6 +26,7 @@ pub(super) struct ConfigFile {
     pub(super) eap_tls: Option<EapTlsSection>,
     pub(super) metrics: Option<MetricsSection>,
     pub(super) radsec: Option<RadsecSection>,
+    pub(super) sessions: Option<SessionsSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,29 @@ pub(super) struct ClientSection {
     pub(super) limit_proxy_state: bool,
     pub(super) max_in_flight: Option<Spanned<usize>>,
     pub(super) radsec_certificate_name: Option<Spanned<String>>,
+    pub(super) disconnect: Option<DisconnectSection>,
+}
+
+/// `[clients.disconnect]`: where this NAS takes RFC 5176 Disconnect-Requests. Absent: its live
+/// sessions cannot be cut.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DisconnectSection {
+    pub(super) address: Spanned<String>,
+    pub(super) secret_file: Option<Spanned<PathBuf>>,
+    pub(super) profile: Option<Spanned<String>>,
+}
+
+/// `[sessions]`: live-session oversight. Absent: the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SessionsSection {
+    pub(super) recheck_interval_s: Option<Spanned<u64>>,
+    pub(super) accept_grace_s: Option<Spanned<u64>>,
+    pub(super) stale_after_s: Option<Spanned<u64>>,
+    pub(super) max_sessions: Option<Spanned<usize>>,
+    pub(super) control_socket: Option<PathBuf>,
+    pub(super) control_group: Option<Spanned<String>>,
 }
 
 /// `[radsec]`: RADIUS over TLS (RFC 6614). Absent: no RadSec listener.
