@@ -126,6 +126,9 @@ reasons! {
     /// A live session's account was deleted or moved out of `base_dn` (a login with the name
     /// is `unknown_user`). Restore it from the AD Recycle Bin if that was a mistake.
     AccountDeleted => "account_deleted",
+    /// An admin ended the session (`adgate sessions disconnect`); the record names who. Nothing
+    /// to do, unless the admin is unexpected.
+    AdminRequest => "admin_request",
     // Dropped requests (`radius`): recorded with verdict `discard`.
     /// The source address matches no `[[clients]]` entry. Add the NAS, or find the sender.
     UnknownClient => "unknown_client",
