@@ -5,8 +5,13 @@
 //! the pure function [`decide`] judges them (in the fixed order of [`Check::ORDER`]), and only an
 //! account that passes is bound as to check its password. Every failure to ask AD refuses the
 //! login as [`Reason::DirectoryUnavailable`].
+//!
+//! The decision code asks AD through the sealed [`AccountDirectory`] trait: [`Directory`] over
+//! LDAP, and with the `testing` feature `MemoryDirectory`, accounts held in memory, so the
+//! code above this crate can be tested without a domain controller.
 
 mod account;
+mod account_directory;
 mod authorizer;
 mod bind_pool;
 mod bind_result;
@@ -24,6 +29,8 @@ mod filetime;
 mod filter;
 mod group_path;
 mod logon_hours;
+#[cfg(feature = "testing")]
+mod memory_directory;
 mod object_ids;
 mod outcome;
 mod policy;
@@ -38,6 +45,7 @@ mod user_name;
 #[cfg(test)]
 mod test_support;
 
+pub use account_directory::AccountDirectory;
 pub use authorizer::Authorizer;
 pub use certificate_login::CertificateName;
 pub use config::{ConfigError, DirectoryConfig, PolicyConfig, DEFAULT_USER_BIND_CONNECTIONS};
@@ -49,6 +57,8 @@ pub use facts::{AccountState, Facts};
 pub use filetime::FileTime;
 pub use group_path::MAX_GROUP_PATH_DEPTH;
 pub use logon_hours::{LogonHours, LOGON_HOURS_OCTETS};
+#[cfg(feature = "testing")]
+pub use memory_directory::{MemoryDirectory, MemoryUser};
 pub use outcome::{AccountSummary, Explanation, Outcome};
 pub use policy::{decide, revocation_reason, Check};
 pub use reason::Reason;

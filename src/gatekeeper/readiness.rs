@@ -2,12 +2,14 @@
 //! a connection, and the last audit record must have been written (a trail that cannot be
 //! written rejects every login).
 
+use adgate_authz::AccountDirectory;
+
 use super::Gatekeeper;
 use crate::metrics::Readiness;
 
 /// Ready when a domain controller accepts a connection (a TCP connect, no bind: cheap enough for
 /// every probe) and the last audit record could be written.
-impl Readiness for Gatekeeper {
+impl<D: AccountDirectory> Readiness for Gatekeeper<D> {
     async fn check(&self) -> Result<String, String> {
         let dc = self.authorizer.first_reachable_dc().await;
         let audit_writable = self.metrics.audit_writable();
