@@ -17,7 +17,7 @@ mod conversations;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adgate_authz::{Authorizer, CertificateName, Decision};
+use adgate_authz::{AccountDirectory, Authorizer, CertificateName, Decision};
 use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
 use adgate_radius::eap::{eap_type, state_attribute};
 use adgate_radius::mppe_keys::mppe_key_attributes;
@@ -108,13 +108,13 @@ impl EapTlsLogins {
 
     /// Handles the EAP-Message of `request`. EAP-Start opens a new conversation whatever State
     /// comes with it.
-    pub(crate) async fn handle(
+    pub(crate) async fn handle<D: AccountDirectory>(
         &self,
         request: &AccessRequest,
         message: &EapMessage,
         state: Option<&[u8]>,
         framed_mtu: Option<u32>,
-        authorizer: &Authorizer,
+        authorizer: &Authorizer<D>,
     ) -> AccessFlow {
         match (message, state) {
             (EapMessage::Start, _) => self.answer_start(request),
@@ -178,13 +178,13 @@ impl EapTlsLogins {
     }
 
     /// The next Response of a conversation in progress.
-    async fn proceed(
+    async fn proceed<D: AccountDirectory>(
         &self,
         request: &AccessRequest,
         packet: &EapPacket,
         state: &[u8],
         framed_mtu: Option<u32>,
-        authorizer: &Authorizer,
+        authorizer: &Authorizer<D>,
     ) -> AccessFlow {
         let Some(shared) = self.conversations.get(state) else {
             return failed(packet.identifier, Reason::EapConversationUnknown, None);
@@ -240,13 +240,13 @@ impl EapTlsLogins {
 
     /// The certificate names someone: is it the person the EAP identity named, and may they
     /// work from home now?
-    async fn decide(
+    async fn decide<D: AccountDirectory>(
         &self,
         request: &AccessRequest,
         identifier: u8,
         eap_identity: &[u8],
         established: Established,
-        authorizer: &Authorizer,
+        authorizer: &Authorizer<D>,
     ) -> AccessFlow {
         let summary = &established.certificate;
         let mut certificate = CertificateRecord {

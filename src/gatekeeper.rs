@@ -17,11 +17,13 @@ mod pap;
 mod readiness;
 mod record;
 mod state_metrics;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use adgate_authz::Authorizer;
+use adgate_authz::{AccountDirectory, Authorizer, Directory};
 use adgate_radius::{
     AccessRequest, AccountingReply, AccountingRequest, AccountingStatus, Credential, Discard,
     Reply, RequestHandler,
@@ -41,9 +43,10 @@ pub(crate) use state_metrics::GatekeeperState;
 
 /// adgate's request handler: decides Access-Requests, records every decision and every
 /// Accounting-Request before answering, and records discards. One per configuration; a reload
-/// installs a [`successor`](Gatekeeper::successor).
-pub struct Gatekeeper {
-    authorizer: Authorizer,
+/// installs a [`successor`](Gatekeeper::successor). It asks AD through `D`: the LDAP
+/// [`Directory`], or in unit tests an in-memory one.
+pub struct Gatekeeper<D = Directory> {
+    authorizer: Authorizer<D>,
     trail: AuditTrail,
     throttle: Throttle,
     eap_tls: Option<EapTlsLogins>,
@@ -52,13 +55,13 @@ pub struct Gatekeeper {
     sessions: Arc<LiveSessions>,
 }
 
-impl Gatekeeper {
+impl<D: AccountDirectory> Gatekeeper<D> {
     pub fn new(
-        authorizer: Authorizer,
+        authorizer: Authorizer<D>,
         trail: AuditTrail,
         throttle: Throttle,
         sessions: Arc<LiveSessions>,
-    ) -> Gatekeeper {
+    ) -> Gatekeeper<D> {
         Gatekeeper {
             authorizer,
             trail,
@@ -70,7 +73,7 @@ impl Gatekeeper {
     }
 
     /// The directory and policy this gatekeeper decides with (the revoker re-checks with it).
-    pub(crate) fn authorizer(&self) -> &Authorizer {
+    pub(crate) fn authorizer(&self) -> &Authorizer<D> {
         &self.authorizer
     }
 
@@ -84,10 +87,10 @@ impl Gatekeeper {
     /// failure counts, EAP conversations in progress and the metrics.
     pub fn successor(
         &self,
-        authorizer: Authorizer,
+        authorizer: Authorizer<D>,
         throttle: ThrottleSettings,
         eap_tls: Option<EapTlsLogins>,
-    ) -> Gatekeeper {
+    ) -> Gatekeeper<D> {
         Gatekeeper {
             authorizer,
             trail: self.trail.clone(),
@@ -102,7 +105,7 @@ impl Gatekeeper {
     }
 
     /// Turns certificate logins on.
-    pub fn with_eap_tls(mut self, eap_tls: EapTlsLogins) -> Gatekeeper {
+    pub fn with_eap_tls(mut self, eap_tls: EapTlsLogins) -> Gatekeeper<D> {
         self.eap_tls = Some(eap_tls);
         self
     }
@@ -195,7 +198,7 @@ impl Gatekeeper {
     }
 }
 
-impl RequestHandler for Gatekeeper {
+impl<D: AccountDirectory> RequestHandler for Gatekeeper<D> {
     async fn access_request(&self, request: AccessRequest) -> Reply {
         let started = Instant::now();
         let reply = match self.login(&request).await {

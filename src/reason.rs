@@ -1,6 +1,6 @@
-//! Why a login was refused or a request dropped: the one closed set of reason codes that audit
-//! records, log lines and the `reason` label of `adgate_rejects_total` and
-//! `adgate_discards_total` carry. The libraries name their own reasons (`authz::Reason`,
+//! Why a login was refused, a live session ended or a request dropped: the one closed set of
+//! reason codes that audit records, log lines and the `reason` label of `adgate_rejects_total`,
+//! `adgate_disconnects_total` and `adgate_discards_total` carry. The libraries name their own reasons (`authz::Reason`,
 //! `certs::Rejection`, `radius::DiscardReason` and `Skip`); each converts into this one, so a
 //! reason can only reach the trail, the log or a metric through a variant here.
 //!
@@ -62,7 +62,8 @@ reasons! {
     MustChangePassword => "must_change_password",
     /// The password is older than the domain allows. The user changes it.
     PasswordExpired => "password_expired",
-    /// Logon hours, workstation or logon-type restrictions. Review the account's.
+    /// The account's `logonHours` exclude this hour, or AD refused the bind for logon hours,
+    /// workstation or logon-type restrictions. Review the account's.
     LogonRestricted => "logon_restricted",
     /// The Dial-in tab says "Deny access". Allow it, or control access through NPS policy.
     DialinDenied => "dialin_denied",

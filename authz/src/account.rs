@@ -29,7 +29,7 @@ pub(crate) const ATTRIBUTES: &[&str] = &[
 
 /// A user object: identity and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Account {
+pub struct Account {
     pub(crate) summary: AccountSummary,
     pub(crate) state: AccountState,
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 use crate::account::Account;
+use crate::account_directory::{AccountDirectory, AccountName};
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
@@ -18,17 +19,18 @@ use crate::{
     Outcome, PolicyConfig, Reason, ReplyAttributes, WatchSettings, WatchStates,
 };
 
-/// Decides logins: the directory plus the telework policy.
-pub struct Authorizer {
-    pub(crate) directory: Directory,
+/// Decides logins: the directory plus the telework policy. Over LDAP by default; over any
+/// [`AccountDirectory`].
+pub struct Authorizer<D = Directory> {
+    pub(crate) directory: D,
     pub(crate) policy: PolicyConfig,
 }
 
-impl Authorizer {
+impl<D: AccountDirectory> Authorizer<D> {
     /// Combine the directory with the policy. The telework group is not looked up here (AD
     /// may be down at startup); a group DN that does not exist is reported on the first login
     /// that is not a member (see `telework_member`).
-    pub fn new(directory: Directory, policy: PolicyConfig) -> Authorizer {
+    pub fn new(directory: D, policy: PolicyConfig) -> Authorizer<D> {
         Authorizer { directory, policy }
     }
 
@@ -74,7 +76,7 @@ impl Authorizer {
                 }
             },
         };
-        let lookup = self.directory.find_account(&name).await;
+        let lookup = self.directory.find_account(AccountName::Logon(&name)).await;
         let account = match single_account(lookup, name.attribute(), name.value()) {
             Ok(account) => account,
             Err(outcome) => return *outcome,
@@ -122,7 +124,7 @@ impl Authorizer {
     pub async fn explain(&self, user_name: &[u8]) -> Result<Explanation, Box<Outcome>> {
         let name = parse_user_name(user_name, self.directory.netbios_domain())
             .map_err(|_| Box::new(reject(Reason::UnknownUser, None)))?;
-        let lookup = self.directory.find_account(&name).await;
+        let lookup = self.directory.find_account(AccountName::Logon(&name)).await;
         let account = single_account(lookup, name.attribute(), name.value())?;
         self.gather_facts(*account).await
     }
@@ -165,7 +167,7 @@ impl Authorizer {
     /// Refuse for `reason` without binding, naming the account if a lookup finds exactly one.
     /// A failed lookup does not change the reason: the request was wrong either way.
     async fn refuse_unbound(&self, name: &LogonName, reason: Reason) -> Outcome {
-        let account = match self.directory.find_account(name).await {
+        let account = match self.directory.find_account(AccountName::Logon(name)).await {
             Ok(Lookup::Found(account)) => Some(account.summary),
             Ok(Lookup::NotFound | Lookup::Ambiguous) => None,
             Err(error) => {

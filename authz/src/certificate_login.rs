@@ -7,6 +7,7 @@
 use tracing::debug;
 
 use crate::account::Account;
+use crate::account_directory::{AccountDirectory, AccountName};
 use crate::authorizer::{reject, single_account};
 use crate::filter::escape_value;
 use crate::{Authorizer, Explanation, Outcome, Reason};
@@ -24,7 +25,7 @@ pub enum CertificateName {
 
 impl CertificateName {
     /// The user search, every value escaped (RFC 4515).
-    fn filter(&self) -> String {
+    pub(crate) fn filter(&self) -> String {
         let person = "(objectCategory=person)(objectClass=user)";
         match self {
             CertificateName::Upn(upn) => {
@@ -51,7 +52,7 @@ impl CertificateName {
     }
 }
 
-impl Authorizer {
+impl<D: AccountDirectory> Authorizer<D> {
     /// Decide a certificate login for the name the (already verified) certificate carries:
     /// exactly one account (`unknown_user`, `ambiguous_user`), then [`decide`](crate::decide)
     /// on its state and telework membership; an accept gets the reply attributes of its groups.
@@ -71,7 +72,7 @@ impl Authorizer {
     }
 }
 
-impl Authorizer {
+impl<D: AccountDirectory> Authorizer<D> {
     /// What a certificate login for `name` would find and judge — the account and the
     /// [`Facts`](crate::Facts) — for `adgate explain --cert`. `Err` is the refusal a login gets
     /// before the policy (`unknown_user`, `ambiguous_user`, `directory_unavailable`).
@@ -91,7 +92,10 @@ impl Authorizer {
         if name.value().is_empty() {
             return Err(Box::new(reject(Reason::UnknownUser, None)));
         }
-        let lookup = self.directory.find_account_matching(&name.filter()).await;
+        let lookup = self
+            .directory
+            .find_account(AccountName::Certificate(name))
+            .await;
         single_account(lookup, name.attribute(), name.value())
     }
 }

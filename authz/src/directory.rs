@@ -29,7 +29,7 @@ const NO_ATTRIBUTES: &[&str] = &["1.1"];
 
 /// The result of looking a logon name up.
 #[derive(Debug)]
-pub(crate) enum Lookup {
+pub enum Lookup {
     NotFound,
     /// More than one account matched (the search stops at two).
     Ambiguous,

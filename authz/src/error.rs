@@ -13,7 +13,7 @@ use ldap3::LdapError;
 
 /// A failure to get a trustworthy answer from the directory.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum DirectoryError {
+pub enum DirectoryError {
     #[error("{url}: cannot connect: {detail}")]
     Connect { url: String, detail: String },
 

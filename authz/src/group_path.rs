@@ -6,6 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use crate::account_directory::AccountDirectory;
 use crate::Authorizer;
 
 /// Group levels followed upward before giving up.
@@ -13,7 +14,7 @@ pub const MAX_GROUP_PATH_DEPTH: usize = 8;
 /// Searches one path may cost, for wide group trees.
 const MAX_SEARCHES: usize = 256;
 
-impl Authorizer {
+impl<D: AccountDirectory> Authorizer<D> {
     /// A shortest chain of groups by which `dn` is in `group`: the groups from the one `dn` is
     /// directly in up to `group` itself. `Ok(None)`: not found within
     /// [`MAX_GROUP_PATH_DEPTH`] levels. `Err`: what kept AD from answering.

@@ -11,10 +11,15 @@
 //! failure to ask AD is an error there, and the session is kept. [`Directory::watch_changes`]
 //! reports AD's change notifications from every configured DC, so that re-checks can follow
 //! changes within seconds.
+//!
+//! The decision code asks AD through the sealed [`AccountDirectory`] trait: [`Directory`] over
+//! LDAP, and with the `testing` feature `MemoryDirectory`, accounts held in memory, so the
+//! code above this crate can be tested without a domain controller.
 
 #![forbid(unsafe_code)]
 
 mod account;
+mod account_directory;
 mod authorizer;
 mod bind_pool;
 mod bind_result;
@@ -34,6 +39,8 @@ mod filetime;
 mod filter;
 mod group_path;
 mod logon_hours;
+#[cfg(feature = "testing")]
+mod memory_directory;
 mod object_ids;
 mod outcome;
 mod policy;
@@ -49,6 +56,7 @@ mod user_name;
 #[cfg(test)]
 mod test_support;
 
+pub use account_directory::AccountDirectory;
 pub use authorizer::Authorizer;
 pub use certificate_login::CertificateName;
 pub use change_watch::{DirectoryChange, WatchSettings, WatchState, WatchStates, WatchStatus};
@@ -62,6 +70,8 @@ pub use facts::{AccountState, Facts};
 pub use filetime::FileTime;
 pub use group_path::MAX_GROUP_PATH_DEPTH;
 pub use logon_hours::{LogonHours, LOGON_HOURS_OCTETS};
+#[cfg(feature = "testing")]
+pub use memory_directory::{MemoryDirectory, MemoryUser};
 pub use outcome::{AccountSummary, Explanation, Outcome};
 pub use policy::{decide, revocation_reason, Check};
 pub use reason::Reason;

@@ -21,8 +21,8 @@
 use tracing::debug;
 
 use crate::account::Account;
+use crate::account_directory::AccountDirectory;
 use crate::error::DirectoryError;
-use crate::filter::member_of_filter;
 use crate::object_ids::canonical_guid_text;
 use crate::{revocation_reason, Authorizer, Facts, FileTime, Reason, RecheckError};
 
@@ -50,7 +50,7 @@ impl Recheck {
     }
 }
 
-impl Authorizer {
+impl<D: AccountDirectory> Authorizer<D> {
     /// Re-check the account whose objectGUID is `object_guid` (text form, as
     /// [`AccountSummary::object_guid`](crate::AccountSummary::object_guid) records it) against
     /// the checks that end live sessions, as of now. One search for an allowed account; see the
@@ -61,13 +61,10 @@ impl Authorizer {
         })?;
         let group = self.policy.telework_group.as_str();
         let directory = &self.directory;
-        if let Some(account) = directory
-            .account_by_guid(&guid, &member_of_filter(group))
-            .await?
-        {
+        if let Some(account) = directory.account_by_guid(&guid, Some(group)).await? {
             return Ok(judge(&guid, account, true));
         }
-        let Some(account) = directory.account_by_guid(&guid, "(objectClass=*)").await? else {
+        let Some(account) = directory.account_by_guid(&guid, None).await? else {
             debug!(guid, "re-check: the account is gone");
             return Ok(Recheck::Deleted);
         };

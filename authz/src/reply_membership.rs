@@ -11,11 +11,12 @@ use std::collections::BTreeSet;
 
 use tracing::debug;
 
+use crate::account_directory::AccountDirectory;
 use crate::authorizer::unavailable;
 use crate::error::DirectoryError;
 use crate::{reply_groups, select_reply, AccountSummary, Authorizer, Decision, Outcome};
 
-impl Authorizer {
+impl<D: AccountDirectory> Authorizer<D> {
     /// An accept for `summary`'s account with the reply attributes of its groups. If AD cannot
     /// say which groups those are, the login is refused (`directory_unavailable`): an accept
     /// without the filter or session limit the admin configured would let in more than meant.

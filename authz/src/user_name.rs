@@ -9,7 +9,7 @@ pub(crate) const MAX_USER_NAME_BYTES: usize = 256;
 
 /// Which AD attribute identifies the account, and the value to match.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LogonName {
+pub enum LogonName {
     /// `user` or `DOMAIN\user`: match `sAMAccountName`.
     SamAccountName(String),
     /// `user@suffix`: match `userPrincipalName`.

@@ -148,6 +148,7 @@ mod tests {
         assert_eq!(json["session"]["user_name"], "alice");
         assert_eq!(json["session"]["session_id"], "1700000000-7");
         assert_eq!(json["requested_by"]["user"], "root");
+        assert_eq!(json["reason"], "admin_request");
         assert_eq!(json["result"], "ack");
         assert_eq!(json["reason"], "admin_request");
         assert!(json.get("secret").is_none());

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use adgate_authz::Decision;
+use adgate_authz::{AccountDirectory, Decision};
 use adgate_radius::AccessRequest;
 
 use super::Gatekeeper;
@@ -14,7 +14,7 @@ use crate::decision::{Accept, Decided, Login, Method, Reject};
 use crate::reason::Reason;
 use crate::throttle::ThrottleKey;
 
-impl Gatekeeper {
+impl<D: AccountDirectory> Gatekeeper<D> {
     /// Decides a PAP login with `password`.
     pub(super) async fn check_password(&self, request: &AccessRequest, password: &[u8]) -> Decided {
         let user_name = request.user_name.as_deref().unwrap_or_default();

@@ -2,13 +2,15 @@
 //! a connection, and the last audit record must have been written (a trail that cannot be
 //! written rejects every login).
 
+use adgate_authz::AccountDirectory;
+
 use super::Gatekeeper;
 use crate::metrics::Readiness;
 
 /// Ready when a domain controller accepted a connection when the directory's readiness probe
 /// last looked (a TCP connect every `adgate_authz::READINESS_PROBE`, in the background: a check
 /// opens no connection) and the last audit record could be written.
-impl Readiness for Gatekeeper {
+impl<D: AccountDirectory> Readiness for Gatekeeper<D> {
     async fn check(&self) -> Result<String, String> {
         let dc = self.authorizer.first_reachable_dc().await;
         let audit_writable = self.metrics.audit_writable();

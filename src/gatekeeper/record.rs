@@ -5,6 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use adgate_authz::AccountDirectory;
 use adgate_radius::AccessRequest;
 
 use super::Gatekeeper;
@@ -61,7 +62,7 @@ pub(super) fn decision_record(request: &AccessRequest, decided: &Decided) -> Rec
     record
 }
 
-impl Gatekeeper {
+impl<D: AccountDirectory> Gatekeeper<D> {
     /// Appends `record` to the trail, timing the write and noting whether it succeeded.
     pub(super) async fn append(&self, record: &Record) -> Result<(), AuditError> {
         let started = Instant::now();

@@ -104,6 +104,9 @@ impl Revoker {
         let mut ticks = tokio::time::interval(self.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut watching: Option<(Arc<Gatekeeper>, CancellationToken, mpsc::Receiver<_>)> = None;
+        // Whether the current watch still reports; one that ended is not re-registered until a
+        // reload brings a new directory (the interval still re-checks everyone).
+        let mut reporting = false;
         loop {
             let current = self.handler.get();
             if !watching
@@ -119,6 +122,7 @@ impl Revoker {
                     .watch_changes(WatchSettings::default(), stop.clone());
                 self.watch_states.replace(Some(states));
                 watching = Some((current, stop, changes));
+                reporting = true;
             }
             let Some((_, _, changes)) = watching.as_mut() else {
                 continue;
@@ -129,10 +133,12 @@ impl Revoker {
                     self.sessions.expire(Utc::now()).await;
                     self.clone().recheck_all().await;
                 }
-                change = changes.recv() => match change {
+                change = changes.recv(), if reporting => match change {
                     Some(change) => self.clone().on_change(change).await,
-                    // The watcher ended (its directory was replaced): re-register above.
-                    None => watching = None,
+                    None => {
+                        tracing::warn!("AD change notifications ended; re-checking every interval");
+                        reporting = false;
+                    }
                 },
             }
         }
