@@ -5,7 +5,8 @@
 //! so an absent one means the service account may not read it, and reading "absent" as "no
 //! flags set" would let a disabled account in. Only `msNPAllowDialin` and `logonHours` are
 //! legitimately absent (not set on the account); an absent `logonHours` allows every hour, so
-//! the service account must be able to read it (see the README on the service account).
+//! the service account must be able to read it (docs/configuration.md, "Domain controllers",
+//! says which attributes the service account reads).
 
 use crate::entry::Entry;
 use crate::error::DirectoryError;
