@@ -10,6 +10,8 @@
 mod audit;
 mod clients;
 mod directory;
+#[cfg(test)]
+mod documented_configs;
 mod eap_tls;
 mod file;
 mod policy;
