@@ -72,6 +72,10 @@ getent passwd adgate >/dev/null || die "no user adgate"
 for path in /usr/bin/adgate "$UNIT" "$CONFIG" /usr/share/doc/adgate/README.md; do
   [[ -f $path ]] || die "$path not installed"
 done
+# Every file of docs/, beside the README (the unit's Documentation= names two of them).
+for doc in docs/*.md; do
+  [[ -f /usr/share/doc/adgate/${doc#docs/} ]] || die "/usr/share/doc/adgate/${doc#docs/} not installed"
+done
 for path in /etc/adgate:750 "$CONFIG:640"; do
   [[ $(stat -c '%U:%G %a' "${path%:*}") == "root:adgate ${path##*:}" ]] ||
     die "${path%:*}: $(stat -c '%U:%G %a' "${path%:*}"), not root:adgate ${path##*:}"
