@@ -141,6 +141,67 @@ fn broken_links(root: &Path, file: &Path) -> Vec<String> {
     broken
 }
 
+/// The folders of the repository that the docs name files in, as `src/reason.rs`.
+const REPOSITORY_FOLDERS: [&str; 8] = [
+    "src/", "radius/", "authz/", "certs/", "tests/", "deploy/", "docs/", "fuzz/",
+];
+
+/// The repository paths named in code spans of one line (`src/reason.rs`, `deploy/lab.sh up`):
+/// the first word of a span that starts with a folder of the repository, trailing punctuation
+/// and `:line` dropped; none with a placeholder (`src/config/<section>.rs`).
+fn named_paths(line: &str) -> Vec<&str> {
+    line.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|span| span.split_whitespace().next())
+        .filter(|word| {
+            REPOSITORY_FOLDERS
+                .iter()
+                .any(|folder| word.starts_with(folder))
+        })
+        .filter(|word| !word.contains(['<', '*', '{']))
+        .map(|word| {
+            let word = word.split(':').next().unwrap_or(word);
+            word.trim_end_matches([',', '.', ';', ')'])
+        })
+        .collect()
+}
+
+/// What the README and `docs/*.md` name in code spans that the repository does not hold.
+fn missing_paths(root: &Path, file: &Path) -> Vec<String> {
+    let markdown = std::fs::read_to_string(file).unwrap();
+    let name = file.strip_prefix(root).unwrap().display().to_string();
+    let mut missing = Vec::new();
+    for (line_number, line) in prose(&markdown) {
+        for path in named_paths(line) {
+            if !root.join(path).exists() {
+                missing.push(format!(
+                    "{name}:{line_number}: `{path}` is not in the repository"
+                ));
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn every_file_the_docs_name_in_the_repository_exists() {
+    let root = repository().canonicalize().unwrap();
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    let missing: Vec<String> = files
+        .iter()
+        .flat_map(|file| missing_paths(&root, file))
+        .collect();
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert_eq!(
+        named_paths("see `src/reason.rs`, `deploy/lab.sh up` and `src/config/<section>.rs`"),
+        ["src/reason.rs", "deploy/lab.sh"]
+    );
+}
+
 #[test]
 fn every_relative_link_names_a_file_and_heading_in_the_repository() {
     let root = repository().canonicalize().unwrap();
