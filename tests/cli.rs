@@ -62,7 +62,7 @@ fn check_config_warns_when_disconnects_are_configured_without_accounting() {
             1,
         )
     };
-    let (code, output) = run_with_config(&["check-config"], 1812, |config| with_disconnect(config));
+    let (code, output) = run_with_config(&["check-config"], 1812, with_disconnect);
     assert_eq!(code, Some(0), "{output}");
     assert!(!output.contains("warning"), "{output}");
     let (code, output) = run_with_config(&["check-config"], 1812, |config| {
