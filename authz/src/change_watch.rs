@@ -122,7 +122,7 @@ pub struct WatchStates {
 }
 
 impl WatchStates {
-    pub(crate) fn new<'a>(urls: impl Iterator<Item = &'a str>) -> WatchStates {
+    fn new<'a>(urls: impl Iterator<Item = &'a str>) -> WatchStates {
         let dcs = urls
             .map(|url| WatchStatus {
                 url: url.to_owned(),
