@@ -52,6 +52,8 @@ struct ServerSection {
     acct_listen: Vec<SocketAddr>,
     #[serde(default = "default_max_in_flight")]
     max_in_flight: Spanned<usize>,
+    #[serde(default = "default_reject_delay_ms")]
+    reject_delay_ms: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +206,14 @@ fn default_timeout_ms() -> Spanned<u64> {
 fn default_max_in_flight() -> Spanned<usize> {
     Spanned::new(0..0, 256)
 }
+/// As FreeRADIUS' `security.reject_delay = 1`: slower than any directory answer, faster than
+/// any NAS's retransmission timeout.
+fn default_reject_delay_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 1000)
+}
+/// A longer delay would outlast the retransmission timeout of common NASes (3–5 s), which would
+/// then retransmit for nothing or fail over to another server (FreeRADIUS caps it at 5 s too).
+const MAX_REJECT_DELAY_MS: u64 = 5000;
 fn default_user_bind_connections() -> Spanned<usize> {
     Spanned::new(0..0, 4)
 }
@@ -263,6 +273,8 @@ pub struct Config {
     pub auth_listen: Vec<SocketAddr>,
     pub acct_listen: Vec<SocketAddr>,
     pub max_in_flight: usize,
+    /// How long after its request an Access-Reject leaves, at the earliest (zero: at once).
+    pub reject_delay: Duration,
     pub clients: Vec<ClientConfig>,
     pub directory: adgate_authz::DirectoryConfig,
     pub policy: adgate_authz::PolicyConfig,
@@ -388,6 +400,11 @@ impl Validator<'_> {
             ));
         }
         let max_in_flight = *server.max_in_flight.get_ref();
+        let reject_delay_ms = self.within(
+            &server.reject_delay_ms,
+            0..=MAX_REJECT_DELAY_MS,
+            "server.reject_delay_ms",
+        )?;
         let clients = self.clients(file.clients, max_in_flight)?;
         let throttle = self.throttle(file.throttle)?;
         let directory = self.directory(file.directory)?;
@@ -403,6 +420,7 @@ impl Validator<'_> {
             auth_listen: server.auth_listen.into_inner(),
             acct_listen: server.acct_listen,
             max_in_flight,
+            reject_delay: Duration::from_millis(reject_delay_ms),
             clients,
             directory,
             policy: adgate_authz::PolicyConfig {
@@ -939,6 +957,7 @@ dir = "{dir}/audit"
         assert_eq!(config.directory.timeout, Duration::from_millis(3000));
         assert_eq!(config.directory.bind_password.as_str(), "service-password");
         assert_eq!(config.max_in_flight, 256);
+        assert_eq!(config.reject_delay, Duration::from_secs(1));
         assert_eq!(config.audit.segment_max_bytes, 64 * 1024 * 1024);
         assert_eq!(config.audit.retention.days, 400);
         assert!(!config.audit.retention.delete_expired);
@@ -974,6 +993,26 @@ dir = "{dir}/audit"
         assert_eq!(config.clients[0].max_in_flight, 8);
         assert_eq!(config.throttle.max_failures, 3);
         assert_eq!(config.throttle.window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_reject_delay_may_be_turned_off_but_not_outlast_a_nas() {
+        let dir = tempfile::tempdir().unwrap();
+        let with_delay = |delay: &'static str| {
+            move |text: String| {
+                text.replace(
+                    "auth_listen = [\"127.0.0.1:1812\"]",
+                    &format!("auth_listen = [\"127.0.0.1:1812\"]\nreject_delay_ms = {delay}"),
+                )
+            }
+        };
+        let off = Config::load(&write_config(dir.path(), with_delay("0"))).unwrap();
+        assert_eq!(off.reject_delay, Duration::ZERO);
+        let error = load_error(with_delay("5001"));
+        assert!(
+            error.contains("`server.reject_delay_ms` must be between 0 and 5000"),
+            "{error}"
+        );
     }
 
     #[test]

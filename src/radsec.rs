@@ -157,10 +157,11 @@ impl RadsecListener {
     }
 
     /// Binds `radsec.listen` and serves until `shutdown`, then lets every connection answer
-    /// what it has read and closes it.
+    /// what it has read and closes it. Access-Rejects leave `reject_delay` after their request.
     pub async fn spawn<H: RequestHandler>(
         self,
         handler: Arc<H>,
+        reject_delay: Duration,
         shutdown: CancellationToken,
     ) -> anyhow::Result<JoinHandle<()>> {
         let address = self.settings.listen;
@@ -168,7 +169,7 @@ impl RadsecListener {
             .await
             .with_context(|| format!("cannot listen on {address} (radsec.listen)"))?;
         info!(%address, "listening for RadSec (RADIUS over TLS)");
-        let server = StreamServer::new(handler, self.settings.idle_timeout);
+        let server = StreamServer::new(handler, self.settings.idle_timeout, reject_delay);
         Ok(tokio::spawn(self.run(listener, server, shutdown)))
     }
 

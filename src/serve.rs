@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
-use crate::metrics::{DiscardCounts, DomainControllers, Metrics};
+use crate::metrics::{DelayedRejects, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::syslog::spawn_forwarder;
@@ -115,7 +115,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             clients.clone(),
             handler.clone(),
             start_only.max_in_flight,
-        );
+        )
+        .with_reject_delay(start_only.reject_delay);
         discard_counters.push(server.counters());
         servers.push(tokio::spawn(server.run(shutdown.clone())));
         match service {
@@ -127,6 +128,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     }
     metrics
         .registry()
+        .register_collector(Box::new(DelayedRejects::new(discard_counters.clone())));
+    metrics
+        .registry()
         .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let mut radsec_trust = None;
     if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
@@ -135,7 +139,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         metrics
             .registry()
             .register_collector(Box::new(listener.refusal_metric()));
-        servers.push(listener.spawn(handler.clone(), shutdown.clone()).await?);
+        let spawned = listener.spawn(handler.clone(), start_only.reject_delay, shutdown.clone());
+        servers.push(spawned.await?);
     }
     let running = Running {
         clients,

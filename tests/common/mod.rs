@@ -215,6 +215,11 @@ impl Adgate {
         }
     }
 
+    /// adgate's process id, to read its memory and threads in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The config file adgate was started with (a test may rewrite it, then send `HUP`).
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("adgate.toml")
@@ -406,6 +411,12 @@ dir = "{audit_dir}"
         group = lab.value("TELEWORK_GROUP"),
         audit_dir = audit_dir.display(),
     )
+}
+
+/// The lab config with Access-Rejects sent as soon as decided (`server.reject_delay_ms = 0`),
+/// for tests that time how long the directory takes to refuse a login.
+pub fn without_reject_delay(config: String) -> String {
+    config.replacen("[server]\n", "[server]\nreject_delay_ms = 0\n", 1)
 }
 
 /// The Class attribute (RFC 2865 §5.25) of an Access-Accept: what the NAS echoes in its
