@@ -29,7 +29,8 @@
 # compiled in as /var/run/charon.pid). Nothing in /etc is read or changed except
 # /etc/netns/NETNS-rw (hosts/resolv.conf on loopback for the road warrior's namespace).
 #
-# Usage: deploy/gateway.sh up|down|status|login USER PASSWORD_FILE|login-cert CERT_FILE KEY_FILE
+# Usage: deploy/gateway.sh up|down|status|sas|login USER PASSWORD_FILE|login-cert CERT_FILE KEY_FILE
+#        |connect USER PASSWORD_FILE|connect-cert CERT_FILE KEY_FILE
 #   up       create or repair the namespace, certificates and both charons (idempotent);
 #            restarts the gateway if its RADIUS settings changed
 #   down     stop both charons, delete the road warrior's namespace and the state dir
@@ -40,13 +41,21 @@
 #            the certificate's UPN, else its subject DN (which strongSwan sends as binary DER);
 #            prints "IDENTITY: tunnel up" or "IDENTITY: refused", exit codes as for login
 #   A login that says "tunnel up" leaves no session behind: the IKE SA is closed right after.
+#   connect, connect-cert  as login and login-cert, but the tunnel stays up (a live session, for
+#            the gateway's RADIUS Dynamic Authorization (RFC 5176 Disconnect) to end)
+#   sas      the EAP identities of the IKE SAs established on the gateway, one a line
+#
+# The gateway takes RFC 5176 Disconnect-Requests (strongSwan's eap-radius "dae") on
+# 127.0.0.1:$ADGATE_GATEWAY_DAE_PORT in the lab namespace; it matches them on User-Name only.
 #
 # Environment: ADGATE_LAB_DIR, ADGATE_LAB_NETNS (the lab, as for deploy/lab.sh);
 # ADGATE_GATEWAY_DIR (state, default $ADGATE_LAB_DIR/gateway); ADGATE_GATEWAY_RADIUS_PORT
 # (adgate's port on 127.0.0.1, default 1812); ADGATE_GATEWAY_ACCT_PORT (its accounting port,
 # default 1813); ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default
 # the lab's); ADGATE_GATEWAY_NAS_ID (NAS-Identifier, default strongswan-gw);
-# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30); ADGATE_GATEWAY_EAP_START (yes:
+# ADGATE_GATEWAY_TIMEOUT (seconds a login may take, default 30); ADGATE_GATEWAY_DAE_PORT (where
+# the gateway takes Disconnect-Requests, default 3799) and ADGATE_GATEWAY_DAE_SECRET_FILE (their
+# secret, default the RADIUS secret); ADGATE_GATEWAY_EAP_START (yes:
 # the gateway opens each RADIUS EAP conversation with EAP-Start, RFC 3579 §2.1, instead of the
 # client's identity; default no, strongSwan's default); for login-cert,
 # ADGATE_GATEWAY_EAP_CA_FILE (the CA the road warrior trusts for adgate's EAP-TLS server
@@ -83,6 +92,7 @@ readonly ACCT_PORT=${ADGATE_GATEWAY_ACCT_PORT:-1813}
 readonly NAS_ID=${ADGATE_GATEWAY_NAS_ID:-strongswan-gw}
 readonly LOGIN_TIMEOUT=${ADGATE_GATEWAY_TIMEOUT:-30}
 readonly EAP_START=${ADGATE_GATEWAY_EAP_START:-no}
+readonly DAE_PORT=${ADGATE_GATEWAY_DAE_PORT:-3799}
 readonly EAP_CA_FILE=${ADGATE_GATEWAY_EAP_CA_FILE:-$LAB/pki/ca.pem}
 readonly EAP_SERVER_NAME=${ADGATE_GATEWAY_EAP_SERVER_NAME:-radius.corp.example.test}
 readonly START_TIMEOUT=10
@@ -103,6 +113,9 @@ check_settings() {
   fi
   [[ $NAS_ID =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "ADGATE_GATEWAY_NAS_ID may only contain letters, digits and . _ -: '$NAS_ID'"
+  if ! [[ $DAE_PORT =~ ^[0-9]+$ ]] || ((DAE_PORT == 0 || DAE_PORT > 65535)); then
+    die "ADGATE_GATEWAY_DAE_PORT is not a port number: '$DAE_PORT'"
+  fi
   [[ $LOGIN_TIMEOUT =~ ^[0-9]+$ ]] || die "ADGATE_GATEWAY_TIMEOUT is not a number of seconds"
   [[ $EAP_START == yes || $EAP_START == no ]] || die "ADGATE_GATEWAY_EAP_START is yes or no"
   [[ $EAP_SERVER_NAME =~ ^[A-Za-z0-9.-]+$ ]] ||
@@ -244,14 +257,22 @@ EOF
 }
 
 GW_RESTART=0
-write_gateway_conf() { # sets GW_RESTART=1 if strongswan.conf changed (charon must restart)
-  local secret_file secret
-  secret_file=${ADGATE_GATEWAY_SECRET_FILE:-$(lab_value RADIUS_SECRET_FILE)}
-  [[ -r $secret_file ]] || die "cannot read the RADIUS secret file $secret_file"
-  secret=$(<"$secret_file")
-  [[ -n $secret ]] || die "the RADIUS secret file $secret_file is empty"
+# A secret from FILE that strongswan.conf can hold between double quotes.
+read_conf_secret() { # FILE WHAT
+  local secret
+  [[ -r $1 ]] || die "cannot read the $2 file $1"
+  secret=$(<"$1")
+  [[ -n $secret ]] || die "the $2 file $1 is empty"
   [[ $secret != *[\"\\$'\n']* ]] ||
-    die "the RADIUS secret in $secret_file has a quote, backslash or newline; strongswan.conf cannot hold it"
+    die "the $2 in $1 has a quote, backslash or newline; strongswan.conf cannot hold it"
+  printf '%s' "$secret"
+}
+
+write_gateway_conf() { # sets GW_RESTART=1 if strongswan.conf changed (charon must restart)
+  local secret_file secret dae_secret
+  secret_file=${ADGATE_GATEWAY_SECRET_FILE:-$(lab_value RADIUS_SECRET_FILE)}
+  secret=$(read_conf_secret "$secret_file" "RADIUS secret")
+  dae_secret=$(read_conf_secret "${ADGATE_GATEWAY_DAE_SECRET_FILE:-$secret_file}" "DAE secret")
   mkdir -p "$GW/swanctl/x509" "$GW/swanctl/private" "$GW/run"
   chmod 0700 "$GW" "$GW/swanctl/private"
   cp "$PKI/gw.pem" "$GW/swanctl/x509/gw.pem"
@@ -308,6 +329,13 @@ EOF
       nas_identifier = $NAS_ID
       retransmit_timeout = 2
       retransmit_tries = 2
+      # RFC 5176 Disconnect-Requests from adgate end a user's IKE SAs (matched on User-Name).
+      dae {
+        enable = yes
+        listen = 127.0.0.1
+        port = $DAE_PORT
+        secret = "$dae_secret"
+      }
       # eap-radius signs every Access-Request with Message-Authenticator (seen in adgate's
       # records), so adgate's default require_message_authenticator = true holds.
       servers {
@@ -498,8 +526,8 @@ readonly LOGIN_FILES=("$RW/swanctl/conf.d/login.conf" "$RW/swanctl/x509/login.pe
   "$RW/swanctl/private/login.key" "$RW/swanctl/x509ca/adgate-eap-ca.pem")
 forget_login() { rm -f "${LOGIN_FILES[@]}"; }
 
-cmd_login() { # USER PASSWORD_FILE
-  local user=$1 password_file=$2 id secret
+cmd_login() { # USER PASSWORD_FILE KEEP(yes|no)
+  local user=$1 password_file=$2 keep=$3 id secret
   [[ -n $user && ${#user} -le 253 ]] || die "the user name must have 1 to 253 characters" 2
   [[ -r $password_file ]] || die "cannot read the password file $password_file" 2
   cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
@@ -525,7 +553,7 @@ secrets {
 }
 EOF
   secret=""
-  attempt_login "$user" gateway
+  attempt_login "$user" gateway "$keep"
 }
 
 # The certificate's UPN (subjectAltName otherName 1.3.6.1.4.1.311.20.2.3), if it has one.
@@ -534,8 +562,8 @@ certificate_upn() { # CERT_FILE
     sed -n 's/.*othername: *UPN::\{0,1\}\([^,]*\).*/\1/p' | head -n 1
 }
 
-cmd_login_cert() { # CERT_FILE KEY_FILE
-  local cert_file=$1 key_file=$2 identity eap_id=""
+cmd_login_cert() { # CERT_FILE KEY_FILE KEEP(yes|no)
+  local cert_file=$1 key_file=$2 keep=$3 identity eap_id=""
   [[ -r $cert_file && -r $key_file ]] || die "cannot read the certificate $cert_file or key $key_file" 2
   [[ -r $EAP_CA_FILE ]] ||
     die "cannot read $EAP_CA_FILE, the CA of adgate's EAP-TLS server certificate (deploy/lab-certs.sh makes it)" 2
@@ -565,13 +593,14 @@ connections {
   }
 }
 EOF
-  attempt_login "$identity" gateway-cert
+  attempt_login "$identity" gateway-cert "$keep"
 }
 
-# Initiates CONNECTION from the road warrior and reports the gateway's verdict about WHO.
-attempt_login() { # WHO CONNECTION
-  local who=$1 connection=$2 out rc gw_log_size
-  swanctl_in "$RW" --terminate --ike "$connection" --timeout 5 >/dev/null 2>&1 || true
+# Initiates CONNECTION from the road warrior and reports the gateway's verdict about WHO; with
+# KEEP=yes a tunnel that comes up stays up (earlier ones of CONNECTION too).
+attempt_login() { # WHO CONNECTION KEEP
+  local who=$1 connection=$2 keep=$3 out rc gw_log_size
+  [[ $keep == yes ]] || swanctl_in "$RW" --terminate --ike "$connection" --timeout 5 >/dev/null 2>&1 || true
   load_config "road warrior" "$RW"
   gw_log_size=$(stat -c %s "$GW/charon.log" 2>/dev/null || echo 0)
   rc=0
@@ -583,6 +612,10 @@ attempt_login() { # WHO CONNECTION
   forget_login
   load_config "road warrior" "$RW"
   if ((rc == 0)) && grep -q "IKE_SA $connection\[[0-9]*\] established" <<<"$out"; then
+    if [[ $keep == yes ]]; then
+      echo "$who: tunnel up (kept)"
+      return 0
+    fi
     swanctl_in "$RW" --terminate --ike "$connection" --timeout 5 >/dev/null 2>&1 || true
     echo "$who: tunnel up"
     return 0
@@ -603,6 +636,18 @@ attempt_login() { # WHO CONNECTION
   die "$who: no verdict from the gateway (swanctl exit $rc; logs $GW/charon.log, $RW/charon.log)" 2
 }
 
+# The EAP identity (else the IKE identity) of every IKE SA established on the gateway.
+cmd_sas() {
+  cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
+  swanctl_in "$GW" --list-sas --noblock 2>/dev/null |
+    awk '/^[^ ].*ESTABLISHED/ { established = 1; next }
+         /^[^ ]/ { established = 0 }
+         established && /^  remote / {
+           if (match($0, /EAP: \047[^\047]*\047/)) print substr($0, RSTART + 6, RLENGTH - 7)
+           else if (match($0, /\047[^\047]*\047/)) print substr($0, RSTART + 1, RLENGTH - 2)
+         }'
+}
+
 usage() {
   sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
 }
@@ -611,8 +656,8 @@ main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-    up | down | status) (($# == 0)) || { usage >&2; exit 2; } ;;
-    login | login-cert) (($# == 2)) || { usage >&2; exit 2; } ;;
+    up | down | status | sas) (($# == 0)) || { usage >&2; exit 2; } ;;
+    login | login-cert | connect | connect-cert) (($# == 2)) || { usage >&2; exit 2; } ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -624,8 +669,11 @@ main() {
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
-    login) cmd_login "$@" ;;
-    login-cert) cmd_login_cert "$@" ;;
+    sas) cmd_sas ;;
+    login) cmd_login "$@" no ;;
+    login-cert) cmd_login_cert "$@" no ;;
+    connect) cmd_login "$@" yes ;;
+    connect-cert) cmd_login_cert "$@" yes ;;
   esac
 }
 

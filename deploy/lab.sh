@@ -68,13 +68,13 @@ readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba
 
 # --- fixtures: the state `up` restores on every run --------------------------------------
 readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme
-  mallory1 mallory2)
-readonly TELEWORK_USERS=(alice bob carol dave erin heidi ivan tgroup tdisable lockme
+  thours mallory1 mallory2)               # tgroup tdisable lockme thours: for tests changing AD
+readonly TELEWORK_USERS=(alice bob carol dave erin heidi ivan tgroup tdisable lockme thours
   mallory1 mallory2)                      # direct members; Developers is a member too
 readonly DEVELOPERS_USERS=(grace)         # so grace is a member only through nesting
 readonly TEAM_BACKEND_USERS=(heidi)       # so heidi is in VPN-Engineering two levels down
 readonly IN_CHAIN_EXPECTED=(alice bob carol dave erin grace heidi ivan tgroup tdisable lockme
-  mallory1 mallory2)                      # frank is the only fixture outside the group
+  thours mallory1 mallory2)                      # frank is the only fixture outside the group
 readonly NEVER_EXPIRES=9223372036854775807
 readonly PAST_EXPIRY=132223104000000000   # 2020-01-01T00:00:00Z as FILETIME
 readonly UF_ACCOUNTDISABLE=2 UF_NORMAL_ACCOUNT=512 UF_DONT_EXPIRE_PASSWD=65536
@@ -710,6 +710,7 @@ restore_ldif() {
     printf 'replace: userPrincipalName\nuserPrincipalName: %s\n-\n' "$(fixture_upn "$name")"
     printf 'replace: mail\n%s-\n' "${mail:+mail: $mail$'\n'}"
     printf 'replace: msNPAllowDialin\n%s-\n' "${dialin:+msNPAllowDialin: $dialin$'\n'}"
+    printf 'replace: logonHours\n-\n'   # no restriction (tests set it on thours)
     # Unlocking also clears badPwdCount. dave stays locked if he is; lock_dave (re)locks him.
     [[ $name == dave ]] || printf 'replace: lockoutTime\nlockoutTime: 0\n-\n'
     [[ $name == erin ]] && printf 'replace: pwdLastSet\npwdLastSet: 0\n-\n'
@@ -768,7 +769,7 @@ ldif_table() {
 verify_lab() {
   local table problems=() name uac comp exp upn mail dial pls got want attr bindout
   local attrs=(sAMAccountName userAccountControl msDS-User-Account-Control-Computed accountExpires
-    pwdLastSet msNPAllowDialin objectGUID objectSid userPrincipalName memberOf mail)
+    pwdLastSet msNPAllowDialin objectGUID objectSid userPrincipalName memberOf mail logonHours)
   local filter
   filter="(|$(printf '(sAMAccountName=%s)' "${FIXTURES[@]}"))"
   table=$(svc_search "$USERS_DN" one "$filter" "${attrs[@]}" | ldif_table) ||
@@ -792,6 +793,7 @@ verify_lab() {
     [[ $upn == "$(fixture_upn "$name")" ]] || problems+=("$name: userPrincipalName $upn")
     [[ $mail == "$(fixture_mail "$name")" ]] || problems+=("$name: mail '$mail'")
     [[ $dial == "$(fixture_dialin "$name")" ]] || problems+=("$name: msNPAllowDialin '$dial'")
+    [[ -z $(val "$name" logonHours) ]] || problems+=("$name: logonHours set")
     if [[ $name == dave ]]; then ((comp & UF_LOCKOUT)) || problems+=("dave: not locked out ($comp)")
     else ((comp & UF_LOCKOUT)) && problems+=("$name: locked out ($comp)"); fi
     if [[ $name == erin ]]; then

@@ -11,6 +11,7 @@ mod record;
 mod recovery;
 mod retention;
 mod segment;
+mod session_record;
 #[cfg(test)]
 pub mod test_trail;
 mod trail;
@@ -27,5 +28,6 @@ pub use record::{
 };
 pub use retention::Retention;
 pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};
+pub use session_record::{DisconnectRecord, Requester, SessionDroppedRecord, SessionOnNas};
 pub use trail::{AuditError, AuditTrail, TrailSettings};
 pub use verify::verify;

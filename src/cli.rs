@@ -50,6 +50,10 @@ pub enum Command {
     /// Check, search and sign the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The live VPN sessions of the running server: list them, or cut one by hand (RFC 5176
+    /// Disconnect). Talks to the server's control socket; root, adgate's user or its group.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Act as a VPN appliance (NAS) for tests, the demo and benchmarks.
     #[command(subcommand)]
     Nas(Box<NasCommand>),
@@ -94,6 +98,35 @@ pub enum AuditCommand {
         /// Where to write the public key (PEM), for `verify --pubkey`.
         #[arg(long)]
         pubkey: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// The sessions adgate watches: from accounting, and accepts awaiting their
+    /// Accounting-Start.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One JSON answer line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cut the live sessions of a user (User-Name as the NAS sent it, sAMAccountName or UPN),
+    /// or one session, and record it with who asked. Exit 0 when the NAS confirmed every cut.
+    Disconnect {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, required_unless_present = "session")]
+        user: Option<String>,
+        /// An Acct-Session-Id, as `adgate sessions list` shows it.
+        #[arg(long)]
+        session: Option<String>,
+        /// Why, for the record (e.g. "stolen laptop").
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -13,6 +13,7 @@ mod conversation;
 mod conversations;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adgate_authz::{Authorizer, CertificateName, Decision, ReplyAttributes};
 use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
@@ -21,7 +22,6 @@ use adgate_radius::mppe_keys::mppe_key_attributes;
 use adgate_radius::{AccessRequest, EapCode, EapMessage, EapPacket, Reply, ReplyAttribute};
 
 use crate::audit::{AccountRecord, CertificateRecord, Verdict};
-use crate::config::EapTlsConfig;
 use crate::gatekeeper::Decided;
 use conversation::{Conversation, StartedTls, Turn};
 pub(crate) use conversations::ConversationCounts;
@@ -47,6 +47,22 @@ pub(crate) enum EapAnswer {
     Ended(Reply),
 }
 
+/// `[eap_tls]`: certificate logins.
+#[derive(Debug)]
+pub struct EapTlsLoginSettings {
+    /// The TLS server's certificate, key, CA and CRLs.
+    pub tls: adgate_certs::EapTlsSettings,
+    /// TLS data per EAP-TLS fragment; a smaller Framed-MTU from the NAS wins.
+    pub fragment_size: usize,
+    pub identity_policy: IdentityPolicy,
+    /// Accept an anonymous EAP identity (RFC 7542 §2.4) instead of the certificate's name.
+    pub allow_anonymous_identity: bool,
+    /// Conversations in progress at once; beyond, the least recently active is dropped.
+    pub max_conversations: usize,
+    /// A conversation silent for this long is forgotten.
+    pub conversation_timeout: Duration,
+}
+
 /// Everything certificate logins need, shared by all requests.
 pub struct EapTlsLogins {
     server: TlsServer,
@@ -58,8 +74,8 @@ pub struct EapTlsLogins {
 
 impl EapTlsLogins {
     /// Loads the certificates, key, CA and CRLs; any problem stops the start.
-    pub fn new(config: EapTlsConfig) -> Result<Self, TlsServerError> {
-        if !config.files.require_extended_master_secret {
+    pub fn new(settings: EapTlsLoginSettings) -> Result<Self, TlsServerError> {
+        if !settings.tls.require_extended_master_secret {
             tracing::warn!(
                 "eap_tls.tls12_require_extended_master_secret = false: TLS 1.2 peers without \
                  the extended master secret (RFC 7627) are accepted, which exposes their MSK \
@@ -67,14 +83,14 @@ impl EapTlsLogins {
             );
         }
         Ok(Self {
-            server: TlsServer::new(config.files)?,
+            server: TlsServer::new(settings.tls)?,
             conversations: Arc::new(Conversations::new(
-                config.max_conversations,
-                config.conversation_timeout,
+                settings.max_conversations,
+                settings.conversation_timeout,
             )),
-            fragment_size: config.fragment_size,
-            identity_policy: config.identity_policy,
-            allow_anonymous_identity: config.allow_anonymous_identity,
+            fragment_size: settings.fragment_size,
+            identity_policy: settings.identity_policy,
+            allow_anonymous_identity: settings.allow_anonymous_identity,
         })
     }
 

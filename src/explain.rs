@@ -146,6 +146,16 @@ fn print_account(explanation: &Explanation, telework_group: &str) {
         }
     );
     println!(
+        "  logonHours                          {}",
+        match &state.logon_hours {
+            Some(hours) => format!(
+                "{} (a bit an hour from Sunday 00:00 UTC, least significant first)",
+                hex::encode(hours.octets())
+            ),
+            None => "not set (every hour allowed)".to_owned(),
+        }
+    );
+    println!(
         "  member of {telework_group} (directly or nested): {}",
         if facts.telework_member { "yes" } else { "no" }
     );

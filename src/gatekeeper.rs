@@ -28,9 +28,9 @@ use crate::audit::{
     AccountRecord, AccountingRecord, AuditTrail, CertificateRecord, NasRecord, Record, ReplyRecord,
     UserName, Verdict,
 };
-use crate::config::ThrottleConfig;
 use crate::eap_tls::{EapAnswer, EapTlsLogins};
-use crate::throttle::{Throttle, ThrottleKey};
+use crate::sessions::LiveSessions;
+use crate::throttle::{Throttle, ThrottleKey, ThrottleSettings};
 use accept_attributes::{accept_naming, decision_named, group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
@@ -49,6 +49,8 @@ pub struct Gatekeeper {
     throttle: Throttle,
     eap_tls: Option<EapTlsLogins>,
     metrics: Arc<GatekeeperMetrics>,
+    /// Accepts and accounting feed the live session table.
+    sessions: Arc<LiveSessions>,
 }
 
 /// A decision on a request, before it is recorded and answered.
@@ -118,14 +120,25 @@ impl Decided {
 }
 
 impl Gatekeeper {
-    pub fn new(authorizer: Authorizer, trail: AuditTrail, throttle: Throttle) -> Gatekeeper {
+    pub fn new(
+        authorizer: Authorizer,
+        trail: AuditTrail,
+        throttle: Throttle,
+        sessions: Arc<LiveSessions>,
+    ) -> Gatekeeper {
         Gatekeeper {
             authorizer,
             trail,
             throttle,
             eap_tls: None,
             metrics: Arc::default(),
+            sessions,
         }
+    }
+
+    /// The directory and policy this gatekeeper decides with (the revoker re-checks with it).
+    pub(crate) fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
     }
 
     /// What the gatekeeper counts, for the metrics registry.
@@ -139,7 +152,7 @@ impl Gatekeeper {
     pub fn successor(
         &self,
         authorizer: Authorizer,
-        throttle: ThrottleConfig,
+        throttle: ThrottleSettings,
         eap_tls: Option<EapTlsLogins>,
     ) -> Gatekeeper {
         Gatekeeper {
@@ -151,6 +164,7 @@ impl Gatekeeper {
                 None => new,
             }),
             metrics: self.metrics.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 
@@ -320,6 +334,11 @@ impl RequestHandler for Gatekeeper {
             dn = record.account.as_ref().map(|a| a.dn.as_str()).unwrap_or("-"),
             "access decision"
         );
+        if let (Verdict::Accept, Some(account)) = (verdict, &record.account) {
+            self.sessions
+                .accepted(&request, &record.request_id, account)
+                .await;
+        }
         let reply = match verdict {
             Verdict::Accept => accept_naming(
                 &record.request_id,
@@ -358,6 +377,13 @@ impl RequestHandler for Gatekeeper {
         }
         .record(Verdict::Recorded);
         let status_type = status_type(request.status);
+        let class_decision = request
+            .classes
+            .iter()
+            .find_map(|class| decision_named(class));
+        // Which AD account the session is: by its Class, else by client and User-Name.
+        let linked = self.sessions.link(&request, class_decision.as_deref());
+        record.account = linked.as_ref().map(|(account, _)| account.clone());
         record.accounting = Some(AccountingRecord {
             status_type: status_type.clone(),
             session_id: request.session_id.clone(),
@@ -367,10 +393,7 @@ impl RequestHandler for Gatekeeper {
             output_octets: request.output_octets,
             terminate_cause: request.terminate_cause,
             delay_time: request.delay_time,
-            decision_request_id: request
-                .classes
-                .iter()
-                .find_map(|class| decision_named(class)),
+            decision_request_id: class_decision,
         });
         let counted = |verdict| RequestLabels {
             client: request.client.name.clone(),
@@ -396,6 +419,8 @@ impl RequestHandler for Gatekeeper {
             "accounting recorded"
         );
         self.metrics.count_request(counted("recorded"));
+        let (account, decision) = linked.unzip();
+        self.sessions.accounting(&request, account, decision).await;
         AccountingReply::Recorded
     }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod audit_cli;
 mod cli;
+mod clients;
 mod config;
 mod current_handler;
 mod eap_tls;
@@ -18,10 +19,13 @@ mod reload;
 mod secret_file;
 mod serve;
 mod service_manager;
+mod sessions;
+mod sessions_cli;
 mod swappable;
 mod syslog;
 mod throttle;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // journald and SIEMs read stderr: colour codes only for a person at a terminal.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_env("ADGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
                 explain::explain(&config, subject, password_prompt).await
             }
             Command::Audit(command) => audit_cli::run(command),
+            Command::Sessions(command) => sessions_cli::run(command).await,
             Command::Nas(command) => nas::run(*command).await,
         }
     });

@@ -33,7 +33,7 @@ use tracing::{debug, info, warn, Instrument};
 pub use refusals::RefusalCounts;
 use refusals::{Refusal, Refusals, SUMMARY_INTERVAL};
 
-use crate::config::ClientConfig;
+use crate::clients::ClientSettings;
 use crate::swappable::Swappable;
 
 /// RFC 6614 §2.3: over TLS the RADIUS shared secret is the fixed string "radsec"; TLS, not
@@ -80,7 +80,7 @@ pub struct RadsecTrust {
 impl RadsecTrust {
     /// Loads the TLS files (CRLs included: a reload re-reads them) and picks the clients that
     /// have a `radsec_certificate_name`.
-    pub fn load(settings: &RadsecSettings, clients: &[ClientConfig]) -> anyhow::Result<Self> {
+    pub fn load(settings: &RadsecSettings, clients: &[ClientSettings]) -> anyhow::Result<Self> {
         let clients: Vec<RadsecClient> = clients
             .iter()
             .filter_map(|client| {

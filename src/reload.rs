@@ -28,14 +28,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::audit::TrailSettings;
-use crate::config::{Config, ConfigError, ThrottleConfig};
+use crate::config::{Config, ConfigError};
 use crate::current_handler::CurrentHandler;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
 use crate::radsec::{RadsecSettings, RadsecTrust};
 use crate::service_manager;
+use crate::sessions::{DisconnectTargets, SessionSettings};
 use crate::swappable::Swappable;
 use crate::syslog::SyslogSettings;
+use crate::throttle::ThrottleSettings;
 
 /// The settings read once at start: changing them needs a restart.
 pub struct StartOnly {
@@ -47,15 +49,18 @@ pub struct StartOnly {
     pub syslog: Option<SyslogSettings>,
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<RadsecSettings>,
+    pub sessions: SessionSettings,
 }
 
 /// A configuration's reloadable part, built and checked.
 pub struct Reloadable {
     pub clients: ClientTable,
     pub authorizer: Authorizer,
-    pub throttle: ThrottleConfig,
+    pub throttle: ThrottleSettings,
     pub eap_tls: Option<EapTlsLogins>,
     pub radsec: Option<RadsecTrust>,
+    /// Where each client takes Disconnect-Requests.
+    pub disconnect_targets: DisconnectTargets,
     pub summary: Summary,
 }
 
@@ -95,6 +100,7 @@ pub fn load(
         eap_tls,
         metrics_listen,
         radsec,
+        sessions,
     } = Config::load(path)?;
     let start_only = StartOnly {
         auth_listen,
@@ -105,6 +111,7 @@ pub fn load(
         syslog,
         metrics_listen,
         radsec,
+        sessions,
     };
     if let Some(running) = running {
         let restart = running.changed_in(&start_only);
@@ -131,6 +138,12 @@ pub fn load(
         .map(EapTlsLogins::new)
         .transpose()
         .context("eap_tls settings")?;
+    let disconnect_targets = DisconnectTargets(
+        clients
+            .iter()
+            .filter_map(|client| Some((client.name.clone(), client.disconnect.clone()?)))
+            .collect(),
+    );
     let clients = ClientTable::new(
         clients
             .into_iter()
@@ -155,6 +168,7 @@ pub fn load(
         throttle,
         eap_tls,
         radsec: radsec_trust,
+        disconnect_targets,
         summary,
     };
     Ok((start_only, reloadable))
@@ -231,6 +245,7 @@ impl StartOnly {
             (None, None) => {}
             _ => compare(true, "[radsec]"),
         }
+        compare(self.sessions != new.sessions, "[sessions]");
         changed
     }
 }
@@ -326,6 +341,7 @@ pub struct Reloader {
     clients: Arc<ClientTable>,
     handler: Arc<CurrentHandler<Gatekeeper>>,
     radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    disconnect_targets: Arc<Swappable<DisconnectTargets>>,
     dc_health: DcHealth,
     metrics: ReloadMetrics,
 }
@@ -335,6 +351,7 @@ pub struct Running {
     pub clients: Arc<ClientTable>,
     pub handler: Arc<CurrentHandler<Gatekeeper>>,
     pub radsec: Option<Arc<Swappable<RadsecTrust>>>,
+    pub disconnect_targets: Arc<Swappable<DisconnectTargets>>,
     /// The per-DC state the running directory keeps, handed to the next one.
     pub dc_health: DcHealth,
 }
@@ -358,6 +375,7 @@ impl Reloader {
             clients: running.clients,
             handler: running.handler,
             radsec: running.radsec,
+            disconnect_targets: running.disconnect_targets,
             dc_health: running.dc_health,
             metrics,
         }
@@ -402,6 +420,7 @@ impl Reloader {
             trust.replace(new_trust);
         }
         self.clients.replace(new.clients);
+        self.disconnect_targets.replace(new.disconnect_targets);
         let gatekeeper = self
             .handler
             .get()

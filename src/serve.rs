@@ -20,6 +20,8 @@ use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{DelayedRejects, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
+use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
+use crate::swappable::Swappable;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::Throttle;
 
@@ -30,6 +32,14 @@ const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 /// Checks the config and everything it names, printing a summary.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let (start_only, loaded) = crate::reload::load(path, None, DcHealth::new())?;
+    if !loaded.disconnect_targets.is_empty() && start_only.acct_listen.is_empty() {
+        println!(
+            "{}: warning: a client has [clients.disconnect] but server.acct_listen is empty: \
+             without accounting, live sessions are known only for sessions.accept_grace_s after \
+             each accept",
+            path.display()
+        );
+    }
     if let Some(key) = &start_only.audit.signing_key_file {
         CheckpointSigner::load(key).context("audit.signing_key_file")?;
     }
@@ -56,13 +66,30 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let (start_only, loaded) = crate::reload::load(path, None, dc_health.clone())?;
     let clients = Arc::new(loaded.clients);
     let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
-    let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, Throttle::new(loaded.throttle));
+    let table = {
+        let (dir, limits) = (start_only.audit.dir.clone(), start_only.sessions.limits);
+        tokio::task::spawn_blocking(move || rebuild(&dir, limits, chrono::Utc::now()))
+            .await
+            .context("rebuilding live sessions")??
+    };
+    let live_sessions = Arc::new(LiveSessions::new(table, trail.clone()));
+    let control = ControlServer::bind(
+        &start_only.sessions.control_socket,
+        &start_only.sessions.control_group,
+    )?;
+    let mut gatekeeper = Gatekeeper::new(
+        loaded.authorizer,
+        trail,
+        Throttle::new(loaded.throttle),
+        live_sessions.clone(),
+    );
     if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!("certificate logins (EAP-TLS) enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
     }
     let mut metrics = Metrics::new();
     gatekeeper.metrics().register(metrics.registry());
+    live_sessions.metrics().register(metrics.registry());
     let handler = Arc::new(CurrentHandler::new(gatekeeper));
     handler.register(metrics.registry());
     metrics
@@ -142,10 +169,21 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         let spawned = listener.spawn(handler.clone(), start_only.reject_delay, shutdown.clone());
         servers.push(spawned.await?);
     }
+    let disconnect_targets = Arc::new(Swappable::new(loaded.disconnect_targets));
+    let revoker = Arc::new(Revoker::new(
+        live_sessions.clone(),
+        handler.clone(),
+        disconnect_targets.clone(),
+        start_only.sessions.recheck_interval,
+    ));
+    let watching = CancellationToken::new();
+    let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
+    let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
     let running = Running {
         clients,
         handler: handler.clone(),
         radsec: radsec_trust,
+        disconnect_targets,
         dc_health,
     };
     let metrics_listen = start_only.metrics_listen;
@@ -182,6 +220,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
+    // Live sessions are no longer watched: a cut under way is abandoned (its NAS may still
+    // act on what it received) and the trail keeps what the next start rebuilds from.
+    watching.cancel();
     // Logged once no server reads another request.
     tracing::info!("stopping: no new requests; finishing requests in flight");
     crate::service_manager::notify("STOPPING=1");
@@ -201,6 +242,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             "requests still in flight after {drain_bound:?} abandoned (their NAS gets no \
              answer and retries elsewhere)"
         ),
+    }
+    for task in [revoking, controlling] {
+        task.await.context("live session task failed")?;
     }
     drop(handler);
     tokio::task::spawn_blocking(move || writer.finish())

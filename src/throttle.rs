@@ -13,12 +13,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
-
-use crate::config::ThrottleConfig;
+use std::time::{Duration, Instant};
 
 /// Most users and stations tracked at once.
 pub const MAX_TRACKED_KEYS: usize = 65_536;
+
+/// `[throttle]`: after `max_failures` bad passwords within `window`, by user or by
+/// Calling-Station-Id, logins are rejected without asking AD until the window has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    pub max_failures: u32,
+    pub window: Duration,
+}
 
 /// What failures are counted by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -53,12 +59,12 @@ pub struct ThrottledCounts {
 
 /// Failure times per key, oldest first.
 pub struct Throttle {
-    config: ThrottleConfig,
+    config: ThrottleSettings,
     failures: Arc<Mutex<HashMap<ThrottleKey, VecDeque<Instant>>>>,
 }
 
 impl Throttle {
-    pub fn new(config: ThrottleConfig) -> Throttle {
+    pub fn new(config: ThrottleSettings) -> Throttle {
         Throttle {
             config,
             failures: Arc::default(),
@@ -66,7 +72,7 @@ impl Throttle {
     }
 
     /// A throttle with new limits over the same failure counts, for a configuration reload.
-    pub fn reconfigured(&self, config: ThrottleConfig) -> Throttle {
+    pub fn reconfigured(&self, config: ThrottleSettings) -> Throttle {
         Throttle {
             config,
             failures: Arc::clone(&self.failures),
@@ -156,12 +162,10 @@ impl Throttle {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn throttle() -> Throttle {
-        Throttle::new(ThrottleConfig {
+        Throttle::new(ThrottleSettings {
             max_failures: 3,
             window: Duration::from_secs(60),
         })
@@ -226,7 +230,7 @@ mod tests {
         for _ in 0..2 {
             throttle.record_failure(&keys, now);
         }
-        let stricter = throttle.reconfigured(ThrottleConfig {
+        let stricter = throttle.reconfigured(ThrottleSettings {
             max_failures: 2,
             window: Duration::from_secs(60),
         });

@@ -8,133 +8,17 @@
 
 mod common;
 mod eap_support;
+mod gateway_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
+use std::path::PathBuf;
 
 use adgate_certs::test_pki::{TestCa, UserCertificate};
 use common::{Adgate, Lab};
-use eap_support::{eap_record, Credential, TestPki, SERVER_NAME};
+use eap_support::{eap_record, Credential, TestPki};
+use gateway_support::{Gateway, NAS_IDENTIFIER};
 use serde_json::Value;
 
 const CLIENT_NAME: &str = "strongswan";
-const NAS_IDENTIFIER: &str = "strongswan-gw";
-
-/// One gateway per lab: the tests of this file take turns.
-static GATEWAY_IN_USE: Mutex<()> = Mutex::new(());
-
-/// The gateway and road warrior, pointed at one adgate; taken down again on drop, also when
-/// the test fails.
-struct Gateway {
-    radius_port: u16,
-    accounting_port: u16,
-    _turn: MutexGuard<'static, ()>,
-}
-
-impl Gateway {
-    fn up(adgate: &Adgate) -> Gateway {
-        let gateway = Gateway {
-            radius_port: adgate.address.port(),
-            accounting_port: adgate.acct_address.port(),
-            // A test that failed while holding the gateway has taken it down in drop.
-            _turn: GATEWAY_IN_USE
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        };
-        let output = gateway.run(&["up"]);
-        assert!(
-            output.status.success(),
-            "deploy/gateway.sh up failed:\n{}",
-            text(&output)
-        );
-        gateway
-    }
-
-    /// Logs `user` in from the road warrior: `(exit code, what it printed)`.
-    fn login(&self, user: &str, password_file: &Path) -> (Option<i32>, String) {
-        let password_file = password_file.to_str().expect("UTF-8 path");
-        verdict(&self.run(&["login", user, password_file]))
-    }
-
-    /// Logs in from the road warrior with `credential` (EAP-TLS), trusting `pki`'s CA for
-    /// adgate's server certificate: `(exit code, what it printed)`.
-    fn login_with_certificate(
-        &self,
-        pki: &TestPki,
-        credential: &Credential,
-    ) -> (Option<i32>, String) {
-        let output = self
-            .command(&[
-                "login-cert".as_ref(),
-                credential.certificate.as_os_str(),
-                credential.key.as_os_str(),
-            ])
-            .env("ADGATE_GATEWAY_EAP_CA_FILE", pki.path("ca.pem"))
-            .env("ADGATE_GATEWAY_EAP_SERVER_NAME", SERVER_NAME)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
-        verdict(&output)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_ref()).collect();
-        self.command(&args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()))
-    }
-
-    fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
-        let lab = Lab::get();
-        let mut command = Command::new(script());
-        command
-            .args(args)
-            .env("ADGATE_LAB_DIR", lab.dir())
-            .env("ADGATE_LAB_NETNS", lab.value("NETNS"))
-            .env("ADGATE_GATEWAY_RADIUS_PORT", self.radius_port.to_string())
-            .env("ADGATE_GATEWAY_ACCT_PORT", self.accounting_port.to_string())
-            .env("ADGATE_GATEWAY_NAS_ID", NAS_IDENTIFIER);
-        command
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(Lab::get().dir().join("gateway/gw/charon.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let output = self.run(&["down"]);
-        if !output.status.success() {
-            let failure = format!("deploy/gateway.sh down failed:\n{}", text(&output));
-            if std::thread::panicking() {
-                eprintln!("{failure}");
-            } else {
-                panic!("{failure}");
-            }
-        }
-    }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gateway.sh")
-}
-
-/// What `login` and `login-cert` answered: `(exit code, the line they printed)`.
-fn verdict(output: &Output) -> (Option<i32>, String) {
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-    )
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// The last access decision about `user`.
 fn record_for(adgate: &Adgate, user: &str) -> Value {

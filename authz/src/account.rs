@@ -3,12 +3,14 @@
 //!
 //! Attributes the policy depends on must be present: AD always maintains them on user objects,
 //! so an absent one means the service account may not read it, and reading "absent" as "no
-//! flags set" would let a disabled account in. Only `msNPAllowDialin` is legitimately absent.
+//! flags set" would let a disabled account in. Only `msNPAllowDialin` and `logonHours` are
+//! legitimately absent (not set on the account); an absent `logonHours` allows every hour, so
+//! the service account must be able to read it (see the README on the service account).
 
 use crate::entry::Entry;
 use crate::error::DirectoryError;
 use crate::object_ids::{guid_text, sid_text};
-use crate::{AccountState, AccountSummary, FileTime};
+use crate::{AccountState, AccountSummary, FileTime, LogonHours, LOGON_HOURS_OCTETS};
 
 /// The attributes the user search asks for.
 pub(crate) const ATTRIBUTES: &[&str] = &[
@@ -22,6 +24,7 @@ pub(crate) const ATTRIBUTES: &[&str] = &[
     "accountExpires",
     "pwdLastSet",
     "msNPAllowDialin",
+    "logonHours",
 ];
 
 /// A user object: identity and state.
@@ -48,6 +51,7 @@ impl Account {
             account_expires: FileTime(reader.integer("accountExpires")?),
             pwd_last_set: FileTime(reader.integer("pwdLastSet")?),
             allow_dialin: reader.optional_boolean("msNPAllowDialin")?,
+            logon_hours: reader.optional_logon_hours("logonHours")?,
         };
         Ok(Account { summary, state })
     }
@@ -117,6 +121,24 @@ impl Reader<'_> {
                 format!("{:?} is not TRUE or FALSE", String::from_utf8_lossy(other)),
             )),
         }
+    }
+
+    /// 21 octets when present; any other length is malformed (AD writes only 21), never read
+    /// as "no restriction".
+    fn optional_logon_hours(
+        &self,
+        attribute: &'static str,
+    ) -> Result<Option<LogonHours>, DirectoryError> {
+        self.single(attribute)?
+            .map(|value| {
+                LogonHours::from_octets(value).ok_or_else(|| {
+                    self.malformed(
+                        attribute,
+                        format!("{} octets, expected {LOGON_HOURS_OCTETS}", value.len()),
+                    )
+                })
+            })
+            .transpose()
     }
 
     fn malformed(&self, attribute: &'static str, detail: String) -> DirectoryError {
@@ -202,8 +224,27 @@ mod tests {
                 account_expires: FileTime::NEVER,
                 pwd_last_set: FileTime(133_485_408_000_000_000),
                 allow_dialin: None,
+                logon_hours: None,
             }
         );
+    }
+
+    #[test]
+    fn logon_hours_values() {
+        let hours = |value: &[u8]| {
+            Account::from_entry(&entry(&[("logonHours", Some(value))])).map(|a| a.state.logon_hours)
+        };
+        let mut weekdays = [0u8; 21];
+        weekdays[3..18].fill(0xff);
+        assert_eq!(hours(&weekdays).unwrap(), Some(LogonHours::new(weekdays)));
+        assert_eq!(hours(&[0; 21]).unwrap(), Some(LogonHours::new([0; 21])));
+        for length in [0, 20, 22] {
+            let error = hours(&vec![0xff; length]).unwrap_err();
+            assert!(
+                matches!(&error, DirectoryError::MalformedAttribute { attribute: "logonHours", detail, .. } if detail.contains("expected 21")),
+                "{length}: {error}"
+            );
+        }
     }
 
     #[test]
@@ -260,6 +301,7 @@ mod tests {
             ("accountExpires", b"never"),
             ("pwdLastSet", b""),
             ("objectGUID", b"short"),
+            ("logonHours", b"\xff\xff"),
             ("objectSid", b"\x02"),
             ("sAMAccountName", b"\xff"),
         ] {

@@ -15,6 +15,7 @@ use crate::bind_pool::BindPool;
 use crate::bind_result::bind_decision;
 use crate::connector::Connector;
 use crate::dc_health::DcHealth;
+use crate::dn;
 use crate::entry::Entry;
 use crate::error::DirectoryError;
 use crate::filter::{member_of_filter, user_filter};
@@ -164,6 +165,43 @@ impl Directory {
             }
             _ => Ok(Lookup::Ambiguous),
         }
+    }
+
+    /// The user account whose objectGUID is `guid` (canonical text form) if it matches `filter`:
+    /// one base search on `<GUID=…>` (MS-ADTS 3.1.1.3.1.2.4; AD and Samba take the dashed
+    /// form). `None` when nothing matches, when no such object exists (deleted objects are not
+    /// found without the show-deleted control), and when the object lies outside the base DN,
+    /// where a login's user search would not find it either.
+    pub(crate) async fn account_by_guid(
+        &self,
+        guid: &str,
+        filter: &str,
+    ) -> Result<Option<Account>, DirectoryError> {
+        const OPERATION: &str = "search by objectGUID";
+        let base = format!("<GUID={guid}>");
+        let entries = self
+            .service
+            .search(&Search {
+                operation: OPERATION,
+                base: &base,
+                scope: Scope::Base,
+                filter,
+                attributes: ATTRIBUTES,
+                size_limit: 1,
+            })
+            .await?;
+        let Some(entry) = entries.into_iter().next() else {
+            return Ok(None);
+        };
+        let entry = Entry::parse(entry).map_err(|detail| DirectoryError::Malformed {
+            operation: OPERATION,
+            detail,
+        })?;
+        if !dn::is_within(&entry.dn, &self.base_dn) {
+            debug!(guid, dn = %entry.dn, base_dn = %self.base_dn, "object outside the base DN");
+            return Ok(None);
+        }
+        Account::from_entry(&entry).map(Some)
     }
 
     /// Whether the object `dn` is a member of `group_dn`, directly or through nested groups.

@@ -2,8 +2,9 @@
 //! on.
 //!
 //! Every one of these turns a login into a `directory_unavailable` rejection (fail closed) and
-//! is logged; none of them ever leads to an accept. The errors are `Clone` because a failed
-//! reconnect is reported to every request that waited for it.
+//! is logged; none of them ever leads to an accept. A re-check of a live session that meets one
+//! keeps the session (an outage must not cut tunnels): see [`RecheckError`]. The errors are
+//! `Clone` because a failed reconnect is reported to every request that waited for it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -96,7 +97,18 @@ pub(crate) enum DirectoryError {
 
     #[error("not retried: the reconnect a moment ago failed: {0}")]
     RecentFailure(Box<DirectoryError>),
+
+    #[error("{text:?} is not an objectGUID in text form (8-4-4-4-12 hex digits)")]
+    NotAGuid { text: String },
 }
+
+/// Why [`Authorizer::recheck`](crate::Authorizer::recheck) has no answer: no domain controller
+/// answered in time, an answer could not be trusted (an attribute missing or malformed), the
+/// telework group does not exist, or the GUID given is not one. The message names the cause.
+/// The caller keeps the session and asks again later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(transparent)]
+pub struct RecheckError(#[from] DirectoryError);
 
 fn join(failures: &[DirectoryError]) -> String {
     let texts: Vec<String> = failures.iter().map(ToString::to_string).collect();

@@ -1,11 +1,13 @@
 //! The facts the access policy judges, exactly as AD stores them.
 //!
-//! These are gathered by the directory code (one user search and one membership search) and
-//! judged by [`decide`](crate::decide) without any I/O. They hold raw AD values rather than
-//! interpretations so that `adgate explain` can print what AD said next to what adgate made of
-//! it, and so that certificate logins (no password) can be judged by the same rules.
+//! These are gathered by the directory code (one user search and one membership search for a
+//! login, one search by objectGUID to re-check a live session) and judged by
+//! [`decide`](crate::decide) or [`revocation_reason`](crate::revocation_reason) without any
+//! I/O. They hold raw AD values rather than interpretations so that `adgate explain` can print
+//! what AD said next to what adgate made of it, and so that certificate logins (no password)
+//! can be judged by the same rules.
 
-use crate::FileTime;
+use crate::{FileTime, LogonHours};
 
 /// `userAccountControl` bit: ACCOUNTDISABLE.
 pub(crate) const UAC_ACCOUNT_DISABLED: u32 = 0x0000_0002;
@@ -29,6 +31,8 @@ pub struct AccountState {
     /// `msNPAllowDialin`: `Some(true)` allow, `Some(false)` deny, `None` (absent) means
     /// "control access through NPS network policy", which adgate treats as allowed.
     pub allow_dialin: Option<bool>,
+    /// `logonHours`: `None` (absent) means every hour is allowed.
+    pub logon_hours: Option<LogonHours>,
 }
 
 /// Everything [`decide`](crate::decide) looks at for one login.

@@ -28,6 +28,21 @@ pub(crate) fn guid_text(bytes: &[u8]) -> Result<String, String> {
     Ok(text)
 }
 
+/// The canonical text form of a GUID given as text (`8-4-4-4-12` hex digits, either case), as
+/// [`guid_text`] writes it; `None` for anything else (braces, missing dashes, other lengths).
+pub(crate) fn canonical_guid_text(text: &str) -> Option<String> {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let well_formed = text.len() == 36
+        && text.char_indices().all(|(i, c)| {
+            if DASHES.contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    well_formed.then(|| text.to_ascii_lowercase())
+}
+
 /// `objectSid` (a binary SID, MS-DTYP 2.4.2.2) as `S-1-5-21-…`.
 ///
 /// Layout: revision (1), sub-authority count n (1), identifier authority (6, big-endian),
@@ -92,6 +107,35 @@ mod tests {
             guid_text(&bytes).unwrap(),
             "bf967aba-0de6-11d0-a285-00aa003049e2"
         );
+    }
+
+    #[test]
+    fn guid_text_is_checked_and_made_canonical() {
+        let text = "b4237a06-871c-4589-a2ad-81858bb0f248";
+        assert_eq!(canonical_guid_text(text).as_deref(), Some(text));
+        assert_eq!(
+            canonical_guid_text(&text.to_ascii_uppercase()).as_deref(),
+            Some(text)
+        );
+        let bytes = [
+            0x06, 0x7a, 0x23, 0xb4, 0x1c, 0x87, 0x89, 0x45, 0xa2, 0xad, 0x81, 0x85, 0x8b, 0xb0,
+            0xf2, 0x48,
+        ];
+        assert_eq!(guid_text(&bytes).unwrap(), text, "alice in the lab");
+        for bad in [
+            "",
+            "{b4237a06-871c-4589-a2ad-81858bb0f248}",
+            "b4237a06871c4589a2ad81858bb0f248",
+            "b4237a06-871c-4589-a2ad-81858bb0f24",
+            "b4237a06-871c-4589-a2ad-81858bb0f2488",
+            "b4237a06-871c-4589-a2ad_81858bb0f248",
+            "g4237a06-871c-4589-a2ad-81858bb0f248",
+            "b4237a06-871c-4589-a2ad-81858bb0f24\u{e9}",
+            "b4237a0-6871c-4589-a2ad-81858bb0f248",
+            ">,CN=x<GUID=b4237a06-871c-4589-a2ad",
+        ] {
+            assert_eq!(canonical_guid_text(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Why a login was refused: the closed set of codes that the audit trail, metrics and
-//! `adgate explain` share.
+//! Why a login was refused, or a live session ended: the closed set of codes that the audit
+//! trail, metrics and `adgate explain` share.
 //!
 //! Every refusal in adgate names exactly one of these. The code (`as_str`, also the serde form)
 //! is stable: dashboards and log searches key on it, so a variant is never renamed.
@@ -8,8 +8,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-/// The reason a login was refused. Each variant's documentation says what an administrator
-/// should do about it.
+/// The reason a login was refused or a live session ended. Each variant's documentation says
+/// what an administrator should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// No user account matches the name, or the name is malformed (not UTF-8, empty, too long,
@@ -50,14 +50,20 @@ pub enum Reason {
     /// service account refused, a timeout, or an answer adgate could not trust. The log names
     /// the cause; the login is refused (fail closed).
     DirectoryUnavailable,
-    /// AD refuses this logon because of logon hours or workstation restrictions (bind codes
-    /// 530, 531), or another account restriction (52f, 534). Review the account's "Log On
-    /// To"/"Logon Hours" settings.
+    /// The account's `logonHours` exclude the current hour (UTC), judged by adgate for every
+    /// login and live session; or AD refuses the bind for logon hours or workstation
+    /// restrictions (bind codes 530, 531), or another account restriction (52f, 534). Review
+    /// the account's "Log On To"/"Logon Hours" settings.
     LogonRestricted,
     /// The request carried no credential adgate can check against AD (CHAP, MS-CHAP, EAP
     /// methods other than EAP-TLS, or none), or a password that is not valid UTF-8 and so
     /// cannot be any AD password. Configure the VPN client/NAS for PAP (or EAP-TLS) and UTF-8.
     UnsupportedCredential,
+    /// The account of a live session no longer exists: deleted, or moved out of the configured
+    /// `base_dn`. Only a live session ends for this reason; a login with the name is
+    /// `unknown_user`. Restore the account from the AD Recycle Bin if the deletion was a
+    /// mistake.
+    AccountDeleted,
 }
 
 impl Reason {
@@ -77,6 +83,7 @@ impl Reason {
         Reason::DirectoryUnavailable,
         Reason::LogonRestricted,
         Reason::UnsupportedCredential,
+        Reason::AccountDeleted,
     ];
 
     /// The stable snake_case code, e.g. `"telework_off"`.
@@ -96,6 +103,7 @@ impl Reason {
             Reason::DirectoryUnavailable => "directory_unavailable",
             Reason::LogonRestricted => "logon_restricted",
             Reason::UnsupportedCredential => "unsupported_credential",
+            Reason::AccountDeleted => "account_deleted",
         }
     }
 }
@@ -125,7 +133,7 @@ mod tests {
         for code in codes {
             assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
-        assert_eq!(Reason::ALL.len(), 14);
+        assert_eq!(Reason::ALL.len(), 15);
     }
 
     #[test]

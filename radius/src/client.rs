@@ -245,13 +245,7 @@ impl RadiusClient {
         self.push_nas_identifier(&mut writer)?;
         let mut request = writer.into_bytes();
         // RFC 2866 §3: MD5 over the packet with a zero Authenticator, then the secret.
-        let packet = Packet::parse(&request).map_err(|_| ClientError::InvalidRequest("packet"))?;
-        let authenticator = request_authenticator::compute(&self.secret, &packet);
-        overwrite(
-            &mut request,
-            crate::packet::AUTHENTICATOR_OFFSET,
-            &authenticator,
-        );
+        request_authenticator::seal(&self.secret, &mut request, None);
         Ok(request)
     }
 

@@ -4,7 +4,7 @@
 //! spelled once, next to the RFC that assigns it.
 
 use radius::core::code::Code;
-use radius::core::{rfc2865, rfc2866, rfc2869, rfc3162};
+use radius::core::{rfc2865, rfc2866, rfc2869, rfc3162, rfc3576};
 
 /// RFC 2865 §4.1.
 pub(crate) const ACCESS_REQUEST: u8 = Code::AccessRequest as u8;
@@ -20,6 +20,12 @@ pub(crate) const ACCOUNTING_REQUEST: u8 = Code::AccountingRequest as u8;
 pub(crate) const ACCOUNTING_RESPONSE: u8 = Code::AccountingResponse as u8;
 /// RFC 5997 §2 (code 12, assigned by RFC 2865 §3 as experimental).
 pub(crate) const STATUS_SERVER: u8 = Code::StatusServer as u8;
+/// RFC 5176 §2.3.
+pub(crate) const DISCONNECT_REQUEST: u8 = Code::DisconnectRequest as u8;
+/// RFC 5176 §2.3.
+pub(crate) const DISCONNECT_ACK: u8 = Code::DisconnectACK as u8;
+/// RFC 5176 §2.3.
+pub(crate) const DISCONNECT_NAK: u8 = Code::DisconnectNAK as u8;
 /// Codes only a server sends (RFC 2865 §3, RFC 2866 §3, RFC 5176 §2):
 /// Access-Accept, Access-Reject, Accounting-Response, Access-Challenge,
 /// Disconnect-ACK/NAK, CoA-ACK/NAK. A server receiving one is being
@@ -29,8 +35,8 @@ pub(crate) const RESPONSE_CODES: [u8; 8] = [
     ACCESS_REJECT,
     ACCOUNTING_RESPONSE,
     ACCESS_CHALLENGE,
-    Code::DisconnectACK as u8,
-    Code::DisconnectNAK as u8,
+    DISCONNECT_ACK,
+    DISCONNECT_NAK,
     Code::CoAACK as u8,
     Code::CoANAK as u8,
 ];
@@ -85,9 +91,15 @@ pub(crate) const ACCT_INPUT_GIGAWORDS: u8 = rfc2869::ACCT_INPUT_GIGAWORDS_TYPE;
 pub(crate) const ACCT_OUTPUT_GIGAWORDS: u8 = rfc2869::ACCT_OUTPUT_GIGAWORDS_TYPE;
 /// RFC 2869 §5.4.
 pub(crate) const ARAP_PASSWORD: u8 = rfc2869::ARAP_PASSWORD_TYPE;
+/// RFC 2869 §5.3; RFC 5176 §3 and §6.4 (replay protection).
+pub(crate) const EVENT_TIMESTAMP: u8 = rfc2869::EVENT_TIMESTAMP_TYPE;
 /// RFC 2869 §5.13, RFC 3579 §3.1.
 pub(crate) const EAP_MESSAGE: u8 = rfc2869::EAP_MESSAGE_TYPE;
 /// RFC 2869 §5.14, RFC 3579 §3.2.
 pub(crate) const MESSAGE_AUTHENTICATOR: u8 = rfc2869::MESSAGE_AUTHENTICATOR_TYPE;
 /// RFC 3162 §2.1.
 pub(crate) const NAS_IPV6_ADDRESS: u8 = rfc3162::NAS_IPV6_ADDRESS_TYPE;
+/// RFC 5176 §3.5.
+pub(crate) const ERROR_CAUSE: u8 = rfc3576::ERROR_CAUSE_TYPE;
+/// Error-Cause 503 Session Context Not Found (RFC 5176 §3.5).
+pub const SESSION_CONTEXT_NOT_FOUND: u32 = rfc3576::ERROR_CAUSE_SESSION_CONTEXT_NOT_FOUND;

@@ -1,19 +1,26 @@
 //! RADIUS for adgate: the wire format, its authenticators, the UDP server
-//! loop that admits Access-Requests from known NASes, the stream transport
-//! RadSec runs inside TLS, and a NAS client.
+//! loop that admits Access-Requests and Accounting-Requests from known NASes,
+//! the stream transport RadSec runs inside TLS, EAP framing, the Dynamic
+//! Authorization client that asks a NAS to end a session, and simulators of
+//! both NAS roles for tests (a RADIUS client and a Disconnect-Request
+//! listener).
 //!
 //! The crate implements the parts of RFC 2865 (RADIUS), RFC 2866
-//! (accounting), RFC 3579 §3.2 (Message-Authenticator), RFC 5080 (duplicate
-//! detection) and RFC 5997 (Status-Server) that a PAP authentication and
-//! accounting server needs, hardened against BlastRADIUS (CVE-2024-3596):
-//! every Access response carries a Message-Authenticator first, and clients
-//! can be required to send one. The application plugs in as a
-//! [`RequestHandler`].
+//! (accounting), RFC 3579 (EAP and Message-Authenticator), RFC 5080
+//! (duplicate detection and retransmission), RFC 5176 (Disconnect-Request)
+//! and RFC 5997 (Status-Server) that adgate needs, hardened against
+//! BlastRADIUS (CVE-2024-3596): every Access response and every
+//! Disconnect-Request carries a Message-Authenticator first, and clients can
+//! be required to send one. The application plugs in as a
+//! [`RequestHandler`], and ends sessions through a [`DisconnectSender`] per
+//! NAS.
 
 pub mod accounting;
 pub mod client;
 pub mod clients;
 pub mod counters;
+pub mod das;
+pub mod disconnect;
 pub mod eap;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -46,6 +53,12 @@ pub use accounting::{AccountingRequest, AccountingStatus};
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
 pub use clients::{ClientState, ClientTable, NasClient};
 pub use counters::{Counters, Skip};
+pub use das::{DasBehaviour, ReceivedDisconnect, SimulatedDas};
+pub use dictionary::SESSION_CONTEXT_NOT_FOUND;
+pub use disconnect::{
+    DisconnectCounters, DisconnectError, DisconnectOutcome, DisconnectProfile, DisconnectSender,
+    DroppedResponse, RetransmitSchedule, SessionIdentification,
+};
 pub use eap::{EapCode, EapMessage, EapPacket};
 pub use handler::{
     AccountingReply, Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute,

@@ -18,9 +18,7 @@ use crate::dictionary::{
 };
 use crate::handler::{Reply, ReplyAttribute};
 use crate::message_authenticator;
-use crate::packet::{
-    overwrite, Authenticator, EncodeError, Packet, PacketWriter, AUTHENTICATOR_OFFSET,
-};
+use crate::packet::{Authenticator, EncodeError, Packet, PacketWriter};
 use crate::response_authenticator;
 
 /// What a response needs from its request, kept while the handler decides.
@@ -100,14 +98,12 @@ impl ResponseContext {
         for proxy_state in &self.proxy_states {
             writer.push(PROXY_STATE, proxy_state)?;
         }
-        let secret = &self.client.secret;
         let mut response = writer.into_bytes();
-        if let Some(offset) = message_authenticator_offset {
-            let signature = message_authenticator::sign(secret, &response);
-            overwrite(&mut response, offset, &signature);
-        }
-        let response_authenticator = response_authenticator::compute(secret, &response);
-        overwrite(&mut response, AUTHENTICATOR_OFFSET, &response_authenticator);
+        response_authenticator::seal(
+            &self.client.secret,
+            &mut response,
+            message_authenticator_offset,
+        );
         Ok(response)
     }
 }

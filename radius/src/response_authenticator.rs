@@ -8,7 +8,8 @@
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
 
-use crate::packet::{Authenticator, Packet};
+use crate::message_authenticator;
+use crate::packet::{overwrite, Authenticator, Packet, AUTHENTICATOR_OFFSET};
 use crate::secret::SharedSecret;
 
 /// `MD5(Code + Identifier + Length + RequestAuth + Attributes + Secret)`
@@ -29,6 +30,24 @@ pub(crate) fn verify(
 ) -> bool {
     let expected = compute(secret, &response.with_authenticator(request_authenticator));
     expected.ct_eq(response.authenticator()).into()
+}
+
+/// Signs a response built by `PacketWriter` with the Request Authenticator
+/// in its header: first the Message-Authenticator at
+/// `message_authenticator_offset`, if there is one (its value still zero),
+/// over the packet with the Request Authenticator in place (RFC 3579 §3.2,
+/// RFC 5176 §3.4); then the Response Authenticator over those final octets.
+pub(crate) fn seal(
+    secret: &SharedSecret,
+    response: &mut [u8],
+    message_authenticator_offset: Option<usize>,
+) {
+    if let Some(offset) = message_authenticator_offset {
+        let signature = message_authenticator::sign(secret, response);
+        overwrite(response, offset, &signature);
+    }
+    let authenticator = compute(secret, response);
+    overwrite(response, AUTHENTICATOR_OFFSET, &authenticator);
 }
 
 #[cfg(test)]

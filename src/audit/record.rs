@@ -55,7 +55,7 @@ impl UserName {
 }
 
 /// The Active Directory object the request was resolved to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AccountRecord {
     pub dn: String,
     pub object_guid: String,
@@ -201,6 +201,11 @@ pub struct Record {
     pub reply: Option<ReplyRecord>,
 }
 
+/// Now, as every record's `time`: UTC, RFC 3339 with milliseconds.
+pub fn timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 impl Record {
     /// A record stamped now with a fresh request id; the caller fills in the rest.
     pub fn new(nas: NasRecord, verdict: Verdict) -> Record {
@@ -210,7 +215,7 @@ impl Record {
                 Verdict::Recorded => "accounting",
                 Verdict::Accept | Verdict::Reject | Verdict::Discard => "decision",
             },
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time: timestamp(),
             request_id: uuid::Uuid::now_v7().to_string(),
             nas,
             radius_identifier: None,

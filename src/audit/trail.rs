@@ -161,6 +161,12 @@ impl AuditTrail {
                 return Ok(());
             }
         }
+        self.append_entry(record).await
+    }
+
+    /// Appends a record of another type than a decision (a disconnect, a session dropped) and
+    /// returns once it is durable. No limiter: these are made by adgate itself, not by traffic.
+    pub async fn append_entry(&self, record: &impl serde::Serialize) -> Result<(), AuditError> {
         let body = serde_json::to_vec(record)
             .map_err(|e| AuditError(format!("cannot serialize record: {e}")))?;
         let (written, done) = oneshot::channel();

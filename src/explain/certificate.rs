@@ -11,16 +11,16 @@ use adgate_certs::{check_client_certificate, identity_of, IdentitySource};
 use anyhow::Context;
 
 use super::utc;
-use crate::config::EapTlsConfig;
+use crate::eap_tls::EapTlsLoginSettings;
 
 /// Prints the certificate, each check and the identity. `Ok(Ok(name))`: the name the login
 /// would look up in AD; `Ok(Err(reason))`: the reason code the login would be refused with
 /// before AD is asked.
 pub(super) fn explain(
-    eap_tls: &EapTlsConfig,
+    eap_tls: &EapTlsLoginSettings,
     file: &Path,
 ) -> anyhow::Result<Result<CertificateName, &'static str>> {
-    let (checks, leaf) = check_client_certificate(&eap_tls.files, file)
+    let (checks, leaf) = check_client_certificate(&eap_tls.tls, file)
         .with_context(|| format!("checking {}", file.display()))?;
     let summary = &checks.summary;
     println!("certificate: {}", file.display());

@@ -220,6 +220,11 @@ impl Adgate {
         self.child.id()
     }
 
+    /// The control socket `adgate sessions` talks to.
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.path().join("control.sock")
+    }
+
     /// The config file adgate was started with (a test may rewrite it, then send `HUP`).
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("adgate.toml")
@@ -398,6 +403,9 @@ timeout_ms = 3000
 [policy]
 telework_group = "{group}"
 
+[sessions]
+control_socket = "{control_socket}"
+
 [audit]
 dir = "{audit_dir}"
 "#,
@@ -410,6 +418,7 @@ dir = "{audit_dir}"
         netbios = lab.value("NETBIOS_DOMAIN"),
         group = lab.value("TELEWORK_GROUP"),
         audit_dir = audit_dir.display(),
+        control_socket = audit_dir.with_file_name("control.sock").display(),
     )
 }
 

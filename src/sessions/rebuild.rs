@@ -1,0 +1,220 @@
+//! The session table at start, rebuilt from the audit trail: the trail is the source of truth,
+//! so there is no second database to keep in step, and a restart forgets no live session.
+//!
+//! Replaying the records in order through the same `SessionTable` methods the live path uses
+//! (accepts, accounting linked exactly as it was live, confirmed cuts, dropped sessions), then
+//! expiring what went stale meanwhile, gives the table the running server would have had.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::table::{
+    AccountingEvent, AccountingUpdate, NasView, PendingAccept, SessionKey, SessionTable, Target,
+};
+use super::TableLimits;
+use crate::audit::{list_segments, AccountRecord};
+
+/// The fields of a trail line the table needs; everything else is ignored.
+#[derive(Deserialize)]
+struct Line {
+    #[serde(rename = "type")]
+    kind: String,
+    time: DateTime<Utc>,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    nas: Option<Nas>,
+    #[serde(default)]
+    user_name: Option<String>,
+    #[serde(default)]
+    user_name_hex: Option<String>,
+    #[serde(default)]
+    calling_station_id: Option<String>,
+    #[serde(default)]
+    verdict: Option<String>,
+    #[serde(default)]
+    account: Option<AccountRecord>,
+    #[serde(default)]
+    accounting: Option<Accounting>,
+    #[serde(default)]
+    session: Option<Session>,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    error_cause: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Nas {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    nas_identifier: Option<String>,
+    #[serde(default)]
+    nas_ip_address: Option<IpAddr>,
+}
+
+#[derive(Deserialize)]
+struct Accounting {
+    status_type: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    framed_ip_address: Option<Ipv4Addr>,
+    #[serde(default)]
+    decision_request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Session {
+    client: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    decision_request_id: Option<String>,
+}
+
+/// Reads every segment of the trail in `dir` and returns the table it implies at `now`.
+/// Lines that are not records this cares about (or not JSON: a torn line) are skipped.
+pub fn rebuild(
+    dir: &Path,
+    limits: TableLimits,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SessionTable> {
+    let mut table = SessionTable::new(limits);
+    let mut replayed = 0usize;
+    for segment in list_segments(dir)? {
+        for line in segment.lines()? {
+            let line = line?;
+            let Ok(line) = serde_json::from_slice::<Line>(&line.bytes) else {
+                continue;
+            };
+            replayed += usize::from(replay(&mut table, line));
+        }
+    }
+    let stale = table.expire(now).len();
+    tracing::info!(
+        records = replayed,
+        sessions = table.session_count(),
+        pending_accepts = table.pending_count(),
+        stale,
+        "live sessions rebuilt from the audit trail"
+    );
+    Ok(table)
+}
+
+/// Applies one record; whether it mattered.
+fn replay(table: &mut SessionTable, line: Line) -> bool {
+    match line.kind.as_str() {
+        "decision" if line.verdict.as_deref() == Some("accept") => {
+            let (Some(request_id), Some(account), Some(client)) =
+                (line.request_id.clone(), line.account.clone(), client(&line))
+            else {
+                return false;
+            };
+            table.accepted(PendingAccept {
+                request_id,
+                client,
+                nas: nas_view(&line, None),
+                account,
+                at: line.time,
+            });
+            true
+        }
+        "accounting" => {
+            let (Some(accounting), Some(client)) = (&line.accounting, client(&line)) else {
+                return false;
+            };
+            let event = match accounting.status_type.as_str() {
+                "start" | "interim_update" => AccountingEvent::Alive,
+                "stop" => AccountingEvent::Stop,
+                "accounting_on" | "accounting_off" => AccountingEvent::NasRestart,
+                _ => return false,
+            };
+            let nas = nas_view(&line, accounting.framed_ip_address);
+            let linked = table.link(
+                &client,
+                accounting.session_id.as_deref(),
+                &nas.user_name,
+                accounting.decision_request_id.as_deref(),
+                line.time,
+            );
+            let (account, decision_request_id) = match (line.account.clone(), linked) {
+                (Some(account), linked) => (Some(account), linked.map(|(_, id)| id)),
+                (None, Some((account, id))) => (Some(account), Some(id)),
+                (None, None) => (None, None),
+            };
+            table.accounting(AccountingUpdate {
+                client,
+                event,
+                session_id: accounting.session_id.clone(),
+                nas,
+                account,
+                decision_request_id,
+                at: line.time,
+            });
+            true
+        }
+        "disconnect" => {
+            let gone = match line.result.as_deref() {
+                Some("ack") => true,
+                Some("nak") => line.error_cause == Some(503),
+                _ => false,
+            };
+            match line.session.as_ref().and_then(target) {
+                Some(target) if gone => {
+                    table.remove(&target);
+                    true
+                }
+                _ => false,
+            }
+        }
+        "session_dropped" => match line.session.as_ref().and_then(target) {
+            Some(target) => {
+                table.remove(&target);
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn client(line: &Line) -> Option<String> {
+    line.nas.as_ref().and_then(|nas| nas.name.clone())
+}
+
+/// The table entry a disconnect or drop record names: a session when the NAS had given it an
+/// id, else the accept it was still waiting on.
+fn target(session: &Session) -> Option<Target> {
+    match (&session.session_id, &session.decision_request_id) {
+        (Some(session_id), _) => Some(Target::Session(SessionKey {
+            client: session.client.clone(),
+            session_id: session_id.clone(),
+        })),
+        (None, Some(request_id)) => Some(Target::Accept {
+            client: session.client.clone(),
+            request_id: request_id.clone(),
+        }),
+        (None, None) => None,
+    }
+}
+
+fn nas_view(line: &Line, framed_ip_address: Option<Ipv4Addr>) -> NasView {
+    let user_name = match (&line.user_name, &line.user_name_hex) {
+        (Some(text), _) => text.as_bytes().to_vec(),
+        (None, Some(hex)) => hex::decode(hex).unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    let nas = line.nas.as_ref();
+    NasView {
+        user_name,
+        nas_ip_address: nas.and_then(|n| n.nas_ip_address),
+        nas_identifier: nas.and_then(|n| n.nas_identifier.clone()),
+        framed_ip_address,
+        calling_station_id: line.calling_station_id.clone(),
+    }
+}

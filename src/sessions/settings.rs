@@ -1,0 +1,60 @@
+//! What `[sessions]` and each client's `[clients.disconnect]` configure: how often live
+//! sessions are re-checked, how the table forgets, where the control socket is, and where and
+//! how a NAS takes Disconnect-Requests (RFC 5176).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adgate_radius::{DisconnectProfile, SharedSecret};
+
+use super::TableLimits;
+
+/// `[sessions]`, with its defaults when the section is absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// Every live session's account is re-checked this often (AD change notifications come on
+    /// top, sooner).
+    pub recheck_interval: Duration,
+    pub limits: TableLimits,
+    /// The Unix socket `adgate sessions` talks to.
+    pub control_socket: PathBuf,
+    /// Besides root and adgate's own user, members of this group may use the control socket.
+    pub control_group: String,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            recheck_interval: Duration::from_secs(5),
+            limits: TableLimits::default(),
+            control_socket: PathBuf::from("/run/adgate/control.sock"),
+            control_group: "adgate".to_owned(),
+        }
+    }
+}
+
+/// Where one NAS takes Disconnect-Requests.
+#[derive(Debug, Clone)]
+pub struct DisconnectTarget {
+    pub address: SocketAddr,
+    /// `[clients.disconnect] secret_file`, else the client's own secret.
+    pub secret: Arc<SharedSecret>,
+    pub profile: DisconnectProfile,
+}
+
+/// Every client's `[clients.disconnect]`, by client name; a client without one is absent.
+#[derive(Debug, Clone, Default)]
+pub struct DisconnectTargets(pub HashMap<String, DisconnectTarget>);
+
+impl DisconnectTargets {
+    pub fn get(&self, client: &str) -> Option<&DisconnectTarget> {
+        self.0.get(client)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
