@@ -7,7 +7,9 @@
 //! the TLS handshake is over, the certificate's identity is checked against the EAP identity
 //! and looked up in AD like a password login (without the bind); an accepted login gets
 //! EAP-Success and the MS-MPPE keys, a refused one EAP-Failure.
-//! Only the final decision is recorded — challenges decide nothing.
+//! Challenges decide nothing and are not recorded. A refusal is recorded once: when it is
+//! decided, which for a handshake refused with a TLS alert is when the alert goes out, not when
+//! the EAP-Failure closes the conversation.
 
 mod conversation;
 mod conversations;
@@ -15,14 +17,17 @@ mod conversations;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adgate_authz::{Authorizer, CertificateName, Decision, ReplyAttributes};
+use adgate_authz::{Authorizer, CertificateName, Decision};
 use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsServerError};
 use adgate_radius::eap::{eap_type, state_attribute};
 use adgate_radius::mppe_keys::mppe_key_attributes;
-use adgate_radius::{AccessRequest, EapCode, EapMessage, EapPacket, Reply, ReplyAttribute};
+use adgate_radius::{
+    AccessRequest, EapCode, EapMessage, EapPacket, InvalidReplyAttribute, ReplyAttribute,
+};
 
-use crate::audit::{AccountRecord, CertificateRecord, Verdict};
-use crate::gatekeeper::Decided;
+use crate::audit::{AccountRecord, CertificateRecord};
+use crate::decision::{Accept, AccessFlow, Decided, Login, Method, Reject};
+use crate::reason::Reason;
 use conversation::{Conversation, StartedTls, Turn};
 pub(crate) use conversations::ConversationCounts;
 use conversations::Conversations;
@@ -34,18 +39,6 @@ const MIN_FRAGMENT_SIZE: usize = 64;
 /// The Identifier of the EAP-Request/Identity answering EAP-Start: the first Request of its
 /// conversation, so any value will do (RFC 3748 §4.1).
 const IDENTITY_REQUEST_IDENTIFIER: u8 = 0;
-
-/// The answer to one EAP Access-Request.
-pub(crate) enum EapAnswer {
-    /// The conversation goes on: an Access-Challenge, not recorded.
-    Challenge(Reply),
-    /// The conversation is decided, to be recorded: it ended, or it is refused and a TLS alert
-    /// goes out first (then the decision carries the Access-Challenge with the alert).
-    Decided(Box<Decided>),
-    /// The peer acknowledged the TLS alert: the Access-Reject with EAP-Failure that ends the
-    /// conversation, whose refusal was recorded when the alert went out.
-    Ended(Reply),
-}
 
 /// `[eap_tls]`: certificate logins.
 #[derive(Debug)]
@@ -119,7 +112,7 @@ impl EapTlsLogins {
         state: Option<&[u8]>,
         framed_mtu: Option<u32>,
         authorizer: &Authorizer,
-    ) -> EapAnswer {
+    ) -> AccessFlow {
         match (message, state) {
             (EapMessage::Start, _) => self.answer_start(request),
             (EapMessage::Packet(packet), None) => self.begin(request, packet, framed_mtu),
@@ -132,13 +125,13 @@ impl EapTlsLogins {
 
     /// EAP-Start (RFC 3579 §2.1): a new conversation that asks for the peer's identity with
     /// EAP-Request/Identity.
-    fn answer_start(&self, request: &AccessRequest) -> EapAnswer {
+    fn answer_start(&self, request: &AccessRequest) -> AccessFlow {
         let conversation =
             Conversation::awaiting_identity(&request.client.name, IDENTITY_REQUEST_IDENTIFIER);
         let eap_request = conversation.request().clone();
         match self.conversations.insert(conversation) {
             Some(token) => challenge(&eap_request, &token),
-            None => failed(IDENTITY_REQUEST_IDENTIFIER, "eap_protocol_error", None),
+            None => failed(IDENTITY_REQUEST_IDENTIFIER, Reason::EapProtocolError, None),
         }
     }
 
@@ -148,9 +141,9 @@ impl EapTlsLogins {
         request: &AccessRequest,
         packet: &EapPacket,
         framed_mtu: Option<u32>,
-    ) -> EapAnswer {
+    ) -> AccessFlow {
         if packet.code != EapCode::Response || packet.eap_type() != Some(eap_type::IDENTITY) {
-            return failed(packet.identifier, "eap_protocol_error", None);
+            return failed(packet.identifier, Reason::EapProtocolError, None);
         }
         let (session, start) = match self.start_tls(framed_mtu) {
             Ok(started) => started,
@@ -166,23 +159,19 @@ impl EapTlsLogins {
         let eap_request = conversation.request().clone();
         match self.conversations.insert(conversation) {
             Some(token) => challenge(&eap_request, &token),
-            None => failed(packet.identifier, "eap_protocol_error", None),
+            None => failed(packet.identifier, Reason::EapProtocolError, None),
         }
     }
 
     /// A TLS session with the current certificates, CA and CRLs, its fragments sized to fit
     /// the link's Framed-MTU (RFC 3579 §2.2).
     fn start_tls(&self, framed_mtu: Option<u32>) -> StartedTls {
-        let config = self
-            .server
-            .config()
-            .map_err(|rejection| rejection.as_str())?;
+        let config = self.server.config().map_err(Reason::from)?;
         let fragment_size = framed_mtu
             .and_then(|mtu| usize::try_from(mtu.saturating_sub(FRAGMENT_OVERHEAD)).ok())
             .map_or(self.fragment_size, |fits| fits.min(self.fragment_size))
             .max(MIN_FRAGMENT_SIZE);
-        EapTlsSession::start(config, fragment_size, self.identity_policy)
-            .map_err(|rejection| rejection.as_str())
+        EapTlsSession::start(config, fragment_size, self.identity_policy).map_err(Reason::from)
     }
 
     /// The next Response of a conversation in progress.
@@ -193,16 +182,16 @@ impl EapTlsLogins {
         state: &[u8],
         framed_mtu: Option<u32>,
         authorizer: &Authorizer,
-    ) -> EapAnswer {
+    ) -> AccessFlow {
         let Some(shared) = self.conversations.get(state) else {
-            return failed(packet.identifier, "eap_conversation_unknown", None);
+            return failed(packet.identifier, Reason::EapConversationUnknown, None);
         };
         let (turn, eap_identity) = match shared.lock() {
             Ok(mut conversation) => (
                 conversation.respond(&request.client.name, packet, || self.start_tls(framed_mtu)),
                 conversation.eap_identity().to_vec(),
             ),
-            Err(_) => (Turn::Failed("eap_protocol_error"), Vec::new()),
+            Err(_) => (Turn::Failed(Reason::EapProtocolError), Vec::new()),
         };
         match turn {
             Turn::Challenge(eap_request) => challenge(&eap_request, state),
@@ -211,23 +200,26 @@ impl EapTlsLogins {
                 failed(packet.identifier, reason, None)
             }
             Turn::Refusing(alert, reason) => {
-                // The conversation stays until the peer acknowledges the alert (or times out).
-                let mut refused = failed_decision(packet.identifier, reason, None);
-                match challenge(&alert, state) {
-                    EapAnswer::Challenge(alert) => refused.alert_challenge = Some(alert),
-                    _ => self.conversations.remove(state),
+                let reject = refusal(packet.identifier, reason, None);
+                match challenge_attributes(&alert, state) {
+                    // The conversation stays until the peer acknowledges the alert (or times
+                    // out).
+                    Ok(challenge) => {
+                        AccessFlow::record(Decided::RejectWithAlert { reject, challenge })
+                    }
+                    Err(_) => {
+                        self.conversations.remove(state);
+                        AccessFlow::record(Decided::Reject(reject))
+                    }
                 }
-                EapAnswer::Decided(Box::new(refused))
             }
             Turn::Ended(reason) => {
                 tracing::debug!(
-                    reason,
+                    reason = reason.as_str(),
                     "the peer answered the TLS alert; EAP-Failure ends it"
                 );
                 self.conversations.remove(state);
-                EapAnswer::Ended(Reply::RejectWith {
-                    attributes: eap_failure(packet.identifier),
-                })
+                AccessFlow::Close(eap_failure(packet.identifier))
             }
             Turn::Established(established) => {
                 self.conversations.remove(state);
@@ -252,7 +244,7 @@ impl EapTlsLogins {
         eap_identity: &[u8],
         established: Established,
         authorizer: &Authorizer,
-    ) -> EapAnswer {
+    ) -> AccessFlow {
         let summary = &established.certificate;
         let mut certificate = CertificateRecord {
             subject: summary.subject.clone(),
@@ -266,13 +258,13 @@ impl EapTlsLogins {
         };
         let claim = match established.identity {
             Ok(claim) => claim,
-            Err(rejection) => return failed(identifier, rejection.as_str(), Some(certificate)),
+            Err(rejection) => return failed(identifier, rejection.into(), Some(certificate)),
         };
         certificate.identity_source = Some(claim.source.as_str());
         certificate.identity = Some(claim.value.clone());
         let anonymous = self.allow_anonymous_identity && is_anonymous(eap_identity);
         if !claim.named_by(eap_identity) && !anonymous {
-            return failed(identifier, "identity_mismatch", Some(certificate));
+            return failed(identifier, Reason::IdentityMismatch, Some(certificate));
         }
         let name = if claim.source.is_upn() {
             CertificateName::Upn(claim.value)
@@ -282,9 +274,9 @@ impl EapTlsLogins {
         let outcome = authorizer.check_certificate_name(&name).await;
         let account = outcome.account.as_ref().map(AccountRecord::from);
         if let Decision::Reject(reason) = outcome.decision {
-            let mut decided = failed_decision(identifier, reason.as_str(), Some(certificate));
-            decided.account = account;
-            return EapAnswer::Decided(Box::new(decided));
+            let mut reject = refusal(identifier, reason.into(), Some(certificate));
+            reject.login.account = account;
+            return AccessFlow::record(Decided::Reject(reject));
         }
         let msk = &established.msk;
         let keys = mppe_key_attributes(
@@ -296,19 +288,18 @@ impl EapTlsLogins {
         let success = EapPacket::outcome(true, identifier).to_attributes();
         let (Ok(keys), Ok(mut accept_attributes)) = (keys, success) else {
             // Without the keys the VPN cannot encrypt: refuse rather than accept half.
-            return failed(identifier, "eap_protocol_error", Some(certificate));
+            return failed(identifier, Reason::EapProtocolError, Some(certificate));
         };
         accept_attributes.extend(keys);
-        EapAnswer::Decided(Box::new(Decided {
-            method: "eap-tls",
-            verdict: Verdict::Accept,
-            reason: None,
-            account,
-            certificate: Some(certificate),
-            accept_attributes,
+        AccessFlow::record(Decided::Accept(Accept {
+            login: Login {
+                method: Method::EapTls,
+                account,
+                certificate: Some(certificate),
+            },
+            attributes: accept_attributes,
             // Should the accept be refused after all (trail unwritable), the peer hears so.
             reject_attributes: eap_failure(identifier),
-            alert_challenge: None,
             reply: outcome.reply,
         }))
     }
@@ -324,41 +315,37 @@ fn is_anonymous(eap_identity: &[u8]) -> bool {
 }
 
 /// An Access-Challenge carrying `eap_request` and the conversation's State.
-fn challenge(eap_request: &EapPacket, state: &[u8]) -> EapAnswer {
-    let attributes = eap_request.to_attributes().and_then(|mut attributes| {
-        attributes.push(state_attribute(state)?);
-        Ok(attributes)
-    });
-    match attributes {
-        Ok(attributes) => EapAnswer::Challenge(Reply::Challenge { attributes }),
-        Err(_) => failed(eap_request.identifier, "eap_protocol_error", None),
+fn challenge(eap_request: &EapPacket, state: &[u8]) -> AccessFlow {
+    match challenge_attributes(eap_request, state) {
+        Ok(attributes) => AccessFlow::Challenge(attributes),
+        Err(_) => failed(eap_request.identifier, Reason::EapProtocolError, None),
     }
 }
 
-fn failed(
-    identifier: u8,
-    reason: &'static str,
-    certificate: Option<CertificateRecord>,
-) -> EapAnswer {
-    EapAnswer::Decided(Box::new(failed_decision(identifier, reason, certificate)))
+/// `eap_request` and the conversation's State, as attributes.
+fn challenge_attributes(
+    eap_request: &EapPacket,
+    state: &[u8],
+) -> Result<Vec<ReplyAttribute>, InvalidReplyAttribute> {
+    let mut attributes = eap_request.to_attributes()?;
+    attributes.push(state_attribute(state)?);
+    Ok(attributes)
+}
+
+fn failed(identifier: u8, reason: Reason, certificate: Option<CertificateRecord>) -> AccessFlow {
+    AccessFlow::record(Decided::Reject(refusal(identifier, reason, certificate)))
 }
 
 /// A refusal carrying EAP-Failure.
-fn failed_decision(
-    identifier: u8,
-    reason: &'static str,
-    certificate: Option<CertificateRecord>,
-) -> Decided {
-    Decided {
-        method: "eap-tls",
-        verdict: Verdict::Reject,
-        reason: Some(reason),
-        account: None,
-        certificate,
-        accept_attributes: Vec::new(),
-        reject_attributes: eap_failure(identifier),
-        alert_challenge: None,
-        reply: ReplyAttributes::default(),
+fn refusal(identifier: u8, reason: Reason, certificate: Option<CertificateRecord>) -> Reject {
+    Reject {
+        login: Login {
+            method: Method::EapTls,
+            account: None,
+            certificate,
+        },
+        reason,
+        attributes: eap_failure(identifier),
     }
 }
 

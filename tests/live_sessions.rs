@@ -8,12 +8,15 @@ mod common;
 mod eap_support;
 mod gateway_support;
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use adgate_certs::test_pki::UserCertificate;
+use adgate_radius::{DasBehaviour, SharedSecret, SimulatedDas};
+use base64::Engine;
 use common::{adgate_command, free_udp_port, restore_or_report, Adgate, Lab};
 use eap_support::TestPki;
 use gateway_support::Gateway;
@@ -182,7 +185,7 @@ fn a_tunnel_ends_within_seconds_when_its_user_leaves_the_telework_group() {
 }
 
 #[test]
-fn a_certificate_tunnel_ends_when_its_user_is_disabled_and_logon_hours_bind_certificates() {
+fn a_certificate_tunnel_ends_when_its_user_is_disabled() {
     let pki = TestPki::new();
     let dae_port = free_udp_port();
     // strongSwan 5.9's EAP-TLS client speaks TLS 1.2 without the extended master secret.
@@ -455,4 +458,158 @@ fn sessions_as_nobody(config: &Path, args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.code().unwrap_or(-1), text)
+}
+
+/// Sets `user`'s logon hours (`logonHours`, 21 octets, one bit per hour of the week) as an
+/// admin would on the Account tab; `None` removes the restriction.
+fn set_logon_hours(user: &str, hours: Option<[u8; 21]>) {
+    let lab = Lab::get();
+    let dn = format!("CN={user},CN=Users,{}", lab.value("BASE_DN"));
+    let change = match hours {
+        Some(hours) => format!(
+            "dn: {dn}\nchangetype: modify\nreplace: logonHours\nlogonHours:: {}\n-\n",
+            base64::engine::general_purpose::STANDARD.encode(hours)
+        ),
+        None => format!("dn: {dn}\nchangetype: modify\nreplace: logonHours\n-\n"),
+    };
+    let admin = format!("CN=Administrator,CN=Users,{}", lab.value("BASE_DN"));
+    let mut child = Command::new("ldapmodify")
+        .args(["-x", "-H", lab.value("LDAP_URL"), "-D", &admin, "-y"])
+        .arg(lab.value("ADMIN_PASSWORD_FILE"))
+        .env("LDAPTLS_CACERT", lab.value("CA_FILE"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ldapmodify");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(change.as_bytes())
+        .expect("write LDIF");
+    let output = child.wait_with_output().expect("ldapmodify");
+    assert!(
+        output.status.success(),
+        "ldapmodify: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Logon hours back to "always" when dropped.
+struct AlwaysAllowed(&'static str);
+
+impl Drop for AlwaysAllowed {
+    fn drop(&mut self) {
+        set_logon_hours(self.0, None);
+    }
+}
+
+#[test]
+fn logon_hours_end_a_certificate_tunnel_and_refuse_the_next_certificate_login() {
+    let pki = TestPki::new();
+    let dae_port = free_udp_port();
+    let adgate = adgate_with_dae(
+        dae_port,
+        &pki.eap_tls_section("tls12_require_extended_master_secret = false"),
+    );
+    let gateway = Gateway::up_with_dae(&adgate, dae_port);
+    let identity = "thours@corp.example.test";
+    let certificate = pki.issue(
+        &pki.ca,
+        "thours",
+        &UserCertificate::named("thours").upn(identity),
+    );
+    let (code, said) = gateway.connect_with_certificate(&pki, &certificate);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(0), "thours@corp.example.test: tunnel up (kept)"),
+        "{}",
+        adgate.log()
+    );
+    wait_for_session(&adgate, identity);
+
+    // The admin allows no hour of the week any more.
+    let _always = AlwaysAllowed("thours");
+    set_logon_hours("thours", Some([0; 21]));
+    assert_cut_within(&gateway, &adgate, identity, "logon hours exclude now");
+    assert_eq!(
+        disconnect_record(&adgate, identity)["reason"],
+        "logon_restricted"
+    );
+
+    // A certificate login never binds, so AD itself would not refuse it: adgate does.
+    let (code, said) = gateway.login_with_certificate(&pki, &certificate);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(1), "thours@corp.example.test: refused")
+    );
+    let refusal = adgate
+        .records()
+        .into_iter()
+        .rev()
+        .find(|r| r["type"] == "decision" && r["user_name"] == identity)
+        .expect("a decision record");
+    assert_eq!(refusal["reason"], "logon_restricted", "{refusal}");
+    assert_trail_verifies(&adgate);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nas_that_never_answers_gets_bounded_retries_and_a_forged_ack_is_ignored() {
+    let lab = Lab::get();
+    let das = SimulatedDas::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        SharedSecret::new(lab.radius_secret()),
+        DasBehaviour::Silent,
+    )
+    .expect("bind the simulated NAS");
+    let adgate = adgate_with_dae(das.local_addr().port(), "");
+    let (accept, _) = adgate.pap("alice", &lab.fixture_password()).await;
+    assert_eq!(accept.code, adgate_radius::ResponseCode::Accept);
+    let start: [(u8, &[u8]); 3] = [
+        (40, &1u32.to_be_bytes()), // Acct-Status-Type Start
+        (44, b"sim-session-1"),    // Acct-Session-Id
+        (1, b"alice"),             // User-Name
+    ];
+    adgate.accounting_nas().accounting(&start).await.unwrap();
+    let config = adgate.config_path();
+    let cut = |config: PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            sessions(&config, &["disconnect", "--session", "sim-session-1"])
+        })
+    };
+
+    // Silence: three transmissions of the same bytes from one port (at 0, 1 and 3 s), then
+    // given up and recorded.
+    let (code, output) = cut(config.clone()).await.unwrap();
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("result=no_answer"), "{output}");
+    let sent = das.received();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent
+        .iter()
+        .all(|d| d.datagram == sent[0].datagram && d.source == sent[0].source));
+    let record = disconnect_record(&adgate, "alice");
+    assert_eq!(record["result"], "no_answer", "{record}");
+    assert_eq!(record["attempts"], 3, "{record}");
+    assert!(
+        record["detection_to_result_ms"].as_u64().unwrap() >= 7000,
+        "{record}"
+    );
+
+    // A forged Disconnect-ACK (signed with another secret) is not believed.
+    das.set_behaviour(DasBehaviour::ForgedAck);
+    let (code, output) = cut(config.clone()).await.unwrap();
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("result=no_answer"), "{output}");
+
+    // The real answer ends it, and the session is gone from the table.
+    das.set_behaviour(DasBehaviour::Ack);
+    let (code, output) = cut(config.clone()).await.unwrap();
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("result=ack"), "{output}");
+    let (_, listed) = sessions(&config, &["list"]);
+    assert!(listed.contains("0 live session(s)"), "{listed}");
+    assert_eq!(disconnects(&adgate).len(), 3);
+    assert_trail_verifies(&adgate);
 }

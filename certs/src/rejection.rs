@@ -35,6 +35,21 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every rejection, in declaration order.
+    pub const ALL: &'static [Rejection] = &[
+        Self::NoCertificateIdentity,
+        Self::AmbiguousCertificateIdentity,
+        Self::IdentityMismatch,
+        Self::NoClientCertificate,
+        Self::CertificateUntrusted,
+        Self::CertificateExpired,
+        Self::CertificateRevoked,
+        Self::RevocationUnknown,
+        Self::CertificateWrongPurpose,
+        Self::TlsHandshakeFailed,
+        Self::EapTlsMalformed,
+    ];
+
     /// The stable snake_case code.
     pub fn as_str(self) -> &'static str {
         match self {

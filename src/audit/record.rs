@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Serialize;
 
+use crate::reason::Reason;
+
 /// Version of the record schema written in every record's `schema` field.
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -182,9 +184,9 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
     pub verdict: Verdict,
-    /// Reason code (README, "Reason codes"); absent on accept.
+    /// Reason code (docs/reasons.md); absent on accept.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<AccountRecord>,
     /// Whether the request carried a valid Message-Authenticator.
@@ -250,7 +252,7 @@ mod tests {
     fn a_record_is_one_json_object_with_the_documented_fields() {
         let mut record = Record::new(nas(), Verdict::Reject);
         record.user_name = Some(UserName::from_bytes(b"alice"));
-        record.reason = Some("telework_off");
+        record.reason = Some(Reason::TeleworkOff);
         let json: serde_json::Value = serde_json::to_value(&record).unwrap();
         assert_eq!(json["schema"], 2);
         assert_eq!(json["type"], "decision");

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use super::record::{timestamp, AccountRecord, UserName, SCHEMA_VERSION};
+use crate::reason::Reason;
 
 /// Who asked for a cut by hand (`adgate sessions disconnect`), from the control channel's peer
 /// credentials.
@@ -49,8 +50,8 @@ pub struct DisconnectRecord {
     pub session: SessionOnNas,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<AccountRecord>,
-    /// Why: a login reason code that ends live sessions, or `admin_request`.
-    pub reason: &'static str,
+    /// Why: a login reason code that ends live sessions, `account_deleted` or `admin_request`.
+    pub reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<Requester>,
     /// Where the Disconnect-Request went (`[clients.disconnect] address`).
@@ -70,7 +71,7 @@ pub struct DisconnectRecord {
 }
 
 impl DisconnectRecord {
-    pub fn new(session: SessionOnNas, reason: &'static str, result: &'static str) -> Self {
+    pub fn new(session: SessionOnNas, reason: Reason, result: &'static str) -> Self {
         DisconnectRecord {
             schema: SCHEMA_VERSION,
             kind: "disconnect",
@@ -132,7 +133,7 @@ mod tests {
                 user_name: UserName::from_bytes(b"alice"),
                 decision_request_id: None,
             },
-            "admin_request",
+            Reason::AdminRequest,
             "ack",
         );
         record.requested_by = Some(Requester {
@@ -148,6 +149,7 @@ mod tests {
         assert_eq!(json["session"]["session_id"], "1700000000-7");
         assert_eq!(json["requested_by"]["user"], "root");
         assert_eq!(json["result"], "ack");
+        assert_eq!(json["reason"], "admin_request");
         assert!(json.get("secret").is_none());
     }
 }

@@ -3,6 +3,7 @@
 
 use super::trail::AuditWriter;
 use super::{AuditTrail, NasRecord, Record, TrailSettings, Verdict};
+use crate::reason::Reason;
 
 /// A record from NAS `vpn1` at 192.0.2.1 with RADIUS Identifier `n` (a discard is `malformed`).
 pub fn record(verdict: Verdict, n: u8) -> Record {
@@ -14,7 +15,7 @@ pub fn record(verdict: Verdict, n: u8) -> Record {
     };
     let mut record = Record::new(nas, verdict);
     record.radius_identifier = Some(n);
-    record.reason = (verdict == Verdict::Discard).then_some("malformed");
+    record.reason = (verdict == Verdict::Discard).then_some(Reason::Malformed);
     record
 }
 

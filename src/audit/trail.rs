@@ -14,6 +14,7 @@ use super::recovery;
 use super::retention::Retention;
 use super::writer::{Command, PendingLine, Writer};
 use super::{Record, Verdict};
+use crate::reason::Reason;
 
 /// Lines that may wait for the writer before `append` itself waits (back-pressure).
 const QUEUE_DEPTH: usize = 4096;
@@ -156,7 +157,10 @@ impl AuditTrail {
                 .discards
                 .lock()
                 .map_err(|_| AuditError("discard limiter poisoned".into()))?
-                .admit(record.nas.address.ip(), record.reason.unwrap_or("-"));
+                .admit(
+                    record.nas.address.ip(),
+                    record.reason.map_or("-", Reason::as_str),
+                );
             if !admitted {
                 return Ok(());
             }

@@ -26,6 +26,7 @@ use super::recovery::{Recovered, TornLine};
 use super::retention;
 use super::segment;
 use super::trail::{AuditError, TrailSettings};
+use crate::reason::Reason;
 
 /// Lines written under one fdatasync at most.
 const MAX_BATCH: usize = 1024;
@@ -150,7 +151,7 @@ impl Writer {
         match &result {
             Ok(()) => self.records_since_checkpoint += count,
             Err(error) => {
-                tracing::error!(reason = "audit_unavailable", %error, "audit records not written");
+                tracing::error!(reason = Reason::AuditUnavailable.as_str(), %error, "audit records not written");
             }
         }
         for waiter in waiters {
@@ -171,7 +172,7 @@ impl Writer {
             };
             let bodies: Result<Vec<_>, _> = summaries.iter().map(to_json).collect();
             if let Err(error) = bodies.and_then(|bodies| self.write(bodies)) {
-                tracing::error!(reason = "audit_unavailable", %error, "discard summary not written");
+                tracing::error!(reason = Reason::AuditUnavailable.as_str(), %error, "discard summary not written");
             }
         }
         let checkpoint_due = self.records_since_checkpoint > 0
@@ -180,7 +181,7 @@ impl Writer {
                 || self.last_checkpoint.elapsed() >= self.settings.checkpoint_every);
         if checkpoint_due {
             if let Err(error) = self.checkpoint() {
-                tracing::error!(reason = "audit_unavailable", %error, "checkpoint not written");
+                tracing::error!(reason = Reason::AuditUnavailable.as_str(), %error, "checkpoint not written");
             }
         }
     }

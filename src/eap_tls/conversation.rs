@@ -11,6 +11,8 @@ use adgate_certs::{EapTlsSession, Established, Step};
 use adgate_radius::eap::eap_type;
 use adgate_radius::{EapCode, EapPacket};
 
+use crate::reason::Reason;
+
 /// What to answer a peer's Response with.
 pub(crate) enum Turn {
     /// The next EAP-Request, in an Access-Challenge.
@@ -18,18 +20,18 @@ pub(crate) enum Turn {
     /// The handshake is over: now decide on the certificate.
     Established(Box<Established>),
     /// The conversation failed for this reason code.
-    Failed(&'static str),
+    Failed(Reason),
     /// The handshake failed for this reason code, and this EAP-Request carries the TLS alert
     /// that tells the peer why (RFC 5216 §2.1.3). The refusal is final now, so it is decided
     /// and recorded now: a peer that never acknowledges the alert leaves a record all the same.
-    Refusing(EapPacket, &'static str),
+    Refusing(EapPacket, Reason),
     /// The peer answered the alert: the conversation ends with EAP-Failure for this reason,
     /// already recorded with the alert.
-    Ended(&'static str),
+    Ended(Reason),
 }
 
 /// A new TLS session and the Type-Data of its EAP-TLS Start, or the reason code it cannot be had.
-pub(crate) type StartedTls = Result<(EapTlsSession, Vec<u8>), &'static str>;
+pub(crate) type StartedTls = Result<(EapTlsSession, Vec<u8>), Reason>;
 
 /// Where the conversation stands.
 enum Phase {
@@ -108,7 +110,7 @@ impl Conversation {
         start_tls: impl FnOnce() -> StartedTls,
     ) -> Turn {
         if client != self.client || response.code != EapCode::Response {
-            return Turn::Failed("eap_protocol_error");
+            return Turn::Failed(Reason::EapProtocolError);
         }
         if Some(response.identifier) == self.previous_identifier {
             return Turn::Challenge(self.request.clone());
@@ -117,11 +119,11 @@ impl Conversation {
         // (RFC 5216 §2.1.3 expects an empty EAP-TLS Response; a Nak must not change the reason).
         if let Phase::Tls { session, .. } = &self.phase {
             if let Some(rejection) = session.refusal() {
-                return Turn::Ended(rejection.as_str());
+                return Turn::Ended(rejection.into());
             }
         }
         if response.identifier != self.request.identifier {
-            return Turn::Failed("eap_protocol_error");
+            return Turn::Failed(Reason::EapProtocolError);
         }
         match (&mut self.phase, response.eap_type()) {
             (Phase::AwaitingIdentity, Some(eap_type::IDENTITY)) => match start_tls() {
@@ -140,16 +142,16 @@ impl Conversation {
                         let refusal = session.refusal();
                         let request = self.next_request(&type_data);
                         match refusal {
-                            Some(rejection) => Turn::Refusing(request, rejection.as_str()),
+                            Some(rejection) => Turn::Refusing(request, rejection.into()),
                             None => Turn::Challenge(request),
                         }
                     }
                     Step::Established(established) => Turn::Established(established),
-                    Step::Failed(rejection) => Turn::Failed(rejection.as_str()),
+                    Step::Failed(rejection) => Turn::Failed(rejection.into()),
                 }
             }
-            (Phase::Tls { .. }, Some(eap_type::NAK)) => Turn::Failed("eap_method_refused"),
-            _ => Turn::Failed("eap_protocol_error"),
+            (Phase::Tls { .. }, Some(eap_type::NAK)) => Turn::Failed(Reason::EapMethodRefused),
+            _ => Turn::Failed(Reason::EapProtocolError),
         }
     }
 
@@ -191,7 +193,7 @@ mod tests {
         assert_eq!(conversation.request().eap_type(), Some(eap_type::IDENTITY));
         let start_tls = || {
             EapTlsSession::start(server.config().unwrap(), 1000, IdentityPolicy::default())
-                .map_err(|rejection| rejection.as_str())
+                .map_err(Reason::from)
         };
         let Turn::Challenge(start) = conversation.respond("vpn1", &identity(7), start_tls) else {
             panic!("no EAP-TLS Start");
@@ -221,7 +223,7 @@ mod tests {
         // A TLS record of content type 0: rustls refuses it with a decode_error alert.
         let garbage = EapPacket::new(EapCode::Response, 1, eap_type::TLS, &[0, 0, 0]);
         let never = || -> StartedTls { unreachable!("TLS started") };
-        let Turn::Refusing(alert, "tls_handshake_failed") =
+        let Turn::Refusing(alert, Reason::TlsHandshakeFailed) =
             conversation.respond("vpn1", &garbage, never)
         else {
             panic!("no alert");
@@ -231,7 +233,7 @@ mod tests {
         let nak = EapPacket::new(EapCode::Response, alert.identifier, eap_type::NAK, &[26]);
         assert!(matches!(
             conversation.respond("vpn1", &nak, never),
-            Turn::Ended("tls_handshake_failed")
+            Turn::Ended(Reason::TlsHandshakeFailed)
         ));
     }
 
@@ -250,7 +252,7 @@ mod tests {
             assert!(
                 matches!(
                     conversation.respond(client, &response, never),
-                    Turn::Failed("eap_protocol_error")
+                    Turn::Failed(Reason::EapProtocolError)
                 ),
                 "{client} {response:?}"
             );

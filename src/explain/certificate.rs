@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use super::utc;
 use crate::eap_tls::EapTlsLoginSettings;
+use crate::reason::Reason;
 
 /// Prints the certificate, each check and the identity. `Ok(Ok(name))`: the name the login
 /// would look up in AD; `Ok(Err(reason))`: the reason code the login would be refused with
@@ -19,7 +20,7 @@ use crate::eap_tls::EapTlsLoginSettings;
 pub(super) fn explain(
     eap_tls: &EapTlsLoginSettings,
     file: &Path,
-) -> anyhow::Result<Result<CertificateName, &'static str>> {
+) -> anyhow::Result<Result<CertificateName, Reason>> {
     let (checks, leaf) = check_client_certificate(&eap_tls.tls, file)
         .with_context(|| format!("checking {}", file.display()))?;
     let summary = &checks.summary;
@@ -54,19 +55,20 @@ pub(super) fn explain(
         Err(reason) => println!("identity:  none -> {reason}"),
     }
     if let Err(reason) = checks.verified {
-        return Ok(Err(reason.as_str()));
+        return Ok(Err(reason.into()));
     }
     let claim = match identity {
         Ok(claim) => claim,
-        Err(reason) => return Ok(Err(reason.as_str())),
+        Err(reason) => return Ok(Err(reason.into())),
     };
     let anonymous = match eap_tls.allow_anonymous_identity {
         true => " or an anonymous one",
         false => "",
     };
     println!(
-        "EAP identity: the client must send {}{anonymous} (else identity_mismatch)",
-        claim.value
+        "EAP identity: the client must send {}{anonymous} (else {})",
+        claim.value,
+        Reason::IdentityMismatch
     );
     Ok(Ok(if claim.source.is_upn() {
         CertificateName::Upn(claim.value)

@@ -9,17 +9,36 @@
 use adgate_authz::ReplyAttributes;
 use adgate_radius::{InvalidReplyAttribute, Reply, ReplyAttribute};
 
+use crate::decision::Decided;
+use crate::reason::Reason;
+
 /// What adgate's Class attributes start with; the decision's `request_id` follows.
 const CLASS_PREFIX: &str = "adgate:";
 
 /// Separates the `request_id` from a group's suffix in the Class.
 const SUFFIX_SEPARATOR: char = ':';
 
+/// Adds the per-group attributes to an accept. One that cannot be encoded turns the accept
+/// into a reject: the user never gets in without the filter or limit meant for them.
+pub(crate) fn with_group_attributes(decided: Decided) -> Decided {
+    let Decided::Accept(mut accept) = decided else {
+        return decided;
+    };
+    match group_attributes(&accept.reply) {
+        Ok(attributes) => {
+            accept.attributes.extend(attributes);
+            Decided::Accept(accept)
+        }
+        Err(error) => {
+            tracing::error!(%error, reply = ?accept.reply, "reply attributes cannot be encoded");
+            Decided::Reject(accept.refused(Reason::ReplyUnencodable))
+        }
+    }
+}
+
 /// The per-group attributes, encoded. Only accepts carry them: Session-Timeout in an
 /// Access-Challenge would mean something else (the EAP retransmission timer, RFC 3579 §2.6.1).
-pub(crate) fn group_attributes(
-    reply: &ReplyAttributes,
-) -> Result<Vec<ReplyAttribute>, InvalidReplyAttribute> {
+fn group_attributes(reply: &ReplyAttributes) -> Result<Vec<ReplyAttribute>, InvalidReplyAttribute> {
     let mut attributes = Vec::new();
     if let Some(filter_id) = &reply.filter_id {
         attributes.push(ReplyAttribute::filter_id(filter_id)?);
@@ -63,6 +82,7 @@ pub(crate) fn decision_named(class: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::{Accept, Login, Method};
 
     fn class_of(reply: &Reply) -> &[u8] {
         let Reply::Accept { attributes } = reply else {
@@ -115,5 +135,36 @@ mod tests {
         assert!(group_attributes(&ReplyAttributes::default())
             .unwrap()
             .is_empty());
+    }
+
+    fn pap_accept(reply: ReplyAttributes) -> Decided {
+        Decided::Accept(Accept {
+            login: Login::by(Method::Pap),
+            attributes: Vec::new(),
+            reject_attributes: Vec::new(),
+            reply,
+        })
+    }
+
+    #[test]
+    fn an_accept_whose_group_attributes_cannot_be_encoded_is_refused() {
+        let too_long = ReplyAttributes {
+            filter_id: Some("f".repeat(254)),
+            ..ReplyAttributes::default()
+        };
+        let decided = with_group_attributes(pap_accept(too_long));
+        assert_eq!(decided.reason(), Some(Reason::ReplyUnencodable));
+        assert!(
+            decided.reply_attributes().is_none(),
+            "a reject lists no reply"
+        );
+        let fitting = ReplyAttributes {
+            filter_id: Some("vpn-engineering".into()),
+            ..ReplyAttributes::default()
+        };
+        let Decided::Accept(accept) = with_group_attributes(pap_accept(fitting)) else {
+            panic!("refused");
+        };
+        assert_eq!(accept.attributes.len(), 1);
     }
 }

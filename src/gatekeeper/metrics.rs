@@ -1,5 +1,6 @@
-//! What the gatekeeper counts and times for Prometheus, and whether it is ready to decide
-//! logins. Defined here, beside the code it measures; `metrics` only assembles the families.
+//! What the gatekeeper counts and times for Prometheus, defined here beside the code it
+//! measures; `metrics` only assembles the families. Also whether the last audit record could be
+//! written, which readiness reports.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -10,9 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use super::Gatekeeper;
-use crate::audit::{AuditError, Record};
-use crate::metrics::Readiness;
+use crate::reason::Reason;
 
 /// One request's bounded description: the client's configured name, never its address.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -105,7 +104,8 @@ impl GatekeeperMetrics {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    pub(crate) fn count_reject(&self, reason: &'static str) {
+    pub(crate) fn count_reject(&self, reason: Reason) {
+        let reason = reason.as_str();
         self.rejects.get_or_create(&ReasonLabels { reason }).inc();
     }
 
@@ -113,43 +113,19 @@ impl GatekeeperMetrics {
         self.directory_duration
             .observe(started.elapsed().as_secs_f64());
     }
-}
 
-impl Gatekeeper {
-    /// Appends `record` to the trail, timing the write and noting whether it succeeded.
-    pub(super) async fn append(&self, record: &Record) -> Result<(), AuditError> {
-        let started = Instant::now();
-        let result = self.trail.append(record).await;
-        let metrics = &self.metrics;
-        metrics
-            .audit_write_duration
+    /// An audit record's write, begun at `started`, is over: `written` says whether it worked.
+    pub(crate) fn time_audit_write(&self, started: Instant, written: bool) {
+        self.audit_write_duration
             .observe(started.elapsed().as_secs_f64());
-        metrics
-            .audit_writable
-            .store(result.is_ok(), Ordering::Relaxed);
-        if result.is_err() {
-            metrics.audit_write_failures.inc();
+        self.audit_writable.store(written, Ordering::Relaxed);
+        if !written {
+            self.audit_write_failures.inc();
         }
-        result
     }
-}
 
-/// Ready when a domain controller accepts a connection (a TCP connect, no bind: cheap enough for
-/// every probe) and the last audit record could be written (a trail that cannot be written
-/// rejects every login).
-impl Readiness for Gatekeeper {
-    async fn check(&self) -> Result<String, String> {
-        let dc = self.authorizer.first_reachable_dc().await;
-        let audit_writable = self.metrics.audit_writable.load(Ordering::Relaxed);
-        match (dc, audit_writable) {
-            (Some(dc), true) => Ok(format!(
-                "domain controller {dc} reachable, audit trail writable"
-            )),
-            (None, true) => Err("no domain controller reachable".into()),
-            (Some(_), false) => Err("the last audit record could not be written".into()),
-            (None, false) => Err(
-                "no domain controller reachable; the last audit record could not be written".into(),
-            ),
-        }
+    /// Whether the last audit record could be written (true before the first).
+    pub(crate) fn audit_writable(&self) -> bool {
+        self.audit_writable.load(Ordering::Relaxed)
     }
 }

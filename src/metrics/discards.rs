@@ -10,6 +10,8 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::MetricType;
 
+use crate::reason::Reason;
+
 /// The discard counters of every listening socket.
 #[derive(Debug)]
 pub struct DiscardCounts {
@@ -34,20 +36,17 @@ impl Collector for DiscardCounts {
             None,
             MetricType::Counter,
         )?;
-        let skips = [
-            ("overloaded", Skip::Overloaded),
-            ("duplicate_in_progress", Skip::DuplicateInProgress),
-        ];
+        let skips = [Skip::Overloaded, Skip::DuplicateInProgress];
         let reasons = DiscardReason::ALL
             .iter()
-            .map(|&reason| (reason.as_str(), self.sum(|c| c.discarded(reason))))
+            .map(|&reason| (Reason::from(reason), self.sum(|c| c.discarded(reason))))
             .chain(
                 skips
                     .iter()
-                    .map(|&(name, skip)| (name, self.sum(|c| c.skipped(skip)))),
+                    .map(|&skip| (Reason::from(skip), self.sum(|c| c.skipped(skip)))),
             );
         for (reason, count) in reasons {
-            let labels = [("reason", reason)];
+            let labels = [("reason", reason.as_str())];
             ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
         }
         Ok(())

@@ -9,6 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::reason::Reason;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DisconnectLabels {
     reason: &'static str,
@@ -92,9 +94,12 @@ impl SessionMetrics {
         gauge("pending_accept").set(i64::try_from(pending_accepts).unwrap_or(i64::MAX));
     }
 
-    pub fn count_disconnect(&self, reason: &'static str, result: &'static str, seconds: f64) {
+    pub fn count_disconnect(&self, reason: Reason, result: &'static str, seconds: f64) {
         self.disconnects
-            .get_or_create(&DisconnectLabels { reason, result })
+            .get_or_create(&DisconnectLabels {
+                reason: reason.as_str(),
+                result,
+            })
             .inc();
         self.disconnect_duration.observe(seconds);
     }

@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use adgate_authz::{Reason, Recheck};
+use adgate_authz::Recheck;
 use adgate_radius::{
     DisconnectOutcome, DisconnectSender, RetransmitSchedule, SessionIdentification, SharedSecret,
 };
@@ -34,10 +34,8 @@ use super::{Cuttable, DisconnectTargets, LiveSessions, Target};
 use crate::audit::{DisconnectRecord, Requester, SessionOnNas, UserName};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::Gatekeeper;
+use crate::reason::Reason;
 use crate::swappable::Swappable;
-
-/// Reason code of a cut an admin asked for (`adgate sessions disconnect`).
-pub const ADMIN_REQUEST: &str = "admin_request";
 
 /// Re-checks running at once, so 50 users do not become 50 simultaneous searches.
 const CONCURRENT_RECHECKS: usize = 8;
@@ -181,8 +179,8 @@ impl Revoker {
         self.sessions.metrics().count_recheck(answer.is_ok());
         let reason = match answer {
             Ok(Recheck::Allowed) => None,
-            Ok(Recheck::Revoked(reason)) => Some(reason.as_str()),
-            Ok(Recheck::Deleted) => Some(Reason::AccountDeleted.as_str()),
+            Ok(Recheck::Revoked(reason)) => Some(Reason::from(reason)),
+            Ok(Recheck::Deleted) => Some(Reason::AccountDeleted),
             Err(error) => {
                 if self
                     .directory_answering
@@ -229,7 +227,7 @@ impl Revoker {
             let requester = requester.clone();
             cuts.spawn(async move {
                 revoker
-                    .cut(cuttable, ADMIN_REQUEST, Some(requester), detected)
+                    .cut(cuttable, Reason::AdminRequest, Some(requester), detected)
                     .await
             });
         }
@@ -246,7 +244,7 @@ impl Revoker {
     async fn cut(
         self: Arc<Self>,
         cuttable: Cuttable,
-        reason: &'static str,
+        reason: Reason,
         requester: Option<Requester>,
         detected: Instant,
     ) -> Option<CutReport> {
@@ -281,7 +279,7 @@ impl Revoker {
                 tracing::warn!(
                     client = cuttable.target.client(),
                     user = %String::from_utf8_lossy(&cuttable.nas.user_name),
-                    reason,
+                    reason = reason.as_str(),
                     "live session must end but its client has no [clients.disconnect]"
                 );
                 None
@@ -346,7 +344,7 @@ impl Revoker {
             session_id = cuttable.target.session_id().unwrap_or("-"),
             user = %user,
             dn = cuttable.account.as_ref().map_or("-", |a| a.dn.as_str()),
-            reason,
+            reason = reason.as_str(),
             result = record.result,
             error_cause = record.error_cause.map_or_else(|| "-".to_owned(), |c| c.to_string()),
             elapsed_ms = record.detection_to_result_ms,
