@@ -221,7 +221,8 @@ mod tests {
             config.throttle,
             ThrottleSettings {
                 max_failures: 5,
-                window: Duration::from_secs(1800)
+                window: Duration::from_secs(1800),
+                familiar_for: Duration::from_secs(30 * 86_400),
             }
         );
     }
@@ -237,7 +238,7 @@ mod tests {
             .replace(
                 "address = \"127.0.0.0/8\"",
                 "address = \"127.0.0.0/8\"\nlimit_proxy_state = false\nmax_in_flight = 8",
-            ) + "\n[throttle]\nmax_failures = 3\nwindow_s = 60\n"
+            ) + "\n[throttle]\nmax_failures = 3\nwindow_s = 60\nfamiliar_days = 0\n"
         });
         let config = Config::load(&path).unwrap();
         assert_eq!(config.acct_listen, ["127.0.0.1:1813".parse().unwrap()]);
@@ -245,6 +246,12 @@ mod tests {
         assert_eq!(config.clients[0].max_in_flight, 8);
         assert_eq!(config.throttle.max_failures, 3);
         assert_eq!(config.throttle.window, Duration::from_secs(60));
+        assert_eq!(config.throttle.familiar_for, Duration::ZERO);
+        let error = load_error(|t| t + "\n[throttle]\nfamiliar_days = 366\n");
+        assert!(
+            error.contains("`throttle.familiar_days` must be between 0 and 365"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -346,6 +346,7 @@ fn refusal(identifier: u8, reason: Reason, certificate: Option<CertificateRecord
         },
         reason,
         attributes: eap_failure(identifier),
+        throttled_by: None,
     }
 }
 

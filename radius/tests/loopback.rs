@@ -29,6 +29,7 @@ const SLOW_HANDLER: Duration = Duration::from_millis(600);
 struct Seen {
     user_name: Option<Vec<u8>>,
     nas_identifier: Option<String>,
+    calling_station_id: Option<String>,
     message_authenticator: bool,
 }
 
@@ -47,6 +48,7 @@ impl RequestHandler for TestHandler {
         let _ = self.seen.send(Seen {
             user_name: request.user_name,
             nas_identifier: request.nas_identifier,
+            calling_station_id: request.calling_station_id,
             message_authenticator: request.message_authenticator,
         });
         if accepted {
@@ -236,6 +238,22 @@ async fn accepts_the_right_password_with_message_authenticator_first() {
     assert_eq!(seen.user_name.as_deref(), Some(&b"alice"[..]));
     assert_eq!(seen.nas_identifier.as_deref(), Some("vpn-1"));
     assert!(seen.message_authenticator);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn the_simulated_nas_says_where_the_user_connects_from() {
+    let mut harness = Harness::standard().await;
+    let nas = harness.client(quick(true));
+    let response = nas.pap_from("203.0.113.9[4500]", b"alice", b"right").await;
+    assert_eq!(response.unwrap().code, ResponseCode::Accept);
+    let seen = harness.seen.recv().await.unwrap();
+    assert_eq!(
+        seen.calling_station_id.as_deref(),
+        Some("203.0.113.9[4500]")
+    );
+    nas.pap(b"alice", b"right").await.unwrap();
+    assert_eq!(harness.seen.recv().await.unwrap().calling_station_id, None);
     harness.stop().await;
 }
 

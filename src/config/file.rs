@@ -200,6 +200,8 @@ pub(super) struct ThrottleSection {
     pub(super) max_failures: Spanned<u32>,
     #[serde(default = "default_window_s")]
     pub(super) window_s: Spanned<u64>,
+    #[serde(default = "default_familiar_days")]
+    pub(super) familiar_days: Spanned<u32>,
 }
 
 impl Default for ThrottleSection {
@@ -207,6 +209,7 @@ impl Default for ThrottleSection {
         ThrottleSection {
             max_failures: default_max_failures(),
             window_s: default_window_s(),
+            familiar_days: default_familiar_days(),
         }
     }
 }
@@ -249,6 +252,10 @@ fn default_max_failures() -> Spanned<u32> {
 /// AD's default lockout observation window is 30 minutes.
 fn default_window_s() -> Spanned<u64> {
     Spanned::new(0..0, 1800)
+}
+/// A month: a user who works from home at least monthly keeps home familiar.
+fn default_familiar_days() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
 }
 fn default_fragment_size() -> Spanned<usize> {
     Spanned::new(0..0, 1024)

@@ -355,6 +355,28 @@ impl Adgate {
             .unwrap_or_else(|| panic!("no audit record for {user:?}"));
         (response, record)
     }
+
+    /// Sends a PAP login from the station `calling_station_id` and returns the answer with the
+    /// record it produced.
+    pub async fn pap_from(
+        &self,
+        calling_station_id: &str,
+        user: &str,
+        password: &[u8],
+    ) -> (Response, Value) {
+        let response = self
+            .nas()
+            .pap_from(calling_station_id, user.as_bytes(), password)
+            .await
+            .unwrap_or_else(|e| panic!("login of {user:?} got no valid answer: {e}"));
+        let record = self
+            .records()
+            .into_iter()
+            .rev()
+            .find(|r| r["user_name"] == user && r["calling_station_id"] == calling_station_id)
+            .unwrap_or_else(|| panic!("no audit record for {user:?} from {calling_station_id}"));
+        (response, record)
+    }
 }
 
 /// Starts `adgate serve` with the config in `dir`, logging to `dir/adgate.log` (truncated).
