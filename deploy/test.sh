@@ -10,6 +10,7 @@ deploy/lab.sh up
 cargo build --workspace --all-targets --locked
 source_env() { sed -n "s/^$1=//p" "${ADGATE_LAB_DIR:-/var/lib/adgate-lab}/lab.env"; }
 netns=$(source_env NETNS)
-# --include-ignored: the authz crate's lab tests are #[ignore] so that `cargo test` without a
-# lab stays green for unit work; here the lab is up, so they run too.
+# --include-ignored: the tests that need the lab AD (tests/*.rs, authz/tests/lab.rs) are
+# #[ignore] so that `cargo test` without a lab stays green and runs every other test; here the
+# lab is up, so they run too.
 exec ip netns exec "$netns" cargo test --workspace --locked --offline --no-fail-fast -- --include-ignored "$@"

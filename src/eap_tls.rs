@@ -44,7 +44,7 @@ const IDENTITY_REQUEST_IDENTIFIER: u8 = 0;
 #[derive(Debug)]
 pub struct EapTlsLoginSettings {
     /// The TLS server's certificate, key, CA and CRLs.
-    pub tls: adgate_certs::EapTlsSettings,
+    pub tls: adgate_certs::MutualTlsSettings,
     /// TLS data per EAP-TLS fragment; a smaller Framed-MTU from the NAS wins.
     pub fragment_size: usize,
     pub identity_policy: IdentityPolicy,
@@ -58,7 +58,7 @@ pub struct EapTlsLoginSettings {
 
 /// Everything certificate logins need, shared by all requests.
 pub struct EapTlsLogins {
-    server: TlsServer,
+    server: Arc<TlsServer>,
     conversations: Arc<Conversations>,
     fragment_size: usize,
     identity_policy: IdentityPolicy,
@@ -66,7 +66,8 @@ pub struct EapTlsLogins {
 }
 
 impl EapTlsLogins {
-    /// Loads the certificates, key, CA and CRLs; any problem stops the start.
+    /// Loads the certificates, key, CA and CRLs, and watches the CRL files (`crl_refresh`); any
+    /// problem stops the start.
     pub fn new(settings: EapTlsLoginSettings) -> Result<Self, TlsServerError> {
         if !settings.tls.require_extended_master_secret {
             tracing::warn!(
@@ -75,8 +76,10 @@ impl EapTlsLogins {
                  to a triple-handshake attack; only for peers that cannot do better"
             );
         }
+        let server = Arc::new(TlsServer::new(settings.tls, "certificate logins")?);
+        crate::crl_refresh::watch(&server);
         Ok(Self {
-            server: TlsServer::new(settings.tls)?,
+            server,
             conversations: Arc::new(Conversations::new(
                 settings.max_conversations,
                 settings.conversation_timeout,

@@ -7,6 +7,7 @@ mod audit_cli;
 mod cli;
 mod clients;
 mod config;
+mod crl_refresh;
 mod current_handler;
 mod decision;
 mod eap_tls;

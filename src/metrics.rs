@@ -9,6 +9,7 @@
 //! and adds build information. Label values are bounded: configured client names and DC URLs,
 //! packet types, verdicts and reason codes — never user names, passwords or addresses.
 
+mod change_watch;
 mod classic_text;
 mod delayed_rejects;
 mod discards;
@@ -20,6 +21,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+pub use change_watch::ChangeWatch;
 pub use delayed_rejects::DelayedRejects;
 pub use discards::DiscardCounts;
 pub use domain_controllers::DomainControllers;

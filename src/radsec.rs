@@ -1,8 +1,9 @@
 //! RadSec (RFC 6614): RADIUS over TLS on TCP, for appliances and proxies that can protect
-//! RADIUS with certificates instead of an MD5 shared secret. This file owns what is TLS: the
-//! listener, mutual TLS rooted only in `radsec.client_ca_file` and checked against the CRLs in
-//! `radsec.crl_files` (re-read when they change), the bound on connections, and which
-//! configured client a certificate names (exactly: no wildcards). Each accepted connection is
+//! RADIUS with certificates instead of an MD5 shared secret. This file owns the listener, the
+//! bound on connections, and which configured client a certificate names (exactly: no
+//! wildcards). The TLS server is `adgate_certs::TlsServer`, the one EAP-TLS uses: mutual TLS
+//! rooted only in `radsec.client_ca_file`, checked against the CRLs in `radsec.crl_files`
+//! (re-read when they change, see `crl_refresh`), clientAuth required. Each accepted connection is
 //! then served by `adgate_radius::StreamServer` with the same handler (the gatekeeper) as UDP. A configuration
 //! reload replaces the certificates and the clients ([`RadsecTrust`]) for connections accepted
 //! afterwards; connections already open keep the client they were accepted as. Refused
@@ -11,18 +12,15 @@
 mod refusals;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adgate_certs::{carries_dns_name, read_crl_files, CrlWatch};
-use adgate_radius::{ClientState, NasClient, RequestHandler, SharedSecret, StreamServer};
+use adgate_certs::{carries_dns_name, MutualTlsSettings, TlsServer};
+use adgate_radius::{ClientState, Counters, NasClient, RequestHandler, SharedSecret, StreamServer};
 use anyhow::Context;
 use ipnet::IpNet;
-use pki_types::pem::PemObject;
-use pki_types::{CertificateDer, DnsName, PrivateKeyDer};
-use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
-use rustls::{RootCertStore, ServerConfig};
+use pki_types::{CertificateDer, DnsName};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
@@ -70,16 +68,30 @@ struct RadsecClient {
     nas: Arc<NasClient>,
 }
 
+impl RadsecSettings {
+    /// The TLS server's settings. RadSec derives no keys from the TLS master secret, so
+    /// TLS 1.2 without the extended master secret is not refused (as before; RFC 6614 asks
+    /// nothing more).
+    fn tls(&self) -> MutualTlsSettings {
+        MutualTlsSettings {
+            certificate_file: self.certificate_file.clone(),
+            private_key_file: self.private_key_file.clone(),
+            ca_file: self.client_ca_file.clone(),
+            crl_files: self.crl_files.clone(),
+            require_extended_master_secret: false,
+        }
+    }
+}
+
 /// Whom connections are accepted from, and with which certificate: what a reload may change.
 pub struct RadsecTrust {
-    settings: RadsecSettings,
-    tls: CrlWatch<ServerConfig>,
+    tls: Arc<TlsServer>,
     clients: Vec<RadsecClient>,
 }
 
 impl RadsecTrust {
-    /// Loads the TLS files (CRLs included: a reload re-reads them) and picks the clients that
-    /// have a `radsec_certificate_name`.
+    /// Loads the TLS files (CRLs included: a reload re-reads them), watches the CRL files
+    /// (`crl_refresh`) and picks the clients that have a `radsec_certificate_name`.
     pub fn load(settings: &RadsecSettings, clients: &[ClientSettings]) -> anyhow::Result<Self> {
         let clients: Vec<RadsecClient> = clients
             .iter()
@@ -106,22 +118,17 @@ impl RadsecTrust {
                  every RadSec connection would be refused"
             );
         }
-        let tls = CrlWatch::new(settings.crl_files.clone(), "RadSec connections", || {
-            tls_config(settings)
-        })?;
-        Ok(Self {
-            settings: settings.clone(),
-            tls,
-            clients,
-        })
+        let tls = TlsServer::new(settings.tls(), "RadSec connections")
+            .context("radsec.certificate_file, private_key_file, client_ca_file or crl_files")?;
+        let tls = Arc::new(tls);
+        crate::crl_refresh::watch(&tls);
+        Ok(Self { tls, clients })
     }
 
-    /// The TLS server for a new connection, rebuilt first if a CRL file changed; `None` while
+    /// The TLS server for a new connection, as last built (see `crl_refresh`); `None` while
     /// the CRLs cannot be loaded.
     fn acceptor(&self) -> Option<TlsAcceptor> {
-        self.tls
-            .get(|| tls_config(&self.settings))
-            .map(TlsAcceptor::from)
+        self.tls.config().ok().map(TlsAcceptor::from)
     }
 
     /// How many clients may connect.
@@ -158,19 +165,22 @@ impl RadsecListener {
 
     /// Binds `radsec.listen` and serves until `shutdown`, then lets every connection answer
     /// what it has read and closes it. Access-Rejects leave `reject_delay` after their request.
+    /// Also returns the connections' counters (what they discarded and delayed, for
+    /// `adgate_discards_total` and `adgate_rejects_delayed_total`).
     pub async fn spawn<H: RequestHandler>(
         self,
         handler: Arc<H>,
         reject_delay: Duration,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<JoinHandle<()>> {
+    ) -> anyhow::Result<(JoinHandle<()>, Arc<Counters>)> {
         let address = self.settings.listen;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (radsec.listen)"))?;
         info!(%address, "listening for RadSec (RADIUS over TLS)");
         let server = StreamServer::new(handler, self.settings.idle_timeout, reject_delay);
-        Ok(tokio::spawn(self.run(listener, server, shutdown)))
+        let counters = server.counters();
+        Ok((tokio::spawn(self.run(listener, server, shutdown)), counters))
     }
 
     async fn run<H: RequestHandler>(
@@ -311,58 +321,4 @@ impl<H: RequestHandler> Connection<H> {
             })
             .map(|client| Arc::clone(&client.nas))
     }
-}
-
-/// TLS 1.2 and 1.3 only (all rustls offers), ring's suites (ECDHE with AES-GCM or
-/// ChaCha20-Poly1305), and a client certificate chaining to `client_ca_file` required
-/// (RFC 6614 §2.3: mutual authentication), checked against the CRLs if any (a CRL past its
-/// nextUpdate fails, as for EAP-TLS); every connection a full handshake.
-fn tls_config(settings: &RadsecSettings) -> anyhow::Result<Arc<ServerConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for ca in read_certificates(&settings.client_ca_file, "radsec.client_ca_file")? {
-        roots
-            .add(ca)
-            .context("radsec.client_ca_file holds an unusable CA certificate")?;
-    }
-    let crls = read_crl_files(&settings.crl_files).context("radsec.crl_files")?;
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crls)
-        .enforce_revocation_expiration()
-        .build()
-        .context("radsec.client_ca_file and radsec.crl_files")?;
-    let chain = read_certificates(&settings.certificate_file, "radsec.certificate_file")?;
-    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file).with_context(|| {
-        format!(
-            "radsec.private_key_file: cannot read a PEM private key from {}",
-            settings.private_key_file.display()
-        )
-    })?;
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .context("TLS versions")?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .context("radsec.certificate_file and radsec.private_key_file do not match")?;
-    // No resumption: a resumed session skips the certificate checks, so a CRL that has passed
-    // its nextUpdate since would not refuse it. RadSec connections are long-lived; a full
-    // handshake per connection costs nothing that matters.
-    config.send_tls13_tickets = 0;
-    config.session_storage = Arc::new(NoServerSessionStorage {});
-    Ok(Arc::new(config))
-}
-
-fn read_certificates(path: &Path, key: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certificates = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .with_context(|| {
-            format!(
-                "{key}: cannot read PEM certificates from {}",
-                path.display()
-            )
-        })?;
-    if certificates.is_empty() {
-        anyhow::bail!("{key}: {} holds no certificate", path.display());
-    }
-    Ok(certificates)
 }

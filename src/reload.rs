@@ -40,6 +40,7 @@ use crate::syslog::SyslogSettings;
 use crate::throttle::ThrottleSettings;
 
 /// The settings read once at start: changing them needs a restart.
+#[derive(Clone)]
 pub struct StartOnly {
     pub auth_listen: Vec<SocketAddr>,
     pub acct_listen: Vec<SocketAddr>,
@@ -387,10 +388,10 @@ impl Reloader {
     }
 
     /// Reloads the file, or keeps the running configuration and says why not.
-    pub fn reload(&mut self) {
+    pub async fn reload(&mut self) {
         service_manager::notify_reloading();
         tracing::info!(config = %self.path.display(), "reloading the configuration");
-        match self.try_reload() {
+        match self.try_reload().await {
             Ok(changes) => {
                 self.metrics.loaded_now();
                 self.metrics
@@ -413,8 +414,17 @@ impl Reloader {
         service_manager::notify("READY=1");
     }
 
-    fn try_reload(&mut self) -> anyhow::Result<String> {
-        let (_, new) = load(&self.path, Some(&self.start_only), self.dc_health.clone())?;
+    async fn try_reload(&mut self) -> anyhow::Result<String> {
+        // Reading and checking every file blocks: not on an async worker, where it would hold
+        // up requests.
+        let (path, running, dc_health) = (
+            self.path.clone(),
+            self.start_only.clone(),
+            self.dc_health.clone(),
+        );
+        let (_, new) = tokio::task::spawn_blocking(move || load(&path, Some(&running), dc_health))
+            .await
+            .context("the reload task failed")??;
         // A RadSec listener is bound at start; `changed_in` refused adding or removing one.
         if let (Some(trust), Some(new_trust)) = (&self.radsec, new.radsec) {
             trust.replace(new_trust);

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
-use crate::metrics::{DelayedRejects, DiscardCounts, DomainControllers, Metrics};
+use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
@@ -169,12 +169,6 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             Service::Accounting => tracing::info!(%address, "listening for RADIUS accounting"),
         }
     }
-    metrics
-        .registry()
-        .register_collector(Box::new(DelayedRejects::new(discard_counters.clone())));
-    metrics
-        .registry()
-        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let mut radsec_trust = None;
     if let (Some(settings), Some(trust)) = (&start_only.radsec, loaded.radsec) {
         let listener = RadsecListener::new(settings.clone(), trust);
@@ -183,7 +177,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             .registry()
             .register_collector(Box::new(listener.refusal_metric()));
         let spawned = listener.spawn(handler.clone(), start_only.reject_delay, shutdown.clone());
-        servers.push(spawned.await?);
+        let (server, counters) = spawned.await?;
+        servers.push(server);
+        discard_counters.push(counters);
     }
     let disconnect_targets = Arc::new(Swappable::new(loaded.disconnect_targets));
     let revoker = Arc::new(Revoker::new(
@@ -192,9 +188,18 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         disconnect_targets.clone(),
         start_only.sessions.recheck_interval,
     ));
+    metrics
+        .registry()
+        .register_collector(Box::new(ChangeWatch::new(revoker.watch_states())));
     let watching = CancellationToken::new();
     let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
+    metrics
+        .registry()
+        .register_collector(Box::new(DelayedRejects::new(discard_counters.clone())));
+    metrics
+        .registry()
+        .register_collector(Box::new(DiscardCounts::new(discard_counters)));
     let running = Running {
         clients,
         handler: handler.clone(),
@@ -230,7 +235,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
 
     loop {
         tokio::select! {
-            _ = reload.recv() => reloader.reload(),
+            _ = reload.recv() => reloader.reload().await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }

@@ -50,6 +50,7 @@ impl Drop for FrozenDc1 {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_hanging_dc_costs_one_login_one_timeout() {
     let lab = Lab::get();
     lab.lab_sh(&["dc2", "up"]);

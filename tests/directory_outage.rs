@@ -19,6 +19,7 @@ impl Drop for RestartDc {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn logins_fail_closed_while_ad_is_down_and_recover_when_it_returns() {
     let lab = Lab::get();
     let adgate =

@@ -81,6 +81,7 @@ fn first_fragment(total: u32) -> Vec<u8> {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn stalled_and_flooding_peers_cannot_crowd_out_a_login() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "max_conversations = 8");
@@ -130,6 +131,7 @@ async fn stalled_and_flooding_peers_cannot_crowd_out_a_login() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_peer_announcing_a_huge_tls_message_is_refused() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "");
@@ -148,6 +150,7 @@ async fn a_peer_announcing_a_huge_tls_message_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_peer_that_refuses_eap_tls_is_rejected() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "");
@@ -174,6 +177,7 @@ async fn a_peer_that_refuses_eap_tls_is_rejected() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_repeated_response_gets_the_same_request_again() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "");
@@ -200,6 +204,7 @@ async fn a_repeated_response_gets_the_same_request_again() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn eap_start_is_answered_with_an_identity_request_in_the_bounded_table() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "max_conversations = 4");
@@ -243,6 +248,7 @@ async fn eap_start_is_answered_with_an_identity_request_in_the_bounded_table() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn eap_start_without_certificate_logins_is_rejected() {
     // RFC 3579 §2.1: a server that does not do EAP answers EAP-Start with Access-Reject.
     let adgate = common::Adgate::start();

@@ -13,6 +13,7 @@ use adgate_radius::ResponseCode;
 use common::{adgate_command, http_get, start_with_metrics, without_reject_delay, Adgate, Lab};
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn after_max_failures_logins_are_throttled_without_asking_ad_until_the_window_passes() {
     let lab = Lab::get();
     let adgate =
@@ -50,6 +51,7 @@ const GUESSER: &str = "198.51.100.66";
 const HOTEL: &str = "203.0.113.77";
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_guesser_elsewhere_locks_out_neither_alice_at_home_nor_her_ad_account() {
     let lab = Lab::get();
     let password = lab.fixture_password();

@@ -9,6 +9,7 @@ use adgate_radius::{ClientError, ResponseCode};
 use common::{radclient, Adgate, Lab};
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_request_without_message_authenticator_gets_no_answer_when_the_client_requires_it() {
     let adgate = Adgate::start();
     let nas = adgate.nas_with(false, Lab::get().radius_secret());
@@ -21,6 +22,7 @@ async fn a_request_without_message_authenticator_gets_no_answer_when_the_client_
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn responses_carry_message_authenticator_first_even_when_the_request_had_none() {
     let adgate = Adgate::start_with(|config| {
         config.replace(
@@ -44,6 +46,7 @@ async fn responses_carry_message_authenticator_first_even_when_the_request_had_n
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_wrong_secret_gets_no_answer() {
     let adgate = Adgate::start();
     let nas = adgate.nas_with(true, b"this-is-not-the-shared-secret".to_vec());
@@ -58,6 +61,7 @@ async fn a_wrong_secret_gets_no_answer() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn garbage_datagrams_are_dropped_and_logins_go_on() {
     let adgate = Adgate::start();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -100,6 +104,7 @@ fn radclient_login(adgate: &Adgate, user: &str, message_authenticator: bool) -> 
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn radclient_gets_the_same_answers_as_the_simulated_nas() {
     let adgate = Adgate::start();
     let accepted = radclient_login(&adgate, "alice", true);
@@ -125,6 +130,7 @@ async fn radclient_gets_the_same_answers_as_the_simulated_nas() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn status_server_is_answered_on_both_ports_only_when_signed() {
     let adgate = Adgate::start();
     let response = adgate.nas().status_server().await.unwrap();
@@ -160,6 +166,7 @@ async fn status_server_is_answered_on_both_ports_only_when_signed() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn radclient_accounting_is_answered_once_recorded() {
     let adgate = Adgate::start();
     let output = radclient(

@@ -82,6 +82,7 @@ fn table(medians: &[Duration]) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn every_refusal_takes_the_delay_and_an_accept_does_not() {
     let lab = Lab::get();
     // Five wrong passwords for lockme per round: within adgate's throttle budget, below AD's
@@ -124,6 +125,7 @@ async fn every_refusal_takes_the_delay_and_an_accept_does_not() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_retransmission_while_the_reject_waits_gets_nothing_and_after_it_the_cached_reject() {
     let adgate = Adgate::start();
     let request = adgate
@@ -293,6 +295,7 @@ async fn spray(adgate: &Adgate, metrics: SocketAddr) -> (Usage, Duration) {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn five_hundred_waiting_rejects_cost_little_memory_no_thread_and_no_slot() {
     // Each decision waits for an fsync'ed record; on a busy machine more than the client's
     // default 32 slots can be taken by decisions alone. 256 are still fewer than the rejects

@@ -141,6 +141,7 @@ fn metric(metrics: SocketAddr, name: &str) -> f64 {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn reloads_apply_good_files_refuse_bad_ones_and_never_fail_a_login() {
     let lab = Lab::get();
     let password = lab.fixture_password();
@@ -254,6 +255,7 @@ async fn reloads_apply_good_files_refuse_bad_ones_and_never_fail_a_login() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_reload_reads_changed_ca_and_crl_files_for_certificate_logins() {
     let pki = TestPki::new();
     let adgate = start_adgate(&pki, "");
@@ -289,6 +291,7 @@ async fn a_reload_reads_changed_ca_and_crl_files_for_certificate_logins() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn a_reload_does_not_reset_a_guessers_budget() {
     let lab = Lab::get();
     let throttle = "\n[throttle]\nmax_failures = 2\nwindow_s = 4\n";

@@ -34,6 +34,7 @@ async fn logins(adgate: &Adgate, users: &[&str], sent: &mut Vec<String>) {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
 async fn every_record_reaches_rsyslog_in_order_across_its_outage_and_an_adgate_restart() {
     let mut rsyslog = Rsyslog::start();
     let spool = tempfile::tempdir().unwrap();

@@ -5,6 +5,8 @@
 //! lockout count, and every failure to get an answer from AD refuses the login
 //! (`directory_unavailable`); nothing here ever accepts by default.
 
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 use crate::account::Account;
@@ -12,8 +14,8 @@ use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::user_name::{parse_user_name, LogonName};
 use crate::{
-    decide, AccountSummary, Decision, Directory, Explanation, Facts, FileTime, Outcome,
-    PolicyConfig, Reason, ReplyAttributes,
+    decide, AccountSummary, Decision, Directory, DirectoryChange, Explanation, Facts, FileTime,
+    Outcome, PolicyConfig, Reason, ReplyAttributes, WatchSettings, WatchStates,
 };
 
 /// Decides logins: the directory plus the telework policy.
@@ -30,7 +32,18 @@ impl Authorizer {
         Authorizer { directory, policy }
     }
 
-    /// The URL of the first domain controller that accepts a connection now, if any.
+    /// Starts watching every configured DC for changes (see [`Directory::watch_changes`]), so
+    /// that live sessions are re-checked as soon as AD changes.
+    pub fn watch_changes(
+        &self,
+        settings: WatchSettings,
+        cancel: CancellationToken,
+    ) -> (WatchStates, mpsc::Receiver<DirectoryChange>) {
+        self.directory.watch_changes(settings, cancel)
+    }
+
+    /// The URL of the first domain controller that accepted a connection when the readiness
+    /// probe last looked (every [`READINESS_PROBE`](crate::READINESS_PROBE)), if any.
     pub async fn first_reachable_dc(&self) -> Option<String> {
         self.directory.first_reachable_dc().await
     }

@@ -10,6 +10,10 @@
 //! never refuses a login by itself. Connection failures are translated into messages that name
 //! the fix, most importantly the classic "DC certificate without subjectAltName" that rustls
 //! refuses.
+//!
+//! Readiness (`/readyz`) is answered from what a readiness probe last found: once asked, the
+//! connector looks for a DC that accepts a TCP connection every [`READINESS_PROBE`], in the
+//! background, so a readiness check never waits for a DC (except the very first).
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -20,6 +24,7 @@ use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use rustls::{CertificateError, ClientConfig};
+use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 use url::Url;
 
@@ -28,9 +33,13 @@ use crate::error::DirectoryError;
 use crate::{tls, ConfigError};
 
 /// The first background probe of a DC that went down comes this long after it failed.
-const FIRST_PROBE: Duration = Duration::from_secs(2);
+pub(crate) const FIRST_PROBE: Duration = Duration::from_secs(2);
 /// Probes of a DC that stays down are spaced out, doubling, up to this.
-const LAST_PROBE: Duration = Duration::from_secs(60);
+pub(crate) const LAST_PROBE: Duration = Duration::from_secs(60);
+/// How often the readiness probe looks for a reachable DC (a TCP connect to the first that
+/// accepts one), once readiness has been asked for: what `/readyz` says is at most this old
+/// (plus the connect timeouts of the DCs that do not answer).
+pub const READINESS_PROBE: Duration = Duration::from_secs(5);
 
 /// How a connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +77,8 @@ pub(crate) struct Connector {
     health: DcHealth,
     /// Per server: whether a background probe of it is running.
     probing: Vec<AtomicBool>,
+    /// Set once the first readiness probe has run and the periodic one is started.
+    readiness_probe: OnceCell<()>,
     /// This connector, for the probes it starts: they end when it is dropped.
     this: Weak<Connector>,
 }
@@ -109,6 +120,7 @@ impl Connector {
         health.track(urls);
         Ok(Arc::new_cyclic(|this| Connector {
             probing: servers.iter().map(|_| AtomicBool::new(false)).collect(),
+            readiness_probe: OnceCell::new(),
             servers,
             tls,
             ca_file: ca_file.display().to_string(),
@@ -118,12 +130,47 @@ impl Connector {
         }))
     }
 
+    /// The DC the readiness probe last reached (`None`: no DC accepted a connection). The
+    /// first call probes before answering and starts probing every [`READINESS_PROBE`] for the
+    /// life of this connector; callers at the same time wait for that first probe.
+    pub(crate) async fn reachable(&self) -> Option<String> {
+        self.readiness_probe
+            .get_or_init(|| async {
+                self.probe_readiness().await;
+                self.spawn_readiness_probe();
+            })
+            .await;
+        self.health.reachable()
+    }
+
+    /// Probes every [`READINESS_PROBE`] until this connector is dropped.
+    fn spawn_readiness_probe(&self) {
+        let this = self.this.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(READINESS_PROBE);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await; // immediate; the first probe has just run
+            loop {
+                interval.tick().await;
+                let Some(connector) = this.upgrade() else {
+                    return;
+                };
+                connector.probe_readiness().await;
+            }
+        });
+    }
+
+    async fn probe_readiness(&self) {
+        let reached = self.first_reachable().await;
+        self.health.probed(reached);
+    }
+
     /// The URL of the first domain controller, in the order connections are tried, that
-    /// accepts a TCP connection within the timeout; `None` when none does. A readiness probe:
-    /// cheap (no TLS, no bind, nothing in the DC's logs beyond a connect) and independent of
-    /// the connections kept for logins. A DC that does not accept the connection is marked
-    /// down, as it would be by a login.
-    pub(crate) async fn first_reachable(&self) -> Option<&str> {
+    /// accepts a TCP connection within the timeout; `None` when none does. Cheap (no TLS, no
+    /// bind, nothing in the DC's logs beyond a connect) and independent of the connections
+    /// kept for logins. A DC that does not accept the connection is marked down, as it would
+    /// be by a login.
+    async fn first_reachable(&self) -> Option<&str> {
         for dc in self.order() {
             let server = &self.servers[dc];
             let connect = tokio::net::TcpStream::connect((server.host.as_str(), server.port));
@@ -161,27 +208,56 @@ impl Connector {
     {
         let mut failures = Vec::new();
         for dc in self.order() {
-            let server = &self.servers[dc];
-            let result = match self.connect(server).await {
-                Ok(ldap) => setup(ldap, server.url.clone()).await,
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(ldap) => {
-                    debug!(url = %server.url, purpose, "connected to the directory");
-                    if self.health.succeeded(&server.url) {
-                        info!(url = %server.url, "domain controller is back");
-                    }
-                    return Ok(Connection { ldap, dc });
-                }
-                Err(error) => {
-                    debug!(url = %server.url, purpose, %error, "directory server unusable");
-                    self.failed(dc, &error);
-                    failures.push(error);
-                }
+            match self.open_dc(dc, purpose, &mut setup).await {
+                Ok(connection) => return Ok(connection),
+                Err(error) => failures.push(error),
             }
         }
         Err(DirectoryError::NoServer { failures })
+    }
+
+    /// Connect to the configured DC number `dc` and run `setup` on the connection. The DC's
+    /// health learns the outcome: a failure marks it down, a success up.
+    pub(crate) async fn open_dc<F, Fut>(
+        &self,
+        dc: usize,
+        purpose: &str,
+        setup: F,
+    ) -> Result<Connection, DirectoryError>
+    where
+        F: FnOnce(Ldap, String) -> Fut,
+        Fut: Future<Output = Result<Ldap, DirectoryError>>,
+    {
+        let server = self
+            .servers
+            .get(dc)
+            .ok_or_else(|| DirectoryError::Connect {
+                url: format!("directory server #{dc}"),
+                detail: "not configured".into(),
+            })?;
+        let result = match self.connect(server).await {
+            Ok(ldap) => setup(ldap, server.url.clone()).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(ldap) => {
+                debug!(url = %server.url, purpose, "connected to the directory");
+                if self.health.succeeded(&server.url) {
+                    info!(url = %server.url, "domain controller is back");
+                }
+                Ok(Connection { ldap, dc })
+            }
+            Err(error) => {
+                debug!(url = %server.url, purpose, %error, "directory server unusable");
+                self.failed(dc, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The configured URLs, in configured order (a DC's number is its position).
+    pub(crate) fn urls(&self) -> impl Iterator<Item = &str> {
+        self.servers.iter().map(|server| server.url.as_str())
     }
 
     /// Whether a connection to `dc` should be kept: it goes to the DC new connections would
@@ -702,5 +778,86 @@ pub(crate) mod tests {
         }
         assert!(connector.keeps(0));
         assert_eq!(open(&connector).await.unwrap().dc, 0);
+    }
+
+    /// A loopback listener that counts the connections it accepts, until its task is aborted.
+    async fn counting_listener(
+        port: u16,
+    ) -> (
+        u16,
+        Arc<std::sync::atomic::AtomicUsize>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        (port, accepted, task)
+    }
+
+    /// Polls the connector's readiness until it is `expected` or `limit` has passed.
+    async fn readiness_becomes(connector: &Connector, expected: Option<&str>, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let reachable = connector.reachable().await;
+            if reachable.as_deref() == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "readiness still {reachable:?} after {limit:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn readiness_is_answered_from_the_background_probe() {
+        let ca = TestCa::new("adgate test CA");
+        let refused = crate::test_support::refused_port().await;
+        let (port, accepted, listener) = counting_listener(0).await;
+        let first = format!("ldaps://127.0.0.1:{refused}");
+        let second = format!("ldaps://127.0.0.1:{port}");
+        let connector = connector(
+            &ca,
+            &[first.clone(), second.clone()],
+            Duration::from_secs(1),
+        );
+
+        // The first question probes at once; the next ones read what the probe found.
+        assert_eq!(
+            connector.reachable().await.as_deref(),
+            Some(second.as_str())
+        );
+        assert!(
+            !connector.health.is_up(&first),
+            "a refusing DC is marked down"
+        );
+        for _ in 0..20 {
+            assert_eq!(
+                connector.reachable().await.as_deref(),
+                Some(second.as_str())
+            );
+        }
+        assert!(
+            accepted.load(Ordering::Relaxed) <= 2,
+            "no connection per question"
+        );
+
+        // The DC stops accepting connections: the probe notices within its interval.
+        listener.abort();
+        let _ = listener.await;
+        readiness_becomes(&connector, None, READINESS_PROBE * 2).await;
+
+        // It is back: so is readiness.
+        let (_, _, _listener) = counting_listener(port).await;
+        readiness_becomes(&connector, Some(&second), READINESS_PROBE * 2).await;
     }
 }

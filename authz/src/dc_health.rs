@@ -1,5 +1,6 @@
 //! What adgate knows about each configured domain controller: whether it is worth trying, how
-//! many connections to it are open, and what went wrong with it, by kind.
+//! many connections to it are open, and what went wrong with it, by kind; and which DC the
+//! connector's readiness probe last reached, which readiness probes (`/readyz`) answer from.
 //!
 //! A DC that failed is marked down and skipped while another DC works, so that a dead DC costs
 //! one connect timeout once instead of one per new connection; the connector's background probe
@@ -72,7 +73,8 @@ pub struct DcStatus {
     pub url: String,
     /// False while the DC is marked down (skipped while another DC works).
     pub up: bool,
-    /// LDAP connections to the DC open now (service connection and user-bind connections).
+    /// LDAP connections to the DC open now (service connection, user-bind connections, and
+    /// the change watch's connection).
     pub connections: u64,
     /// Errors since start, by kind, in the order of [`DcErrorKind::ALL`].
     pub errors: Vec<(DcErrorKind, u64)>,
@@ -82,6 +84,9 @@ pub struct DcStatus {
 #[derive(Debug, Clone, Default)]
 pub struct DcHealth {
     dcs: Arc<Mutex<Vec<DcState>>>,
+    /// The configured DC the last readiness probe reached (the first to accept a connection,
+    /// in the order logins try them); `None` when none did.
+    reachable: Arc<Mutex<Option<String>>>,
 }
 
 #[derive(Debug)]
@@ -138,6 +143,26 @@ impl DcHealth {
             };
             dcs.push(state);
         }
+    }
+
+    /// The DC the last readiness probe reached, if any.
+    pub fn reachable(&self) -> Option<String> {
+        self.reachable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// What a readiness probe found: `url` accepted a connection (`None`: no DC did). A URL no
+    /// longer configured (from the probe of a directory a reload replaced) changes nothing.
+    pub(crate) fn probed(&self, url: Option<&str>) {
+        if url.is_some_and(|url| self.with(url, |_| ()).is_none()) {
+            return;
+        }
+        *self
+            .reachable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = url.map(str::to_owned);
     }
 
     /// Whether `url` is not marked down.
@@ -233,6 +258,19 @@ mod tests {
         );
         let status = &health.snapshot()[0];
         assert!(status.errors.iter().all(|(_, count)| *count == 0));
+    }
+
+    #[test]
+    fn readiness_comes_from_the_last_probe_of_a_configured_dc() {
+        let health = DcHealth::new();
+        health.track(&["ldaps://dc1".into(), "ldaps://dc2".into()]);
+        assert_eq!(health.reachable(), None, "not probed yet");
+        health.probed(Some("ldaps://dc2"));
+        assert_eq!(health.reachable().as_deref(), Some("ldaps://dc2"));
+        health.probed(Some("ldaps://gone"));
+        assert_eq!(health.reachable().as_deref(), Some("ldaps://dc2"));
+        health.probed(None);
+        assert_eq!(health.reachable(), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::dn;
 use crate::entry::Entry;
 use crate::error::DirectoryError;
 use crate::filter::{member_of_filter, user_filter};
+use crate::service_account::ServiceAccount;
 use crate::service_connection::{Search, ServiceConnection};
 use crate::user_name::LogonName;
 use crate::{ConfigError, Decision, DirectoryConfig};
@@ -38,11 +39,12 @@ pub(crate) enum Lookup {
 /// A connection to Active Directory: the service connection for searches and a pool for
 /// password binds, both connected lazily.
 pub struct Directory {
+    pub(crate) account: Arc<ServiceAccount>,
     base_dn: String,
     netbios_domain: Option<String>,
     service: ServiceConnection,
     binds: BindPool,
-    connector: Arc<Connector>,
+    pub(crate) connector: Arc<Connector>,
     health: DcHealth,
 }
 
@@ -102,10 +104,12 @@ impl Directory {
             allow_plain_ldap,
             health.clone(),
         )?;
+        let account = Arc::new(ServiceAccount::new(bind_dn, bind_password));
         Ok(Directory {
+            account: account.clone(),
             base_dn,
             netbios_domain,
-            service: ServiceConnection::new(connector.clone(), bind_dn, bind_password),
+            service: ServiceConnection::new(connector.clone(), account.clone()),
             binds: BindPool::new(connector.clone(), user_bind_connections),
             connector,
             health,
@@ -117,10 +121,11 @@ impl Directory {
         self.health.clone()
     }
 
-    /// The URL of the first domain controller that accepts a connection now, if any (for
-    /// readiness probes; see `Connector::first_reachable`).
+    /// The URL of the first domain controller that accepted a connection when the readiness
+    /// probe last looked, at most [`READINESS_PROBE`](crate::READINESS_PROBE) ago, if any (for
+    /// readiness probes; see `Connector::reachable`).
     pub async fn first_reachable_dc(&self) -> Option<String> {
-        self.connector.first_reachable().await.map(str::to_owned)
+        self.connector.reachable().await
     }
 
     /// The configured NetBIOS domain name, if any.

@@ -5,12 +5,20 @@
 //! the pure function [`decide`] judges them (in the fixed order of [`Check::ORDER`]), and only an
 //! account that passes is bound as to check its password. Every failure to ask AD refuses the
 //! login as [`Reason::DirectoryUnavailable`].
+//!
+//! For live sessions (VPN tunnels that are up), [`Authorizer::recheck`] judges one account,
+//! named by its objectGUID, by the checks that end a session ([`revocation_reason`]); a
+//! failure to ask AD is an error there, and the session is kept. [`Directory::watch_changes`]
+//! reports AD's change notifications from every configured DC, so that re-checks can follow
+//! changes within seconds.
 
 mod account;
 mod authorizer;
 mod bind_pool;
 mod bind_result;
 mod certificate_login;
+mod change_outbox;
+mod change_watch;
 mod config;
 mod connector;
 mod dc_health;
@@ -31,6 +39,7 @@ mod reason;
 mod recheck;
 mod reply;
 mod reply_membership;
+mod service_account;
 mod service_connection;
 mod tls;
 mod user_name;
@@ -40,7 +49,9 @@ mod test_support;
 
 pub use authorizer::Authorizer;
 pub use certificate_login::CertificateName;
+pub use change_watch::{DirectoryChange, WatchSettings, WatchState, WatchStates, WatchStatus};
 pub use config::{ConfigError, DirectoryConfig, PolicyConfig, DEFAULT_USER_BIND_CONNECTIONS};
+pub use connector::READINESS_PROBE;
 pub use dc_health::{DcErrorKind, DcHealth, DcStatus};
 pub use decision::Decision;
 pub use directory::Directory;

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use ldap3::adapters::EntriesOnly;
 use ldap3::{Ldap, ResultEntry, Scope, SearchOptions};
 use tokio::sync::Mutex;
-use tracing::{debug, error, warn};
-use zeroize::Zeroizing;
+use tracing::debug;
 
 use crate::connector::{Connection, Connector};
 use crate::error::{within, DirectoryError};
+use crate::service_account::ServiceAccount;
 
 /// LDAP result codes a search may end with and still have answered the question.
 const SUCCESS: u32 = 0;
@@ -39,8 +39,7 @@ pub(crate) struct Search<'a> {
 /// The shared, service-account-bound connection.
 pub(crate) struct ServiceConnection {
     connector: Arc<Connector>,
-    bind_dn: String,
-    bind_password: Zeroizing<String>,
+    account: Arc<ServiceAccount>,
     current: Mutex<Current>,
     /// Counts reconnect attempts; a waiter that sees it move knows someone just tried.
     attempts: AtomicU64,
@@ -57,13 +56,11 @@ struct Current {
 impl ServiceConnection {
     pub(crate) fn new(
         connector: Arc<Connector>,
-        bind_dn: String,
-        bind_password: Zeroizing<String>,
+        account: Arc<ServiceAccount>,
     ) -> ServiceConnection {
         ServiceConnection {
             connector,
-            bind_dn,
-            bind_password,
+            account,
             current: Mutex::new(Current::default()),
             attempts: AtomicU64::new(0),
         }
@@ -108,6 +105,11 @@ impl ServiceConnection {
         let options = SearchOptions::new()
             .sizelimit(search.size_limit)
             .timelimit(time_limit);
+        debug!(
+            operation = search.operation,
+            base = search.base,
+            "directory search"
+        );
         let run = async {
             let mut stream = ldap
                 .with_search_options(options)
@@ -180,31 +182,10 @@ impl ServiceConnection {
 
     async fn connect(&self) -> Result<Connection, DirectoryError> {
         let timeout = self.connector.timeout();
-        let bind_dn = self.bind_dn.as_str();
-        let bind_password = self.bind_password.as_str();
+        let account = &self.account;
         self.connector
-            .open("service connection", |mut ldap, url| async move {
-                let result = within(
-                    timeout,
-                    "service bind",
-                    ldap.simple_bind(bind_dn, bind_password),
-                )
-                .await?;
-                if result.rc == SUCCESS {
-                    debug!(%url, bind_dn, "service account bound");
-                    return Ok(ldap);
-                }
-                let refused = DirectoryError::ServiceBindRefused {
-                    url,
-                    bind_dn: bind_dn.to_owned(),
-                    diagnostic: format!("LDAP result {}: {}", result.rc, result.text),
-                };
-                if result.rc == 49 {
-                    error!(%refused, "check bind_dn and bind_password");
-                } else {
-                    warn!(%refused);
-                }
-                Err(refused)
+            .open("service connection", |ldap, url| {
+                account.bind(ldap, url, timeout)
             })
             .await
     }

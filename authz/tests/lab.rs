@@ -9,92 +9,13 @@
 //! They modify nothing in AD; the one wrong-password test costs alice one failed bind (the
 //! lockout threshold is 10).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use adgate_authz::{
-    Authorizer, Decision, Directory, DirectoryConfig, Outcome, PolicyConfig, Reason,
-    DEFAULT_USER_BIND_CONNECTIONS,
-};
+use adgate_authz::{Authorizer, Decision, Directory, PolicyConfig, Reason};
+use common::Lab;
 use zeroize::Zeroizing;
-
-/// The lab's facts, from lab.env.
-struct Lab {
-    env: HashMap<String, String>,
-    fixture_password: Zeroizing<String>,
-}
-
-impl Lab {
-    fn load() -> Lab {
-        // RUST_LOG=adgate_authz=debug with --nocapture shows each step.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let dir = std::env::var_os("ADGATE_LAB_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/var/lib/adgate-lab"));
-        let text = std::fs::read_to_string(dir.join("lab.env"))
-            .expect("lab.env missing: run deploy/lab.sh up (and these tests in its netns)");
-        let env = text
-            .lines()
-            .filter_map(|line| line.split_once('='))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-            .collect();
-        let mut lab = Lab {
-            env,
-            fixture_password: Zeroizing::new(String::new()),
-        };
-        lab.fixture_password = lab.secret("FIXTURE_PASSWORD_FILE");
-        lab
-    }
-
-    fn get(&self, key: &str) -> &str {
-        self.env
-            .get(key)
-            .unwrap_or_else(|| panic!("lab.env has no {key}"))
-    }
-
-    fn secret(&self, file_key: &str) -> Zeroizing<String> {
-        let text = std::fs::read_to_string(self.get(file_key)).unwrap();
-        Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())
-    }
-
-    fn config(&self, urls: Vec<String>, timeout: Duration) -> DirectoryConfig {
-        DirectoryConfig {
-            urls,
-            ca_file: self.get("CA_FILE").into(),
-            bind_dn: self.get("BIND_DN").into(),
-            bind_password: self.secret("BIND_PASSWORD_FILE"),
-            base_dn: self.get("BASE_DN").into(),
-            netbios_domain: Some(self.get("NETBIOS_DOMAIN").into()),
-            timeout,
-            starttls: false,
-            allow_plain_ldap: false,
-            user_bind_connections: DEFAULT_USER_BIND_CONNECTIONS,
-        }
-    }
-
-    fn authorizer_for(&self, urls: Vec<String>, timeout: Duration) -> Authorizer {
-        let directory = Directory::new(self.config(urls, timeout)).unwrap();
-        let policy = PolicyConfig {
-            telework_group: self.get("TELEWORK_GROUP").into(),
-            reply: Vec::new(),
-        };
-        Authorizer::new(directory, policy)
-    }
-
-    fn authorizer(&self) -> Authorizer {
-        self.authorizer_for(vec![self.get("LDAP_URL").into()], Duration::from_secs(5))
-    }
-
-    async fn login(&self, authorizer: &Authorizer, user: &str) -> Outcome {
-        authorizer
-            .check_password(user.as_bytes(), self.fixture_password.as_bytes())
-            .await
-    }
-}
 
 /// A loopback port on which nothing listens.
 fn refused_url() -> String {

@@ -14,7 +14,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::client_auth_verifier::allows_client_auth;
 use crate::tls_server::{client_verifier, file_error};
-use crate::{CertificateSummary, EapTlsSettings, Rejection, TlsServerError};
+use crate::{CertificateSummary, MutualTlsSettings, Rejection, TlsServerError};
 
 /// What the checks found about one client certificate.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub struct CertificateChecks {
 /// checks it against the `[eap_tls]` trust settings, as of now. `Err` when a file cannot be
 /// used at all.
 pub fn check_client_certificate(
-    settings: &EapTlsSettings,
+    settings: &MutualTlsSettings,
     certificate_file: &Path,
 ) -> Result<(CertificateChecks, CertificateDer<'static>), TlsServerError> {
     let chain = CertificateDer::pem_file_iter(certificate_file)

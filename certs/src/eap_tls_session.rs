@@ -280,7 +280,7 @@ mod tests {
     use crate::eap_tls_peer::{peer_config, EapTlsPeer};
     use crate::identity::IdentitySource;
     use crate::test_pki::{TestCa, UserCertificate};
-    use crate::tls_server::{EapTlsSettings, TlsServer};
+    use crate::tls_server::{MutualTlsSettings, TlsServer};
 
     const SERVER_NAME: &str = "radius.corp.example.test";
 
@@ -301,14 +301,14 @@ mod tests {
                 std::fs::write(&path, text).unwrap();
                 path
             };
-            let settings = EapTlsSettings {
+            let settings = MutualTlsSettings {
                 certificate_file: write("server.pem", server_certificate.certificate_pem()),
                 private_key_file: write("server.key", server_certificate.key_pem()),
                 ca_file: write("ca.pem", ca.pem()),
                 crl_files: vec![write("ca.crl", ca.crl_pem(&[66]))],
                 require_extended_master_secret: true,
             };
-            let server = TlsServer::new(settings).unwrap();
+            let server = TlsServer::new(settings, "certificate logins").unwrap();
             Setup { dir, ca, server }
         }
 
@@ -486,12 +486,17 @@ mod tests {
             setup.ca.crl_pem(&[66, 7, 1000]),
         )
         .unwrap();
+        // Until the watcher has refreshed the server, conversations start as before.
+        let (step, _) = setup.login(&setup.ca, &alice().serial(7), &rustls::version::TLS13, 1000);
+        assert!(matches!(step, Step::Established(_)));
+        setup.server.refresh();
         let (step, _) = setup.login(&setup.ca, &alice().serial(7), &rustls::version::TLS13, 1000);
         assert!(
             matches!(step, Step::Failed(Rejection::CertificateRevoked)),
             "{step:?}"
         );
         std::fs::write(setup.dir.path().join("ca.crl"), "not a CRL").unwrap();
+        setup.server.refresh();
         assert_eq!(
             setup.server.config().err(),
             Some(Rejection::RevocationUnknown)

@@ -26,11 +26,10 @@ pub mod test_pki;
 
 pub use certificate_check::{check_client_certificate, CertificateChecks};
 pub use certificate_summary::CertificateSummary;
-pub use crl_watch::{read_crl_files, CrlWatch};
 pub use dns_name::carries_dns_name;
 pub use eap_tls_peer::{peer_config, EapTlsPeer, PeerError};
 pub use eap_tls_session::{EapTlsSession, Established, Step};
 pub use identity::{identity_of, IdentityClaim, IdentityPolicy, IdentitySource};
 pub use rejection::Rejection;
 pub use session_keys::MasterSessionKey;
-pub use tls_server::{EapTlsSettings, TlsServer, TlsServerError};
+pub use tls_server::{MutualTlsSettings, TlsServer, TlsServerError};

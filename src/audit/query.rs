@@ -1,6 +1,6 @@
-//! `adgate audit query`: what an auditor asks after an incident — every decision (and
-//! accounting record) about one user, in time order: when, the verdict and why, which AD object,
-//! from where, through which NAS, with which credential. The user is matched by the name sent
+//! `adgate audit query`: what an auditor asks after an incident — every decision, accounting
+//! record and live-session cut about one user, in time order: when, the verdict and why, which
+//! AD object, from where, through which NAS, with which credential, and who cut the session. The user is matched by the name sent
 //! (with or without `DOMAIN\` or `@suffix`) and by the resolved account's sAMAccountName or UPN.
 
 use std::io::Write;
@@ -46,7 +46,11 @@ impl QueryFilter {
             return false;
         }
         let wanted = self.user.to_lowercase();
-        let sent = record["user_name"].as_str().map(str::to_lowercase);
+        // Disconnect and dropped-session records name the user inside `session`.
+        let sent = record["user_name"]
+            .as_str()
+            .or_else(|| record["session"]["user_name"].as_str())
+            .map(str::to_lowercase);
         let sent_bare = sent.as_deref().map(|name| {
             let name = name.rsplit('\\').next().unwrap_or(name);
             name.split('@').next().unwrap_or(name).to_owned()
@@ -106,7 +110,20 @@ pub fn query(
 fn summary_line(record: &Value) -> String {
     let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
     let accounting = &record["accounting"];
+    let session = &record["session"];
     let verdict = match (record["verdict"].as_str(), record["reason"].as_str()) {
+        _ if record["type"] == "disconnect" => format!(
+            "disconnect:{}:{} session={} by={}",
+            text(&record["reason"]),
+            text(&record["result"]),
+            text(&session["session_id"]),
+            text(&record["requested_by"]["user"]),
+        ),
+        _ if record["type"] == "session_dropped" => format!(
+            "session_dropped:{} session={}",
+            text(&record["cause"]),
+            text(&session["session_id"]),
+        ),
         _ if accounting.is_object() => format!(
             "accounting:{} session={} framed_ip={}",
             text(&accounting["status_type"]),
@@ -121,10 +138,45 @@ fn summary_line(record: &Value) -> String {
         "{time}  seq={seq}  {verdict}  user={user}  account={account}  from={from}  nas={nas}  method={method}",
         time = text(&record["time"]),
         seq = record["seq"],
-        user = text(&record["user_name"]),
+        user = text(record.get("user_name").unwrap_or(&session["user_name"])),
         account = text(&record["account"]["dn"]),
         from = text(&record["calling_station_id"]),
-        nas = text(&record["nas"]["name"]),
+        nas = text(record["nas"].get("name").unwrap_or(&session["client"])),
         method = text(&record["method"]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disconnect() -> Value {
+        serde_json::json!({
+            "seq": 7, "type": "disconnect", "time": "2026-12-02T05:00:00.000Z",
+            "session": {"client": "vpn1", "session_id": "1700-3", "user_name": "CORP\\alice"},
+            "account": {"dn": "CN=alice,CN=Users,DC=corp,DC=example,DC=test",
+                        "sam_account_name": "alice"},
+            "reason": "admin_request", "result": "ack",
+            "requested_by": {"uid": 0, "user": "root", "pid": 1}
+        })
+    }
+
+    #[test]
+    fn a_cut_is_found_by_the_user_its_session_names_and_says_who_cut_it() {
+        let filter = QueryFilter {
+            user: "alice".into(),
+            since: None,
+            until: None,
+        };
+        assert!(filter.matches(&disconnect()));
+        let line = summary_line(&disconnect());
+        assert!(
+            line.contains("disconnect:admin_request:ack session=1700-3 by=root"),
+            "{line}"
+        );
+        assert!(
+            line.contains("user=CORP\\alice") && line.contains("nas=vpn1"),
+            "{line}"
+        );
+    }
 }

@@ -26,7 +26,7 @@ impl Validator<'_> {
             "eap_tls.conversation_timeout_s",
         )?;
         Ok(EapTlsLoginSettings {
-            tls: adgate_certs::EapTlsSettings {
+            tls: adgate_certs::MutualTlsSettings {
                 certificate_file: section.certificate_file,
                 private_key_file: section.private_key_file,
                 ca_file: section.ca_file,

@@ -176,7 +176,7 @@ impl Conversations {
 #[cfg(test)]
 pub(super) mod tests {
     use adgate_certs::test_pki::TestCa;
-    use adgate_certs::{EapTlsSession, EapTlsSettings, IdentityPolicy, TlsServer};
+    use adgate_certs::{EapTlsSession, IdentityPolicy, MutualTlsSettings, TlsServer};
 
     use super::*;
 
@@ -202,13 +202,16 @@ pub(super) mod tests {
             std::fs::write(dir.join(name), text).unwrap();
             dir.join(name)
         };
-        TlsServer::new(EapTlsSettings {
-            certificate_file: write("server.pem", issued.certificate_pem()),
-            private_key_file: write("server.key", issued.key_pem()),
-            ca_file: write("ca.pem", ca.pem()),
-            crl_files: Vec::new(),
-            require_extended_master_secret: true,
-        })
+        TlsServer::new(
+            MutualTlsSettings {
+                certificate_file: write("server.pem", issued.certificate_pem()),
+                private_key_file: write("server.key", issued.key_pem()),
+                ca_file: write("ca.pem", ca.pem()),
+                crl_files: Vec::new(),
+                require_extended_master_secret: true,
+            },
+            "certificate logins",
+        )
         .unwrap()
     }
 

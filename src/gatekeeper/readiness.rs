@@ -5,8 +5,9 @@
 use super::Gatekeeper;
 use crate::metrics::Readiness;
 
-/// Ready when a domain controller accepts a connection (a TCP connect, no bind: cheap enough for
-/// every probe) and the last audit record could be written.
+/// Ready when a domain controller accepted a connection when the directory's readiness probe
+/// last looked (a TCP connect every `adgate_authz::READINESS_PROBE`, in the background: a check
+/// opens no connection) and the last audit record could be written.
 impl Readiness for Gatekeeper {
     async fn check(&self) -> Result<String, String> {
         let dc = self.authorizer.first_reachable_dc().await;

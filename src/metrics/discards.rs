@@ -1,6 +1,7 @@
-//! Datagrams the RADIUS listeners dropped without a decision, by reason, read at scrape time
-//! from the counters each listening socket already keeps (`adgate_radius::Counters`), summed
-//! over the sockets, so the packet path pays nothing extra for the metric.
+//! Packets the RADIUS listeners dropped without a decision, by reason, read at scrape time
+//! from the counters each listening socket (and the RadSec listener's connections) already
+//! keeps (`adgate_radius::Counters`), summed over them, so the packet path pays nothing extra
+//! for the metric.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use prometheus_client::metrics::MetricType;
 
 use crate::reason::Reason;
 
-/// The discard counters of every listening socket.
+/// The discard counters of every listening socket, and of RadSec's connections.
 #[derive(Debug)]
 pub struct DiscardCounts {
     sockets: Vec<Arc<Counters>>,
@@ -32,7 +33,7 @@ impl Collector for DiscardCounts {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(
             "discards",
-            "RADIUS datagrams dropped without an answer, by reason",
+            "RADIUS datagrams and RadSec packets dropped without an answer, by reason",
             None,
             MetricType::Counter,
         )?;

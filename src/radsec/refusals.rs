@@ -39,7 +39,10 @@ pub enum Refusal {
     /// Revocation cannot be decided: no CRL for the issuer, a CRL past its nextUpdate, or CRL
     /// files that cannot be loaded.
     RevocationUnknown,
-    /// Any other certificate problem: another CA, expired, bad signature, wrong purpose.
+    /// The certificate does not carry Extended Key Usage clientAuth (none at all, or only
+    /// other purposes): it was not issued to identify a client.
+    WrongPurpose,
+    /// Any other certificate problem: another CA, expired, bad signature.
     UntrustedCertificate,
     /// A valid certificate, but no configured client has its name at this address.
     UnknownClient,
@@ -49,12 +52,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    const ALL: [Refusal; 8] = [
+    const ALL: [Refusal; 9] = [
         Refusal::MaxConnections,
         Refusal::Timeout,
         Refusal::NoCertificate,
         Refusal::Revoked,
         Refusal::RevocationUnknown,
+        Refusal::WrongPurpose,
         Refusal::UntrustedCertificate,
         Refusal::UnknownClient,
         Refusal::TlsError,
@@ -67,6 +71,7 @@ impl Refusal {
             Refusal::NoCertificate => "no_certificate",
             Refusal::Revoked => "revoked",
             Refusal::RevocationUnknown => "revocation_unknown",
+            Refusal::WrongPurpose => "wrong_purpose",
             Refusal::UntrustedCertificate => "untrusted_certificate",
             Refusal::UnknownClient => "unknown_client",
             Refusal::TlsError => "tls_error",
@@ -86,6 +91,9 @@ impl Refusal {
                 | CertificateError::ExpiredRevocationList
                 | CertificateError::ExpiredRevocationListContext { .. },
             )) => Refusal::RevocationUnknown,
+            Some(TlsError::InvalidCertificate(
+                CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. },
+            )) => Refusal::WrongPurpose,
             Some(TlsError::InvalidCertificate(_)) => Refusal::UntrustedCertificate,
             _ => Refusal::TlsError,
         }
@@ -189,6 +197,10 @@ mod tests {
             (
                 TlsError::InvalidCertificate(CertificateError::Expired),
                 Refusal::UntrustedCertificate,
+            ),
+            (
+                TlsError::InvalidCertificate(CertificateError::InvalidPurpose),
+                Refusal::WrongPurpose,
             ),
             (TlsError::HandshakeNotComplete, Refusal::TlsError),
         ];

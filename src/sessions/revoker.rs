@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use adgate_authz::Recheck;
+use adgate_authz::{DirectoryChange, Recheck, WatchSettings, WatchStates};
 use adgate_radius::{
     DisconnectOutcome, DisconnectSender, RetransmitSchedule, SessionIdentification, SharedSecret,
 };
@@ -66,6 +66,8 @@ pub struct Revoker {
     senders: Mutex<Senders>,
     /// Ends the senders' receive tasks.
     shutdown: CancellationToken,
+    /// The AD change notification streams of the directory in use, for the metrics.
+    watch_states: Arc<Swappable<Option<WatchStates>>>,
     /// Whether the last re-check got an answer, to log a change of state once.
     directory_answering: std::sync::atomic::AtomicBool,
 }
@@ -86,8 +88,14 @@ impl Revoker {
             unconfigured: Mutex::default(),
             senders: Mutex::default(),
             shutdown: CancellationToken::new(),
+            watch_states: Arc::new(Swappable::new(None)),
             directory_answering: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// The state of AD change notifications, for the metrics.
+    pub fn watch_states(&self) -> Arc<Swappable<Option<WatchStates>>> {
+        self.watch_states.clone()
     }
 
     /// Watches until `cancel`: re-checks on every interval and on AD's change notifications,
@@ -106,7 +114,10 @@ impl Revoker {
                     stop.cancel();
                 }
                 let stop = cancel.child_token();
-                let changes = watch_changes(&current, stop.clone());
+                let (states, changes) = current
+                    .authorizer()
+                    .watch_changes(WatchSettings::default(), stop.clone());
+                self.watch_states.replace(Some(states));
                 watching = Some((current, stop, changes));
             }
             let Some((_, _, changes)) = watching.as_mut() else {
@@ -433,28 +444,4 @@ impl Drop for InProgress<'_> {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.target);
     }
-}
-
-// TEMPORARY until authz's watcher lands.
-pub enum DirectoryChange {
-    Changed {
-        dc: String,
-        object_guid: String,
-        is_group: bool,
-    },
-    Resynced {
-        dc: String,
-    },
-    Lost {
-        dc: String,
-        error: String,
-    },
-}
-fn watch_changes(_: &Gatekeeper, stop: CancellationToken) -> mpsc::Receiver<DirectoryChange> {
-    let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        drop(tx)
-    });
-    rx
 }

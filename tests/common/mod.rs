@@ -32,9 +32,9 @@ impl Lab {
             let env_file = dir.join("lab.env");
             let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
                 panic!(
-                    "cannot read {}: {e}. Integration tests need the lab AD: run them with \
+                    "cannot read {}: {e}. This test needs the lab AD: run it with \
                      deploy/test.sh (or deploy/lab.sh up, then \
-                     ip netns exec adgate-lab cargo test)",
+                     ip netns exec adgate-lab cargo test -- --include-ignored)",
                     env_file.display()
                 )
             });
