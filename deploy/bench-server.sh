@@ -15,6 +15,8 @@ trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$w
 
 sed -e "s/127.0.0.1:1812/127.0.0.1:$BENCH_PORT/" -e "s/127.0.0.1:1813/127.0.0.1:$((BENCH_PORT + 100))/" -e "s|^dir = .*|dir = \"$work/audit\"|" \
   "$lab_dir/adgate.toml" >"$work/adgate.toml"
+# Its own control socket (`adgate sessions`), beside the throwaway trail.
+printf '\n[sessions]\ncontrol_socket = "%s"\n' "$work/control.sock" >>"$work/adgate.toml"
 [ -z "${BENCH_EXTRA_CONFIG:-}" ] || cat "$BENCH_EXTRA_CONFIG" >>"$work/adgate.toml"
 ip netns exec "$netns" env ADGATE_LOG=info "$adgate" serve --config "$work/adgate.toml" \
   2>"$work/adgate.log" &

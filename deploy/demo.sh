@@ -138,4 +138,43 @@ gateway_cert_login "$pki/alice.pem" "$pki/alice.key" "UPN certificate of a membe
 gateway_cert_login "$pki/frank.pem" "$pki/frank.key" "not in Telework-Allowed"
 gateway_cert_login "$stranger_pki/alice.pem" "$stranger_pki/alice.key" "alice's name, unknown CA"
 echo
+echo "== Live tunnels: cut when AD says no (RFC 5176 Disconnect to the gateway), or by an admin =="
+# The last disconnect record of the trail in one line.
+last_disconnect() {
+  tail -n 50 "$trail" | /usr/bin/python3 -c '
+import json, sys
+cuts = [json.loads(line) for line in sys.stdin if "\"type\":\"disconnect\"" in line]
+cut = cuts[-1]
+print("    trail: disconnect reason=%s result=%s after %s ms, by %s" % (cut["reason"], cut["result"],
+      cut["detection_to_result_ms"], cut.get("requested_by", {}).get("user", "adgate")))'
+}
+# Waits (at most 15 s) until WHO has no tunnel on the gateway; prints how long that took.
+wait_for_cut() { # WHO SINCE_EPOCH_NS
+  for _ in $(seq 150); do
+    deploy/gateway.sh sas | grep -qx "$1" || break
+    sleep 0.1
+  done
+  ! deploy/gateway.sh sas | grep -qx "$1" || { echo "    $1's tunnel is still up" >&2; exit 1; }
+  echo "    $1's tunnel is gone after $((($(date +%s%N) - $2) / 1000000)) ms"
+}
+printf '%-34s ' "tgroup connects and stays"
+deploy/gateway.sh connect tgroup "$password_file"
+sleep 1   # the gateway's Accounting-Start
+in_lab "$adgate" sessions list --config "$config" | sed 's/^/    /'
+echo "    the admin: samba-tool group removemembers Telework-Allowed tgroup"
+removed=$(date +%s%N)
+deploy/lab.sh tool group removemembers Telework-Allowed tgroup >/dev/null
+wait_for_cut tgroup "$removed"
+last_disconnect
+deploy/lab.sh tool group addmembers Telework-Allowed tgroup >/dev/null
+printf '%-34s ' "alice connects and stays"
+deploy/gateway.sh connect alice "$password_file"
+sleep 1
+echo "    the admin: adgate sessions disconnect --user alice --reason 'stolen laptop'"
+asked=$(date +%s%N)
+in_lab "$adgate" sessions disconnect --config "$config" --user alice --reason "stolen laptop" |
+  sed 's/^/    /'
+wait_for_cut alice "$asked"
+last_disconnect
+echo
 echo "Audit trail: $trail   adgate log: $log"

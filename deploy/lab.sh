@@ -853,6 +853,10 @@ address = "127.0.0.0/8"
 secret_file = "$RADIUS_SECRET_FILE"
 require_message_authenticator = true
 
+# The lab gateway (deploy/gateway.sh) takes Disconnect-Requests here: live sessions are cut.
+[clients.disconnect]
+address = "127.0.0.1:3799"
+
 [directory]
 urls = ["$LDAPS_URL"]
 ca_file = "$CA_FILE"

@@ -115,6 +115,9 @@ as_unit_user=(ip netns exec "$netns" setpriv --reuid "$(unit_value User)"
 read -ra pre_command <<<"$(unit_value ExecStartPre)"
 read -ra command <<<"$(unit_value ExecStart)"
 "${as_unit_user[@]}" "${pre_command[@]}" || die "ExecStartPre: ${pre_command[*]}"
+# What RuntimeDirectory= would make: the control socket's directory.
+[[ $(unit_value RuntimeDirectory) == adgate ]] || die "the unit has no RuntimeDirectory=adgate"
+install -d -m "$(unit_value RuntimeDirectoryMode)" -o adgate -g adgate /run/adgate
 trail=$STATE/audit/audit.jsonl
 records_before=0
 [[ ! -f $trail ]] || records_before=$(wc -l <"$trail")   # a trail kept from an earlier run
@@ -145,6 +148,12 @@ new_records=$(tail -n "+$((records_before + 1))" "$trail")
 grep -q '"user_name":"alice".*"verdict":"accept"' <<<"$new_records" || die "no accept record for alice"
 grep -q '"user_name":"frank".*"reason":"telework_off"' <<<"$new_records" || die "no telework_off record for frank"
 say "alice accepted, frank rejected (telework_off), both in $trail"
+# The control socket answers root, and `adgate sessions list` shows alice's accept.
+sessions=$(adgate sessions list --config "$CONFIG") || die "adgate sessions list failed: $sessions"
+grep -q 'user=alice' <<<"$sessions" || die "adgate sessions list does not show alice: $sessions"
+[[ $(stat -c '%G %a' /run/adgate/control.sock) == "adgate 660" ]] ||
+  die "control socket: $(stat -c '%G %a' /run/adgate/control.sock), not adgate 660"
+say "adgate sessions list (control socket /run/adgate/control.sock, group adgate, 0660) shows alice"
 
 kill -TERM "$server"
 grace=$(unit_value TimeoutStopSec)
@@ -155,6 +164,8 @@ wait "$server" || status=$?
 server=
 ((status == 0)) || { cat "$log" >&2; die "adgate exited with $status after SIGTERM"; }
 grep -qw stopped "$log" || { cat "$log" >&2; die "no 'stopped' in adgate's log"; }
+[[ ! -e /run/adgate/control.sock ]] || die "the control socket is left after the stop"
+rm -rf /run/adgate   # as systemd does with a RuntimeDirectory when the unit stops
 say "SIGTERM: exit 0"
 
 # --- purge ---------------------------------------------------------------------------------

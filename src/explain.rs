@@ -12,7 +12,7 @@ mod certificate;
 mod groups;
 mod throttle;
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -198,49 +198,19 @@ fn utc(unix_seconds: i64) -> String {
         .unwrap_or_else(|| "out of range".to_owned())
 }
 
-/// One line from stdin; on a terminal, prompted on stderr and not echoed.
+/// One line from stdin; on a terminal, prompted and read there without echo (`rpassword`).
 fn read_password() -> anyhow::Result<Zeroizing<String>> {
     let stdin = std::io::stdin();
-    let echo_off = stdin.is_terminal().then(EchoOff::new).flatten();
-    if echo_off.is_some() {
-        eprint!("password for the bind: ");
-        std::io::stderr().flush().ok();
+    if stdin.is_terminal() {
+        let password = rpassword::prompt_password("password for the bind: ")
+            .context("reading the password")?;
+        return Ok(Zeroizing::new(password));
     }
     let mut line = Zeroizing::new(String::new());
     stdin
         .lock()
         .read_line(&mut line)
         .context("reading the password")?;
-    drop(echo_off);
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     Ok(Zeroizing::new(password))
-}
-
-/// The terminal's echo, turned off until dropped.
-struct EchoOff(libc::termios);
-
-impl EchoOff {
-    fn new() -> Option<EchoOff> {
-        // SAFETY: tcgetattr/tcsetattr on stdin with a termios the call fills in.
-        unsafe {
-            let mut saved = std::mem::zeroed::<libc::termios>();
-            if libc::tcgetattr(libc::STDIN_FILENO, &mut saved) != 0 {
-                return None;
-            }
-            let mut quiet = saved;
-            quiet.c_lflag &= !libc::ECHO;
-            (libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) == 0)
-                .then_some(EchoOff(saved))
-        }
-    }
-}
-
-impl Drop for EchoOff {
-    fn drop(&mut self) {
-        // SAFETY: restores the attributes tcgetattr returned.
-        unsafe {
-            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.0);
-        }
-        eprintln!();
-    }
 }

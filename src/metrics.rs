@@ -51,15 +51,16 @@ impl Metrics {
         &mut self.registry
     }
 
-    /// The current values, in the OpenMetrics text format.
-    pub fn encode(&self) -> String {
+    /// The current values, in the OpenMetrics text format. Writing to a `String` cannot fail,
+    /// but a collector may (a family it cannot describe).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
-        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
-        text
+        encode(&mut text, &self.registry)?;
+        Ok(text)
     }
 
     /// The current values, in the classic Prometheus text format (0.0.4).
-    pub fn encode_classic(&self) -> String {
-        classic_text::from_openmetrics(&self.encode())
+    pub fn encode_classic(&self) -> Result<String, std::fmt::Error> {
+        Ok(classic_text::from_openmetrics(&self.encode()?))
     }
 }

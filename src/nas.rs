@@ -210,7 +210,9 @@ where
     latencies.sort();
     let percentile = |p: f64| {
         let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        latencies[index.min(latencies.len() - 1)].as_secs_f64() * 1000.0
+        latencies
+            .get(index)
+            .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
     };
     println!("kind          {label}");
     println!("requests      {}", latencies.len());

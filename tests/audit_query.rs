@@ -1,5 +1,13 @@
 //! `adgate audit query`: one user's decisions in time order, whichever form of the name the
 //! NAS sent, across segments, and only within `--since`/`--until`.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

@@ -4,6 +4,14 @@
 //! it is back, adgate moves its connections back to it (it is the first URL). This stops the lab
 //! DC, so it is the only test in its binary (cargo runs test binaries one after another). It
 //! brings up the lab's second DC (`deploy/lab.sh dc2 up`, idempotent) and leaves it running.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -100,6 +108,9 @@ impl Dc<'_> {
     }
 }
 
+/// The connection every configured DC keeps for AD change notifications.
+const WATCH: f64 = 1.0;
+
 #[tokio::test]
 #[ignore = "needs the lab AD: deploy/test.sh"]
 async fn logins_fail_over_to_the_second_dc_and_come_back_to_the_first() {
@@ -123,7 +134,8 @@ async fn logins_fail_over_to_the_second_dc_and_come_back_to_the_first() {
     assert_eq!(login(&adgate, "alice").await.code, ResponseCode::Accept);
     let text = scrape();
     assert!(dc1.connections(&text) >= 2.0, "{text}");
-    assert_eq!(dc2.connections(&text), 0.0, "{text}");
+    // dc2 has only its change watch (live sessions watch every DC); logins use dc1.
+    assert_eq!(dc2.connections(&text), WATCH, "{text}");
 
     // dc1 stops a second into a login loop, which goes on for three timeouts after it is gone.
     let restart = RestartDc1;
@@ -202,7 +214,8 @@ async fn logins_fail_over_to_the_second_dc_and_come_back_to_the_first() {
     loop {
         assert_eq!(login(&adgate, "alice").await.code, ResponseCode::Accept);
         let text = scrape();
-        if dc1.up(&text) == 1.0 && dc1.connections(&text) >= 2.0 && dc2.connections(&text) == 0.0 {
+        if dc1.up(&text) == 1.0 && dc1.connections(&text) >= 2.0 && dc2.connections(&text) == WATCH
+        {
             break;
         }
         assert!(Instant::now() < deadline, "still not back on dc1:\n{text}");

@@ -3,6 +3,14 @@
 //! restarting adgate, within the readiness probe's interval (`adgate_authz::READINESS_PROBE`:
 //! a check answers from what the probe found last, and opens no connection itself). This stops the lab DC, so it is the only test in its binary (cargo runs
 //! test binaries one after another).
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 

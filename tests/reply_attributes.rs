@@ -3,6 +3,14 @@
 //! Session-Timeout, Framed-Pool and a Class suffix in her Access-Accept, for a password and for
 //! a certificate login; alice, a telework user outside the group, gets none; the record lists
 //! what was sent, and accounting with the suffixed Class still links to the decision.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 mod eap_support;

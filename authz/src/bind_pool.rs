@@ -46,6 +46,8 @@ impl BindPool {
         password: &str,
     ) -> Result<LdapResult, DirectoryError> {
         let timeout = self.connector.timeout();
+        // Cannot fail: the pool owns its semaphore and never closes it.
+        #[allow(clippy::expect_used)]
         let _permit = tokio::time::timeout(timeout, self.permits.acquire())
             .await
             .map_err(|_| DirectoryError::BindPoolBusy {

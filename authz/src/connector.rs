@@ -97,8 +97,11 @@ impl Connector {
         if urls.is_empty() {
             return Err(ConfigError::NoUrls);
         }
-        let repeated = (1..urls.len()).find(|&i| urls[..i].contains(&urls[i]));
-        if let Some(url) = repeated.map(|i| &urls[i]) {
+        let repeated = urls
+            .iter()
+            .enumerate()
+            .find(|(i, url)| urls.iter().take(*i).any(|earlier| earlier == *url));
+        if let Some((_, url)) = repeated {
             // Each DC is one series in the metrics, keyed by its URL.
             return Err(ConfigError::BadUrl {
                 url: url.clone(),
@@ -172,7 +175,9 @@ impl Connector {
     /// be by a login.
     async fn first_reachable(&self) -> Option<&str> {
         for dc in self.order() {
-            let server = &self.servers[dc];
+            let Some(server) = self.servers.get(dc) else {
+                continue;
+            };
             let connect = tokio::net::TcpStream::connect((server.host.as_str(), server.port));
             let error = match tokio::time::timeout(self.timeout, connect).await {
                 Ok(Ok(_)) => return Some(&server.url),
@@ -274,30 +279,38 @@ impl Connector {
     /// connection is only counted, since DCs also close idle connections, and the reconnect
     /// tells whether the DC is there.
     pub(crate) fn operation_failed(&self, dc: usize, error: &DirectoryError) {
-        match error {
-            DirectoryError::Timeout { .. } => self.failed(dc, error),
-            _ => self.health.count(&self.servers[dc].url, error),
+        match (error, self.servers.get(dc)) {
+            (DirectoryError::Timeout { .. }, _) => self.failed(dc, error),
+            (_, Some(server)) => self.health.count(&server.url, error),
+            (_, None) => {}
         }
     }
 
     /// The servers in the order to try them: those not marked down in configured order, then
     /// those marked down, also in configured order (tried last, never skipped).
     fn order(&self) -> Vec<usize> {
-        let (up, down): (Vec<usize>, Vec<usize>) =
-            (0..self.servers.len()).partition(|&dc| self.health.is_up(&self.servers[dc].url));
-        for &dc in &down {
+        let (up, down): (Vec<_>, Vec<_>) = self
+            .servers
+            .iter()
+            .enumerate()
+            .partition(|(_, server)| self.health.is_up(&server.url));
+        for &(dc, _) in &down {
             self.probe(dc);
         }
-        up.into_iter().chain(down).collect()
+        up.into_iter().chain(down).map(|(dc, _)| dc).collect()
     }
 
     fn first_up(&self) -> Option<usize> {
-        (0..self.servers.len()).find(|&dc| self.health.is_up(&self.servers[dc].url))
+        self.servers
+            .iter()
+            .position(|server| self.health.is_up(&server.url))
     }
 
     /// Count `error` against `dc` and mark it down; the first time, say so and start probing.
     fn failed(&self, dc: usize, error: &DirectoryError) {
-        let url = &self.servers[dc].url;
+        let Some(Server { url, .. }) = self.servers.get(dc) else {
+            return;
+        };
         if self.health.failed(url, error) {
             warn!(
                 %url,
@@ -310,7 +323,10 @@ impl Connector {
 
     /// Probe `dc` in the background until it answers, unless a probe of it already runs.
     fn probe(&self, dc: usize) {
-        if self.probing[dc].swap(true, Ordering::AcqRel) {
+        let Some(probing) = self.probing.get(dc) else {
+            return;
+        };
+        if probing.swap(true, Ordering::AcqRel) {
             return;
         }
         let this = self.this.clone();
@@ -321,7 +337,11 @@ impl Connector {
                 let Some(connector) = this.upgrade() else {
                     return;
                 };
-                let server = &connector.servers[dc];
+                let (Some(server), Some(probing)) =
+                    (connector.servers.get(dc), connector.probing.get(dc))
+                else {
+                    return;
+                };
                 let result = if connector.health.is_up(&server.url) {
                     Ok(())
                 } else {
@@ -329,7 +349,7 @@ impl Connector {
                 };
                 match result {
                     Ok(()) => {
-                        connector.probing[dc].store(false, Ordering::Release);
+                        probing.store(false, Ordering::Release);
                         if connector.health.succeeded(&server.url) {
                             info!(url = %server.url, "domain controller is back");
                         }

@@ -124,7 +124,7 @@ impl DcHealth {
                 connections: dc.connections,
                 errors: DcErrorKind::ALL
                     .iter()
-                    .map(|&kind| (kind, dc.errors[kind as usize]))
+                    .map(|&kind| (kind, dc.errors.get(kind as usize).copied().unwrap_or(0)))
                     .collect(),
             })
             .collect()
@@ -182,7 +182,11 @@ impl DcHealth {
     /// have been closed for idleness; reconnecting tells).
     pub(crate) fn count(&self, url: &str, error: &DirectoryError) {
         if let Some(kind) = DcErrorKind::of(error) {
-            self.with(url, |dc| dc.errors[kind as usize] += 1);
+            self.with(url, |dc| {
+                if let Some(count) = dc.errors.get_mut(kind as usize) {
+                    *count += 1;
+                }
+            });
         }
     }
 

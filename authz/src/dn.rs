@@ -11,7 +11,7 @@
 /// Whether `dn` is `base` or an object below it.
 pub(crate) fn is_within(dn: &str, base: &str) -> bool {
     let (dn, base) = (rdns(dn), rdns(base));
-    dn.len() >= base.len() && dn[dn.len() - base.len()..] == base[..]
+    dn.ends_with(&base)
 }
 
 /// The RDNs of `dn`, each as `type=value`, lowercase, without the spaces around `=`.

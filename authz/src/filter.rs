@@ -4,6 +4,8 @@
 //! may legally contain `\`, `(`, `)` or `*`, e.g. `CN=Telework \(pilot\)…` is written
 //! `CN=Telework (pilot)…`). Both are inserted only through [`escape_value`].
 
+use std::fmt::Write;
+
 use crate::user_name::LogonName;
 
 /// The extensible match rule LDAP_MATCHING_RULE_IN_CHAIN: membership through nested groups.
@@ -28,10 +30,8 @@ pub(crate) fn escape_value(value: &str) -> String {
 }
 
 fn push_hex(out: &mut String, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('\\');
-    out.push(char::from(HEX[usize::from(byte >> 4)]));
-    out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    // Writing to a String cannot fail.
+    let _ = write!(out, "\\{byte:02x}");
 }
 
 /// The user search: person objects of class user whose `attribute` equals the name.

@@ -12,6 +12,8 @@
 //! reports AD's change notifications from every configured DC, so that re-checks can follow
 //! changes within seconds.
 
+#![forbid(unsafe_code)]
+
 mod account;
 mod authorizer;
 mod bind_pool;

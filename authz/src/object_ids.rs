@@ -72,7 +72,10 @@ pub(crate) fn sid_text(bytes: &[u8]) -> Result<String, String> {
         format!("S-{revision}-0x{authority:012X}")
     };
     for sub in sub_authorities.chunks_exact(4) {
-        let value = u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]]);
+        let Ok(sub) = <[u8; 4]>::try_from(sub) else {
+            continue; // chunks_exact(4) yields 4 octets
+        };
+        let value = u32::from_le_bytes(sub);
         let _ = write!(text, "-{value}");
     }
     Ok(text)

@@ -8,6 +8,8 @@
 //! client's [`IdentityClaim`] (or the [`Rejection`] saying why the certificate names nobody),
 //! the certificate's [`CertificateSummary`] for the audit trail, and the MSK.
 
+#![forbid(unsafe_code)]
+
 mod certificate_check;
 mod certificate_summary;
 mod client_auth_verifier;

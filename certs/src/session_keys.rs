@@ -38,6 +38,7 @@ impl MasterSessionKey {
         connection
             .export_keying_material(&mut key_material[..], label, context)
             .map_err(|_| Rejection::TlsHandshakeFailed)?;
+        let key_material: &[u8; KEY_MATERIAL_LEN] = &key_material;
         let mut msk = Zeroizing::new([0u8; MSK_LEN]);
         msk.copy_from_slice(&key_material[..MSK_LEN]);
         Ok(Self(msk))
@@ -45,12 +46,14 @@ impl MasterSessionKey {
 
     /// MS-MPPE-Recv-Key: the first 32 octets.
     pub fn mppe_recv_key(&self) -> &[u8] {
-        &self.0[..32]
+        let msk: &[u8; MSK_LEN] = &self.0;
+        &msk[..32]
     }
 
     /// MS-MPPE-Send-Key: the next 32 octets.
     pub fn mppe_send_key(&self) -> &[u8] {
-        &self.0[32..]
+        let msk: &[u8; MSK_LEN] = &self.0;
+        &msk[32..]
     }
 
     /// Whether `recv` and `send` are this MSK's MPPE keys, in constant time (the NAS

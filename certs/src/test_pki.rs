@@ -1,6 +1,10 @@
 //! A throw-away PKI for tests (feature `test-pki`): a user CA, a server certificate, user
 //! certificates shaped to each rule (UPN, e-mail, subject e-mail, CN only, expired, serverAuth
 //! only, revoked), and CRLs, made with rcgen so no test depends on files someone once made.
+//!
+//! Test support, compiled only for tests: a certificate that cannot be made fails the test that
+//! wanted it, hence the `expect`s.
+#![allow(clippy::expect_used)]
 
 use rcgen::{
     date_time_ymd, BasicConstraints, Certificate, CertificateParams,

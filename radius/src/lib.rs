@@ -15,6 +15,8 @@
 //! [`RequestHandler`], and ends sessions through a [`DisconnectSender`] per
 //! NAS.
 
+#![forbid(unsafe_code)]
+
 pub mod accounting;
 pub mod client;
 pub mod clients;

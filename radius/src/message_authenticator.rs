@@ -21,6 +21,9 @@ pub(crate) const VALUE_LEN: usize = 16;
 /// Request Authenticator in its Authenticator field and the
 /// Message-Authenticator value set to sixteen zero octets (RFC 3579 §3.2).
 pub(crate) fn sign(secret: &SharedSecret, prepared: &[u8]) -> [u8; VALUE_LEN] {
+    // Cannot fail: HMAC takes keys of any length (RFC 2104 §2; a longer key is hashed first),
+    // and `Hmac`'s `new_from_slice` only returns its error type for the trait's sake.
+    #[allow(clippy::expect_used)]
     let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(secret.expose())
         .expect("HMAC takes keys of any length (RFC 2104 §2)");
     mac.update(prepared);

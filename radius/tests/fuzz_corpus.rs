@@ -1,6 +1,14 @@
 //! Replays the checked-in fuzz corpus (`fuzz/corpus/<target>/`) and the crashes fuzzing found
 //! once (`fuzz/regressions/<target>/`) through the same entry points as the fuzz targets, so
 //! plain `cargo test` on stable keeps every input fuzzing ever cared about working.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 

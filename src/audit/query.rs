@@ -47,9 +47,9 @@ impl QueryFilter {
         }
         let wanted = self.user.to_lowercase();
         // Disconnect and dropped-session records name the user inside `session`.
-        let sent = record["user_name"]
+        let sent = field(record, "/user_name")
             .as_str()
-            .or_else(|| record["session"]["user_name"].as_str())
+            .or_else(|| field(record, "/session/user_name").as_str())
             .map(str::to_lowercase);
         let sent_bare = sent.as_deref().map(|name| {
             let name = name.rsplit('\\').next().unwrap_or(name);
@@ -86,7 +86,7 @@ pub fn query(
                 continue;
             };
             if filter.matches(&record) {
-                let time = record["time"]
+                let time = field(&record, "/time")
                     .as_str()
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc))
@@ -108,42 +108,50 @@ pub fn query(
 
 /// One readable line: time, verdict and reason, name sent, AD object, from where, NAS, method.
 fn summary_line(record: &Value) -> String {
-    let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
-    let accounting = &record["accounting"];
-    let session = &record["session"];
-    let verdict = match (record["verdict"].as_str(), record["reason"].as_str()) {
-        _ if record["type"] == "disconnect" => format!(
+    let text = |pointer: &str| field(record, pointer).as_str().unwrap_or("-").to_owned();
+    // Disconnect and dropped-session records name the user and the client inside `session`.
+    let session = field(record, "/session").is_object();
+    let verdict = match (
+        field(record, "/verdict").as_str(),
+        field(record, "/reason").as_str(),
+    ) {
+        _ if field(record, "/type") == "disconnect" => format!(
             "disconnect:{}:{} session={} by={}",
-            text(&record["reason"]),
-            text(&record["result"]),
-            text(&session["session_id"]),
-            text(&record["requested_by"]["user"]),
+            text("/reason"),
+            text("/result"),
+            text("/session/session_id"),
+            text("/requested_by/user"),
         ),
-        _ if record["type"] == "session_dropped" => format!(
+        _ if field(record, "/type") == "session_dropped" => format!(
             "session_dropped:{} session={}",
-            text(&record["cause"]),
-            text(&session["session_id"]),
+            text("/cause"),
+            text("/session/session_id"),
         ),
-        _ if accounting.is_object() => format!(
+        _ if field(record, "/accounting").is_object() => format!(
             "accounting:{} session={} framed_ip={}",
-            text(&accounting["status_type"]),
-            text(&accounting["session_id"]),
-            text(&accounting["framed_ip_address"])
+            text("/accounting/status_type"),
+            text("/accounting/session_id"),
+            text("/accounting/framed_ip_address")
         ),
         (Some(verdict), Some(reason)) => format!("{verdict}:{reason}"),
         (Some(verdict), None) => verdict.to_owned(),
-        (None, _) => text(&record["type"]),
+        (None, _) => text("/type"),
     };
     format!(
         "{time}  seq={seq}  {verdict}  user={user}  account={account}  from={from}  nas={nas}  method={method}",
-        time = text(&record["time"]),
-        seq = record["seq"],
-        user = text(record.get("user_name").unwrap_or(&session["user_name"])),
-        account = text(&record["account"]["dn"]),
-        from = text(&record["calling_station_id"]),
-        nas = text(record["nas"].get("name").unwrap_or(&session["client"])),
-        method = text(&record["method"]),
+        time = text("/time"),
+        seq = field(record, "/seq"),
+        user = text(if session { "/session/user_name" } else { "/user_name" }),
+        account = text("/account/dn"),
+        from = text("/calling_station_id"),
+        nas = text(if session { "/session/client" } else { "/nas/name" }),
+        method = text("/method"),
     )
+}
+
+/// The value at `pointer` (RFC 6901) in `record`; null when there is none.
+fn field<'a>(record: &'a Value, pointer: &str) -> &'a Value {
+    record.pointer(pointer).unwrap_or(&Value::Null)
 }
 
 #[cfg(test)]

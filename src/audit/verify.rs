@@ -102,7 +102,10 @@ fn read_external_checkpoints(
         let Some(start) = line.iter().position(|&b| b == b'{') else {
             continue;
         };
-        let Ok(record) = serde_json::from_slice::<CheckpointRecord>(&line[start..]) else {
+        let Some(json) = line.get(start..) else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_slice::<CheckpointRecord>(json) else {
             continue;
         };
         if record.kind != "checkpoint" {
@@ -177,7 +180,7 @@ impl ChainWalk {
         }
         let (Some(first), Some(head)) = (self.first.take(), self.head.clone()) else {
             return Err(TrailBreak {
-                file: segments[0].name(),
+                file: segments.first().map(Segment::name).unwrap_or_default(),
                 line: 1,
                 seq: None,
                 problem: "the trail holds no records".into(),

@@ -39,7 +39,8 @@ impl Collector for DomainControllers {
         }
         let mut connections = encoder.encode_descriptor(
             "ldap_connections",
-            "LDAP connections open to the domain controller (service and user-bind connections)",
+            "LDAP connections open to the domain controller (service, user-bind and change-watch \
+             connections)",
             None,
             MetricType::Gauge,
         )?;

@@ -193,10 +193,16 @@ async fn respond(
                 true => (OPENMETRICS, metrics.encode()),
                 false => (CLASSIC_TEXT, metrics.encode_classic()),
             };
-            Response::builder()
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Full::new(Bytes::from(body)))
-                .expect("a valid response")
+            match body {
+                Ok(body) => response(StatusCode::OK, content_type, body),
+                Err(error) => {
+                    tracing::error!(%error, "the metrics could not be encoded");
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the metrics could not be encoded\n".into(),
+                    )
+                }
+            }
         }
         "/healthz" => text(StatusCode::OK, "alive\n".into()),
         "/readyz" => match readiness.check().await {
@@ -211,11 +217,17 @@ async fn respond(
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(body)))
-        .expect("a valid response")
+    response(status, "text/plain; charset=utf-8", body)
+}
+
+fn response(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 #[cfg(test)]

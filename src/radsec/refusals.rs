@@ -111,7 +111,9 @@ impl Refusals {
     /// Counts a refusal and logs `what` with its `detail`, unless this source has had its
     /// share of lines for this reason this minute.
     pub fn refuse(&self, peer: SocketAddr, refusal: Refusal, what: &str, detail: &dyn Display) {
-        self.counts[refusal as usize].fetch_add(1, Ordering::Relaxed);
+        if let Some(count) = self.counts.get(refusal as usize) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
         let logged = self
             .log
             .lock()
@@ -142,6 +144,13 @@ impl Refusals {
         }
     }
 
+    /// Refusals for `refusal` so far.
+    fn count(&self, refusal: Refusal) -> u64 {
+        self.counts
+            .get(refusal as usize)
+            .map_or(0, |count| count.load(Ordering::Relaxed))
+    }
+
     /// The metric family, for the registry.
     pub fn metric(self: &Arc<Self>) -> RefusalCounts {
         RefusalCounts(Arc::clone(self))
@@ -161,7 +170,7 @@ impl Collector for RefusalCounts {
             MetricType::Counter,
         )?;
         for refusal in Refusal::ALL {
-            let count = self.0.counts[refusal as usize].load(Ordering::Relaxed);
+            let count = self.0.count(refusal);
             let labels = [("reason", refusal.as_str())];
             ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
         }

@@ -161,8 +161,11 @@ impl TrailFollower {
             .read_to_end(&mut buffer)?;
         let mut lines = Vec::new();
         let mut consumed = 0;
-        while let Some(end) = buffer[consumed..].iter().position(|&b| b == b'\n') {
-            let line = &buffer[consumed..consumed + end];
+        while let Some(line) = buffer.get(consumed..).and_then(|rest| {
+            let end = rest.iter().position(|&b| b == b'\n')?;
+            rest.get(..end)
+        }) {
+            let end = line.len();
             if let Some(fields) = ChainFields::parse(line) {
                 if fields.seq > durable_seq || lines.len() >= limit {
                     break;

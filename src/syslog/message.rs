@@ -45,9 +45,10 @@ impl Origin {
         // TIMESTAMP (§6.2.3): the record's own time, already RFC 3339 UTC with milliseconds.
         let timestamp = header.as_ref().and_then(|h| h.time).unwrap_or("-");
         let severity = match kind {
-            "seal" => 4,                     // warning: a crash cut a write short
-            "checkpoint" | "retention" => 5, // notice
-            _ => 6,                          // informational
+            "seal" => 4, // warning: a crash cut a write short
+            // notice: the chain vouched for or shortened, a live session cut or forgotten
+            "checkpoint" | "retention" | "disconnect" | "session_dropped" => 5,
+            _ => 6, // informational
         };
         let priority = FACILITY_LOG_AUDIT * 8 + severity;
         // VERSION 1, no STRUCTURED-DATA; MSG is UTF-8 and so starts with a BOM (§6.4).

@@ -77,7 +77,10 @@ impl Connection {
         }
     }
 
-    /// Bytes written to the socket that the peer has not acknowledged yet.
+    /// Bytes written to the socket that the peer has not acknowledged yet. The one `unsafe`
+    /// of adgate: no maintained crate wraps TIOCOUTQ (SIOCOUTQ) for sockets (rustix and nix
+    /// offer only the raw, unsafe ioctl).
+    #[allow(unsafe_code)]
     fn unacknowledged_bytes(&self) -> std::io::Result<libc::c_int> {
         let tcp = self.tcp();
         if let Some(error) = tcp.take_error()? {

@@ -1,7 +1,9 @@
 //! What the integration tests share: the lab AD (described by `lab.env`, written by
 //! `deploy/lab.sh up`) and an adgate process started for one test, with its own port, its own
 //! audit directory and its own log, so tests can run in parallel and read exactly their records.
-//! The tests run inside the lab's network namespace (`deploy/test.sh` arranges it).
+//! The tests that use the lab run inside its network namespace (`deploy/test.sh` arranges it)
+//! and are `#[ignore]`d otherwise; tests that never reach a domain controller start adgate
+//! against [`Lab::without_dc`] instead, and run anywhere.
 
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
@@ -46,6 +48,66 @@ impl Lab {
             let lab = Lab { dir, values };
             lab.assert_inside_namespace();
             lab
+        })
+    }
+
+    /// A lab without its DC, for tests that never reach one (RADIUS and RadSec checks that
+    /// come before any directory lookup, the audit trail's own rules, the command line): the
+    /// same settings, with a shared secret, a CA and a service password made for this test
+    /// binary, and a directory URL on a loopback port where nothing listens (a login that does
+    /// get to the directory is refused as `directory_unavailable`). Needs no lab and no
+    /// namespace.
+    pub fn without_dc() -> &'static Lab {
+        static WITHOUT_DC: OnceLock<Lab> = OnceLock::new();
+        WITHOUT_DC.get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("without-dc-{}", env!("CARGO_CRATE_NAME")));
+            std::fs::create_dir_all(&dir).expect("a directory for the stand-in files");
+            let write = |name: &str, contents: &[u8]| {
+                let path = dir.join(name);
+                std::fs::write(&path, contents).expect("a stand-in file");
+                path.display().to_string()
+            };
+            let ca = rcgen::generate_simple_self_signed(vec!["dc.invalid".to_owned()])
+                .expect("a stand-in CA certificate");
+            let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            let values = [
+                ("LDAP_URL", format!("ldaps://127.0.0.1:{nowhere}")),
+                ("CA_FILE", write("ca.pem", ca.cert.pem().as_bytes())),
+                (
+                    "BIND_DN",
+                    "CN=svc-adgate,CN=Users,DC=corp,DC=example,DC=test".into(),
+                ),
+                (
+                    "BIND_PASSWORD_FILE",
+                    write("ldap.secret", b"no DC to bind to"),
+                ),
+                ("BASE_DN", "DC=corp,DC=example,DC=test".into()),
+                ("NETBIOS_DOMAIN", "CORP".into()),
+                (
+                    "TELEWORK_GROUP",
+                    "CN=Telework-Allowed,CN=Users,DC=corp,DC=example,DC=test".into(),
+                ),
+                (
+                    "RADIUS_SECRET_FILE",
+                    write(
+                        "vpn1.secret",
+                        b"a shared secret made for a test without a DC",
+                    ),
+                ),
+                (
+                    "FIXTURE_PASSWORD_FILE",
+                    write("fixture.password", b"no-dc-password"),
+                ),
+            ];
+            let values = values
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect();
+            Lab { dir, values }
         })
     }
 
@@ -131,8 +193,9 @@ impl Lab {
     }
 }
 
-/// One adgate process serving the lab AD on a port of its own.
+/// One adgate process serving the lab AD (or [`Lab::without_dc`]) on a port of its own.
 pub struct Adgate {
+    lab: &'static Lab,
     child: Child,
     dir: tempfile::TempDir,
     /// The authentication port.
@@ -163,7 +226,16 @@ impl Adgate {
 
     /// Starts adgate with the lab config as changed by `edit` (it gets the TOML text).
     pub fn start_with(edit: impl FnOnce(String) -> String) -> Adgate {
-        let lab = Lab::get();
+        Adgate::start_on(Lab::get(), edit)
+    }
+
+    /// Starts adgate with no domain controller to reach (see [`Lab::without_dc`]).
+    pub fn start_without_dc() -> Adgate {
+        Adgate::start_on(Lab::without_dc(), |config| config)
+    }
+
+    /// Starts adgate with `lab`'s config as changed by `edit`.
+    pub fn start_on(lab: &'static Lab, edit: impl FnOnce(String) -> String) -> Adgate {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_udp_port();
         let acct_port = free_udp_port();
@@ -171,6 +243,7 @@ impl Adgate {
         std::fs::write(dir.path().join("adgate.toml"), config).expect("write config");
         let child = spawn_serve(dir.path());
         let mut adgate = Adgate {
+            lab,
             child,
             dir,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -290,7 +363,7 @@ impl Adgate {
 
     /// A simulated NAS that signs its requests with Message-Authenticator.
     pub fn nas(&self) -> RadiusClient {
-        self.nas_with(true, Lab::get().radius_secret())
+        self.nas_with(true, self.lab.radius_secret())
     }
 
     pub fn nas_with(&self, message_authenticator: bool, secret: Vec<u8>) -> RadiusClient {
@@ -299,7 +372,7 @@ impl Adgate {
 
     /// A simulated NAS sending to the accounting port.
     pub fn accounting_nas(&self) -> RadiusClient {
-        self.nas_to(self.acct_address, true, Lab::get().radius_secret())
+        self.nas_to(self.acct_address, true, self.lab.radius_secret())
     }
 
     /// A simulated NAS sending to `server` (either port) with `secret`.
@@ -334,7 +407,7 @@ impl Adgate {
     /// look at the trail some other way, or expect no record).
     pub async fn login(&self, user: &str) -> adgate_radius::ResponseCode {
         self.nas()
-            .pap(user.as_bytes(), &Lab::get().fixture_password())
+            .pap(user.as_bytes(), &self.lab.fixture_password())
             .await
             .unwrap_or_else(|e| panic!("login of {user:?} got no valid answer: {e}"))
             .code
@@ -519,9 +592,18 @@ pub fn http_get_accepting(address: SocketAddr, path: &str, accept: &str) -> (u16
 
 /// Adgate with the lab config plus `[metrics] listen` on a port of its own, and that address.
 pub fn start_with_metrics(edit: impl FnOnce(String) -> String) -> (Adgate, SocketAddr) {
+    start_with_metrics_on(Lab::get(), edit)
+}
+
+/// Like [`start_with_metrics`], with `lab`'s config.
+pub fn start_with_metrics_on(
+    lab: &'static Lab,
+    edit: impl FnOnce(String) -> String,
+) -> (Adgate, SocketAddr) {
     let address = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
-    let adgate =
-        Adgate::start_with(|config| edit(format!("{config}\n[metrics]\nlisten = \"{address}\"\n")));
+    let adgate = Adgate::start_on(lab, |config| {
+        edit(format!("{config}\n[metrics]\nlisten = \"{address}\"\n"))
+    });
     (adgate, address)
 }
 

@@ -82,6 +82,13 @@ pub fn start_adgate(pki: &TestPki, extra: &str) -> Adgate {
     Adgate::start_with(|config| config + &section)
 }
 
+/// Like `start_adgate`, with no domain controller to reach: for conversations refused before
+/// any directory lookup.
+pub fn start_adgate_without_dc(pki: &TestPki, extra: &str) -> Adgate {
+    let section = pki.eap_tls_section(extra);
+    Adgate::start_on(Lab::without_dc(), |config| config + &section)
+}
+
 /// What eapol_test reported.
 #[derive(Debug)]
 pub struct EapolOutcome {
