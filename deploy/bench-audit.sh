@@ -6,7 +6,8 @@
 # and p50/p99 latency for both, and what durability adds.
 #   deploy/bench-audit.sh [CONCURRENCY] [REQUESTS] [USER]      (defaults: 16 3000 frank)
 # frank is rejected `telework_off` after one LDAP search (no bind), so the DC costs little and
-# the audit trail's share of each decision shows.
+# the audit trail's share of each decision shows; the reject delay is off, or every answer
+# would take server.reject_delay_ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 concurrency=${1:-16}
@@ -32,6 +33,7 @@ trap cleanup EXIT
 run() {
   local dir=$1
   sed -e 's/127.0.0.1:1812/127.0.0.1:18121/' -e 's/127.0.0.1:1813/127.0.0.1:18131/' -e "s|^dir = .*|dir = \"$dir/audit\"|" \
+    -e 's/^\[server\]$/[server]\nreject_delay_ms = 0/' \
     "$lab_dir/adgate.toml" >"$dir/adgate.toml"
   ip netns exec "$netns" "$adgate" serve --config "$dir/adgate.toml" 2>"$dir/adgate.log" &
   server=$!

@@ -25,11 +25,17 @@ mod throttle;
 use std::net::SocketAddr;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::clients::ClientSettings;
 use crate::eap_tls::EapTlsLoginSettings;
 use crate::throttle::ThrottleSettings;
 use file::ConfigFile;
+
+/// A longer reject delay would outlast the retransmission timeout of common NASes (3–5 s), which
+/// would then retransmit for nothing or fail over to another server (FreeRADIUS caps it at 5 s
+/// too).
+const MAX_REJECT_DELAY_MS: u64 = 5000;
 
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
@@ -37,6 +43,8 @@ pub struct Config {
     pub auth_listen: Vec<SocketAddr>,
     pub acct_listen: Vec<SocketAddr>,
     pub max_in_flight: usize,
+    /// How long after its request an Access-Reject leaves, at the earliest (zero: at once).
+    pub reject_delay: Duration,
     pub clients: Vec<ClientSettings>,
     pub directory: adgate_authz::DirectoryConfig,
     pub policy: adgate_authz::PolicyConfig,
@@ -148,6 +156,11 @@ impl Validator<'_> {
             ));
         }
         let max_in_flight = *server.max_in_flight.get_ref();
+        let reject_delay_ms = self.within(
+            &server.reject_delay_ms,
+            0..=MAX_REJECT_DELAY_MS,
+            "server.reject_delay_ms",
+        )?;
         let clients = self.clients(file.clients, max_in_flight)?;
         let throttle = self.throttle(file.throttle)?;
         let directory = self.directory(file.directory)?;
@@ -156,6 +169,7 @@ impl Validator<'_> {
             auth_listen: server.auth_listen.into_inner(),
             acct_listen: server.acct_listen,
             max_in_flight,
+            reject_delay: Duration::from_millis(reject_delay_ms),
             clients,
             directory,
             policy,
@@ -181,8 +195,6 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::test_config::{load_error, write_config};
     use super::*;
 
@@ -199,6 +211,7 @@ mod tests {
         assert_eq!(config.directory.timeout, Duration::from_millis(3000));
         assert_eq!(config.directory.bind_password.as_str(), "service-password");
         assert_eq!(config.max_in_flight, 256);
+        assert_eq!(config.reject_delay, Duration::from_secs(1));
         assert_eq!(config.audit.segment_max_bytes, 64 * 1024 * 1024);
         assert_eq!(config.audit.retention.days, 400);
         assert!(!config.audit.retention.delete_expired);
@@ -210,7 +223,8 @@ mod tests {
             config.throttle,
             ThrottleSettings {
                 max_failures: 5,
-                window: Duration::from_secs(1800)
+                window: Duration::from_secs(1800),
+                familiar_for: Duration::from_secs(30 * 86_400),
             }
         );
     }
@@ -226,7 +240,7 @@ mod tests {
             .replace(
                 "address = \"127.0.0.0/8\"",
                 "address = \"127.0.0.0/8\"\nlimit_proxy_state = false\nmax_in_flight = 8",
-            ) + "\n[throttle]\nmax_failures = 3\nwindow_s = 60\n"
+            ) + "\n[throttle]\nmax_failures = 3\nwindow_s = 60\nfamiliar_days = 0\n"
         });
         let config = Config::load(&path).unwrap();
         assert_eq!(config.acct_listen, ["127.0.0.1:1813".parse().unwrap()]);
@@ -234,6 +248,32 @@ mod tests {
         assert_eq!(config.clients[0].max_in_flight, 8);
         assert_eq!(config.throttle.max_failures, 3);
         assert_eq!(config.throttle.window, Duration::from_secs(60));
+        assert_eq!(config.throttle.familiar_for, Duration::ZERO);
+        let error = load_error(|t| t + "\n[throttle]\nfamiliar_days = 366\n");
+        assert!(
+            error.contains("`throttle.familiar_days` must be between 0 and 365"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_reject_delay_may_be_turned_off_but_not_outlast_a_nas() {
+        let dir = tempfile::tempdir().unwrap();
+        let with_delay = |delay: &'static str| {
+            move |text: String| {
+                text.replace(
+                    "auth_listen = [\"127.0.0.1:1812\"]",
+                    &format!("auth_listen = [\"127.0.0.1:1812\"]\nreject_delay_ms = {delay}"),
+                )
+            }
+        };
+        let off = Config::load(&write_config(dir.path(), with_delay("0"))).unwrap();
+        assert_eq!(off.reject_delay, Duration::ZERO);
+        let error = load_error(with_delay("5001"));
+        assert!(
+            error.contains("`server.reject_delay_ms` must be between 0 and 5000"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use adgate_radius::{Reply, ReplyAttribute};
 
 use crate::audit::{AccountRecord, CertificateRecord, Verdict};
 use crate::reason::Reason;
+use crate::throttle::ThrottleRule;
 
 /// The next step for an Access-Request once its login method is done with it. Like
 /// hickory-dns's `LookupControlFlow`, this names the control flow instead of overloading
@@ -107,6 +108,8 @@ pub(crate) struct Reject {
     pub(crate) reason: Reason,
     /// What the Access-Reject carries (EAP-Failure for EAP-TLS).
     pub(crate) attributes: Vec<ReplyAttribute>,
+    /// For [`Reason::Throttled`]: which budget was spent.
+    pub(crate) throttled_by: Option<ThrottleRule>,
 }
 
 impl Accept {
@@ -116,6 +119,7 @@ impl Accept {
             login: self.login,
             reason,
             attributes: self.reject_attributes,
+            throttled_by: None,
         }
     }
 }
@@ -127,6 +131,15 @@ impl Reject {
             login,
             reason,
             attributes: Vec::new(),
+            throttled_by: None,
+        }
+    }
+
+    /// A password login refused by the throttle, AD not asked, because `rule`'s budget is spent.
+    pub(crate) fn throttled(rule: ThrottleRule) -> Reject {
+        Reject {
+            throttled_by: Some(rule),
+            ..Reject::bare(Login::by(Method::Pap), Reason::Throttled)
         }
     }
 
@@ -155,6 +168,16 @@ impl Decided {
             Decided::Accept(_) => None,
             Decided::Reject(reject) | Decided::RejectWithAlert { reject, .. } => {
                 Some(reject.reason)
+            }
+        }
+    }
+
+    /// For a throttled refusal: which budget was spent.
+    pub(crate) fn throttled_by(&self) -> Option<ThrottleRule> {
+        match self {
+            Decided::Accept(_) => None,
+            Decided::Reject(reject) | Decided::RejectWithAlert { reject, .. } => {
+                reject.throttled_by
             }
         }
     }
@@ -215,6 +238,7 @@ mod tests {
                 login: Login::by(Method::EapTls),
                 reason: Reason::CertificateExpired,
                 attributes: eap_failure(),
+                throttled_by: None,
             },
             challenge: eap_failure(),
         };

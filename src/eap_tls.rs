@@ -349,6 +349,7 @@ fn refusal(identifier: u8, reason: Reason, certificate: Option<CertificateRecord
         },
         reason,
         attributes: eap_failure(identifier),
+        throttled_by: None,
     }
 }
 

@@ -4,11 +4,13 @@
 //! handshake runs and the identity it names; which AD object the name resolves to, each
 //! account-state attribute as AD stores it, telework membership and the group path to it,
 //! every check in policy order, the `[[policy.reply]]` attributes an accept would carry, and
-//! the verdict with its reason. Without `--password-prompt` it never binds as the user, so AD's
-//! bad-password count is never touched.
+//! the verdict with its reason. For a user name it also shows the throttle: the user's
+//! familiar stations and bad-password budgets, as the audit trail implies them. Without
+//! `--password-prompt` it never binds as the user, so AD's bad-password count is never touched.
 
 mod certificate;
 mod groups;
+mod throttle;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ pub async fn explain(
 ) -> anyhow::Result<ExitCode> {
     let config = Config::load(config)?;
     let eap_tls = config.eap_tls;
+    let (audit_dir, throttle_settings) = (config.audit.dir.clone(), config.throttle);
     let policy = config.policy.clone();
     let directory = Directory::new(config.directory).context("directory settings")?;
     let authorizer = Authorizer::new(directory, config.policy);
@@ -45,6 +48,7 @@ pub async fn explain(
     let found = match &subject {
         Subject::User(user) => {
             println!("user:      {user}");
+            throttle::print(&audit_dir, throttle_settings, user);
             authorizer.explain(user.as_bytes()).await
         }
         Subject::Certificate(file) => {

@@ -34,7 +34,7 @@ use crate::decision::{AccessFlow, Decided, Login, Method, Reject};
 use crate::eap_tls::EapTlsLogins;
 use crate::reason::Reason;
 use crate::sessions::LiveSessions;
-use crate::throttle::{Throttle, ThrottleSettings};
+use crate::throttle::{Throttle, ThrottleRule, ThrottleSettings};
 use accept_attributes::{accept_naming, decision_named, with_group_attributes};
 pub(crate) use metrics::GatekeeperMetrics;
 use metrics::RequestLabels;
@@ -84,7 +84,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
 
     /// The gatekeeper for a reloaded configuration: a new directory and policy, throttle limits
     /// and certificate settings, over what outlives a configuration — the trail, the throttle's
-    /// failure counts, EAP conversations in progress and the metrics.
+    /// failure counts and familiar stations, EAP conversations in progress and the metrics.
     pub fn successor(
         &self,
         authorizer: Authorizer<D>,
@@ -170,9 +170,19 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             method = decided.login().method.as_str(),
             verdict = ?decided.verdict(),
             reason = decided.reason().map_or("-", Reason::as_str),
+            throttled_by = decided.throttled_by().map_or("-", ThrottleRule::as_str),
             dn = record.account.as_ref().map_or("-", |a| a.dn.as_str()),
             "access decision"
         );
+        if let Decided::Accept(_) = &decided {
+            // Familiar from now on, whatever the method: the trail says so, so a restart agrees.
+            self.throttle.learn(
+                request.user_name.as_deref().unwrap_or_default(),
+                record.account.as_ref().map(|a| a.sam_account_name.as_str()),
+                request.calling_station_id.as_deref(),
+                chrono::Utc::now(),
+            );
+        }
         if let (Decided::Accept(_), Some(account)) = (&decided, &record.account) {
             self.sessions
                 .accepted(request, &record.request_id, account)
@@ -186,6 +196,9 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             ),
             Decided::Reject(reject) => {
                 self.metrics.count_reject(reject.reason);
+                if let Some(rule) = reject.throttled_by {
+                    self.metrics.count_throttled(rule);
+                }
                 reject.reply()
             }
             Decided::RejectWithAlert { reject, challenge } => {

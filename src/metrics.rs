@@ -3,13 +3,15 @@
 //! scrapers that do not ask for OpenMetrics. The families are defined beside the
 //! code they measure (the gatekeeper's in `gatekeeper/metrics.rs` and, read from its tables at
 //! scrape time, `gatekeeper/state_metrics.rs`; the syslog forwarder's in `syslog/metrics.rs`;
-//! the RADIUS listeners' discard counts in `metrics/discards.rs`; the domain controllers' state
-//! in `metrics/domain_controllers.rs`; reloads in `reload.rs`); this file only assembles them
+//! the RADIUS listeners' discard counts in `metrics/discards.rs` and their delayed rejects in
+//! `metrics/delayed_rejects.rs`; the domain controllers' state in
+//! `metrics/domain_controllers.rs`; reloads in `reload.rs`); this file only assembles them
 //! and adds build information. Label values are bounded: configured client names and DC URLs,
 //! packet types, verdicts and reason codes — never user names, passwords or addresses.
 
 mod change_watch;
 mod classic_text;
+mod delayed_rejects;
 mod discards;
 mod domain_controllers;
 mod http;
@@ -20,6 +22,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use change_watch::ChangeWatch;
+pub use delayed_rejects::DelayedRejects;
 pub use discards::DiscardCounts;
 pub use domain_controllers::DomainControllers;
 pub use http::{spawn_listener, Readiness};

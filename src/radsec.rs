@@ -164,11 +164,13 @@ impl RadsecListener {
     }
 
     /// Binds `radsec.listen` and serves until `shutdown`, then lets every connection answer
-    /// what it has read and closes it. Also returns the connections' counters (what they
-    /// discarded, for `adgate_discards_total`).
+    /// what it has read and closes it. Access-Rejects leave `reject_delay` after their request.
+    /// Also returns the connections' counters (what they discarded and delayed, for
+    /// `adgate_discards_total` and `adgate_rejects_delayed_total`).
     pub async fn spawn<H: RequestHandler>(
         self,
         handler: Arc<H>,
+        reject_delay: Duration,
         shutdown: CancellationToken,
     ) -> anyhow::Result<(JoinHandle<()>, Arc<Counters>)> {
         let address = self.settings.listen;
@@ -176,7 +178,7 @@ impl RadsecListener {
             .await
             .with_context(|| format!("cannot listen on {address} (radsec.listen)"))?;
         info!(%address, "listening for RadSec (RADIUS over TLS)");
-        let server = StreamServer::new(handler, self.settings.idle_timeout);
+        let server = StreamServer::new(handler, self.settings.idle_timeout, reject_delay);
         let counters = server.counters();
         Ok((tokio::spawn(self.run(listener, server, shutdown)), counters))
     }

@@ -82,8 +82,9 @@ reasons! {
     /// An admin cut the session with `adgate sessions disconnect`; the record says who and why.
     AdminRequest => "admin_request",
     // Refused logins: adgate's own guard.
-    /// Too many bad passwords for this user or from this station within the window; AD was
-    /// not asked. Look for password guessing; it lifts by itself.
+    /// Too many bad passwords within the window in the budget that judges this login (the
+    /// record's `throttled_by`: `user`, `user_at_station` or `station`); AD was not asked.
+    /// Look for password guessing; it lifts by itself.
     Throttled => "throttled",
     // Refused logins: the certificate and the TLS handshake (`certs`).
     /// The certificate names no person (no SAN UPN or e-mail). Issue certificates from a

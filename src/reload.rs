@@ -45,6 +45,7 @@ pub struct StartOnly {
     pub auth_listen: Vec<SocketAddr>,
     pub acct_listen: Vec<SocketAddr>,
     pub max_in_flight: usize,
+    pub reject_delay: Duration,
     pub audit: TrailSettings,
     pub syslog: Option<SyslogSettings>,
     pub metrics_listen: Option<SocketAddr>,
@@ -90,6 +91,7 @@ pub fn load(
         auth_listen,
         acct_listen,
         max_in_flight,
+        reject_delay,
         clients,
         directory,
         policy,
@@ -105,6 +107,7 @@ pub fn load(
         auth_listen,
         acct_listen,
         max_in_flight,
+        reject_delay,
         audit,
         syslog,
         metrics_listen,
@@ -186,6 +189,10 @@ impl StartOnly {
         compare(
             self.max_in_flight != new.max_in_flight,
             "server.max_in_flight",
+        );
+        compare(
+            self.reject_delay != new.reject_delay,
+            "server.reject_delay_ms",
         );
         let (audit, new_audit) = (&self.audit, &new.audit);
         compare(audit.dir != new_audit.dir, "audit.dir");

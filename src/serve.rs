@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use adgate_authz::DcHealth;
 use adgate_radius::{Service, UdpServer};
@@ -17,13 +17,13 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
-use crate::metrics::{ChangeWatch, DiscardCounts, DomainControllers, Metrics};
+use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
 use crate::swappable::Swappable;
 use crate::syslog::spawn_forwarder;
-use crate::throttle::Throttle;
+use crate::throttle::{self, Throttle, ThrottleSettings};
 
 /// How long requests in flight may take to finish at shutdown beyond two directory timeouts
 /// (a search and one reconnect: the longest a login waits for AD).
@@ -56,6 +56,21 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The throttle with what the trail in `dir` implies: familiar stations and spent budgets.
+fn relearn_throttle(dir: &Path, settings: ThrottleSettings) -> anyhow::Result<Throttle> {
+    let throttle = Throttle::new(settings);
+    let replayed = throttle::replay(&throttle, dir, Instant::now(), chrono::Utc::now())
+        .context("reading the audit trail for familiar stations")?;
+    tracing::info!(
+        segments = replayed.segments_read,
+        accepts = replayed.accepts,
+        bad_passwords = replayed.bad_passwords,
+        familiar_stations = throttle.familiar_count(chrono::Utc::now()),
+        "throttle relearnt from the audit trail"
+    );
+    Ok(throttle)
+}
+
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
     // First, so that a SIGHUP during the start waits for the reload loop instead of ending
     // adgate (its default action).
@@ -77,12 +92,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         &start_only.sessions.control_socket,
         &start_only.sessions.control_group,
     )?;
-    let mut gatekeeper = Gatekeeper::new(
-        loaded.authorizer,
-        trail,
-        Throttle::new(loaded.throttle),
-        live_sessions.clone(),
-    );
+    let throttle = {
+        let (dir, settings) = (start_only.audit.dir.clone(), loaded.throttle);
+        tokio::task::spawn_blocking(move || relearn_throttle(&dir, settings))
+            .await
+            .context("relearning the throttle")??
+    };
+    let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, throttle, live_sessions.clone());
     if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!("certificate logins (EAP-TLS) enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
@@ -142,7 +158,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             clients.clone(),
             handler.clone(),
             start_only.max_in_flight,
-        );
+        )
+        .with_reject_delay(start_only.reject_delay);
         discard_counters.push(server.counters());
         servers.push(tokio::spawn(server.run(shutdown.clone())));
         match service {
@@ -159,7 +176,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         metrics
             .registry()
             .register_collector(Box::new(listener.refusal_metric()));
-        let (server, counters) = listener.spawn(handler.clone(), shutdown.clone()).await?;
+        let spawned = listener.spawn(handler.clone(), start_only.reject_delay, shutdown.clone());
+        let (server, counters) = spawned.await?;
         servers.push(server);
         discard_counters.push(counters);
     }
@@ -176,6 +194,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let watching = CancellationToken::new();
     let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
+    metrics
+        .registry()
+        .register_collector(Box::new(DelayedRejects::new(discard_counters.clone())));
     metrics
         .registry()
         .register_collector(Box::new(DiscardCounts::new(discard_counters)));

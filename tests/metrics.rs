@@ -61,6 +61,8 @@ async fn a_scripted_run_shows_in_every_family() {
         r#"adgate_discards_total{reason="malformed"} 1"#,
         r#"adgate_discards_total{reason="unknown_client"} 0"#,
         r#"adgate_discards_total{reason="overloaded"} 0"#,
+        "adgate_rejects_delayed_total 2",
+        "adgate_rejects_withheld_total 0",
         "adgate_request_duration_seconds_count 3",
         "adgate_directory_check_duration_seconds_count 3",
         "adgate_audit_write_duration_seconds_count 4",

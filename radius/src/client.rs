@@ -20,8 +20,8 @@ use tracing::debug;
 
 use crate::dictionary::{
     ACCESS_ACCEPT, ACCESS_CHALLENGE, ACCESS_REJECT, ACCESS_REQUEST, ACCOUNTING_REQUEST,
-    ACCOUNTING_RESPONSE, EAP_MESSAGE, MESSAGE_AUTHENTICATOR, NAS_IDENTIFIER, STATE, STATUS_SERVER,
-    USER_NAME, USER_PASSWORD,
+    ACCOUNTING_RESPONSE, CALLING_STATION_ID, EAP_MESSAGE, MESSAGE_AUTHENTICATOR, NAS_IDENTIFIER,
+    STATE, STATUS_SERVER, USER_NAME, USER_PASSWORD,
 };
 use crate::message_authenticator;
 use crate::packet::{
@@ -153,6 +153,29 @@ impl RadiusClient {
         let (identifier, request_authenticator) = self.next_request().await?;
         let request =
             self.access_request(identifier, &request_authenticator, user_name, password)?;
+        self.exchange(&request, identifier, &request_authenticator)
+            .await
+    }
+
+    /// Sends a PAP Access-Request from the station `calling_station_id` (RFC 2865 §5.31: where
+    /// a VPN says the user connects from), as [`RadiusClient::pap`] does otherwise.
+    pub async fn pap_from(
+        &self,
+        calling_station_id: &str,
+        user_name: &[u8],
+        password: &[u8],
+    ) -> Result<Response, ClientError> {
+        let (identifier, request_authenticator) = self.next_request().await?;
+        let hidden_password = self.hide(&request_authenticator, password)?;
+        let request = self.access_request_with(
+            identifier,
+            &request_authenticator,
+            user_name,
+            &[
+                (USER_PASSWORD, &hidden_password),
+                (CALLING_STATION_ID, calling_station_id.as_bytes()),
+            ],
+        )?;
         self.exchange(&request, identifier, &request_authenticator)
             .await
     }
@@ -298,14 +321,23 @@ impl RadiusClient {
         user_name: &[u8],
         password: &[u8],
     ) -> Result<Vec<u8>, ClientError> {
-        let hidden_password = user_password::hide(&self.secret, request_authenticator, password)
-            .map_err(|_| ClientError::InvalidRequest("password over 128 octets (RFC 2865 §5.2)"))?;
+        let hidden_password = self.hide(request_authenticator, password)?;
         self.access_request_with(
             identifier,
             request_authenticator,
             user_name,
             &[(USER_PASSWORD, &hidden_password)],
         )
+    }
+
+    /// User-Password's value hiding `password` (RFC 2865 §5.2).
+    fn hide(
+        &self,
+        request_authenticator: &Authenticator,
+        password: &[u8],
+    ) -> Result<Vec<u8>, ClientError> {
+        user_password::hide(&self.secret, request_authenticator, password)
+            .map_err(|_| ClientError::InvalidRequest("password over 128 octets (RFC 2865 §5.2)"))
     }
 
     /// A signed Access-Request carrying User-Name, `credential` and the

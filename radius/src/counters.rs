@@ -1,6 +1,7 @@
 //! Counts of what the server did with datagrams that never became a
 //! decision: discarded by reason, dropped for overload, duplicates, cached
-//! answers replayed, Status-Server probes answered. An operator needs these
+//! answers replayed, Status-Server probes answered; and of the rejects the
+//! reject delay held back or, at its bound, withheld. An operator needs these
 //! numbers (the metrics endpoint exports them) and the log must not drown
 //! in them: an attacker can send a million bad datagrams, so each kind of
 //! event is logged at warning level at most once per [`LOG_INTERVAL`], with
@@ -36,9 +37,11 @@ pub struct Counters {
     duplicates_in_progress: AtomicU64,
     cached_answers_sent: AtomicU64,
     status_server_answered: AtomicU64,
+    rejects_delayed: AtomicU64,
+    rejects_withheld: AtomicU64,
     /// When each kind of event was last logged as a warning, and how many
-    /// happened since.
-    log_state: Mutex<[Option<(Instant, u64)>; DiscardReason::ALL.len() + 2]>,
+    /// happened since: each discard reason, each [`Skip`], withheld rejects.
+    log_state: Mutex<[Option<(Instant, u64)>; DiscardReason::ALL.len() + 3]>,
 }
 
 impl Counters {
@@ -62,6 +65,17 @@ impl Counters {
     /// Status-Server requests answered (RFC 5997).
     pub fn status_server_answered(&self) -> u64 {
         self.status_server_answered.load(Ordering::Relaxed)
+    }
+
+    /// Access-Rejects held back by the reject delay (each sent when due).
+    pub fn rejects_delayed(&self) -> u64 {
+        self.rejects_delayed.load(Ordering::Relaxed)
+    }
+
+    /// Access-Rejects cached but not sent because too many were waiting on
+    /// the reject delay: the NAS's retransmission gets them.
+    pub fn rejects_withheld(&self) -> u64 {
+        self.rejects_withheld.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count_discard(&self, discard: &Discard, detail: Option<String>) {
@@ -106,6 +120,20 @@ impl Counters {
         match self.due_for_warning(index) {
             Some(unlogged) => warn!(%source, unlogged, "{what}"),
             None => debug!(%source, "{what}"),
+        }
+    }
+
+    pub(crate) fn count_delayed_reject(&self) {
+        self.rejects_delayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_withheld_reject(&self) {
+        self.rejects_withheld.fetch_add(1, Ordering::Relaxed);
+        let what = "too many rejects waiting on the reject delay: reject cached, not sent; \
+                    the NAS's retransmission gets it";
+        match self.due_for_warning(DiscardReason::ALL.len() + 2) {
+            Some(unlogged) => warn!(unlogged, "{what}"),
+            None => debug!("{what}"),
         }
     }
 

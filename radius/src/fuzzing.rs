@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::accounting::AccountingRequest;
 use crate::clients::{ClientState, NasClient};
@@ -13,6 +14,7 @@ use crate::dictionary::ACCOUNTING_REQUEST;
 use crate::handler::{AccountingReply, Discard, Reply, RequestHandler};
 use crate::message_authenticator;
 use crate::packet::{overwrite, Packet, AUTHENTICATOR_OFFSET};
+use crate::reject_delay::{Outgoing, RejectDelay};
 use crate::request::{AccessRequest, Credential};
 use crate::request_authenticator;
 use crate::response_cache::ResponseCache;
@@ -106,6 +108,7 @@ pub fn request_path(input: &[u8]) {
         service,
         cache: ResponseCache::new(),
         counters: Arc::new(Counters::default()),
+        reject_delay: RejectDelay::new(Duration::ZERO),
     };
     // Cannot fail: a current-thread runtime without the I/O and time drivers opens nothing
     // (and a harness that cannot run must crash loudly, not pass).
@@ -114,11 +117,12 @@ pub fn request_path(input: &[u8]) {
         .build()
         .expect("a current-thread runtime needs no resources that can be missing");
     runtime.block_on(async {
-        let first = respond(&requests, &datagram, source(), Some(client())).await;
-        let again = respond(&requests, &datagram, source(), Some(client())).await;
+        let arrived = tokio::time::Instant::now();
+        let first = respond(&requests, &datagram, source(), Some(client()), arrived).await;
+        let again = respond(&requests, &datagram, source(), Some(client()), arrived).await;
         // RFC 5080 §2.2.2: a retransmission gets the identical answer (or, like the first,
-        // none, when the first got none).
-        if let (Some(Ok(first)), Some(Ok(again))) = (&first, &again) {
+        // none, when the first got none). Without a reject delay every answer leaves at once.
+        if let (Some(Ok(Outgoing::Now(first))), Some(Ok(Outgoing::Now(again)))) = (&first, &again) {
             assert_eq!(first, again, "a retransmission got a different answer");
         }
     });

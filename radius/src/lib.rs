@@ -39,6 +39,7 @@ mod dictionary;
 mod message_authenticator;
 mod packet;
 mod receive;
+mod reject_delay;
 mod request_authenticator;
 mod response;
 mod response_authenticator;

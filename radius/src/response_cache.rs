@@ -12,7 +12,9 @@
 //! of [`CACHE_CAPACITY`] entries, one per (source, Code, Identifier): a new
 //! request reusing the Identifier replaces the old answer, as a NAS only
 //! reuses one once it has given up on the earlier request. Requests in
-//! progress are at most the requests admitted, which the server bounds.
+//! progress are at most the requests admitted, which the server bounds, and
+//! the rejects waiting out the reject delay, which `reject_delay` bounds: a
+//! waiting reject is still in progress, so its retransmissions are dropped.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -2,15 +2,20 @@
 //! `max_in_flight` at once and at most each client's own `max_in_flight`
 //! for that client, so a handler waiting seconds on the directory never
 //! holds up the loop, and one flooding NAS cannot take the slots of others.
+//! A slot is held while a request is decided, not while its reject waits
+//! out the reject delay (see `reject_delay`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, error, warn, Instrument};
 
 use crate::clients::{ClientSlot, ClientTable, NasClient};
@@ -18,6 +23,7 @@ use crate::counters::{Counters, Skip};
 use crate::handler::{AccountingReply, Reply, RequestHandler};
 use crate::packet::{EncodeError, MAX_PACKET_LEN};
 use crate::receive::{receive, Received, Refusal};
+use crate::reject_delay::{DelayedReject, Outgoing, RejectDelay};
 use crate::response::ResponseContext;
 use crate::response_cache::{Lookup, ResponseCache};
 
@@ -44,12 +50,15 @@ pub struct UdpServer<H> {
     unknown_sources: Arc<Semaphore>,
     cache: Arc<ResponseCache>,
     counters: Arc<Counters>,
+    reject_delay: Arc<RejectDelay>,
 }
 
 /// What a request task shares with the loop.
 struct Shared<H> {
     socket: Arc<UdpSocket>,
     requests: Requests<H>,
+    /// The rejects waiting out the reject delay, each in a small task of its own.
+    waiting_rejects: TaskTracker,
 }
 
 impl<H: RequestHandler> UdpServer<H> {
@@ -90,7 +99,16 @@ impl<H: RequestHandler> UdpServer<H> {
             unknown_sources: Arc::new(Semaphore::new(UNKNOWN_SOURCE_SLOTS)),
             cache: ResponseCache::new(),
             counters: Arc::new(Counters::default()),
+            reject_delay: RejectDelay::new(Duration::ZERO),
         }
+    }
+
+    /// Sends every Access-Reject no earlier than `delay` after its request
+    /// arrived, so the answer time does not tell why it was refused (see
+    /// `reject_delay`). Zero, the default, sends rejects as soon as decided.
+    pub fn with_reject_delay(mut self, delay: Duration) -> Self {
+        self.reject_delay = RejectDelay::new(delay);
+        self
     }
 
     /// The address the socket is bound to.
@@ -104,7 +122,8 @@ impl<H: RequestHandler> UdpServer<H> {
     }
 
     /// Serves until `shutdown` is cancelled, then stops reading and returns
-    /// once every request already admitted has been answered or discarded.
+    /// once every request already admitted has been answered or discarded,
+    /// delayed rejects included.
     pub async fn run(self, shutdown: CancellationToken) {
         let shared = Arc::new(Shared {
             socket: Arc::clone(&self.socket),
@@ -113,7 +132,9 @@ impl<H: RequestHandler> UdpServer<H> {
                 service: self.service,
                 cache: Arc::clone(&self.cache),
                 counters: Arc::clone(&self.counters),
+                reject_delay: Arc::clone(&self.reject_delay),
             },
+            waiting_rejects: TaskTracker::new(),
         });
         // One octet more than RFC 2865 §3 allows, so an oversized datagram is
         // seen as such rather than silently truncated to a valid length.
@@ -133,13 +154,14 @@ impl<H: RequestHandler> UdpServer<H> {
                             continue;
                         }
                     };
+                    let arrived = Instant::now();
                     let Some(admission) = self.admit(source) else {
                         self.counters.count_skip(Skip::Overloaded, source);
                         continue;
                     };
                     let datagram = buffer.get(..length).unwrap_or_default().to_vec();
                     tasks.spawn(
-                        serve(Arc::clone(&shared), datagram, source, admission)
+                        serve(Arc::clone(&shared), datagram, source, admission, arrived)
                             .instrument(tracing::debug_span!("radius", %source)),
                     );
                 }
@@ -152,6 +174,8 @@ impl<H: RequestHandler> UdpServer<H> {
         while let Some(finished) = tasks.join_next().await {
             log_task_failure(finished);
         }
+        shared.waiting_rejects.close();
+        shared.waiting_rejects.wait().await;
     }
 
     /// Takes the slots a datagram from `source` needs: one of its client's
@@ -174,7 +198,7 @@ impl<H: RequestHandler> UdpServer<H> {
     }
 }
 
-/// The slots a request task holds until its answer is sent.
+/// The slots a request task holds until its answer is sent or set to wait.
 enum Admission {
     Client {
         slot: ClientSlot,
@@ -185,26 +209,43 @@ enum Admission {
     },
 }
 
-/// Handles one datagram, holding its slots until the answer is sent.
+/// Handles one datagram that `arrived`, holding its slots until the answer
+/// is sent, or until a reject is set to wait in a task of its own: the slots
+/// are for deciding, and the task is small, unlike this one, which holds
+/// whatever the handler needed while deciding.
 async fn serve<H: RequestHandler>(
     shared: Arc<Shared<H>>,
     datagram: Vec<u8>,
     source: SocketAddr,
     admission: Admission,
+    arrived: Instant,
 ) {
     let client = match &admission {
         Admission::Client { slot, .. } => Some(Arc::clone(slot.client())),
         Admission::UnknownSource { .. } => None,
     };
-    let answer = respond(&shared.requests, &datagram, source, client).await;
+    let answer = respond(&shared.requests, &datagram, source, client, arrived).await;
     match answer {
-        Some(Ok(octets)) => {
-            if let Err(error) = shared.socket.send_to(&octets, source).await {
-                warn!(%error, "sending the response failed");
-            }
+        Some(Ok(Outgoing::Now(octets))) => send(&shared.socket, &octets, source).await,
+        Some(Ok(Outgoing::Delayed(reject))) => {
+            drop(admission);
+            shared
+                .waiting_rejects
+                .spawn(send_when_due(Arc::clone(&shared.socket), reject, source).in_current_span());
         }
         Some(Err(error)) => error!(%error, "response cannot be encoded: none sent"),
         None => {}
+    }
+}
+
+async fn send_when_due(socket: Arc<UdpSocket>, reject: DelayedReject, destination: SocketAddr) {
+    let octets = reject.due().await;
+    send(&socket, &octets, destination).await;
+}
+
+async fn send(socket: &UdpSocket, octets: &[u8], destination: SocketAddr) {
+    if let Err(error) = socket.send_to(octets, destination).await {
+        warn!(%error, "sending the response failed");
     }
 }
 
@@ -214,16 +255,18 @@ pub(crate) struct Requests<H> {
     pub(crate) service: Service,
     pub(crate) cache: Arc<ResponseCache>,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) reject_delay: Arc<RejectDelay>,
 }
 
-/// The answer to one datagram from `source` (whose client the caller looked up), or `None` when
-/// it gets none.
+/// The answer to one datagram from `source` (whose client the caller looked up) that `arrived`
+/// then, and when it may leave; `None` when it gets none.
 pub(crate) async fn respond<H: RequestHandler>(
     requests: &Requests<H>,
     datagram: &[u8],
     source: SocketAddr,
     client: Option<Arc<NasClient>>,
-) -> Option<Result<Vec<u8>, EncodeError>> {
+    arrived: Instant,
+) -> Option<Result<Outgoing, EncodeError>> {
     let received = match receive(datagram, source, client, requests.service) {
         Ok(received) => received,
         Err(Refusal {
@@ -240,7 +283,8 @@ pub(crate) async fn respond<H: RequestHandler>(
     let key = match &received {
         Received::StatusServer { response } => {
             requests.counters.count_status_server();
-            return Some(response.encode_status_answer(requests.service == Service::Accounting));
+            let answer = response.encode_status_answer(requests.service == Service::Accounting);
+            return Some(answer.map(Outgoing::Now));
         }
         Received::Access { key, .. } | Received::Accounting { key, .. } => key.clone(),
     };
@@ -248,9 +292,10 @@ pub(crate) async fn respond<H: RequestHandler>(
     // dropped while the original is still being handled.
     let pending = match requests.cache.lookup(key) {
         Lookup::New(pending) => pending,
+        // Replayed at once: a cached reject has already waited out the delay.
         Lookup::Answered(octets) => {
             requests.counters.count_cached_answer();
-            return Some(Ok(octets.to_vec()));
+            return Some(Ok(Outgoing::Now(octets.to_vec())));
         }
         Lookup::InProgress => {
             requests
@@ -277,10 +322,13 @@ pub(crate) async fn respond<H: RequestHandler>(
         // Answered above, before the cache.
         Received::StatusServer { .. } => return None,
     };
-    if let Ok(octets) = &answer {
-        pending.answer(octets);
+    match answer {
+        Ok(octets) => requests
+            .reject_delay
+            .schedule(octets, arrived, pending, &requests.counters)
+            .map(Ok),
+        Err(error) => Some(Err(error)),
     }
-    Some(answer)
 }
 
 /// Encodes the handler's reply; an Access-Accept too large to send becomes

@@ -37,6 +37,7 @@ const SLOW_HANDLER: Duration = Duration::from_millis(600);
 struct Seen {
     user_name: Option<Vec<u8>>,
     nas_identifier: Option<String>,
+    calling_station_id: Option<String>,
     message_authenticator: bool,
 }
 
@@ -55,6 +56,7 @@ impl RequestHandler for TestHandler {
         let _ = self.seen.send(Seen {
             user_name: request.user_name,
             nas_identifier: request.nas_identifier,
+            calling_station_id: request.calling_station_id,
             message_authenticator: request.message_authenticator,
         });
         if accepted {
@@ -124,6 +126,21 @@ impl Harness {
         clients: Vec<(&str, NasClient)>,
         max_in_flight: usize,
     ) -> Self {
+        Self::serving_with_reject_delay(service, clients, max_in_flight, Duration::ZERO).await
+    }
+
+    /// The standard server, its Access-Rejects leaving `reject_delay` after their request.
+    async fn delaying_rejects(reject_delay: Duration) -> Self {
+        let clients = vec![("127.0.0.1/32", nas_client(true, 64))];
+        Self::serving_with_reject_delay(Service::Authentication, clients, 64, reject_delay).await
+    }
+
+    async fn serving_with_reject_delay(
+        service: Service,
+        clients: Vec<(&str, NasClient)>,
+        max_in_flight: usize,
+        reject_delay: Duration,
+    ) -> Self {
         let clients = clients
             .into_iter()
             .map(|(network, client)| (network.parse().unwrap(), Arc::new(client)))
@@ -138,7 +155,8 @@ impl Harness {
             discards: discards_tx,
         });
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let server = UdpServer::serving(service, socket, clients, handler, max_in_flight);
+        let server = UdpServer::serving(service, socket, clients, handler, max_in_flight)
+            .with_reject_delay(reject_delay);
         let address = server.local_addr().unwrap();
         let counters = server.counters();
         let shutdown = CancellationToken::new();
@@ -228,6 +246,22 @@ async fn accepts_the_right_password_with_message_authenticator_first() {
     assert_eq!(seen.user_name.as_deref(), Some(&b"alice"[..]));
     assert_eq!(seen.nas_identifier.as_deref(), Some("vpn-1"));
     assert!(seen.message_authenticator);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn the_simulated_nas_says_where_the_user_connects_from() {
+    let mut harness = Harness::standard().await;
+    let nas = harness.client(quick(true));
+    let response = nas.pap_from("203.0.113.9[4500]", b"alice", b"right").await;
+    assert_eq!(response.unwrap().code, ResponseCode::Accept);
+    let seen = harness.seen.recv().await.unwrap();
+    assert_eq!(
+        seen.calling_station_id.as_deref(),
+        Some("203.0.113.9[4500]")
+    );
+    nas.pap(b"alice", b"right").await.unwrap();
+    assert_eq!(harness.seen.recv().await.unwrap().calling_station_id, None);
     harness.stop().await;
 }
 
@@ -694,4 +728,104 @@ async fn a_flooding_client_does_not_stop_another_clients_logins() {
     assert_eq!(response.code, ResponseCode::Accept);
     assert_eq!(harness.counters.skipped(Skip::Overloaded), 48);
     harness.stop().await;
+}
+
+/// The reject delay of the tests below: what FreeRADIUS and adgate use by default.
+const REJECT_DELAY: Duration = Duration::from_secs(1);
+
+#[tokio::test]
+async fn rejects_leave_after_the_reject_delay_however_long_the_decision_took() {
+    let harness = Harness::delaying_rejects(REJECT_DELAY).await;
+    let nas = harness.client(patient());
+    let mut timed = Vec::new();
+    // A reject decided at once, one decided after SLOW_HANDLER, and an accept.
+    for (user, password) in [
+        (&b"alice"[..], &b"wrong"[..]),
+        (b"slow", b"wrong"),
+        (b"alice", b"right"),
+    ] {
+        let started = Instant::now();
+        let code = nas.pap(user, password).await.unwrap().code;
+        timed.push((code, started.elapsed()));
+    }
+    let [(fast_code, fast), (slow_code, slow), (accept_code, accept)] = timed[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (fast_code, slow_code, accept_code),
+        (
+            ResponseCode::Reject,
+            ResponseCode::Reject,
+            ResponseCode::Accept
+        )
+    );
+    for reject in [fast, slow] {
+        assert!(reject >= REJECT_DELAY, "{reject:?}");
+        assert!(
+            reject < REJECT_DELAY + Duration::from_millis(250),
+            "{reject:?}"
+        );
+    }
+    assert!(
+        fast.abs_diff(slow) < Duration::from_millis(100),
+        "{fast:?} vs {slow:?}"
+    );
+    assert!(
+        accept < Duration::from_millis(250),
+        "accepts are never delayed: {accept:?}"
+    );
+    assert_eq!(harness.counters.rejects_delayed(), 2);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_retransmission_while_the_reject_waits_is_dropped_and_after_it_gets_the_same_bytes() {
+    let mut harness = Harness::delaying_rejects(REJECT_DELAY).await;
+    let nas = harness.client(quick(true));
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let request = nas.pap_datagram(b"alice", b"wrong").await.unwrap();
+    let sent = Instant::now();
+    socket.send_to(&request, harness.address).await.unwrap();
+    sleep(REJECT_DELAY / 3).await;
+    socket.send_to(&request, harness.address).await.unwrap();
+    let reject = receive_raw(&socket).await;
+    assert!(sent.elapsed() >= REJECT_DELAY, "{:?}", sent.elapsed());
+    assert_eq!((reject[0], reject[1]), (3, request[1]), "the Access-Reject");
+    let mut buffer = [0; 4096];
+    let second = timeout(REJECT_DELAY / 2, socket.recv_from(&mut buffer)).await;
+    assert!(
+        second.is_err(),
+        "the copy sent during the delay got no answer of its own"
+    );
+    assert_eq!(harness.counters.skipped(Skip::DuplicateInProgress), 1);
+
+    let retransmitted = Instant::now();
+    assert_eq!(
+        exchange_raw(&socket, &request, harness.address).await,
+        reject
+    );
+    assert!(
+        retransmitted.elapsed() < Duration::from_millis(100),
+        "a cached reject is replayed without a new delay: {:?}",
+        retransmitted.elapsed()
+    );
+    assert_eq!(harness.counters.cached_answers_sent(), 1);
+    assert_eq!(decided(&mut harness), 1);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_the_rejects_still_waiting() {
+    let harness = Harness::delaying_rejects(REJECT_DELAY).await;
+    let nas = harness.client(patient());
+    let waiting = tokio::spawn(async move {
+        let started = Instant::now();
+        let response = nas.pap(b"alice", b"wrong").await.unwrap();
+        (response.code, started.elapsed())
+    });
+    sleep(REJECT_DELAY / 4).await;
+    harness.stop().await;
+    let (code, elapsed) = waiting.await.unwrap();
+    assert_eq!(code, ResponseCode::Reject);
+    assert!(elapsed >= REJECT_DELAY, "{elapsed:?}");
 }

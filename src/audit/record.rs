@@ -187,6 +187,10 @@ pub struct Record {
     /// Reason code (docs/reasons.md); absent on accept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
+    /// With reason `throttled`: which budget was spent (`user`, `user_at_station`, `station`).
+    /// Added within schema 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttled_by: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<AccountRecord>,
     /// Whether the request carried a valid Message-Authenticator.
@@ -226,6 +230,7 @@ impl Record {
             method: None,
             verdict,
             reason: None,
+            throttled_by: None,
             account: None,
             message_authenticator: None,
             accounting: None,

@@ -43,6 +43,8 @@ pub(super) struct ServerSection {
     pub(super) acct_listen: Vec<SocketAddr>,
     #[serde(default = "default_max_in_flight")]
     pub(super) max_in_flight: Spanned<usize>,
+    #[serde(default = "default_reject_delay_ms")]
+    pub(super) reject_delay_ms: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +200,8 @@ pub(super) struct ThrottleSection {
     pub(super) max_failures: Spanned<u32>,
     #[serde(default = "default_window_s")]
     pub(super) window_s: Spanned<u64>,
+    #[serde(default = "default_familiar_days")]
+    pub(super) familiar_days: Spanned<u32>,
 }
 
 impl Default for ThrottleSection {
@@ -205,6 +209,7 @@ impl Default for ThrottleSection {
         ThrottleSection {
             max_failures: default_max_failures(),
             window_s: default_window_s(),
+            familiar_days: default_familiar_days(),
         }
     }
 }
@@ -217,6 +222,11 @@ fn default_timeout_ms() -> Spanned<u64> {
 }
 fn default_max_in_flight() -> Spanned<usize> {
     Spanned::new(0..0, 256)
+}
+/// As FreeRADIUS' `security.reject_delay = 1`: slower than any directory answer, faster than
+/// any NAS's retransmission timeout.
+fn default_reject_delay_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 1000)
 }
 fn default_user_bind_connections() -> Spanned<usize> {
     Spanned::new(0..0, 4)
@@ -242,6 +252,10 @@ fn default_max_failures() -> Spanned<u32> {
 /// AD's default lockout observation window is 30 minutes.
 fn default_window_s() -> Spanned<u64> {
     Spanned::new(0..0, 1800)
+}
+/// A month: a user who works from home at least monthly keeps home familiar.
+fn default_familiar_days() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
 }
 fn default_fragment_size() -> Spanned<usize> {
     Spanned::new(0..0, 1024)

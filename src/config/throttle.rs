@@ -1,5 +1,5 @@
 //! `[throttle]`: how many bad passwords a user or station may send within a window before
-//! logins are refused without asking AD.
+//! logins are refused without asking AD, and how long a station stays familiar to a user.
 
 use std::time::Duration;
 
@@ -28,9 +28,12 @@ impl Validator<'_> {
                 "must be between 1 and 86400 (one day)",
             ));
         }
+        let familiar_days =
+            self.within(&section.familiar_days, 0..=365, "throttle.familiar_days")?;
         Ok(ThrottleSettings {
             max_failures,
             window: Duration::from_secs(window_s),
+            familiar_for: Duration::from_secs(u64::from(familiar_days) * 86_400),
         })
     }
 }

@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::reason::Reason;
+use crate::throttle::ThrottleRule;
 
 /// One request's bounded description: the client's configured name, never its address.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,10 +30,16 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: &'static str,
+}
+
 /// The gatekeeper's metric families.
 pub(crate) struct GatekeeperMetrics {
     requests: Family<RequestLabels, Counter>,
     rejects: Family<ReasonLabels, Counter>,
+    throttled: Family<RuleLabels, Counter>,
     request_duration: Histogram,
     directory_duration: Histogram,
     audit_write_duration: Histogram,
@@ -48,6 +55,7 @@ impl Default for GatekeeperMetrics {
         GatekeeperMetrics {
             requests: Family::default(),
             rejects: Family::default(),
+            throttled: Family::default(),
             request_duration: seconds(),
             directory_duration: seconds(),
             audit_write_duration: seconds(),
@@ -68,6 +76,19 @@ impl GatekeeperMetrics {
             "rejects",
             "Access-Rejects by reason code (throttled logins are reason throttled)",
             self.rejects.clone(),
+        );
+        // Every rule shows from the start, so an alert on one needs no `or vector(0)`.
+        for rule in ThrottleRule::ALL {
+            drop(self.throttled.get_or_create(&RuleLabels {
+                rule: rule.as_str(),
+            }));
+        }
+        registry.register(
+            "throttled_logins",
+            "Logins refused as throttled, by the budget that was spent: user (someone elsewhere \
+             guesses this user's password), user_at_station (bad passwords from the user's own \
+             familiar station), station (one station guessing many users)",
+            self.throttled.clone(),
         );
         registry.register_with_unit(
             "request_duration",
@@ -107,6 +128,11 @@ impl GatekeeperMetrics {
     pub(crate) fn count_reject(&self, reason: Reason) {
         let reason = reason.as_str();
         self.rejects.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    pub(crate) fn count_throttled(&self, rule: ThrottleRule) {
+        let rule = rule.as_str();
+        self.throttled.get_or_create(&RuleLabels { rule }).inc();
     }
 
     pub(crate) fn time_directory(&self, started: Instant) {

@@ -1,7 +1,7 @@
 //! Password logins (PAP): the password goes to AD unless the brute-force throttle forbids
-//! asking, and AD's answer feeds the throttle — a bad password counts against the user (under
-//! every name form, and the AD account's own) and the Calling-Station-Id; a success forgives
-//! the user.
+//! asking, and AD's answer feeds the throttle — a bad password counts against the budgets the
+//! throttle charges (the user's under every name form and the AD account's own, the familiar
+//! station's, the station's); a success forgives the budget that judged the login.
 
 use std::time::Instant;
 
@@ -12,26 +12,26 @@ use super::Gatekeeper;
 use crate::audit::AccountRecord;
 use crate::decision::{Accept, Decided, Login, Method, Reject};
 use crate::reason::Reason;
-use crate::throttle::ThrottleKey;
 
 impl<D: AccountDirectory> Gatekeeper<D> {
     /// Decides a PAP login with `password`.
     pub(super) async fn check_password(&self, request: &AccessRequest, password: &[u8]) -> Decided {
         let user_name = request.user_name.as_deref().unwrap_or_default();
-        let user = ThrottleKey::user(user_name);
-        let mut keys = vec![user.clone()];
-        keys.extend(
-            request
-                .calling_station_id
-                .clone()
-                .map(ThrottleKey::CallingStation),
+        let attempt = self.throttle.attempt(
+            user_name,
+            request.calling_station_id.as_deref(),
+            chrono::Utc::now(),
         );
-        if self.throttle.is_throttled(&keys, Instant::now()) {
-            return Decided::Reject(Reject::bare(Login::by(Method::Pap), Reason::Throttled));
+        if let Some(rule) = self.throttle.refusing(&attempt, Instant::now()) {
+            return Decided::Reject(Reject::throttled(rule));
         }
         let asked = Instant::now();
         let outcome = self.authorizer.check_password(user_name, password).await;
         self.metrics.time_directory(asked);
+        let attempt = match &outcome.account {
+            Some(account) => attempt.with_account(&account.sam_account_name),
+            None => attempt,
+        };
         let login = Login {
             method: Method::Pap,
             account: outcome.account.as_ref().map(AccountRecord::from),
@@ -39,7 +39,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
         };
         match outcome.decision {
             Decision::Accept => {
-                self.throttle.record_success(&user);
+                self.throttle.got_in(&attempt);
                 Decided::Accept(Accept {
                     login,
                     attributes: Vec::new(),
@@ -50,14 +50,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             Decision::Reject(reason) => {
                 let reason = Reason::from(reason);
                 if reason == Reason::BadPassword {
-                    // Count under the AD account's own name too, so `heidi.jones@…` and
-                    // `heidi` share a budget.
-                    let account = outcome
-                        .account
-                        .as_ref()
-                        .map(|account| ThrottleKey::user(account.sam_account_name.as_bytes()));
-                    keys.extend(account.filter(|account| *account != user));
-                    self.throttle.record_failure(&keys, Instant::now());
+                    self.throttle.bad_password(&attempt, Instant::now());
                 }
                 Decided::Reject(Reject::bare(login, reason))
             }

@@ -11,6 +11,7 @@ use adgate_radius::AccessRequest;
 use super::Gatekeeper;
 use crate::audit::{AuditError, NasRecord, Record, ReplyRecord, UserName, Verdict};
 use crate::decision::Decided;
+use crate::throttle::ThrottleRule;
 
 /// Where an authenticated request came from and who it names: what every record of one says.
 pub(super) struct Origin<'a> {
@@ -55,6 +56,7 @@ pub(super) fn decision_record(request: &AccessRequest, decided: &Decided) -> Rec
     let login = decided.login();
     record.method = Some(login.method.as_str());
     record.reason = decided.reason();
+    record.throttled_by = decided.throttled_by().map(ThrottleRule::as_str);
     record.account = login.account.clone();
     record.certificate = login.certificate.clone();
     record.reply = decided.reply_attributes().and_then(ReplyRecord::of);

@@ -1,6 +1,6 @@
 //! What the gatekeeper holds right now, read at scrape time rather than counted on the packet
-//! path: EAP-TLS conversations in progress (and how many were dropped), and users and stations
-//! over their throttle budget. Label values are fixed words, never the user names or station
+//! path: EAP-TLS conversations in progress (and how many were dropped), users and stations
+//! over their throttle budget, and familiar stations remembered. Label values are fixed words, never the user names or station
 //! addresses these tables are keyed by. The gatekeeper read is the one current at the scrape
 //! (a reload installs a successor that keeps the same tables). It is held weakly: once adgate
 //! has stopped serving, its families go.
@@ -41,17 +41,28 @@ impl Collector for GatekeeperState {
         let throttled = gatekeeper.throttle.throttled_counts(Instant::now());
         let mut family = encoder.encode_descriptor(
             "throttled_keys",
-            "Users and Calling-Station-Ids over their bad-password budget, whose logins are \
-             rejected as throttled",
+            "Bad-password budgets spent now, whose logins are rejected as throttled: users \
+             (from stations not familiar to them: users under attack), users at one of their \
+             familiar stations, Calling-Station-Ids (spraying)",
             None,
             MetricType::Gauge,
         )?;
         for (kind, count) in [
             ("user", throttled.users),
-            ("calling_station", throttled.calling_stations),
+            ("user_at_station", throttled.users_at_stations),
+            ("calling_station", throttled.stations),
         ] {
             gauge(count).encode(family.encode_family(&[("kind", kind)])?)?;
         }
+        gauge(gatekeeper.throttle.familiar_count(chrono::Utc::now())).encode(
+            encoder.encode_descriptor(
+                "familiar_stations",
+                "(user, station) pairs with an accept within throttle.familiar_days: logins \
+                 from them are judged by their own bad-password budget",
+                None,
+                MetricType::Gauge,
+            )?,
+        )?;
         // Without [eap_tls] there are no conversations, and no families for them.
         let Some(eap_tls) = &gatekeeper.eap_tls else {
             return Ok(());

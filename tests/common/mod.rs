@@ -288,6 +288,11 @@ impl Adgate {
         }
     }
 
+    /// adgate's process id, to read its memory and threads in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The control socket `adgate sessions` talks to.
     pub fn control_socket(&self) -> PathBuf {
         self.dir.path().join("control.sock")
@@ -423,6 +428,28 @@ impl Adgate {
             .unwrap_or_else(|| panic!("no audit record for {user:?}"));
         (response, record)
     }
+
+    /// Sends a PAP login from the station `calling_station_id` and returns the answer with the
+    /// record it produced.
+    pub async fn pap_from(
+        &self,
+        calling_station_id: &str,
+        user: &str,
+        password: &[u8],
+    ) -> (Response, Value) {
+        let response = self
+            .nas()
+            .pap_from(calling_station_id, user.as_bytes(), password)
+            .await
+            .unwrap_or_else(|e| panic!("login of {user:?} got no valid answer: {e}"));
+        let record = self
+            .records()
+            .into_iter()
+            .rev()
+            .find(|r| r["user_name"] == user && r["calling_station_id"] == calling_station_id)
+            .unwrap_or_else(|| panic!("no audit record for {user:?} from {calling_station_id}"));
+        (response, record)
+    }
 }
 
 /// Starts `adgate serve` with the config in `dir`, logging to `dir/adgate.log` (truncated).
@@ -488,6 +515,12 @@ dir = "{audit_dir}"
         audit_dir = audit_dir.display(),
         control_socket = audit_dir.with_file_name("control.sock").display(),
     )
+}
+
+/// The lab config with Access-Rejects sent as soon as decided (`server.reject_delay_ms = 0`),
+/// for tests that time how long the directory takes to refuse a login.
+pub fn without_reject_delay(config: String) -> String {
+    config.replacen("[server]\n", "[server]\nreject_delay_ms = 0\n", 1)
 }
 
 /// The Class attribute (RFC 2865 §5.25) of an Access-Accept: what the NAS echoes in its
