@@ -53,6 +53,7 @@ impl Lab {
         Lab::with_throttle(ThrottleSettings {
             max_failures: 5,
             window: Duration::from_secs(1800),
+            familiar_for: Duration::from_secs(30 * 86_400),
         })
         .await
     }
@@ -293,6 +294,7 @@ async fn throttled_logins_are_refused_without_asking_ad() {
     let lab = Lab::with_throttle(ThrottleSettings {
         max_failures: 2,
         window: Duration::from_secs(60),
+        familiar_for: Duration::from_secs(30 * 86_400),
     })
     .await;
     for _ in 0..2 {
