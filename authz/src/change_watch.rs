@@ -600,12 +600,17 @@ mod tests {
 
     use super::*;
     use crate::connector::tests::TestCa;
+    use crate::dc_discovery::Resolvers;
     use crate::entry::tests::result_entry;
-    use crate::test_support::{refused_port, silent_port};
-    use crate::DirectoryConfig;
+    use crate::test_support::{refused_port, silent_port, FakeDns};
+    use crate::{DcHealth, DirectoryConfig};
 
     fn directory(ca: &TestCa, urls: Vec<String>) -> Directory {
-        Directory::new(DirectoryConfig {
+        Directory::new(config(ca, urls)).unwrap()
+    }
+
+    fn config(ca: &TestCa, urls: Vec<String>) -> DirectoryConfig {
+        DirectoryConfig {
             urls,
             domain: None,
             ca_file: ca.file.path().to_owned(),
@@ -617,8 +622,7 @@ mod tests {
             starttls: false,
             allow_plain_ldap: false,
             user_bind_connections: 1,
-        })
-        .unwrap()
+        }
     }
 
     #[test]
@@ -722,6 +726,45 @@ mod tests {
             .snapshot()
             .iter()
             .all(|status| status.state == WatchState::Down));
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn the_watch_follows_the_dcs_dns_names() {
+        let ca = TestCa::new("test CA");
+        let dns = FakeDns::start(vec![(0, 100, 389, "127.0.0.1", 600)]).await;
+        let mut config = config(&ca, Vec::new());
+        config.domain = Some("corp.example.test".into());
+        let directory =
+            Directory::build(config, DcHealth::new(), Resolvers::At(dns.address)).unwrap();
+        let cancel = CancellationToken::new();
+        let (states, mut changes) =
+            directory.watch_changes(WatchSettings::default(), cancel.clone());
+        let (first, second) = ("ldaps://127.0.0.1:636", "ldaps://127.0.0.2:636");
+        // No DC listens on port 636 here: each watch is lost at once, and says so.
+        match changes.recv().await {
+            Some(DirectoryChange::Lost { dc, .. }) => assert_eq!(dc, first),
+            other => panic!("{other:?}"),
+        }
+        dns.answer(vec![(0, 100, 389, "127.0.0.2", 600)]);
+        directory.connector.look_up_now().await;
+        match changes.recv().await {
+            Some(DirectoryChange::Lost { dc, .. }) => assert_eq!(dc, second),
+            other => panic!("{other:?}"),
+        }
+        let watched: Vec<String> = states.snapshot().into_iter().map(|s| s.url).collect();
+        assert_eq!(watched, [second]);
+        // The first DC's watch was stopped: its retry (due FIRST_PROBE after its loss) never
+        // comes; the second's does.
+        let deadline = Instant::now() + FIRST_PROBE + Duration::from_millis(500);
+        while let Ok(Some(change)) = tokio::time::timeout_at(deadline, changes.recv()).await {
+            match change {
+                DirectoryChange::Lost { dc, .. } => {
+                    assert_eq!(dc, second, "only the listed DC is watched")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
         cancel.cancel();
     }
 

@@ -29,7 +29,7 @@ use rustls::{CertificateError, ClientConfig};
 use tokio::sync::{watch, OnceCell};
 use tracing::{debug, info, warn};
 
-use crate::dc_discovery;
+use crate::dc_discovery::{self, Resolvers};
 use crate::dc_health::DcHealth;
 use crate::dc_list::{DcList, Servers};
 use crate::error::DirectoryError;
@@ -50,8 +50,11 @@ pub const READINESS_PROBE: Duration = Duration::from_secs(5);
 pub(crate) enum DcSource<'a> {
     /// These URLs, tried in this order.
     Urls(&'a [String]),
-    /// The DCs DNS names for this AD domain (`corp.example.test`).
-    Domain(&'a str),
+    /// The DCs DNS names for this AD domain (`corp.example.test`), asking `resolvers`.
+    Domain {
+        domain: &'a str,
+        resolvers: Resolvers,
+    },
 }
 
 /// An open connection and the DC it goes to.
@@ -94,13 +97,13 @@ impl Connector {
                 health.track(urls);
                 DcList::configured(servers)
             }
-            DcSource::Domain(domain) => {
+            DcSource::Domain { domain, resolvers } => {
                 let domain =
                     dc_discovery::domain_name(domain).map_err(|problem| ConfigError::Invalid {
                         setting: "domain",
                         problem,
                     })?;
-                DcList::discovered(domain, starttls, timeout, health.clone())
+                DcList::discovered(domain, resolvers, starttls, timeout, health.clone())
             }
         };
         let tls = tls::client_config(ca_file)?;
@@ -247,6 +250,12 @@ impl Connector {
     pub(crate) async fn servers(&self) -> Servers {
         self.dcs.ready().await;
         self.dcs.servers()
+    }
+
+    /// Looks a discovered list up now (see [`DcList::look_up_now`]).
+    #[cfg(test)]
+    pub(crate) async fn look_up_now(&self) {
+        self.dcs.look_up_now().await;
     }
 
     /// Every change of the list of DCs from now on (only a discovered list changes).

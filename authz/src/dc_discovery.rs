@@ -61,17 +61,45 @@ pub(crate) fn srv_name(domain: &str) -> String {
     format!("_ldap._tcp.dc._msdcs.{domain}.")
 }
 
+/// Where DNS questions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolvers {
+    /// The system's resolvers, from `/etc/resolv.conf`.
+    System,
+    /// One DNS server on this address (UDP): a test's.
+    #[cfg(test)]
+    At(std::net::SocketAddr),
+}
+
 /// Looks up the DCs of `domain` (`corp.example.test`) and orders them (RFC 2782). Each DNS
 /// query waits at most `timeout`. `Err` says why there is no usable answer, in words for the
 /// log: no resolver configuration, no answer, no such record, or only the "decidedly not
 /// available" target `.`.
-pub(crate) async fn lookup(domain: &str, timeout: Duration) -> Result<Found, String> {
+pub(crate) async fn lookup(
+    domain: &str,
+    resolvers: Resolvers,
+    timeout: Duration,
+) -> Result<Found, String> {
     let name = srv_name(domain);
-    let (config, mut options) =
-        tokio::task::spawn_blocking(hickory_resolver::system_conf::read_system_conf)
-            .await
-            .map_err(|error| format!("reading /etc/resolv.conf: {error}"))?
-            .map_err(|error| format!("/etc/resolv.conf: {error}"))?;
+    let (config, mut options) = match resolvers {
+        Resolvers::System => {
+            tokio::task::spawn_blocking(hickory_resolver::system_conf::read_system_conf)
+                .await
+                .map_err(|error| format!("reading /etc/resolv.conf: {error}"))?
+                .map_err(|error| format!("/etc/resolv.conf: {error}"))?
+        }
+        #[cfg(test)]
+        Resolvers::At(address) => {
+            let mut server = hickory_resolver::config::NameServerConfig::udp(address.ip());
+            for connection in &mut server.connections {
+                connection.port = address.port();
+            }
+            (
+                hickory_resolver::config::ResolverConfig::from_name_servers(vec![server]),
+                hickory_resolver::config::ResolverOpts::default(),
+            )
+        }
+    };
     options.timeout = timeout;
     let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(options)
@@ -273,6 +301,40 @@ mod tests {
         ] {
             assert!(domain_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_orders_the_targets_and_keeps_the_smallest_ttl() {
+        let dns = crate::test_support::FakeDns::start(vec![
+            (5, 0, 389, "dc2.corp.example.test", 900),
+            (1, 0, 389, "dc1.corp.example.test", 300),
+        ])
+        .await;
+        let found = lookup(
+            "corp.example.test",
+            Resolvers::At(dns.address),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(found.ttl, Duration::from_secs(300));
+        assert_eq!(
+            found.targets,
+            [
+                SrvTarget {
+                    priority: 1,
+                    weight: 0,
+                    port: 389,
+                    host: "dc1.corp.example.test".into()
+                },
+                SrvTarget {
+                    priority: 5,
+                    weight: 0,
+                    port: 389,
+                    host: "dc2.corp.example.test".into()
+                },
+            ]
+        );
     }
 
     #[test]

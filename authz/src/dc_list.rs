@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::connector::{FIRST_PROBE, LAST_PROBE};
-use crate::dc_discovery::{self, Found, SrvTarget};
+use crate::dc_discovery::{self, Found, Resolvers, SrvTarget};
 use crate::dc_health::DcHealth;
 use crate::error::DirectoryError;
 use crate::server::Server;
@@ -49,6 +49,7 @@ struct Shared {
 /// What DNS discovery needs and remembers.
 struct Discovery {
     domain: String,
+    resolvers: Resolvers,
     starttls: bool,
     timeout: Duration,
     health: DcHealth,
@@ -77,12 +78,14 @@ impl DcList {
     /// list found (keeping what it knew of DCs it already tracked, as on a reload).
     pub(crate) fn discovered(
         domain: String,
+        resolvers: Resolvers,
         starttls: bool,
         timeout: Duration,
         health: DcHealth,
     ) -> DcList {
         let discovery = Discovery {
             domain,
+            resolvers,
             starttls,
             timeout,
             health,
@@ -136,6 +139,12 @@ impl DcList {
             .await;
     }
 
+    /// Looks the DCs up now, as the refresher does when its time comes.
+    #[cfg(test)]
+    pub(crate) async fn look_up_now(&self) {
+        self.shared.look_up().await;
+    }
+
     /// Every DC failed: for a domain, ask DNS again soon (the DCs may have moved).
     pub(crate) fn all_failed(&self) {
         if let Some(discovery) = &self.shared.discovery {
@@ -166,10 +175,11 @@ impl Discovery {
 }
 
 impl Shared {
-    /// One lookup, applied: how long its answer may be kept, or `None` when it failed.
+    /// One lookup, applied: the answer's TTL, or `None` when it failed.
     async fn look_up(&self) -> Option<Duration> {
         let discovery = self.discovery.as_ref()?;
-        let lookup = dc_discovery::lookup(&discovery.domain, discovery.timeout);
+        let lookup =
+            dc_discovery::lookup(&discovery.domain, discovery.resolvers, discovery.timeout);
         let found = match tokio::time::timeout(discovery.timeout, lookup).await {
             Ok(found) => found,
             Err(_) => Err(format!(
@@ -180,9 +190,9 @@ impl Shared {
         };
         match found {
             Ok(found) => {
-                let keep = found.ttl.clamp(MIN_REDISCOVERY, MAX_REDISCOVERY);
+                let ttl = found.ttl;
                 self.apply(discovery, found);
-                Some(keep)
+                Some(ttl)
             }
             Err(error) => {
                 let known = self.current.borrow().len();
@@ -240,25 +250,13 @@ impl Shared {
     }
 }
 
-/// Looks the DCs up again once the last answer (`found`: how long it may be kept, `None` if
-/// the lookup failed) runs out, or sooner when woken (not sooner than [`MIN_REDISCOVERY_GAP`]
-/// after the last lookup), until the list is dropped. Failed lookups are retried after a
-/// back-off doubling from [`FIRST_PROBE`] to [`LAST_PROBE`].
+/// Looks the DCs up again when [`Schedule`] says (after `found`, the first lookup's outcome),
+/// or sooner when woken (not sooner than [`MIN_REDISCOVERY_GAP`] after the last lookup), until
+/// the list is dropped.
 fn spawn_refresher(shared: Weak<Shared>, wake: Arc<Notify>, found: Option<Duration>) {
     tokio::spawn(async move {
-        let mut back_off = FIRST_PROBE;
-        let mut next = |found: Option<Duration>| match found {
-            Some(keep) => {
-                back_off = FIRST_PROBE;
-                keep
-            }
-            None => {
-                let wait = back_off;
-                back_off = (back_off * 2).min(LAST_PROBE);
-                wait
-            }
-        };
-        let mut wait = next(found);
+        let mut schedule = Schedule::default();
+        let mut wait = schedule.after(found);
         let mut last = Instant::now();
         loop {
             tokio::select! {
@@ -271,7 +269,165 @@ fn spawn_refresher(shared: Weak<Shared>, wake: Arc<Notify>, found: Option<Durati
                 return;
             };
             last = Instant::now();
-            wait = next(shared.look_up().await);
+            wait = schedule.after(shared.look_up().await);
         }
     });
+}
+
+/// When to look the DCs up next: once the answer's TTL runs out, kept between
+/// [`MIN_REDISCOVERY`] and [`MAX_REDISCOVERY`]; after a failed lookup, after a back-off that
+/// doubles from [`FIRST_PROBE`] to [`LAST_PROBE`] and starts again after a success.
+struct Schedule {
+    back_off: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            back_off: FIRST_PROBE,
+        }
+    }
+}
+
+impl Schedule {
+    /// The wait after a lookup that found an answer with this TTL (`None`: failed).
+    fn after(&mut self, ttl: Option<Duration>) -> Duration {
+        match ttl {
+            Some(ttl) => {
+                self.back_off = FIRST_PROBE;
+                ttl.clamp(MIN_REDISCOVERY, MAX_REDISCOVERY)
+            }
+            None => {
+                let wait = self.back_off;
+                self.back_off = (self.back_off * 2).min(LAST_PROBE);
+                wait
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{FakeDns, FakeSrv};
+
+    fn discovered(dns: &FakeDns, health: DcHealth) -> DcList {
+        DcList::discovered(
+            "corp.example.test".into(),
+            Resolvers::At(dns.address),
+            false,
+            Duration::from_secs(2),
+            health,
+        )
+    }
+
+    fn urls(list: &DcList) -> Vec<String> {
+        list.servers().iter().map(|s| s.url.clone()).collect()
+    }
+
+    fn tracked(health: &DcHealth) -> Vec<String> {
+        health.snapshot().into_iter().map(|dc| dc.url).collect()
+    }
+
+    const TTL: u32 = 600;
+
+    #[tokio::test]
+    async fn the_dcs_dns_names_are_the_list_and_dc_health_follows_it() {
+        let dns = FakeDns::start(vec![
+            (10, 100, 389, "127.0.0.2", TTL),
+            (0, 100, 389, "127.0.0.1", TTL),
+        ])
+        .await;
+        let health = DcHealth::new();
+        let list = discovered(&dns, health.clone());
+        assert!(
+            list.servers().is_empty(),
+            "nothing is asked before it is needed"
+        );
+        list.ready().await;
+        let first = ["ldaps://127.0.0.1:636", "ldaps://127.0.0.2:636"];
+        assert_eq!(urls(&list), first, "priority 0 first");
+        assert_eq!(tracked(&health), first);
+
+        let changes = list.subscribe();
+        dns.answer(vec![(0, 100, 389, "127.0.0.3", TTL)]);
+        list.look_up_now().await;
+        assert!(changes.has_changed().unwrap(), "followers are told");
+        assert_eq!(urls(&list), ["ldaps://127.0.0.3:636"]);
+        assert_eq!(tracked(&health), ["ldaps://127.0.0.3:636"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_keeps_the_dcs_known_and_says_why_none_is() {
+        let dns = FakeDns::start(Vec::new()).await;
+        let list = discovered(&dns, DcHealth::new());
+        list.ready().await;
+        assert!(list.servers().is_empty());
+        let error = list.none_known().to_string();
+        assert!(
+            error.contains(
+                "no domain controller found in DNS: _ldap._tcp.dc._msdcs.corp.example.test."
+            ),
+            "{error}"
+        );
+        dns.answer(vec![(0, 100, 389, "127.0.0.1", TTL)]);
+        list.look_up_now().await;
+        assert_eq!(urls(&list), ["ldaps://127.0.0.1:636"]);
+        dns.answer(Vec::new());
+        list.look_up_now().await;
+        assert_eq!(urls(&list), ["ldaps://127.0.0.1:636"], "kept");
+    }
+
+    #[tokio::test]
+    async fn the_same_answer_keeps_the_order_in_use() {
+        // Equal priorities and weights: any order is right, but a new lookup must not reshuffle
+        // it (every connection would move for nothing).
+        let records: Vec<FakeSrv> = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+            .into_iter()
+            .map(|host| (0, 100, 389, host, TTL))
+            .collect();
+        let dns = FakeDns::start(records).await;
+        let list = discovered(&dns, DcHealth::new());
+        list.ready().await;
+        let first = urls(&list);
+        assert_eq!(first.len(), 4);
+        let changes = list.subscribe();
+        for _ in 0..10 {
+            list.look_up_now().await;
+            assert_eq!(urls(&list), first);
+        }
+        assert!(
+            !changes.has_changed().unwrap(),
+            "nobody is told of a change"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_of_dot_means_no_dc() {
+        let dns = FakeDns::start(vec![(0, 0, 0, "", TTL)]).await;
+        let list = discovered(&dns, DcHealth::new());
+        list.ready().await;
+        assert!(list.servers().is_empty());
+        assert!(list
+            .none_known()
+            .to_string()
+            .contains("no SRV record names a domain controller"));
+    }
+
+    #[test]
+    fn the_schedule_follows_the_ttl_and_backs_off_after_failures() {
+        let mut schedule = Schedule::default();
+        let secs = Duration::from_secs;
+        assert_eq!(schedule.after(Some(secs(900))), secs(900));
+        assert_eq!(schedule.after(Some(secs(5))), MIN_REDISCOVERY);
+        assert_eq!(schedule.after(Some(secs(86_400))), MAX_REDISCOVERY);
+        let failures: Vec<u64> = (0..7).map(|_| schedule.after(None).as_secs()).collect();
+        assert_eq!(failures, [2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(schedule.after(Some(secs(600))), secs(600));
+        assert_eq!(
+            schedule.after(None),
+            FIRST_PROBE,
+            "a success resets the back-off"
+        );
+    }
 }

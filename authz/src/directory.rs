@@ -14,6 +14,7 @@ use crate::account::{Account, ATTRIBUTES};
 use crate::bind_pool::BindPool;
 use crate::bind_result::bind_decision;
 use crate::connector::{Connector, DcSource};
+use crate::dc_discovery::Resolvers;
 use crate::dc_health::DcHealth;
 use crate::dn;
 use crate::entry::Entry;
@@ -63,6 +64,15 @@ impl Directory {
         config: DirectoryConfig,
         health: DcHealth,
     ) -> Result<Directory, ConfigError> {
+        Directory::build(config, health, Resolvers::System)
+    }
+
+    /// As [`Directory::with_dc_health`], asking `resolvers` for a domain's DCs.
+    pub(crate) fn build(
+        config: DirectoryConfig,
+        health: DcHealth,
+        resolvers: Resolvers,
+    ) -> Result<Directory, ConfigError> {
         let DirectoryConfig {
             urls,
             domain,
@@ -99,7 +109,7 @@ impl Directory {
             return invalid("user_bind_connections", "must be at least 1");
         }
         let source = match (urls.is_empty(), &domain) {
-            (true, Some(domain)) => DcSource::Domain(domain),
+            (true, Some(domain)) => DcSource::Domain { domain, resolvers },
             (false, Some(domain)) => {
                 info!(
                     %domain,
