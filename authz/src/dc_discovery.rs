@@ -5,6 +5,9 @@
 //! of twice the weight comes first twice as often (and each adgate spreads its load as the
 //! domain's administrators weighted it).
 //!
+//! hickory-resolver gives the records as DNS sent them; the RFC 2782 selection is done here
+//! ([`rfc2782_order`]: no maintained crate offers it).
+//!
 //! The resolver is hickory's, set up from the system's `/etc/resolv.conf`, which is read afresh
 //! (off the async workers) for every lookup: a changed resolver configuration is followed, and
 //! nothing is cached between lookups, so a lookup after a failure asks DNS again. How often to
