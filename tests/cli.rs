@@ -54,6 +54,35 @@ fn check_config_accepts_a_valid_config() {
 }
 
 #[test]
+fn check_config_warns_when_disconnects_are_configured_without_accounting() {
+    let with_disconnect = |config: String| {
+        config.replacen(
+            "require_message_authenticator = true\n",
+            "require_message_authenticator = true\n[clients.disconnect]\naddress = \"127.0.0.1:3799\"\n",
+            1,
+        )
+    };
+    let (code, output) = run_with_config(&["check-config"], 1812, with_disconnect);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(!output.contains("warning"), "{output}");
+    let (code, output) = run_with_config(&["check-config"], 1812, |config| {
+        let config = with_disconnect(config);
+        let acct_listen = config
+            .lines()
+            .find(|line| line.starts_with("acct_listen"))
+            .expect("the lab config listens for accounting")
+            .to_owned();
+        config.replace(&acct_listen, "")
+    });
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        output
+            .contains("warning: a client has [clients.disconnect] but server.acct_listen is empty"),
+        "{output}"
+    );
+}
+
+#[test]
 fn check_config_names_the_key_and_line_of_a_mistake() {
     let address_line = lab_config(Lab::without_dc(), 1812, 1813, Path::new("/audit"))
         .lines()

@@ -12,16 +12,13 @@
 
 use std::future::Future;
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
 use crate::account::Account;
 use crate::certificate_login::CertificateName;
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::filter::member_of_filter;
 use crate::user_name::LogonName;
-use crate::{Decision, Directory, DirectoryChange, WatchSettings, WatchStates};
+use crate::{Decision, Directory};
 
 /// A directory an [`Authorizer`](crate::Authorizer) can decide logins with: the LDAP
 /// [`Directory`], or `MemoryDirectory` for tests (feature `testing`).
@@ -96,14 +93,6 @@ pub(crate) mod questions {
             dn: &str,
             password: &str,
         ) -> impl Future<Output = Result<Decision, DirectoryError>> + Send;
-
-        /// Starts watching for changes, for live sessions, until `cancel` fires or the
-        /// receiver is dropped: each DC's watch state, and the changes.
-        fn watch_changes(
-            &self,
-            settings: WatchSettings,
-            cancel: CancellationToken,
-        ) -> (WatchStates, mpsc::Receiver<DirectoryChange>);
     }
 }
 
@@ -154,13 +143,5 @@ impl questions::Questions for Directory {
 
     async fn check_password(&self, dn: &str, password: &str) -> Result<Decision, DirectoryError> {
         Directory::check_password(self, dn, password).await
-    }
-
-    fn watch_changes(
-        &self,
-        settings: WatchSettings,
-        cancel: CancellationToken,
-    ) -> (WatchStates, mpsc::Receiver<DirectoryChange>) {
-        Directory::watch_changes(self, settings, cancel)
     }
 }

@@ -26,22 +26,26 @@ pub struct Authorizer<D = Directory> {
     pub(crate) policy: PolicyConfig,
 }
 
-impl<D: AccountDirectory> Authorizer<D> {
-    /// Combine the directory with the policy. The telework group is not looked up here (AD
-    /// may be down at startup); a group DN that does not exist is reported on the first login
-    /// that is not a member (see `telework_member`).
-    pub fn new(directory: D, policy: PolicyConfig) -> Authorizer<D> {
-        Authorizer { directory, policy }
-    }
-
+impl Authorizer<Directory> {
     /// Starts watching every configured DC for changes (see [`Directory::watch_changes`]), so
-    /// that live sessions are re-checked as soon as AD changes.
+    /// that live sessions are re-checked as soon as AD changes. LDAP only: AD's change
+    /// notifications are a property of its domain controllers, not a question of the
+    /// [`AccountDirectory`] seam.
     pub fn watch_changes(
         &self,
         settings: WatchSettings,
         cancel: CancellationToken,
     ) -> (WatchStates, mpsc::Receiver<DirectoryChange>) {
         self.directory.watch_changes(settings, cancel)
+    }
+}
+
+impl<D: AccountDirectory> Authorizer<D> {
+    /// Combine the directory with the policy. The telework group is not looked up here (AD
+    /// may be down at startup); a group DN that does not exist is reported on the first login
+    /// that is not a member (see `telework_member`).
+    pub fn new(directory: D, policy: PolicyConfig) -> Authorizer<D> {
+        Authorizer { directory, policy }
     }
 
     /// Finds now, and logs, what the configuration left to AD: the domain controllers (with

@@ -126,7 +126,7 @@ pub struct WatchStates {
 
 impl WatchStates {
     /// No DC yet: they are added as the watch learns the list.
-    pub(crate) fn new() -> WatchStates {
+    fn new() -> WatchStates {
         WatchStates {
             dcs: Arc::new(Mutex::new(Vec::new())),
         }

@@ -16,18 +16,12 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
 use crate::account::Account;
 use crate::account_directory::{questions::Questions, AccountDirectory, AccountName};
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
 use crate::user_name::LogonName;
-use crate::{
-    AccountState, AccountSummary, CertificateName, Decision, DirectoryChange, FileTime, Reason,
-    WatchSettings, WatchStates,
-};
+use crate::{AccountState, AccountSummary, CertificateName, Decision, FileTime, Reason};
 
 /// Where [`MemoryUser::new`] puts its users.
 const USERS: &str = "CN=Users,DC=corp,DC=example,DC=test";
@@ -294,23 +288,6 @@ impl Questions for MemoryDirectory {
             // AD's 525: the account was deleted between the search and the bind.
             None => Decision::Reject(Reason::UnknownUser),
         })
-    }
-
-    /// A watch of no domain controller: nothing changes behind a test's back. It ends when
-    /// `cancel` fires or the receiver is dropped, as a real one does.
-    fn watch_changes(
-        &self,
-        _settings: WatchSettings,
-        cancel: CancellationToken,
-    ) -> (WatchStates, mpsc::Receiver<DirectoryChange>) {
-        let (changes, receiver) = mpsc::channel(1);
-        tokio::spawn(async move {
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                () = changes.closed() => {}
-            }
-        });
-        (WatchStates::new(), receiver)
     }
 }
 

@@ -299,7 +299,13 @@ pub async fn run_client(socket: &Path, command: ControlCommand, json: bool) -> a
     })?;
     let mut request = serde_json::to_string(&command)?;
     request.push('\n');
-    stream.write_all(request.as_bytes()).await?;
+    // A server that refuses the caller answers without reading the request and closes: the
+    // write may then fail, but its answer is there to read.
+    if let Err(error) = stream.write_all(request.as_bytes()).await {
+        if error.kind() != ErrorKind::BrokenPipe {
+            return Err(error.into());
+        }
+    }
     let mut line = String::new();
     BufReader::new(stream)
         .take(16 * 1024 * 1024)

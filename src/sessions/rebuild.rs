@@ -218,3 +218,86 @@ fn nas_view(line: &Line, framed_ip_address: Option<Ipv4Addr>) -> NasView {
         calling_station_id: line.calling_station_id.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE: &str = r#""account":{"dn":"CN=alice,CN=Users,DC=corp,DC=example,DC=test","object_guid":"guid-alice","object_sid":"S-1-5-21-1","sam_account_name":"alice"}"#;
+
+    fn trail(lines: &[String]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("audit.jsonl"), lines.join("\n") + "\n").unwrap();
+        dir
+    }
+
+    fn accept(time: &str) -> String {
+        format!(
+            r#"{{"type":"decision","time":"{time}","request_id":"accept-1","nas":{{"name":"vpn1","address":"127.0.0.1:1"}},"user_name":"alice","verdict":"accept",{ALICE}}}"#
+        )
+    }
+
+    fn accounting(time: &str, status: &str) -> String {
+        format!(
+            r#"{{"type":"accounting","time":"{time}","nas":{{"name":"vpn1","address":"127.0.0.1:1"}},"user_name":"alice","verdict":"recorded","accounting":{{"status_type":"{status}","session_id":"s1"}}}}"#
+        )
+    }
+
+    fn at(time: &str) -> DateTime<Utc> {
+        time.parse().unwrap()
+    }
+
+    #[test]
+    fn a_session_started_and_not_stopped_is_live_again_linked_to_its_accept() {
+        let dir = trail(&[
+            accept("2026-12-02T08:00:00Z"),
+            accounting("2026-12-02T08:00:01Z", "start"),
+            "not json: a torn line".into(),
+        ]);
+        let table = rebuild(
+            dir.path(),
+            TableLimits::default(),
+            at("2026-12-02T09:00:00Z"),
+        )
+        .unwrap();
+        let live = table.all(at("2026-12-02T09:00:00Z"));
+        assert_eq!(live.len(), 1, "{live:?}");
+        assert_eq!(live[0].account.as_ref().unwrap().object_guid, "guid-alice");
+        assert_eq!(live[0].target.session_id(), Some("s1"));
+    }
+
+    #[test]
+    fn stopped_cut_and_stale_sessions_stay_gone() {
+        let stopped = [
+            accept("2026-12-02T08:00:00Z"),
+            accounting("2026-12-02T08:00:01Z", "start"),
+            accounting("2026-12-02T08:30:00Z", "stop"),
+        ];
+        let cut = [
+            accept("2026-12-02T08:00:00Z"),
+            accounting("2026-12-02T08:00:01Z", "start"),
+            r#"{"type":"disconnect","time":"2026-12-02T08:10:00Z","session":{"client":"vpn1","session_id":"s1","user_name":"alice"},"reason":"telework_off","result":"ack","detection_to_result_ms":9}"#.into(),
+        ];
+        for lines in [&stopped[..], &cut[..]] {
+            let dir = trail(lines);
+            let table = rebuild(
+                dir.path(),
+                TableLimits::default(),
+                at("2026-12-02T09:00:00Z"),
+            )
+            .unwrap();
+            assert!(table.all(at("2026-12-02T09:00:00Z")).is_empty());
+        }
+        let dir = trail(&[
+            accept("2026-12-01T08:00:00Z"),
+            accounting("2026-12-01T08:00:01Z", "start"),
+        ]);
+        let table = rebuild(
+            dir.path(),
+            TableLimits::default(),
+            at("2026-12-02T09:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(table.session_count(), 0, "a day without accounting: stale");
+    }
+}

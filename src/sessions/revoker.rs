@@ -15,13 +15,13 @@
 //! Error-Cause 503 (no such session), ends the session in the table; any other answer, or
 //! none, is recorded and the next re-check tries again.
 
-use std::collections::HashMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use adgate_authz::{DirectoryChange, Recheck, WatchSettings, WatchStates};
+use adgate_authz::{DirectoryChange, WatchSettings, WatchStates};
 use adgate_radius::{
     DisconnectOutcome, DisconnectSender, RetransmitSchedule, SessionIdentification, SharedSecret,
 };
@@ -69,7 +69,7 @@ pub struct Revoker {
     /// The AD change notification streams of the directory in use, for the metrics.
     watch_states: Arc<Swappable<Option<WatchStates>>>,
     /// Whether the last re-check got an answer, to log a change of state once.
-    directory_answering: std::sync::atomic::AtomicBool,
+    directory_answering: AtomicBool,
 }
 
 impl Revoker {
@@ -89,7 +89,7 @@ impl Revoker {
             senders: Mutex::default(),
             shutdown: CancellationToken::new(),
             watch_states: Arc::new(Swappable::new(None)),
-            directory_answering: std::sync::atomic::AtomicBool::new(true),
+            directory_answering: AtomicBool::new(true),
         }
     }
 
@@ -176,6 +176,17 @@ impl Revoker {
     /// Re-checks every account with something live, a few at a time.
     async fn recheck_all(self: Arc<Self>) {
         let detected = Instant::now();
+        // What is no longer live needs no note that it could not be cut.
+        let live: HashSet<Target> = self
+            .sessions
+            .all(Utc::now())
+            .into_iter()
+            .map(|cuttable| cuttable.target)
+            .collect();
+        self.unconfigured
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|target| live.contains(target));
         let mut accounts = self.sessions.live_accounts(Utc::now()).into_iter();
         let mut running = JoinSet::new();
         loop {
@@ -195,23 +206,15 @@ impl Revoker {
         let answer = self.handler.get().authorizer().recheck(&object_guid).await;
         self.sessions.metrics().count_recheck(answer.is_ok());
         let reason = match answer {
-            Ok(Recheck::Allowed) => None,
-            Ok(Recheck::Revoked(reason)) => Some(Reason::from(reason)),
-            Ok(Recheck::Deleted) => Some(Reason::AccountDeleted),
+            Ok(recheck) => recheck.ending_reason().map(Reason::from),
             Err(error) => {
-                if self
-                    .directory_answering
-                    .swap(false, std::sync::atomic::Ordering::Relaxed)
-                {
+                if self.directory_answering.swap(false, Ordering::Relaxed) {
                     tracing::warn!(%error, "live sessions cannot be re-checked: AD does not answer; sessions are kept");
                 }
                 return;
             }
         };
-        if !self
-            .directory_answering
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
+        if !self.directory_answering.swap(true, Ordering::Relaxed) {
             tracing::info!("live sessions are re-checked again: AD answers");
         }
         let Some(reason) = reason else { return };
