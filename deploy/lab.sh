@@ -220,7 +220,10 @@ ensure_netns() {
   host=$(hostname 2>/dev/null || uname -n)
   mkdir -p "$NETNS_ETC"
   # ip netns exec bind-mounts these over /etc/resolv.conf and /etc/hosts inside the namespace.
-  write_if_changed "$NETNS_ETC/resolv.conf" 0644 <<<"nameserver 127.0.0.1" || true
+  # The resolver is dc1's own DNS server (samba's, on 127.0.0.1:53), which serves the domain's
+  # zones: the DC locator's SRV records (_ldap._tcp.dc._msdcs.$DNS_DOMAIN) that adgate's
+  # `directory.domain` finds the DCs by, as a member server would.
+  write_if_changed "$NETNS_ETC/resolv.conf" 0644 <<<"nameserver $DC1_IP" || true
   write_if_changed "$NETNS_ETC/hosts" 0644 <<EOF || true
 # written by deploy/lab.sh: inside the lab namespace every name is on loopback
 127.0.0.1	localhost
@@ -833,11 +836,19 @@ verify_lab() {
     [[ $got == "$want" ]] || problems+=("bind as $name with the fixture password: '$got', expected '$want'")
   done
 
+  # What adgate finds when the config leaves it to AD: the NetBIOS domain name (the domain's
+  # crossRef, readable by svc-adgate) and the DCs in DNS (the DC locator's SRV record).
+  got=$(svc_search "CN=Partitions,CN=Configuration,$BASE_DN" one \
+    "(&(objectClass=crossRef)(nCName=$BASE_DN))" nETBIOSName | ldif_value nETBIOSName)
+  [[ $got == "$NETBIOS_DOMAIN" ]] || problems+=("svc-adgate reads the domain's nETBIOSName as '$got'")
+  samba_tool dns query "$DC1_IP" "_msdcs.$DNS_DOMAIN" _ldap._tcp.dc SRV </dev/null 2>&1 |
+    grep -q "SRV: $DC_FQDN\. " || problems+=("no SRV record _ldap._tcp.dc._msdcs.$DNS_DOMAIN for $DC_FQDN")
+
   if ((${#problems[@]})); then
     printf 'lab:   %s\n' "${problems[@]}" >&2
     die "the lab is not in its fixture state (${#problems[@]} problems above)"
   fi
-  say "verified as svc-adgate: attributes readable, states, in-chain membership, bind codes"
+  say "verified as svc-adgate: attributes readable, states, in-chain membership, bind codes, NetBIOS name; SRV record in DNS"
 }
 
 # --- files for adgate and the tests ------------------------------------------------------
@@ -893,6 +904,7 @@ REPLY_GROUP=$VPN_ENGINEERING_DN
 FIXTURE_PASSWORD_FILE=$FIXTURE_PW_FILE
 RADIUS_SECRET_FILE=$RADIUS_SECRET_FILE
 REALM=$REALM
+DNS_DOMAIN=$DNS_DOMAIN
 NETBIOS_DOMAIN=$NETBIOS_DOMAIN
 ADMIN_PASSWORD_FILE=$ADMIN_PW_FILE
 ADGATE_CONFIG=$LAB/adgate.toml

@@ -77,6 +77,14 @@ impl<D: AccountDirectory> Gatekeeper<D> {
         &self.authorizer
     }
 
+    /// Finds, in the background, what the configuration left to AD (the domain controllers of
+    /// `directory.domain`, the NetBIOS domain name), so that the log says it at start and after
+    /// a reload; logins find it on first need anyway, so AD being down now changes nothing.
+    pub(crate) fn discover_in_background(self: &Arc<Self>) {
+        let gatekeeper = self.clone();
+        tokio::spawn(async move { gatekeeper.authorizer.discover().await });
+    }
+
     /// What the gatekeeper counts, for the metrics registry.
     pub(crate) fn metrics(&self) -> Arc<GatekeeperMetrics> {
         self.metrics.clone()

@@ -68,7 +68,9 @@ pub struct Reloadable {
 /// What a configuration serves, for the log line of a reload (names and counts, no secrets).
 pub struct Summary {
     pub client_names: Vec<String>,
-    pub directory_urls: usize,
+    /// Where the domain controllers come from: "2 domain controller URL(s)", or "the domain
+    /// controllers DNS names for corp.example.test".
+    pub directory_dcs: String,
     /// The longest one LDAP operation may take.
     pub directory_timeout: Duration,
     pub eap_tls: bool,
@@ -130,7 +132,10 @@ pub fn load(
         .transpose()?;
     let summary = Summary {
         client_names: clients.iter().map(|client| client.name.clone()).collect(),
-        directory_urls: directory.urls.len(),
+        directory_dcs: match (&directory.domain, directory.urls.len()) {
+            (Some(domain), 0) => format!("the domain controllers DNS names for {domain}"),
+            (_, urls) => format!("{urls} domain controller URL(s)"),
+        },
         directory_timeout: directory.timeout,
         eap_tls: eap_tls.is_some(),
         radsec_clients: radsec_trust.as_ref().map_or(0, RadsecTrust::client_count),
@@ -274,8 +279,8 @@ impl Summary {
             line += &format!(", removed {}", removed.join(" "));
         }
         line += &format!(
-            "; {} domain controller URL(s); EAP-TLS {}; {} RadSec client(s)",
-            new.directory_urls,
+            "; {}; EAP-TLS {}; {} RadSec client(s)",
+            new.directory_dcs,
             if new.eap_tls { "on" } else { "off" },
             new.radsec_clients
         );
@@ -436,6 +441,7 @@ impl Reloader {
             .get()
             .successor(new.authorizer, new.throttle, new.eap_tls);
         self.handler.replace(gatekeeper);
+        self.handler.get().discover_in_background();
         let changes = self.summary.changes_to(&new.summary);
         self.summary = new.summary;
         Ok(changes)

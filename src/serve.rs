@@ -47,11 +47,11 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
     }
     println!(
-        "{}: OK ({} client(s), {} listen address(es), {} domain controller URL(s))",
+        "{}: OK ({} client(s), {} listen address(es), {})",
         path.display(),
         loaded.summary.client_names.len(),
         start_only.auth_listen.len() + start_only.acct_listen.len(),
-        loaded.summary.directory_urls
+        loaded.summary.directory_dcs
     );
     Ok(())
 }
@@ -107,6 +107,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     gatekeeper.metrics().register(metrics.registry());
     live_sessions.metrics().register(metrics.registry());
     let handler = Arc::new(CurrentHandler::new(gatekeeper));
+    handler.get().discover_in_background();
     handler.register(metrics.registry());
     metrics
         .registry()

@@ -43,8 +43,15 @@ pub(crate) mod questions {
     /// it names (`Account`, `Lookup`, `DirectoryError`, `LogonName`) are likewise declared
     /// `pub` inside private modules: nameable here, by nobody outside.
     pub trait Questions: Send + Sync + 'static {
-        /// The NetBIOS domain a `DOMAIN\user` name may carry, if configured.
-        fn netbios_domain(&self) -> Option<&str>;
+        /// The NetBIOS domain a `DOMAIN\user` name may carry: configured, or read from the
+        /// directory on first need; `None` if there is none.
+        fn netbios_domain(
+            &self,
+        ) -> impl Future<Output = Result<Option<&str>, DirectoryError>> + Send;
+
+        /// Finds now what the configuration left to the directory (the DCs, the NetBIOS
+        /// domain name) and logs it; logins find it on first need otherwise.
+        fn discover(&self) -> impl Future<Output = ()> + Send;
 
         /// The first domain controller that accepts a connection now, for readiness.
         fn first_reachable_dc(&self) -> impl Future<Output = Option<String>> + Send;
@@ -94,8 +101,12 @@ pub(crate) mod questions {
 const ANY_OBJECT: &str = "(objectClass=*)";
 
 impl questions::Questions for Directory {
-    fn netbios_domain(&self) -> Option<&str> {
-        Directory::netbios_domain(self)
+    async fn netbios_domain(&self) -> Result<Option<&str>, DirectoryError> {
+        Directory::netbios_domain(self).await
+    }
+
+    async fn discover(&self) {
+        Directory::discover(self).await;
     }
 
     async fn first_reachable_dc(&self) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::account::Account;
 use crate::account_directory::{AccountDirectory, AccountName};
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
-use crate::user_name::{parse_user_name, LogonName};
+use crate::user_name::{parse_user_name, BadUserName, LogonName};
 use crate::{
     decide, AccountSummary, Decision, Directory, DirectoryChange, Explanation, Facts, FileTime,
     Outcome, PolicyConfig, Reason, ReplyAttributes, WatchSettings, WatchStates,
@@ -48,6 +48,15 @@ impl<D: AccountDirectory> Authorizer<D> {
         Authorizer { directory, policy }
     }
 
+    /// Finds now, and logs, what the configuration left to AD: the domain controllers (with
+    /// `domain` instead of `urls`, by DNS SRV) and the NetBIOS domain name (without
+    /// `netbios_domain`). Logins find both on first need anyway; calling this at start (in the
+    /// background: AD may be down, which it then only logs) says them in the log at once and
+    /// spares the first login the wait. See [`Directory::discover`].
+    pub async fn discover(&self) {
+        self.directory.discover().await;
+    }
+
     /// The URL of the first domain controller that accepted a connection when the readiness
     /// probe last looked (every [`READINESS_PROBE`](crate::READINESS_PROBE)), if any.
     pub async fn first_reachable_dc(&self) -> Option<String> {
@@ -62,12 +71,9 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// them; only an account that passes is bound as, on a user-bind connection, and the bind
     /// result is the final word — an accept then gets the reply attributes of its groups.
     pub async fn check_password(&self, user_name: &[u8], password: &[u8]) -> Outcome {
-        let name = match parse_user_name(user_name, self.directory.netbios_domain()) {
+        let name = match self.logon_name(user_name).await {
             Ok(name) => name,
-            Err(problem) => {
-                debug!(%problem, "user name refused without a directory lookup");
-                return reject(Reason::UnknownUser, None);
-            }
+            Err(outcome) => return *outcome,
         };
         let password = match password {
             [] => return self.refuse_unbound(&name, Reason::EmptyPassword).await,
@@ -126,11 +132,31 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// the refusal a login gets before the policy (`unknown_user`, `ambiguous_user`,
     /// `directory_unavailable`). For `adgate explain`.
     pub async fn explain(&self, user_name: &[u8]) -> Result<Explanation, Box<Outcome>> {
-        let name = parse_user_name(user_name, self.directory.netbios_domain())
-            .map_err(|_| Box::new(reject(Reason::UnknownUser, None)))?;
+        let name = self.logon_name(user_name).await?;
         let lookup = self.directory.find_account(AccountName::Logon(&name)).await;
         let account = single_account(lookup, name.attribute(), name.value())?;
         self.gather_facts(*account).await
+    }
+
+    /// The name to look `user_name` up by, or the refusal: `unknown_user` for a malformed name
+    /// or a `DOMAIN\` that is not the domain's NetBIOS name (no account is looked up), and
+    /// `directory_unavailable` when the NetBIOS name is to be read from AD and AD does not
+    /// answer (see `netbios_domain`: read once, then known).
+    async fn logon_name(&self, user_name: &[u8]) -> Result<LogonName, Box<Outcome>> {
+        let refused = |problem: BadUserName| {
+            debug!(%problem, "user name refused without a directory lookup");
+            Box::new(reject(Reason::UnknownUser, None))
+        };
+        let parsed = parse_user_name(user_name).map_err(refused)?;
+        let netbios_domain = match parsed.domain {
+            None => None,
+            Some(_) => self
+                .directory
+                .netbios_domain()
+                .await
+                .map_err(|error| Box::new(unavailable(&error, None)))?,
+        };
+        parsed.in_domain(netbios_domain).map_err(refused)
     }
 
     /// The account's state plus its telework membership, as of now.
@@ -241,6 +267,7 @@ mod tests {
     fn config(ca: &TestCa, urls: Vec<String>, timeout: Duration) -> DirectoryConfig {
         DirectoryConfig {
             urls,
+            domain: None,
             ca_file: ca.file.path().to_owned(),
             bind_dn: "CN=svc-adgate,CN=Users,DC=corp,DC=example,DC=test".into(),
             bind_password: Zeroizing::new("service-secret".into()),
@@ -425,6 +452,24 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_domain_finds_the_dcs_unless_urls_are_given() {
+        let ca = TestCa::new("test CA");
+        let url = "ldaps://dc1.corp.example.test".to_owned();
+        let mut both = config(&ca, vec![url.clone()], Duration::from_secs(1));
+        both.domain = Some("corp.example.test".into());
+        let directory = Directory::new(both).unwrap();
+        let servers = directory.connector.servers().await;
+        let urls: Vec<&str> = servers.iter().map(|server| server.url.as_str()).collect();
+        assert_eq!(urls, [url.as_str()], "urls win over domain");
+
+        // A domain alone: nothing is looked up before the directory is used.
+        let mut domain_only = config(&ca, Vec::new(), Duration::from_secs(1));
+        domain_only.domain = Some("Corp.Example.Test.".into());
+        let directory = Directory::new(domain_only).unwrap();
+        assert!(directory.dc_health().snapshot().is_empty());
+    }
+
     #[test]
     fn configuration_mistakes_are_startup_errors() {
         let ca = TestCa::new("test CA");
@@ -437,7 +482,7 @@ mod tests {
         };
         assert!(Directory::new(good()).is_ok());
         type Breaker = fn(&mut DirectoryConfig);
-        let broken: [(&str, Breaker); 8] = [
+        let broken: [(&str, Breaker); 10] = [
             ("bind_password", |c| {
                 c.bind_password = Zeroizing::new(String::new())
             }),
@@ -451,6 +496,13 @@ mod tests {
             ("ca_file", |c| c.ca_file = "/nonexistent/ca.pem".into()),
             ("clear text", |c| {
                 c.urls = vec!["ldap://dc1.corp.example.test".into()]
+            }),
+            ("set urls (the DCs' LDAP URLs), or domain", |c| {
+                c.urls.clear()
+            }),
+            ("domain: must be the AD domain's DNS name", |c| {
+                c.urls.clear();
+                c.domain = Some("ldaps://dc1.corp.example.test".into());
             }),
         ];
         for (what, breaker) in broken {

@@ -83,7 +83,7 @@ impl BindPool {
         let bind = connection.ldap.simple_bind(dn, password);
         let result = within(self.connector.timeout(), "user bind", bind).await;
         if let Err(error) = &result {
-            self.connector.operation_failed(connection.dc, error);
+            self.connector.operation_failed(&connection.dc, error);
         }
         result
     }
@@ -93,7 +93,7 @@ impl BindPool {
     fn take_idle(&self) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         idle.retain_mut(|connection| {
-            !connection.ldap.is_closed() && self.connector.keeps(connection.dc)
+            !connection.ldap.is_closed() && self.connector.keeps(&connection.dc)
         });
         idle.pop()
     }

@@ -1,7 +1,8 @@
-//! Change notifications from every configured domain controller, so that live sessions can be
+//! Change notifications from every domain controller, so that live sessions can be
 //! re-checked within seconds of a change in AD rather than at the next periodic sweep.
 //!
-//! For each DC in `directory.urls` a task keeps its own connection, bound as the service
+//! For each DC listed (`directory.urls`, or the DCs DNS names for `directory.domain`, followed
+//! as that list changes) a task keeps its own connection, bound as the service
 //! account, with one persistent search carrying the LDAP_SERVER_NOTIFICATION_OID control
 //! (1.2.840.113556.1.4.528, MS-ADTS 3.1.1.3.4.1.9): base the domain's naming context root
 //! (the rootDSE's `defaultNamingContext`), scope subtree, filter `(objectClass=*)` — the only
@@ -44,9 +45,11 @@ use tracing::{debug, info, warn};
 
 use crate::change_outbox::{Delivery, Outbox};
 use crate::connector::{Connector, FIRST_PROBE, LAST_PROBE};
+use crate::dc_list::Servers;
 use crate::entry::Entry;
 use crate::error::{within, DirectoryError};
 use crate::object_ids::guid_text;
+use crate::server::Server;
 use crate::service_account::ServiceAccount;
 use crate::Directory;
 
@@ -122,28 +125,40 @@ pub struct WatchStates {
 }
 
 impl WatchStates {
-    fn new<'a>(urls: impl Iterator<Item = &'a str>) -> WatchStates {
-        let dcs = urls
-            .map(|url| WatchStatus {
-                url: url.to_owned(),
-                state: WatchState::Connecting,
-                changes: 0,
-                losses: 0,
-                coalesced: 0,
-            })
-            .collect();
+    /// No DC yet: they are added as the watch learns the list.
+    fn new() -> WatchStates {
         WatchStates {
-            dcs: Arc::new(Mutex::new(dcs)),
+            dcs: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
-    /// Every configured DC's watch, in configured order.
+    /// Every listed DC's watch, in list order.
     pub fn snapshot(&self) -> Vec<WatchStatus> {
         self.lock().clone()
     }
 
-    fn update(&self, dc: usize, change: impl FnOnce(&mut WatchStatus)) {
-        if let Some(status) = self.lock().get_mut(dc) {
+    /// Track exactly `urls`, in this order: DCs already watched keep their status, new ones
+    /// start connecting, and DCs no longer listed are forgotten.
+    fn follow<'a>(&self, urls: impl Iterator<Item = &'a str>) {
+        let mut dcs = self.lock();
+        let mut known = std::mem::take(&mut *dcs);
+        for url in urls {
+            let status = match known.iter().position(|dc| dc.url == url) {
+                Some(index) => known.swap_remove(index),
+                None => WatchStatus {
+                    url: url.to_owned(),
+                    state: WatchState::Connecting,
+                    changes: 0,
+                    losses: 0,
+                    coalesced: 0,
+                },
+            };
+            dcs.push(status);
+        }
+    }
+
+    fn update(&self, url: &str, change: impl FnOnce(&mut WatchStatus)) {
+        if let Some(status) = self.lock().iter_mut().find(|status| status.url == url) {
             change(status);
         }
     }
@@ -174,18 +189,18 @@ impl Default for WatchSettings {
 }
 
 impl Directory {
-    /// Start watching every configured DC for changes (see the module documentation). Returns
+    /// Start watching every listed DC for changes (see the module documentation). Returns
     /// the DCs' watch states and the receiving end of the changes. The watch runs in tasks of
     /// its own (call this inside a tokio runtime), independently of this `Directory`, until
-    /// `cancel` fires or the receiver is dropped.
+    /// `cancel` fires or the receiver is dropped. DCs found by DNS are watched as they are
+    /// found: one that joins the list is watched from then on, one that leaves it no longer.
     pub fn watch_changes(
         &self,
         settings: WatchSettings,
         cancel: CancellationToken,
     ) -> (WatchStates, mpsc::Receiver<DirectoryChange>) {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
-        let urls: Vec<String> = self.connector.urls().map(str::to_owned).collect();
-        let states = WatchStates::new(urls.iter().map(String::as_str));
+        let states = WatchStates::new();
         let stop = cancel.child_token();
         let watched = tx.clone();
         let stop_when_unheard = stop.clone();
@@ -195,20 +210,81 @@ impl Directory {
                 () = stop_when_unheard.cancelled() => {}
             }
         });
-        for (dc, url) in urls.into_iter().enumerate() {
+        let watch = Watch {
+            connector: self.connector.clone(),
+            account: self.account.clone(),
+            heartbeat: settings.heartbeat,
+            states: states.clone(),
+            tx,
+            stop,
+        };
+        tokio::spawn(watch.run());
+        (states, rx)
+    }
+}
+
+/// The watch of every listed DC: one [`DcWatcher`] per DC, started and stopped as the list
+/// changes.
+struct Watch {
+    connector: Arc<Connector>,
+    account: Arc<ServiceAccount>,
+    heartbeat: Duration,
+    states: WatchStates,
+    tx: mpsc::Sender<DirectoryChange>,
+    stop: CancellationToken,
+}
+
+impl Watch {
+    async fn run(self) {
+        let mut changes = self.connector.servers_changes();
+        let mut servers = tokio::select! {
+            () = self.stop.cancelled() => return,
+            servers = self.connector.servers() => servers,
+        };
+        let mut watching = Vec::new();
+        loop {
+            self.follow(&servers, &mut watching);
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                changed = changes.changed() => match changed {
+                    Ok(()) => servers = changes.borrow_and_update().clone(),
+                    // The list can no longer change.
+                    Err(_) => return self.stop.cancelled().await,
+                },
+            }
+        }
+    }
+
+    /// Watch exactly the DCs in `servers`: stop the watches of DCs no longer listed, start
+    /// those of DCs new to the list. `watching` holds each watched DC's URL and stop token.
+    fn follow(&self, servers: &Servers, watching: &mut Vec<(String, CancellationToken)>) {
+        watching.retain(|(url, stop)| {
+            let listed = servers.iter().any(|server| &server.url == url);
+            if !listed {
+                info!(%url, "no longer a listed domain controller; its change watch stops");
+                stop.cancel();
+            }
+            listed
+        });
+        self.states
+            .follow(servers.iter().map(|server| server.url.as_str()));
+        for server in servers.iter() {
+            if watching.iter().any(|(url, _)| url == &server.url) {
+                continue;
+            }
+            let stop = self.stop.child_token();
             let watcher = DcWatcher {
-                dc,
-                url: url.clone(),
+                dc: server.clone(),
                 connector: self.connector.clone(),
                 account: self.account.clone(),
-                heartbeat: settings.heartbeat,
-                states: states.clone(),
-                outbox: Outbox::new(url, tx.clone()),
+                heartbeat: self.heartbeat,
+                states: self.states.clone(),
+                outbox: Outbox::new(server.url.clone(), self.tx.clone()),
                 stop: stop.clone(),
             };
             tokio::spawn(watcher.run());
+            watching.push((server.url.clone(), stop));
         }
-        (states, rx)
     }
 }
 
@@ -234,8 +310,7 @@ impl Ended {
 
 /// The watch of one DC.
 struct DcWatcher {
-    dc: usize,
-    url: String,
+    dc: Arc<Server>,
     connector: Arc<Connector>,
     account: Arc<ServiceAccount>,
     heartbeat: Duration,
@@ -250,7 +325,7 @@ impl DcWatcher {
         let mut retry = FIRST_PROBE;
         loop {
             self.states
-                .update(self.dc, |s| s.state = WatchState::Connecting);
+                .update(&self.dc.url, |s| s.state = WatchState::Connecting);
             let (error, watched) = match self.watch().await {
                 Ended::Stopped => return,
                 Ended::Lost { error, watched } => (error, watched),
@@ -258,13 +333,13 @@ impl DcWatcher {
             if watched >= LAST_PROBE {
                 retry = FIRST_PROBE;
             }
-            self.states.update(self.dc, |s| {
+            self.states.update(&self.dc.url, |s| {
                 s.state = WatchState::Down;
                 s.losses += 1;
             });
-            warn!(url = %self.url, %error, retry_in = ?retry, "directory change notifications lost");
+            warn!(url = %self.dc.url, %error, retry_in = ?retry, "directory change notifications lost");
             self.deliver(DirectoryChange::Lost {
-                dc: self.url.clone(),
+                dc: self.dc.url.clone(),
                 error: error.to_string(),
             });
             let pause = tokio::time::sleep(retry);
@@ -281,7 +356,7 @@ impl DcWatcher {
         let account = &self.account;
         let open = self
             .connector
-            .open_dc(self.dc, "change notifications", |ldap, url| {
+            .open_dc(&self.dc, "change notifications", |ldap, url| {
                 account.bind(ldap, url, timeout)
             });
         let mut ldap = match attend(&self.stop, &mut self.outbox, open).await {
@@ -339,10 +414,10 @@ impl DcWatcher {
         };
         let since = Instant::now();
         self.states
-            .update(self.dc, |s| s.state = WatchState::Watching);
-        info!(url = %self.url, base = %base, "watching directory changes");
+            .update(&self.dc.url, |s| s.state = WatchState::Watching);
+        info!(url = %self.dc.url, base = %base, "watching directory changes");
         self.deliver(DirectoryChange::Resynced {
-            dc: self.url.clone(),
+            dc: self.dc.url.clone(),
         });
         if let Some(entry) = first {
             self.report(entry);
@@ -369,7 +444,7 @@ impl DcWatcher {
                 () = self.outbox.flush(), if self.outbox.owes_resync() => {}
             }
         };
-        self.connector.operation_failed(self.dc, &error);
+        self.connector.operation_failed(&self.dc, &error);
         Ended::Lost {
             error,
             watched: since.elapsed(),
@@ -378,7 +453,7 @@ impl DcWatcher {
 
     /// An open connection failed: tell the connector (a timeout marks the DC down).
     fn failed(&self, error: DirectoryError) -> Ended {
-        self.connector.operation_failed(self.dc, &error);
+        self.connector.operation_failed(&self.dc, &error);
         Ended::before_watching(error)
     }
 
@@ -390,7 +465,7 @@ impl DcWatcher {
             ldap.unbind().await
         };
         if let Err(error) = within(timeout, "closing the notification search", goodbye).await {
-            debug!(url = %self.url, %error, "notification search not closed cleanly");
+            debug!(url = %self.dc.url, %error, "notification search not closed cleanly");
         }
         Ended::Stopped
     }
@@ -403,31 +478,31 @@ impl DcWatcher {
         }
         let change = match changed_object(entry) {
             Ok((object_guid, is_group)) => {
-                debug!(url = %self.url, object_guid, is_group, "directory object changed");
+                debug!(url = %self.dc.url, object_guid, is_group, "directory object changed");
                 DirectoryChange::Changed {
-                    dc: self.url.clone(),
+                    dc: self.dc.url.clone(),
                     object_guid,
                     is_group,
                 }
             }
             Err(problem) => {
-                warn!(url = %self.url, %problem, "unreadable change notification; re-checking everyone");
+                warn!(url = %self.dc.url, %problem, "unreadable change notification; re-checking everyone");
                 DirectoryChange::Resynced {
-                    dc: self.url.clone(),
+                    dc: self.dc.url.clone(),
                 }
             }
         };
         let counts = matches!(change, DirectoryChange::Changed { .. });
         match self.outbox.send(change) {
-            Delivery::Queued if counts => self.states.update(self.dc, |s| s.changes += 1),
-            Delivery::Coalesced => self.states.update(self.dc, |s| s.coalesced += 1),
+            Delivery::Queued if counts => self.states.update(&self.dc.url, |s| s.changes += 1),
+            Delivery::Coalesced => self.states.update(&self.dc.url, |s| s.coalesced += 1),
             Delivery::Queued | Delivery::Closed => {}
         }
     }
 
     fn deliver(&mut self, change: DirectoryChange) {
         if self.outbox.send(change) == Delivery::Coalesced {
-            self.states.update(self.dc, |s| s.coalesced += 1);
+            self.states.update(&self.dc.url, |s| s.coalesced += 1);
         }
     }
 }
@@ -525,13 +600,19 @@ mod tests {
 
     use super::*;
     use crate::connector::tests::TestCa;
+    use crate::dc_discovery::Resolvers;
     use crate::entry::tests::result_entry;
-    use crate::test_support::{refused_port, silent_port};
-    use crate::DirectoryConfig;
+    use crate::test_support::{refused_port, silent_port, FakeDns};
+    use crate::{DcHealth, DirectoryConfig};
 
     fn directory(ca: &TestCa, urls: Vec<String>) -> Directory {
-        Directory::new(DirectoryConfig {
+        Directory::new(config(ca, urls)).unwrap()
+    }
+
+    fn config(ca: &TestCa, urls: Vec<String>) -> DirectoryConfig {
+        DirectoryConfig {
             urls,
+            domain: None,
             ca_file: ca.file.path().to_owned(),
             bind_dn: "CN=svc-adgate,CN=Users,DC=corp,DC=example,DC=test".into(),
             bind_password: Zeroizing::new("service-secret".into()),
@@ -541,8 +622,7 @@ mod tests {
             starttls: false,
             allow_plain_ldap: false,
             user_bind_connections: 1,
-        })
-        .unwrap()
+        }
     }
 
     #[test]
@@ -646,6 +726,45 @@ mod tests {
             .snapshot()
             .iter()
             .all(|status| status.state == WatchState::Down));
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn the_watch_follows_the_dcs_dns_names() {
+        let ca = TestCa::new("test CA");
+        let dns = FakeDns::start(vec![(0, 100, 389, "127.0.0.1", 600)]).await;
+        let mut config = config(&ca, Vec::new());
+        config.domain = Some("corp.example.test".into());
+        let directory =
+            Directory::build(config, DcHealth::new(), Resolvers::At(dns.address)).unwrap();
+        let cancel = CancellationToken::new();
+        let (states, mut changes) =
+            directory.watch_changes(WatchSettings::default(), cancel.clone());
+        let (first, second) = ("ldaps://127.0.0.1:636", "ldaps://127.0.0.2:636");
+        // No DC listens on port 636 here: each watch is lost at once, and says so.
+        match changes.recv().await {
+            Some(DirectoryChange::Lost { dc, .. }) => assert_eq!(dc, first),
+            other => panic!("{other:?}"),
+        }
+        dns.answer(vec![(0, 100, 389, "127.0.0.2", 600)]);
+        directory.connector.look_up_now().await;
+        match changes.recv().await {
+            Some(DirectoryChange::Lost { dc, .. }) => assert_eq!(dc, second),
+            other => panic!("{other:?}"),
+        }
+        let watched: Vec<String> = states.snapshot().into_iter().map(|s| s.url).collect();
+        assert_eq!(watched, [second]);
+        // The first DC's watch was stopped: its retry (due FIRST_PROBE after its loss) never
+        // comes; the second's does.
+        let deadline = Instant::now() + FIRST_PROBE + Duration::from_millis(500);
+        while let Ok(Some(change)) = tokio::time::timeout_at(deadline, changes.recv()).await {
+            match change {
+                DirectoryChange::Lost { dc, .. } => {
+                    assert_eq!(dc, second, "only the listed DC is watched")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
         cancel.cancel();
     }
 

@@ -20,7 +20,12 @@ pub const DEFAULT_USER_BIND_CONNECTIONS: usize = 4;
 pub struct DirectoryConfig {
     /// LDAP URLs of the domain controllers, tried in order (failover): `ldaps://host[:port]`, or
     /// `ldap://host[:port]` with `starttls` (or, for development only, `allow_plain_ldap`).
+    /// May be empty when `domain` is set; when both are set, the URLs are used.
     pub urls: Vec<String>,
+    /// The AD domain's DNS name (`corp.example.test`): without `urls`, the domain controllers
+    /// are the ones DNS names in the SRV records `_ldap._tcp.dc._msdcs.<domain>`, reached over
+    /// LDAPS on port 636 (or with `starttls`, on the port the record names), kept up to date.
+    pub domain: Option<String>,
     /// PEM file with the CA certificate(s) that issued the DC certificates. It is the only
     /// trust anchor: the system's CA store is not used.
     pub ca_file: PathBuf,
@@ -31,6 +36,7 @@ pub struct DirectoryConfig {
     /// Where users are searched (subtree), e.g. `DC=corp,DC=example,DC=test`.
     pub base_dn: String,
     /// The domain's NetBIOS name (e.g. `CORP`); `DOMAIN\user` names are accepted only for it.
+    /// `None`: read from AD (the domain's crossRef `nETBIOSName`) on first need.
     pub netbios_domain: Option<String>,
     /// Limit for each step: connecting (TCP + TLS) to one server, and each LDAP operation.
     pub timeout: Duration,
@@ -46,6 +52,7 @@ impl fmt::Debug for DirectoryConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DirectoryConfig")
             .field("urls", &self.urls)
+            .field("domain", &self.domain)
             .field("ca_file", &self.ca_file)
             .field("bind_dn", &self.bind_dn)
             .field("bind_password", &"<redacted>")
@@ -71,8 +78,11 @@ pub struct PolicyConfig {
 /// A setting that cannot work, said so that the administrator knows what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `urls` is empty.
-    #[error("no directory URL configured")]
+    /// Neither `urls` nor `domain` is set.
+    #[error(
+        "no domain controller configured: set urls (the DCs' LDAP URLs), or domain (the AD \
+         domain's DNS name, to find the DCs in DNS)"
+    )]
     NoUrls,
     /// A URL does not parse, is not `ldap://` / `ldaps://` with a host and nothing else, or is
     /// listed twice.
@@ -118,6 +128,7 @@ mod tests {
     fn debug_redacts_the_bind_password() {
         let config = DirectoryConfig {
             urls: vec!["ldaps://dc1.corp.example.test".into()],
+            domain: None,
             ca_file: "/etc/adgate/ca.pem".into(),
             bind_dn: "CN=svc-adgate,CN=Users,DC=corp".into(),
             bind_password: Zeroizing::new("hunter2-secret".into()),

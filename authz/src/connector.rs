@@ -1,35 +1,39 @@
 //! Opening an LDAP connection to the domain controller that should be used now, over TLS.
 //!
-//! The configured URLs are tried in order, except that DCs marked down in [`DcHealth`] come
-//! last: a dead DC costs one failed attempt (at most one timeout) once, not one per new
-//! connection. A DC marked down is probed in the background (a TCP and TLS handshake, no bind)
-//! after a back-off that doubles from [`FIRST_PROBE`] to [`LAST_PROBE`]; once it answers it is
-//! up again, and as the first URL it is preferred again: the service connection and idle
-//! user-bind connections to a less preferred DC are replaced on their next use (see
-//! [`Connector::keeps`]). Even when every DC is marked down, every one is still tried: back-off
-//! never refuses a login by itself. Connection failures are translated into messages that name
-//! the fix, most importantly the classic "DC certificate without subjectAltName" that rustls
-//! refuses.
+//! The DCs ([`DcList`]: the configured URLs, or those DNS SRV discovery found for the
+//! configured domain, which may change while adgate runs) are tried in order, except that DCs
+//! marked down in [`DcHealth`] come last: a dead DC costs one failed attempt (at most one
+//! timeout) once, not one per new connection. A DC marked down is probed in the background (a
+//! TCP and TLS handshake, no bind) after a back-off that doubles from [`FIRST_PROBE`] to
+//! [`LAST_PROBE`]; once it answers it is up again, and as the first in the list it is
+//! preferred again: the service connection and idle user-bind connections to a less preferred
+//! DC (or to one no longer listed) are replaced on their next use (see [`Connector::keeps`]).
+//! Even when every DC is marked down, every one is still tried: back-off never refuses a login
+//! by itself; when all fail, a discovered list is looked up again soon. Connection failures are
+//! translated into messages that name the fix, most importantly the classic "DC certificate
+//! without subjectAltName" that rustls refuses.
 //!
 //! Readiness (`/readyz`) is answered from what a readiness probe last found: once asked, the
 //! connector looks for a DC that accepts a TCP connection every [`READINESS_PROBE`], in the
 //! background, so a readiness check never waits for a DC (except the very first).
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use rustls::{CertificateError, ClientConfig};
-use tokio::sync::OnceCell;
+use tokio::sync::{watch, OnceCell};
 use tracing::{debug, info, warn};
-use url::Url;
 
+use crate::dc_discovery::{self, Resolvers};
 use crate::dc_health::DcHealth;
+use crate::dc_list::{DcList, Servers};
 use crate::error::DirectoryError;
+use crate::server::{Server, Transport};
 use crate::{tls, ConfigError};
 
 /// The first background probe of a DC that went down comes this long after it failed.
@@ -41,42 +45,34 @@ pub(crate) const LAST_PROBE: Duration = Duration::from_secs(60);
 /// (plus the connect timeouts of the DCs that do not answer).
 pub const READINESS_PROBE: Duration = Duration::from_secs(5);
 
-/// How a connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    /// `ldaps://`: TLS from the first byte.
-    Ldaps,
-    /// `ldap://` upgraded with the StartTLS extended operation.
-    StartTls,
-    /// `ldap://` in clear text (development only).
-    Plain,
+/// Where the domain controllers come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DcSource<'a> {
+    /// These URLs, tried in this order.
+    Urls(&'a [String]),
+    /// The DCs DNS names for this AD domain (`corp.example.test`), asking `resolvers`.
+    Domain {
+        domain: &'a str,
+        resolvers: Resolvers,
+    },
 }
 
-/// One configured domain controller.
-#[derive(Debug, Clone)]
-struct Server {
-    url: String,
-    host: String,
-    port: u16,
-    transport: Transport,
-}
-
-/// An open connection and the DC it goes to (its position in the configured list).
+/// An open connection and the DC it goes to.
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) ldap: Ldap,
-    pub(crate) dc: usize,
+    pub(crate) dc: Arc<Server>,
 }
 
-/// Opens connections to the configured domain controllers and keeps track of their health.
+/// Opens connections to the domain controllers and keeps track of their health.
 pub(crate) struct Connector {
-    servers: Vec<Server>,
+    dcs: DcList,
     tls: Arc<ClientConfig>,
     ca_file: String,
     timeout: Duration,
     health: DcHealth,
-    /// Per server: whether a background probe of it is running.
-    probing: Vec<AtomicBool>,
+    /// The URLs of the DCs a background probe runs for.
+    probing: Mutex<HashSet<String>>,
     /// Set once the first readiness probe has run and the periodic one is started.
     readiness_probe: OnceCell<()>,
     /// This connector, for the probes it starts: they end when it is dropped.
@@ -84,51 +80,41 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    /// Validate the URLs and load the CA; nothing is contacted yet. `health` learns the URLs
-    /// (keeping what it knew of those it already tracked).
+    /// Validate the URLs (or the domain name) and load the CA; nothing is contacted yet.
+    /// `health` learns the URLs (keeping what it knew of those it already tracked); a domain's
+    /// DCs it learns as they are found.
     pub(crate) fn new(
-        urls: &[String],
+        source: DcSource<'_>,
         ca_file: &Path,
         timeout: Duration,
         starttls: bool,
         allow_plain_ldap: bool,
         health: DcHealth,
     ) -> Result<Arc<Connector>, ConfigError> {
-        if urls.is_empty() {
-            return Err(ConfigError::NoUrls);
-        }
-        let repeated = urls
-            .iter()
-            .enumerate()
-            .find(|(i, url)| urls.iter().take(*i).any(|earlier| earlier == *url));
-        if let Some((_, url)) = repeated {
-            // Each DC is one series in the metrics, keyed by its URL.
-            return Err(ConfigError::BadUrl {
-                url: url.clone(),
-                problem: "listed twice".into(),
-            });
-        }
-        let servers = urls
-            .iter()
-            .map(|url| parse_server(url, starttls, allow_plain_ldap))
-            .collect::<Result<Vec<_>, _>>()?;
-        for server in servers.iter().filter(|s| s.transport == Transport::Plain) {
-            warn!(
-                url = %server.url,
-                "allow_plain_ldap: passwords will cross the network in clear text; \
-                 development only"
-            );
-        }
+        let dcs = match source {
+            DcSource::Urls(urls) => {
+                let servers = configured_servers(urls, starttls, allow_plain_ldap)?;
+                health.track(urls);
+                DcList::configured(servers)
+            }
+            DcSource::Domain { domain, resolvers } => {
+                let domain =
+                    dc_discovery::domain_name(domain).map_err(|problem| ConfigError::Invalid {
+                        setting: "domain",
+                        problem,
+                    })?;
+                DcList::discovered(domain, resolvers, starttls, timeout, health.clone())
+            }
+        };
         let tls = tls::client_config(ca_file)?;
-        health.track(urls);
         Ok(Arc::new_cyclic(|this| Connector {
-            probing: servers.iter().map(|_| AtomicBool::new(false)).collect(),
-            readiness_probe: OnceCell::new(),
-            servers,
+            dcs,
             tls,
             ca_file: ca_file.display().to_string(),
             timeout,
             health,
+            probing: Mutex::new(HashSet::new()),
+            readiness_probe: OnceCell::new(),
             this: this.clone(),
         }))
     }
@@ -165,7 +151,7 @@ impl Connector {
 
     async fn probe_readiness(&self) {
         let reached = self.first_reachable().await;
-        self.health.probed(reached);
+        self.health.probed(reached.as_deref());
     }
 
     /// The URL of the first domain controller, in the order connections are tried, that
@@ -173,14 +159,11 @@ impl Connector {
     /// bind, nothing in the DC's logs beyond a connect) and independent of the connections
     /// kept for logins. A DC that does not accept the connection is marked down, as it would
     /// be by a login.
-    async fn first_reachable(&self) -> Option<&str> {
-        for dc in self.order() {
-            let Some(server) = self.servers.get(dc) else {
-                continue;
-            };
+    async fn first_reachable(&self) -> Option<String> {
+        for server in self.order().await {
             let connect = tokio::net::TcpStream::connect((server.host.as_str(), server.port));
             let error = match tokio::time::timeout(self.timeout, connect).await {
-                Ok(Ok(_)) => return Some(&server.url),
+                Ok(Ok(_)) => return Some(server.url.clone()),
                 Ok(Err(error)) => DirectoryError::Connect {
                     url: server.url.clone(),
                     detail: error.to_string(),
@@ -190,7 +173,7 @@ impl Connector {
                     timeout: self.timeout,
                 },
             };
-            self.failed(dc, &error);
+            self.failed(&server, &error);
         }
         None
     }
@@ -211,21 +194,27 @@ impl Connector {
         F: FnMut(Ldap, String) -> Fut,
         Fut: Future<Output = Result<Ldap, DirectoryError>>,
     {
+        let order = self.order().await;
+        if order.is_empty() {
+            self.dcs.all_failed();
+            return Err(self.dcs.none_known());
+        }
         let mut failures = Vec::new();
-        for dc in self.order() {
-            match self.open_dc(dc, purpose, &mut setup).await {
+        for server in order {
+            match self.open_dc(&server, purpose, &mut setup).await {
                 Ok(connection) => return Ok(connection),
                 Err(error) => failures.push(error),
             }
         }
+        self.dcs.all_failed();
         Err(DirectoryError::NoServer { failures })
     }
 
-    /// Connect to the configured DC number `dc` and run `setup` on the connection. The DC's
-    /// health learns the outcome: a failure marks it down, a success up.
+    /// Connect to the DC `server` and run `setup` on the connection. The DC's health learns
+    /// the outcome: a failure marks it down, a success up.
     pub(crate) async fn open_dc<F, Fut>(
         &self,
-        dc: usize,
+        server: &Arc<Server>,
         purpose: &str,
         setup: F,
     ) -> Result<Connection, DirectoryError>
@@ -233,13 +222,6 @@ impl Connector {
         F: FnOnce(Ldap, String) -> Fut,
         Fut: Future<Output = Result<Ldap, DirectoryError>>,
     {
-        let server = self
-            .servers
-            .get(dc)
-            .ok_or_else(|| DirectoryError::Connect {
-                url: format!("directory server #{dc}"),
-                detail: "not configured".into(),
-            })?;
         let result = match self.connect(server).await {
             Ok(ldap) => setup(ldap, server.url.clone()).await,
             Err(error) => Err(error),
@@ -250,26 +232,43 @@ impl Connector {
                 if self.health.succeeded(&server.url) {
                     info!(url = %server.url, "domain controller is back");
                 }
-                Ok(Connection { ldap, dc })
+                Ok(Connection {
+                    ldap,
+                    dc: server.clone(),
+                })
             }
             Err(error) => {
                 debug!(url = %server.url, purpose, %error, "directory server unusable");
-                self.failed(dc, &error);
+                self.failed(server, &error);
                 Err(error)
             }
         }
     }
 
-    /// The configured URLs, in configured order (a DC's number is its position).
-    pub(crate) fn urls(&self) -> impl Iterator<Item = &str> {
-        self.servers.iter().map(|server| server.url.as_str())
+    /// The DCs now, in the order of the list (configured, or as DNS ordered them), after the
+    /// first discovery (see [`DcList::ready`]).
+    pub(crate) async fn servers(&self) -> Servers {
+        self.dcs.ready().await;
+        self.dcs.servers()
+    }
+
+    /// Looks a discovered list up now (see [`DcList::look_up_now`]).
+    #[cfg(test)]
+    pub(crate) async fn look_up_now(&self) {
+        self.dcs.look_up_now().await;
+    }
+
+    /// Every change of the list of DCs from now on (only a discovered list changes).
+    pub(crate) fn servers_changes(&self) -> watch::Receiver<Servers> {
+        self.dcs.subscribe()
     }
 
     /// Whether a connection to `dc` should be kept: it goes to the DC new connections would
     /// go to, or no DC is up (then any connection that still works is as good as another).
-    pub(crate) fn keeps(&self, dc: usize) -> bool {
-        match self.first_up() {
-            Some(first) => first == dc,
+    pub(crate) fn keeps(&self, dc: &Server) -> bool {
+        let servers = self.dcs.servers();
+        match servers.iter().find(|server| self.health.is_up(&server.url)) {
+            Some(first) => first.url == dc.url,
             None => true,
         }
     }
@@ -278,55 +277,43 @@ impl Connector {
     /// is marked down (the next connection goes elsewhere instead of waiting again); a broken
     /// connection is only counted, since DCs also close idle connections, and the reconnect
     /// tells whether the DC is there.
-    pub(crate) fn operation_failed(&self, dc: usize, error: &DirectoryError) {
-        match (error, self.servers.get(dc)) {
-            (DirectoryError::Timeout { .. }, _) => self.failed(dc, error),
-            (_, Some(server)) => self.health.count(&server.url, error),
-            (_, None) => {}
+    pub(crate) fn operation_failed(&self, dc: &Arc<Server>, error: &DirectoryError) {
+        match error {
+            DirectoryError::Timeout { .. } => self.failed(dc, error),
+            _ => self.health.count(&dc.url, error),
         }
     }
 
-    /// The servers in the order to try them: those not marked down in configured order, then
-    /// those marked down, also in configured order (tried last, never skipped).
-    fn order(&self) -> Vec<usize> {
-        let (up, down): (Vec<_>, Vec<_>) = self
-            .servers
+    /// The DCs in the order to try them: those not marked down in list order, then those
+    /// marked down, also in list order (tried last, never skipped).
+    async fn order(&self) -> Vec<Arc<Server>> {
+        let servers = self.servers().await;
+        let (up, down): (Vec<_>, Vec<_>) = servers
             .iter()
-            .enumerate()
-            .partition(|(_, server)| self.health.is_up(&server.url));
-        for &(dc, _) in &down {
-            self.probe(dc);
+            .cloned()
+            .partition(|server| self.health.is_up(&server.url));
+        for server in &down {
+            self.probe(server.clone());
         }
-        up.into_iter().chain(down).map(|(dc, _)| dc).collect()
-    }
-
-    fn first_up(&self) -> Option<usize> {
-        self.servers
-            .iter()
-            .position(|server| self.health.is_up(&server.url))
+        up.into_iter().chain(down).collect()
     }
 
     /// Count `error` against `dc` and mark it down; the first time, say so and start probing.
-    fn failed(&self, dc: usize, error: &DirectoryError) {
-        let Some(Server { url, .. }) = self.servers.get(dc) else {
-            return;
-        };
-        if self.health.failed(url, error) {
+    fn failed(&self, dc: &Arc<Server>, error: &DirectoryError) {
+        if self.health.failed(&dc.url, error) {
             warn!(
-                %url,
+                url = %dc.url,
                 %error,
                 "domain controller down: skipped while another one answers, probed in the background"
             );
         }
-        self.probe(dc);
+        self.probe(dc.clone());
     }
 
-    /// Probe `dc` in the background until it answers, unless a probe of it already runs.
-    fn probe(&self, dc: usize) {
-        let Some(probing) = self.probing.get(dc) else {
-            return;
-        };
-        if probing.swap(true, Ordering::AcqRel) {
+    /// Probe `dc` in the background until it answers or is no longer listed, unless a probe
+    /// of it already runs.
+    fn probe(&self, dc: Arc<Server>) {
+        if !self.probing().insert(dc.url.clone()) {
             return;
         }
         let this = self.this.clone();
@@ -337,32 +324,32 @@ impl Connector {
                 let Some(connector) = this.upgrade() else {
                     return;
                 };
-                let (Some(server), Some(probing)) =
-                    (connector.servers.get(dc), connector.probing.get(dc))
-                else {
-                    return;
-                };
-                let result = if connector.health.is_up(&server.url) {
+                let result = if !connector.dcs.contains(&dc.url) || connector.health.is_up(&dc.url)
+                {
                     Ok(())
                 } else {
-                    connector.connect(server).await.map(drop)
+                    connector.connect(&dc).await.map(drop)
                 };
                 match result {
                     Ok(()) => {
-                        probing.store(false, Ordering::Release);
-                        if connector.health.succeeded(&server.url) {
-                            info!(url = %server.url, "domain controller is back");
+                        connector.probing().remove(&dc.url);
+                        if connector.health.succeeded(&dc.url) {
+                            info!(url = %dc.url, "domain controller is back");
                         }
                         return;
                     }
                     Err(error) => {
-                        debug!(url = %server.url, %error, ?wait, "domain controller still down");
-                        connector.health.count(&server.url, &error);
+                        debug!(url = %dc.url, %error, ?wait, "domain controller still down");
+                        connector.health.count(&dc.url, &error);
                     }
                 }
                 wait = (wait * 2).min(LAST_PROBE);
             }
         });
+    }
+
+    fn probing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.probing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// TCP, then TLS (directly or after StartTLS), all within the timeout. The returned handle's
@@ -439,101 +426,53 @@ impl Connector {
     }
 }
 
-fn parse_server(url: &str, starttls: bool, allow_plain_ldap: bool) -> Result<Server, ConfigError> {
-    let bad = |problem: &str| ConfigError::BadUrl {
-        url: url.to_owned(),
-        problem: problem.to_owned(),
-    };
-    let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    let transport = match parsed.scheme() {
-        "ldaps" => Transport::Ldaps,
-        "ldap" if starttls => Transport::StartTls,
-        "ldap" if allow_plain_ldap => Transport::Plain,
-        "ldap" => {
-            return Err(ConfigError::PlainLdapRefused {
-                url: url.to_owned(),
-            })
-        }
-        _ => return Err(bad("the scheme must be ldaps:// or ldap://")),
-    };
-    let host = match parsed.host_str() {
-        Some(host) if !host.is_empty() => host.to_owned(),
-        _ => return Err(bad("no host name")),
-    };
-    if !matches!(parsed.path(), "" | "/")
-        || parsed.query().is_some()
-        || parsed.fragment().is_some()
-        || !parsed.username().is_empty()
-        || parsed.password().is_some()
-    {
-        return Err(bad(
-            "only scheme, host and port are allowed (base DN and credentials are separate settings)",
-        ));
+/// The configured URLs as servers: each valid, none listed twice (each DC is one series in the
+/// metrics, keyed by its URL).
+fn configured_servers(
+    urls: &[String],
+    starttls: bool,
+    allow_plain_ldap: bool,
+) -> Result<Vec<Server>, ConfigError> {
+    if urls.is_empty() {
+        return Err(ConfigError::NoUrls);
     }
-    let port = parsed.port().unwrap_or(match transport {
-        Transport::Ldaps => 636,
-        Transport::StartTls | Transport::Plain => 389,
-    });
-    Ok(Server {
-        url: url.to_owned(),
-        host,
-        port,
-        transport,
-    })
+    let repeated = urls
+        .iter()
+        .enumerate()
+        .find(|(i, url)| urls.iter().take(*i).any(|earlier| earlier == *url));
+    if let Some((_, url)) = repeated {
+        return Err(ConfigError::BadUrl {
+            url: url.clone(),
+            problem: "listed twice".into(),
+        });
+    }
+    let servers = urls
+        .iter()
+        .map(|url| Server::parse(url, starttls, allow_plain_ldap))
+        .collect::<Result<Vec<_>, _>>()?;
+    for server in servers.iter().filter(|s| s.transport == Transport::Plain) {
+        warn!(
+            url = %server.url,
+            "allow_plain_ldap: passwords will cross the network in clear text; \
+             development only"
+        );
+    }
+    Ok(servers)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use std::io::Write;
+    use std::sync::atomic::Ordering;
 
     use super::*;
     use crate::dc_health::DcErrorKind;
 
     #[test]
-    fn url_rules() {
-        let ok = |url: &str, starttls, plain| parse_server(url, starttls, plain).unwrap().transport;
-        assert_eq!(
-            ok("ldaps://dc1.corp.example.test", false, false),
-            Transport::Ldaps
-        );
-        assert_eq!(
-            ok("ldaps://dc1.corp.example.test:3269/", false, false),
-            Transport::Ldaps
-        );
-        assert_eq!(
-            ok("ldap://dc1.corp.example.test", true, false),
-            Transport::StartTls
-        );
-        assert_eq!(ok("ldaps://dc1", true, false), Transport::Ldaps);
-        assert_eq!(ok("ldap://dc1", false, true), Transport::Plain);
-        assert!(matches!(
-            parse_server("ldap://dc1", false, false),
-            Err(ConfigError::PlainLdapRefused { .. })
-        ));
-        for bad in [
-            "dc1.corp.example.test",
-            "https://dc1",
-            "ldapi://%2frun%2fldapi",
-            "ldaps://",
-            "ldaps://dc1/DC=corp,DC=example",
-            "ldaps://dc1/??sub",
-            "ldaps://user:pw@dc1",
-        ] {
-            assert!(
-                matches!(
-                    parse_server(bad, true, true),
-                    Err(ConfigError::BadUrl { .. })
-                ),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
     fn a_url_listed_twice_is_refused() {
         let url = "ldaps://dc1.corp.example.test".to_owned();
         let error = Connector::new(
-            &[url.clone(), "ldaps://dc2".into(), url.clone()],
+            DcSource::Urls(&[url.clone(), "ldaps://dc2".into(), url.clone()]),
             Path::new("/x"),
             Duration::from_secs(1),
             false,
@@ -548,7 +487,7 @@ pub(crate) mod tests {
     #[test]
     fn empty_url_list_is_refused() {
         let error = Connector::new(
-            &[],
+            DcSource::Urls(&[]),
             Path::new("/x"),
             Duration::from_secs(1),
             false,
@@ -629,11 +568,34 @@ pub(crate) mod tests {
     }
 
     fn connector(ca: &TestCa, urls: &[String], timeout: Duration) -> Arc<Connector> {
-        Connector::new(urls, ca.file.path(), timeout, false, false, DcHealth::new()).unwrap()
+        Connector::new(
+            DcSource::Urls(urls),
+            ca.file.path(),
+            timeout,
+            false,
+            false,
+            DcHealth::new(),
+        )
+        .unwrap()
     }
 
     async fn open(connector: &Connector) -> Result<Connection, DirectoryError> {
         connector.open("test", |ldap, _| async { Ok(ldap) }).await
+    }
+
+    /// The position in the list of the DC a new connection goes to.
+    async fn opened_dc(connector: &Connector) -> usize {
+        let connection = open(connector).await.unwrap();
+        let servers = connector.dcs.servers();
+        servers
+            .iter()
+            .position(|server| server.url == connection.dc.url)
+            .unwrap()
+    }
+
+    /// Whether a connection to the DC at position `dc` in the list is kept.
+    fn keeps_dc(connector: &Connector, dc: usize) -> bool {
+        connector.keeps(&connector.dcs.servers()[dc])
     }
 
     fn only_failure(error: DirectoryError) -> DirectoryError {
@@ -745,14 +707,14 @@ pub(crate) mod tests {
             timeout,
         );
         let started = std::time::Instant::now();
-        assert_eq!(open(&connector).await.unwrap().dc, 1);
+        assert_eq!(opened_dc(&connector).await, 1);
         assert!(started.elapsed() >= timeout);
         for _ in 0..3 {
             let started = std::time::Instant::now();
-            assert_eq!(open(&connector).await.unwrap().dc, 1);
+            assert_eq!(opened_dc(&connector).await, 1);
             assert!(started.elapsed() < timeout / 2, "{:?}", started.elapsed());
         }
-        assert!(connector.keeps(1));
+        assert!(keeps_dc(&connector, 1));
         let silent_dc = &connector.health.snapshot()[0];
         assert!(!silent_dc.up);
         assert!(silent_dc.errors.contains(&(DcErrorKind::Timeout, 1)));
@@ -768,7 +730,7 @@ pub(crate) mod tests {
         assert!(!connector.health.is_up(&url));
         // The DC comes back before its probe is due: the next login finds it at once.
         tls_server_on(refused, ca.issue("localhost", &["localhost"])).await;
-        assert_eq!(open(&connector).await.unwrap().dc, 0);
+        assert_eq!(opened_dc(&connector).await, 0);
         assert!(connector.health.is_up(&url));
     }
 
@@ -785,19 +747,19 @@ pub(crate) mod tests {
             ],
             Duration::from_secs(5),
         );
-        assert_eq!(open(&connector).await.unwrap().dc, 1);
-        assert!(connector.keeps(1));
+        assert_eq!(opened_dc(&connector).await, 1);
+        assert!(keeps_dc(&connector, 1));
         tls_server_on(refused, ca.issue("localhost", &["localhost"])).await;
         let deadline = std::time::Instant::now() + FIRST_PROBE * 3;
-        while connector.keeps(1) {
+        while keeps_dc(&connector, 1) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the probe never found the DC"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(connector.keeps(0));
-        assert_eq!(open(&connector).await.unwrap().dc, 0);
+        assert!(keeps_dc(&connector, 0));
+        assert_eq!(opened_dc(&connector).await, 0);
     }
 
     /// A loopback listener that counts the connections it accepts, until its task is aborted.

@@ -8,17 +8,19 @@
 use std::sync::Arc;
 
 use ldap3::Scope;
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 use crate::account::{Account, ATTRIBUTES};
 use crate::bind_pool::BindPool;
 use crate::bind_result::bind_decision;
-use crate::connector::Connector;
+use crate::connector::{Connector, DcSource};
+use crate::dc_discovery::Resolvers;
 use crate::dc_health::DcHealth;
 use crate::dn;
 use crate::entry::Entry;
 use crate::error::DirectoryError;
 use crate::filter::{member_of_filter, user_filter};
+use crate::netbios_domain::NetbiosDomain;
 use crate::service_account::ServiceAccount;
 use crate::service_connection::{Search, ServiceConnection};
 use crate::user_name::LogonName;
@@ -41,7 +43,7 @@ pub enum Lookup {
 pub struct Directory {
     pub(crate) account: Arc<ServiceAccount>,
     base_dn: String,
-    netbios_domain: Option<String>,
+    netbios_domain: NetbiosDomain,
     service: ServiceConnection,
     binds: BindPool,
     pub(crate) connector: Arc<Connector>,
@@ -62,8 +64,18 @@ impl Directory {
         config: DirectoryConfig,
         health: DcHealth,
     ) -> Result<Directory, ConfigError> {
+        Directory::build(config, health, Resolvers::System)
+    }
+
+    /// As [`Directory::with_dc_health`], asking `resolvers` for a domain's DCs.
+    pub(crate) fn build(
+        config: DirectoryConfig,
+        health: DcHealth,
+        resolvers: Resolvers,
+    ) -> Result<Directory, ConfigError> {
         let DirectoryConfig {
             urls,
+            domain,
             ca_file,
             bind_dn,
             bind_password,
@@ -96,8 +108,20 @@ impl Directory {
         if user_bind_connections == 0 {
             return invalid("user_bind_connections", "must be at least 1");
         }
+        let source = match (urls.is_empty(), &domain) {
+            (true, Some(domain)) => DcSource::Domain { domain, resolvers },
+            (false, Some(domain)) => {
+                info!(
+                    %domain,
+                    urls = urls.len(),
+                    "directory: both urls and domain are set; the urls are used, DNS is not asked"
+                );
+                DcSource::Urls(&urls)
+            }
+            (_, None) => DcSource::Urls(&urls),
+        };
         let connector = Connector::new(
-            &urls,
+            source,
             &ca_file,
             timeout,
             starttls,
@@ -108,7 +132,7 @@ impl Directory {
         Ok(Directory {
             account: account.clone(),
             base_dn,
-            netbios_domain,
+            netbios_domain: NetbiosDomain::new(netbios_domain),
             service: ServiceConnection::new(connector.clone(), account.clone()),
             binds: BindPool::new(connector.clone(), user_bind_connections),
             connector,
@@ -128,9 +152,26 @@ impl Directory {
         self.connector.reachable().await
     }
 
-    /// The configured NetBIOS domain name, if any.
-    pub(crate) fn netbios_domain(&self) -> Option<&str> {
-        self.netbios_domain.as_deref()
+    /// The NetBIOS domain name `DOMAIN\user` names may carry: configured, or read from AD on
+    /// first need (see `netbios_domain.rs`); `None` when AD names none.
+    pub(crate) async fn netbios_domain(&self) -> Result<Option<&str>, DirectoryError> {
+        self.netbios_domain.get(&self.service).await
+    }
+
+    /// Finds now what the configuration left to AD, logging what it finds: the domain
+    /// controllers of `domain` (DNS SRV; logged by the discovery) and the NetBIOS domain name
+    /// (read from AD unless `netbios_domain` is set). Never fails: what cannot be found now is
+    /// logged and looked for again when a login needs it.
+    pub async fn discover(&self) {
+        if self.connector.servers().await.is_empty() {
+            return;
+        }
+        if let Err(error) = self.netbios_domain().await {
+            warn!(
+                %error,
+                "NetBIOS domain name not read from AD yet; the first DOMAIN\\user login reads it"
+            );
+        }
     }
 
     /// Find the user account for `name` under the base DN.

@@ -92,6 +92,9 @@ pub enum DirectoryError {
     #[error("all {size} user-bind connections stayed busy for {timeout:?}")]
     BindPoolBusy { size: usize, timeout: Duration },
 
+    #[error("no domain controller found in DNS: {detail}")]
+    NoDcFound { detail: String },
+
     #[error("no directory server usable: {}", join(.failures))]
     NoServer { failures: Vec<DirectoryError> },
 

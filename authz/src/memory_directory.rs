@@ -213,9 +213,12 @@ impl MemoryDirectory {
 impl AccountDirectory for MemoryDirectory {}
 
 impl Questions for MemoryDirectory {
-    fn netbios_domain(&self) -> Option<&str> {
-        self.shared.netbios_domain.as_deref()
+    async fn netbios_domain(&self) -> Result<Option<&str>, DirectoryError> {
+        Ok(self.shared.netbios_domain.as_deref())
     }
+
+    /// Nothing to find: everything is in memory.
+    async fn discover(&self) {}
 
     async fn first_reachable_dc(&self) -> Option<String> {
         let unavailable = self.shared.unavailable.load(Ordering::Relaxed);

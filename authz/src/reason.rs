@@ -13,8 +13,9 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// No user account matches the name, or the name is malformed (not UTF-8, empty, too long,
-    /// control characters, a `DOMAIN\` prefix other than the configured NetBIOS domain).
-    /// Check the spelling the VPN client sends and the `netbios_domain` setting.
+    /// control characters, a `DOMAIN\` prefix other than the domain's NetBIOS name, configured
+    /// or read from AD). Check the spelling the VPN client sends and the `netbios_domain`
+    /// setting.
     UnknownUser,
     /// More than one account matches the name (e.g. a duplicate userPrincipalName). Make the
     /// attribute unique in AD; adgate never guesses which account is meant.

@@ -119,6 +119,7 @@ mod tests {
     fn authorizer(ca: &TestCa, port: u16) -> Authorizer {
         let directory = Directory::new(DirectoryConfig {
             urls: vec![format!("ldaps://127.0.0.1:{port}")],
+            domain: None,
             ca_file: ca.file.path().to_owned(),
             bind_dn: "CN=svc-adgate,CN=Users,DC=corp,DC=example,DC=test".into(),
             bind_password: zeroize::Zeroizing::new("service-secret".into()),

@@ -17,6 +17,7 @@ use tracing::debug;
 
 use crate::connector::{Connection, Connector};
 use crate::error::{within, DirectoryError};
+use crate::server::Server;
 use crate::service_account::ServiceAccount;
 
 /// LDAP result codes a search may end with and still have answered the question.
@@ -76,7 +77,7 @@ impl ServiceConnection {
         let (id, dc, ldap, reused) = self.handle().await?;
         match self.search_on(ldap, search).await {
             Err(error) if error.breaks_connection() => {
-                self.forget(id, dc, &error).await;
+                self.forget(id, &dc, &error).await;
                 if !reused || matches!(error, DirectoryError::Timeout { .. }) {
                     return Err(error);
                 }
@@ -85,7 +86,7 @@ impl ServiceConnection {
                 let result = self.search_on(ldap, search).await;
                 if let Err(error) = &result {
                     if error.breaks_connection() {
-                        self.forget(id, dc, error).await;
+                        self.forget(id, &dc, error).await;
                     }
                 }
                 result
@@ -141,12 +142,12 @@ impl ServiceConnection {
 
     /// The live connection (its id, its DC, a handle, whether it was used before), connecting
     /// (and binding) first when there is none or it goes to a DC no longer preferred.
-    async fn handle(&self) -> Result<(u64, usize, Ldap, bool), DirectoryError> {
+    async fn handle(&self) -> Result<(u64, Arc<Server>, Ldap, bool), DirectoryError> {
         let seen = self.attempts.load(Ordering::Acquire);
         let mut current = self.current.lock().await;
         if let Some((id, connection)) = current.connection.as_mut() {
-            if !connection.ldap.is_closed() && self.connector.keeps(connection.dc) {
-                return Ok((*id, connection.dc, connection.ldap.clone(), true));
+            if !connection.ldap.is_closed() && self.connector.keeps(&connection.dc) {
+                return Ok((*id, connection.dc.clone(), connection.ldap.clone(), true));
             }
             current.connection = None;
         }
@@ -159,7 +160,7 @@ impl ServiceConnection {
         current.last_failure = None;
         match self.connect().await {
             Ok(connection) => {
-                let (dc, ldap) = (connection.dc, connection.ldap.clone());
+                let (dc, ldap) = (connection.dc.clone(), connection.ldap.clone());
                 current.connection = Some((id, connection));
                 Ok((id, dc, ldap, false))
             }
@@ -172,7 +173,7 @@ impl ServiceConnection {
 
     /// Connection `id` to `dc` broke with `error`: tell the connector, and drop the connection
     /// if it is still the current one; the next search reconnects.
-    async fn forget(&self, id: u64, dc: usize, error: &DirectoryError) {
+    async fn forget(&self, id: u64, dc: &Arc<Server>, error: &DirectoryError) {
         self.connector.operation_failed(dc, error);
         let mut current = self.current.lock().await;
         if matches!(current.connection, Some((current_id, _)) if current_id == id) {

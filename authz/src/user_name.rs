@@ -50,21 +50,39 @@ pub(crate) enum BadUserName {
     SeveralBackslashes,
     #[error("the DOMAIN\\ prefix does not name the configured NetBIOS domain")]
     ForeignDomain,
-    #[error("a DOMAIN\\ prefix was given but no netbios_domain is configured")]
-    DomainNotConfigured,
+    #[error("a DOMAIN\\ prefix was given but the NetBIOS domain name is not known")]
+    DomainNotKnown,
+}
+
+/// A User-Name as written: the logon name, and the `DOMAIN\` it carried, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserName<'a> {
+    pub(crate) domain: Option<&'a str>,
+    pub(crate) name: LogonName,
+}
+
+impl UserName<'_> {
+    /// The logon name, if the `DOMAIN\` it carried (if any) is `netbios_domain` (ASCII
+    /// case-insensitively). A `DOMAIN\` when no NetBIOS domain name is known is refused:
+    /// adgate cannot tell `CORP\alice` from `EVIL\alice`.
+    pub(crate) fn in_domain(self, netbios_domain: Option<&str>) -> Result<LogonName, BadUserName> {
+        if let Some(domain) = self.domain {
+            let expected = netbios_domain.ok_or(BadUserName::DomainNotKnown)?;
+            if !domain.eq_ignore_ascii_case(expected) {
+                return Err(BadUserName::ForeignDomain);
+            }
+        }
+        Ok(self.name)
+    }
 }
 
 /// Parse a User-Name.
 ///
-/// * `DOMAIN\user` → `sAMAccountName=user`, when `DOMAIN` equals `netbios_domain`
-///   (ASCII case-insensitively). Without a configured `netbios_domain` such names are refused:
-///   adgate cannot tell `CORP\alice` from `EVIL\alice`.
+/// * `DOMAIN\user` → `sAMAccountName=user`, with `DOMAIN` to check against the NetBIOS
+///   domain name ([`UserName::in_domain`]).
 /// * `user@suffix` → `userPrincipalName=user@suffix` (the whole value; UPN suffixes vary).
 /// * anything else → `sAMAccountName=value`.
-pub(crate) fn parse_user_name(
-    raw: &[u8],
-    netbios_domain: Option<&str>,
-) -> Result<LogonName, BadUserName> {
+pub(crate) fn parse_user_name(raw: &[u8]) -> Result<UserName<'_>, BadUserName> {
     if raw.is_empty() {
         return Err(BadUserName::Empty);
     }
@@ -82,19 +100,19 @@ pub(crate) fn parse_user_name(
         if user.contains('\\') {
             return Err(BadUserName::SeveralBackslashes);
         }
-        let expected = netbios_domain.ok_or(BadUserName::DomainNotConfigured)?;
-        if !domain.eq_ignore_ascii_case(expected) {
-            return Err(BadUserName::ForeignDomain);
-        }
-        return Ok(LogonName::SamAccountName(user.to_owned()));
+        return Ok(UserName {
+            domain: Some(domain),
+            name: LogonName::SamAccountName(user.to_owned()),
+        });
     }
-    if let Some((local, suffix)) = name.split_once('@') {
-        if local.is_empty() || suffix.is_empty() {
-            return Err(BadUserName::EmptyPart);
+    let name = match name.split_once('@') {
+        Some((local, suffix)) if local.is_empty() || suffix.is_empty() => {
+            return Err(BadUserName::EmptyPart)
         }
-        return Ok(LogonName::UserPrincipalName(name.to_owned()));
-    }
-    Ok(LogonName::SamAccountName(name.to_owned()))
+        Some(_) => LogonName::UserPrincipalName(name.to_owned()),
+        None => LogonName::SamAccountName(name.to_owned()),
+    };
+    Ok(UserName { domain: None, name })
 }
 
 #[cfg(test)]
@@ -102,7 +120,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &[u8]) -> Result<LogonName, BadUserName> {
-        parse_user_name(raw, Some("CORP"))
+        parse_user_name(raw)?.in_domain(Some("CORP"))
     }
 
     #[test]
@@ -128,8 +146,18 @@ mod tests {
             Err(BadUserName::ForeignDomain)
         );
         assert_eq!(
-            parse_user_name(b"CORP\\alice", None),
-            Err(BadUserName::DomainNotConfigured)
+            parse_user_name(b"CORP\\alice").unwrap().in_domain(None),
+            Err(BadUserName::DomainNotKnown)
+        );
+        assert_eq!(
+            parse_user_name(b"CORP\\alice").unwrap().domain,
+            Some("CORP")
+        );
+        // Without a prefix the NetBIOS domain name is not needed.
+        assert_eq!(parse_user_name(b"alice").unwrap().domain, None);
+        assert_eq!(
+            parse_user_name(b"alice").unwrap().in_domain(None),
+            Ok(LogonName::SamAccountName("alice".into()))
         );
         assert_eq!(parse(b"\\alice"), Err(BadUserName::EmptyPart));
         assert_eq!(parse(b"CORP\\"), Err(BadUserName::EmptyPart));

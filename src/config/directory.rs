@@ -1,8 +1,9 @@
-//! `[directory]`: the domain controllers, how adgate connects and binds to them, and where in
-//! AD it looks for accounts.
+//! `[directory]`: the domain controllers (listed, or found in DNS for the domain), how adgate
+//! connects and binds to them, and where in AD it looks for accounts.
 
 use std::time::Duration;
 
+use toml::Spanned;
 use zeroize::Zeroizing;
 
 use super::file::DirectorySection;
@@ -18,28 +19,44 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 impl Validator<'_> {
     pub(super) fn directory(
         &self,
-        section: DirectorySection,
+        section: Spanned<DirectorySection>,
     ) -> Result<adgate_authz::DirectoryConfig, ConfigError> {
-        let urls = section.urls;
-        if urls.get_ref().is_empty() {
-            return Err(self.invalid(
-                urls.span(),
-                "directory.urls",
-                "must list at least one ldaps:// or ldap:// URL",
-            ));
+        let section_span = section.span();
+        let section = section.into_inner();
+        let (urls, domain) = (section.urls, section.domain);
+        match (&urls, &domain) {
+            (Some(urls), _) if urls.get_ref().is_empty() => {
+                return Err(self.invalid(
+                    urls.span(),
+                    "directory.urls",
+                    "must list at least one ldaps:// or ldap:// URL (or leave urls out and set \
+                     directory.domain to find the domain controllers in DNS)",
+                ))
+            }
+            (None, None) => {
+                return Err(self.invalid(
+                    section_span.clone(),
+                    "directory.urls / directory.domain",
+                    "one is needed: urls lists the domain controllers' LDAP URLs; domain (the AD \
+                     domain's DNS name, e.g. \"corp.example.com\") finds them in DNS",
+                ))
+            }
+            (Some(_), Some(_)) | (Some(_), None) | (None, Some(_)) => {}
         }
-        for url in urls.get_ref() {
+        let urls_span = urls.as_ref().map_or(section_span, Spanned::span);
+        let urls = urls.map(Spanned::into_inner).unwrap_or_default();
+        for url in &urls {
             let plain = url.starts_with("ldap://");
             if !plain && !url.starts_with("ldaps://") {
                 return Err(self.invalid(
-                    urls.span(),
+                    urls_span.clone(),
                     "directory.urls",
                     format!("has `{url}`, which is neither ldaps:// nor ldap://"),
                 ));
             }
             if plain && !section.starttls && !section.allow_plain_ldap {
                 return Err(self.invalid(
-                    urls.span(),
+                    urls_span.clone(),
                     "directory.urls",
                     format!(
                         "has `{url}`: plain LDAP sends passwords in clear; use ldaps://, set \
@@ -94,7 +111,8 @@ impl Validator<'_> {
             ));
         }
         Ok(adgate_authz::DirectoryConfig {
-            urls: urls.into_inner(),
+            urls,
+            domain: domain.map(Spanned::into_inner),
             ca_file: section.ca_file,
             bind_dn: section.bind_dn.into_inner(),
             bind_password: Zeroizing::new(bind_password),
@@ -120,6 +138,54 @@ mod tests {
         let error = load_error(|t| t.replace("ldaps://dc1.corp.example.test:636", "ldap://dc1"));
         assert!(error.contains("directory.urls"), "{error}");
         assert!(error.contains("allow_plain_ldap"), "{error}");
+    }
+
+    #[test]
+    fn a_domain_without_urls_loads_and_neither_is_an_error_naming_both_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let domain_only = |t: String| {
+            t.replace(
+                "urls = [\"ldaps://dc1.corp.example.test:636\"]",
+                "domain = \"corp.example.test\"",
+            )
+        };
+        let config = Config::load(&write_config(dir.path(), domain_only)).unwrap();
+        assert!(config.directory.urls.is_empty());
+        assert_eq!(
+            config.directory.domain.as_deref(),
+            Some("corp.example.test")
+        );
+
+        let both = |t: String| {
+            t.replace(
+                "[directory]\n",
+                "[directory]\ndomain = \"corp.example.test\"\n",
+            )
+        };
+        let config = Config::load(&write_config(dir.path(), both)).unwrap();
+        assert_eq!(config.directory.urls, ["ldaps://dc1.corp.example.test:636"]);
+        assert_eq!(
+            config.directory.domain.as_deref(),
+            Some("corp.example.test")
+        );
+
+        let error =
+            load_error(|t| t.replace("urls = [\"ldaps://dc1.corp.example.test:636\"]\n", ""));
+        assert!(
+            error.contains("directory.urls / directory.domain"),
+            "{error}"
+        );
+        assert!(error.contains("finds them in DNS"), "{error}");
+        assert!(error.contains("line 9"), "{error}");
+
+        let error = load_error(|t| {
+            t.replace(
+                "urls = [\"ldaps://dc1.corp.example.test:636\"]",
+                "urls = []",
+            )
+        });
+        assert!(error.contains("directory.urls"), "{error}");
+        assert!(error.contains("directory.domain"), "{error}");
     }
 
     #[test]

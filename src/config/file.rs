@@ -17,7 +17,7 @@ pub(super) struct ConfigFile {
     pub(super) server: ServerSection,
     #[serde(default)]
     pub(super) clients: Vec<ClientSection>,
-    pub(super) directory: DirectorySection,
+    pub(super) directory: Spanned<DirectorySection>,
     pub(super) policy: PolicySection,
     pub(super) audit: AuditSection,
     pub(super) syslog: Option<SyslogSection>,
@@ -104,7 +104,8 @@ pub(super) struct RadsecSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DirectorySection {
-    pub(super) urls: Spanned<Vec<String>>,
+    pub(super) urls: Option<Spanned<Vec<String>>>,
+    pub(super) domain: Option<Spanned<String>>,
     pub(super) ca_file: PathBuf,
     pub(super) bind_dn: Spanned<String>,
     pub(super) bind_password_file: Spanned<PathBuf>,

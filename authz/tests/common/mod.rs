@@ -59,6 +59,7 @@ impl Lab {
     pub fn config(&self, urls: Vec<String>, timeout: Duration) -> DirectoryConfig {
         DirectoryConfig {
             urls,
+            domain: None,
             ca_file: self.get("CA_FILE").into(),
             bind_dn: self.get("BIND_DN").into(),
             bind_password: self.secret("BIND_PASSWORD_FILE"),
