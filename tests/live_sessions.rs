@@ -26,7 +26,7 @@ use adgate_certs::test_pki::UserCertificate;
 use adgate_radius::{DasBehaviour, SharedSecret, SimulatedDas};
 use base64::Engine;
 use common::{adgate_command, free_udp_port, restore_or_report, Adgate, Lab};
-use eap_support::TestPki;
+use eap_support::{Credential, TestPki};
 use gateway_support::Gateway;
 use serde_json::Value;
 
@@ -72,6 +72,43 @@ fn adgate_with_dae(dae_port: u16, extra: &str) -> Adgate {
             1,
         ) + extra
     })
+}
+
+/// adgate with certificate logins, the gateway, and `user`'s tunnel up with a certificate that
+/// names `identity` (its UPN).
+struct CertificateTunnel {
+    pki: TestPki,
+    certificate: Credential,
+    adgate: Adgate,
+    gateway: Gateway,
+}
+
+impl CertificateTunnel {
+    fn up(user: &str, identity: &str) -> CertificateTunnel {
+        let pki = TestPki::new();
+        let dae_port = free_udp_port();
+        // strongSwan 5.9's EAP-TLS client speaks TLS 1.2 without the extended master secret.
+        let adgate = adgate_with_dae(
+            dae_port,
+            &pki.eap_tls_section("tls12_require_extended_master_secret = false"),
+        );
+        let gateway = Gateway::up_with_dae(&adgate, dae_port);
+        let certificate = pki.issue(&pki.ca, user, &UserCertificate::named(user).upn(identity));
+        let (code, said) = gateway.connect_with_certificate(&pki, &certificate);
+        assert_eq!(
+            (code, said),
+            (Some(0), format!("{identity}: tunnel up (kept)")),
+            "{}",
+            adgate.log()
+        );
+        wait_for_session(&adgate, identity);
+        CertificateTunnel {
+            pki,
+            certificate,
+            adgate,
+            gateway,
+        }
+    }
 }
 
 fn password_file() -> PathBuf {
@@ -196,28 +233,14 @@ fn a_tunnel_ends_within_seconds_when_its_user_leaves_the_telework_group() {
 #[test]
 #[ignore = "needs the lab AD: deploy/test.sh"]
 fn a_certificate_tunnel_ends_when_its_user_is_disabled() {
-    let pki = TestPki::new();
-    let dae_port = free_udp_port();
-    // strongSwan 5.9's EAP-TLS client speaks TLS 1.2 without the extended master secret.
-    let adgate = adgate_with_dae(
-        dae_port,
-        &pki.eap_tls_section("tls12_require_extended_master_secret = false"),
-    );
-    let gateway = Gateway::up_with_dae(&adgate, dae_port);
     let identity = "tdisable@corp.example.test";
-    let certificate = pki.issue(
-        &pki.ca,
-        "tdisable",
-        &UserCertificate::named("tdisable").upn(identity),
-    );
-    let (code, said) = gateway.connect_with_certificate(&pki, &certificate);
-    assert_eq!(
-        (code, said.as_str()),
-        (Some(0), "tdisable@corp.example.test: tunnel up (kept)"),
-        "{}",
-        adgate.log()
-    );
-    wait_for_session(&adgate, identity);
+    // Every part bound: the PKI's files must outlive adgate and the gateway.
+    let CertificateTunnel {
+        pki: _pki,
+        certificate: _certificate,
+        adgate,
+        gateway,
+    } = CertificateTunnel::up("tdisable", identity);
 
     let _enabled = Restore::tool(&["user", "enable", "tdisable"]);
     samba_tool(&["user", "disable", "tdisable"]);
@@ -523,27 +546,13 @@ impl Drop for AlwaysAllowed {
 #[test]
 #[ignore = "needs the lab AD: deploy/test.sh"]
 fn logon_hours_end_a_certificate_tunnel_and_refuse_the_next_certificate_login() {
-    let pki = TestPki::new();
-    let dae_port = free_udp_port();
-    let adgate = adgate_with_dae(
-        dae_port,
-        &pki.eap_tls_section("tls12_require_extended_master_secret = false"),
-    );
-    let gateway = Gateway::up_with_dae(&adgate, dae_port);
     let identity = "thours@corp.example.test";
-    let certificate = pki.issue(
-        &pki.ca,
-        "thours",
-        &UserCertificate::named("thours").upn(identity),
-    );
-    let (code, said) = gateway.connect_with_certificate(&pki, &certificate);
-    assert_eq!(
-        (code, said.as_str()),
-        (Some(0), "thours@corp.example.test: tunnel up (kept)"),
-        "{}",
-        adgate.log()
-    );
-    wait_for_session(&adgate, identity);
+    let CertificateTunnel {
+        pki,
+        certificate,
+        adgate,
+        gateway,
+    } = CertificateTunnel::up("thours", identity);
 
     // The admin allows no hour of the week any more.
     let _always = AlwaysAllowed("thours");

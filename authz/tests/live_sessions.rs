@@ -489,7 +489,9 @@ async fn changes_in_ad_are_notified() {
     let status = &states.snapshot()[0];
     assert_eq!(status.state, WatchState::Watching);
     assert_eq!(status.losses, 0);
-    assert!(status.changes >= 6, "{status:?}");
+    // The three changes waited for above; the restores' own changes may still be on their way
+    // (Samba re-runs notification searches every 5 s).
+    assert!(status.changes >= 3, "{status:?}");
 }
 
 /// CPU time (user + system) the lab DC's LDAP server processes have used so far. Samba runs
