@@ -352,10 +352,7 @@ pub async fn run_client(socket: &Path, command: ControlCommand, json: bool) -> a
                     println!("no live session matched");
                 }
             }
-            let done = |c: &CutReport| {
-                c.result == "ack" || (c.result == "nak" && c.error_cause == Some(503))
-            };
-            if !cuts.is_empty() && cuts.iter().all(done) {
+            if !cuts.is_empty() && cuts.iter().all(|cut| cut.ended) {
                 0
             } else {
                 1

@@ -50,6 +50,9 @@ pub struct CutReport {
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_cause: Option<u32>,
+    /// Whether the session is over: ACKed, NAKed as unknown (Error-Cause 503), or an accept
+    /// without accounting that the NAS does not know.
+    pub ended: bool,
 }
 
 pub struct Revoker {
@@ -346,10 +349,14 @@ impl Revoker {
             }
             None => {}
         }
-        if outcome
-            .as_ref()
-            .is_some_and(DisconnectOutcome::session_ended)
-        {
+        // An accept whose Accounting-Start never came is, to a NAS that NAKs, no session at
+        // all (strongSwan NAKs without an Error-Cause when nothing matches): it is over too.
+        let ended = match (&cuttable.target, outcome) {
+            (_, Some(outcome)) if outcome.session_ended() => true,
+            (Target::Accept { .. }, Some(DisconnectOutcome::Nak { .. })) => true,
+            _ => false,
+        };
+        if ended {
             self.sessions.remove(&cuttable.target);
         }
         let elapsed = detected.elapsed();
@@ -379,6 +386,7 @@ impl Revoker {
             user_name: user,
             result: record.result.to_owned(),
             error_cause: record.error_cause,
+            ended,
         })
     }
 
