@@ -145,50 +145,28 @@ async fn leaving_the_telework_group_or_being_disabled_revokes() {
     let _turn = one_change_at_a_time().await;
     let lab = Lab::load();
     let authorizer = lab.authorizer();
-
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "tgroup").await,
-        Recheck::Allowed
-    );
-    let back = Restore {
-        lab: &lab,
-        undo: Undo::Tool(&["group", "addmembers", "Telework-Allowed", "tgroup"]),
-    };
-    lab.lab_sh(&[
-        "tool",
-        "group",
-        "removemembers",
-        "Telework-Allowed",
+    let leave = ["group", "removemembers", "Telework-Allowed", "tgroup"];
+    let rejoin = ["group", "addmembers", "Telework-Allowed", "tgroup"];
+    revoked_until_undone(
+        &lab,
+        &authorizer,
         "tgroup",
-    ]);
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "tgroup").await,
-        Recheck::Revoked(Reason::TeleworkOff)
-    );
-    drop(back);
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "tgroup").await,
-        Recheck::Allowed
-    );
-
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "tdisable").await,
-        Recheck::Allowed
-    );
-    let enabled = Restore {
-        lab: &lab,
-        undo: Undo::Tool(&["user", "enable", "tdisable"]),
-    };
-    lab.lab_sh(&["tool", "user", "disable", "tdisable"]);
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "tdisable").await,
-        Recheck::Revoked(Reason::AccountDisabled)
-    );
-    drop(enabled);
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "tdisable").await,
-        Recheck::Allowed
-    );
+        &leave,
+        &rejoin,
+        Reason::TeleworkOff,
+    )
+    .await;
+    let disable = ["user", "disable", "tdisable"];
+    let enable = ["user", "enable", "tdisable"];
+    revoked_until_undone(
+        &lab,
+        &authorizer,
+        "tdisable",
+        &disable,
+        &enable,
+        Reason::AccountDisabled,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,30 +175,36 @@ async fn a_nested_group_taken_out_of_the_chain_revokes_its_members() {
     let _turn = one_change_at_a_time().await;
     let lab = Lab::load();
     let authorizer = lab.authorizer();
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "grace").await,
-        Recheck::Allowed
-    );
-    let back = Restore {
-        lab: &lab,
-        undo: Undo::Tool(&["group", "addmembers", "Telework-Allowed", "Developers"]),
+    let out = ["group", "removemembers", "Telework-Allowed", "Developers"];
+    let back = ["group", "addmembers", "Telework-Allowed", "Developers"];
+    revoked_until_undone(&lab, &authorizer, "grace", &out, &back, Reason::TeleworkOff).await;
+}
+
+/// `user` is allowed; after `deploy/lab.sh tool CHANGE` a re-check revokes it for `reason`;
+/// after `tool UNDO` (also run if the test fails half-way) it is allowed again.
+async fn revoked_until_undone(
+    lab: &Lab,
+    authorizer: &Authorizer,
+    user: &str,
+    change: &[&str],
+    undo: &[&str],
+    reason: Reason,
+) {
+    assert_eq!(recheck_user(lab, authorizer, user).await, Recheck::Allowed);
+    let restore = Restore {
+        lab,
+        undo: Undo::Tool(undo),
     };
-    lab.lab_sh(&[
-        "tool",
-        "group",
-        "removemembers",
-        "Telework-Allowed",
-        "Developers",
-    ]);
+    let mut args = vec!["tool"];
+    args.extend_from_slice(change);
+    lab.lab_sh(&args);
     assert_eq!(
-        recheck_user(&lab, &authorizer, "grace").await,
-        Recheck::Revoked(Reason::TeleworkOff)
+        recheck_user(lab, authorizer, user).await,
+        Recheck::Revoked(reason),
+        "{user} after {change:?}"
     );
-    drop(back);
-    assert_eq!(
-        recheck_user(&lab, &authorizer, "grace").await,
-        Recheck::Allowed
-    );
+    drop(restore);
+    assert_eq!(recheck_user(lab, authorizer, user).await, Recheck::Allowed);
 }
 
 /// The hour of the week now, 0 = Sunday 00:00–00:59 UTC, after waiting out the last seconds
