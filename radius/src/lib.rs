@@ -28,6 +28,7 @@ pub mod eap;
 pub mod fuzzing;
 pub mod handler;
 pub mod mppe_keys;
+pub mod mschapv2;
 pub mod password;
 pub mod request;
 pub mod secret;
