@@ -3,7 +3,8 @@
 //! parses the command line, sets up logging and hands over to the subcommand.
 //!
 //! A library so that the fuzz targets in `fuzz/` can drive the request path. Everything but
-//! [`run`] stays private to it, so the dead-code lint still sees what nothing uses.
+//! [`run`] (and, with the `fuzzing` feature, the `fuzzing` entry point) stays private to it,
+//! so the dead-code lint still sees what nothing uses.
 
 mod audit;
 mod audit_cli;
@@ -30,6 +31,10 @@ mod sessions_cli;
 mod swappable;
 mod syslog;
 mod throttle;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
