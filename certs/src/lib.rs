@@ -26,6 +26,10 @@ mod tls_server;
 #[cfg(any(test, feature = "test-pki"))]
 pub mod test_pki;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use certificate_check::{check_client_certificate, CertificateChecks};
 pub use certificate_summary::CertificateSummary;
 pub use dns_name::carries_dns_name;

@@ -18,7 +18,7 @@ pub(crate) const MAX_ATTRIBUTE_VALUE_LEN: usize = 255 - ATTRIBUTE_HEADER_LEN;
 pub(crate) const AUTHENTICATOR_OFFSET: usize = 4;
 
 const ATTRIBUTE_HEADER_LEN: usize = 2;
-const LENGTH_OFFSET: usize = 2;
+pub(crate) const LENGTH_OFFSET: usize = 2;
 
 /// The 16-octet Request or Response Authenticator (RFC 2865 §3).
 pub(crate) type Authenticator = [u8; 16];
