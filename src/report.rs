@@ -117,7 +117,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Err(trail_break) if args.force => TrailCheck {
             intact: false,
             forced: true,
-            verified_up_to_seq: trail_break.seq.and_then(|seq| seq.checked_sub(1)),
+            // A break at seq N may be the record before it altered (its hash no longer what
+            // N's `prev` says): the chain vouches for the records up to N - 2.
+            verified_up_to_seq: trail_break
+                .seq
+                .and_then(|seq| seq.checked_sub(2))
+                .filter(|seq| *seq > 0),
             signatures_checked: args.pubkey.is_some(),
             problem: Some(trail_break.to_string()),
         },
