@@ -31,7 +31,6 @@ pub enum What {
         /// The NAS (configured client name, else its address) and Acct-Session-Id: together
         /// they name one session.
         session: (String, String),
-        status_type: String,
         /// Acct-Session-Time, seconds (RFC 2866 §5.7).
         session_time: Option<u64>,
     },
@@ -78,7 +77,6 @@ struct Nas {
 
 #[derive(Deserialize)]
 struct Accounting {
-    status_type: String,
     session_id: Option<String>,
     session_time: Option<u64>,
 }
@@ -128,7 +126,6 @@ impl TrailEvent {
                 let nas = nas.name.or(nas.address)?;
                 let what = What::Accounting {
                     session: (nas, accounting.session_id?),
-                    status_type: accounting.status_type,
                     session_time: accounting.session_time,
                 };
                 (

@@ -177,80 +177,74 @@ pub fn summarise(
     events: impl IntoIterator<Item = TrailEvent>,
     settings: &ReportSettings,
 ) -> Summary {
-    let mut known_sources: HashSet<(String, String)> = HashSet::new();
+    let mut tally = Tally::new(settings);
     let mut in_period = Vec::new();
     for event in events {
         if event.time < settings.since {
-            if let (What::Accepted, Some(station)) = (&event.what, &event.station) {
-                known_sources.insert((event.user.clone(), station.clone()));
-            }
+            tally.remember_source(&event);
         } else if event.time < settings.until {
             in_period.push(event);
         }
     }
     in_period.sort_by_key(|event| (event.time, event.seq));
-
-    let mut summary = Summary::default();
-    let mut users: BTreeMap<String, UserActivity> = BTreeMap::new();
-    let mut sessions: HashMap<(String, String), (String, u64)> = HashMap::new();
-    let mut days: BTreeMap<NaiveDate, DayCount> = empty_days(settings);
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    let mut failures: Vec<Failure> = Vec::new();
-    let zone = settings.business_hours.zone;
     for event in in_period {
-        let user = users
-            .entry(event.user.clone())
-            .or_insert_with(|| UserActivity {
-                user: event.user.clone(),
-                ..UserActivity::default()
-            });
+        tally.add(event);
+    }
+    tally.finish()
+}
+
+/// The counts as the period's events come in, in time order.
+struct Tally<'a> {
+    settings: &'a ReportSettings,
+    summary: Summary,
+    users: BTreeMap<String, UserActivity>,
+    /// Per session (NAS, Acct-Session-Id): its user and the longest Acct-Session-Time heard.
+    sessions: HashMap<(String, String), (String, u64)>,
+    days: BTreeMap<NaiveDate, DayCount>,
+    reasons: BTreeMap<String, u64>,
+    failures: Vec<Failure>,
+    /// (user, station) of every accepted login so far, those before the period included.
+    known_sources: HashSet<(String, String)>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(settings: &'a ReportSettings) -> Self {
+        Tally {
+            settings,
+            summary: Summary::default(),
+            users: BTreeMap::new(),
+            sessions: HashMap::new(),
+            days: empty_days(settings),
+            reasons: BTreeMap::new(),
+            failures: Vec::new(),
+            known_sources: HashSet::new(),
+        }
+    }
+
+    /// An event before the period: only where its user logged in from counts.
+    fn remember_source(&mut self, event: &TrailEvent) {
+        if let (What::Accepted, Some(station)) = (&event.what, &event.station) {
+            self.known_sources
+                .insert((event.user.clone(), station.clone()));
+        }
+    }
+
+    fn add(&mut self, event: TrailEvent) {
+        // Every user the period names gets a row, even with only accounting or a cut.
+        self.user(&event.user);
         match event.what {
-            What::Accepted => {
-                summary.accepted += 1;
-                user.accepted += 1;
-                day(&mut days, zone.day(event.time)).accepted += 1;
-                if settings.business_hours.is_outside(event.time) {
-                    summary.outside_business_hours.push(LoginAt {
-                        time: event.time,
-                        local_time: zone
-                            .local(event.time)
-                            .format("%Y-%m-%d %H:%M:%S %a")
-                            .to_string(),
-                        user: event.user.clone(),
-                        station: event.station.clone(),
-                    });
-                }
-                if let Some(station) = event.station {
-                    if known_sources.insert((event.user.clone(), station.clone())) {
-                        summary.new_sources.push(NewSource {
-                            user: event.user,
-                            station,
-                            first_login: event.time,
-                        });
-                    }
-                }
-            }
+            What::Accepted => self.accepted(event.time, event.user, event.station),
             What::Refused { reason } => {
-                summary.refused += 1;
-                day(&mut days, zone.day(event.time)).refused += 1;
-                *user.refusals.entry(reason.clone()).or_default() += 1;
-                *reasons.entry(reason.clone()).or_default() += 1;
-                if !NOT_THE_CALLERS_DOING.iter().any(|r| r.as_str() == reason) {
-                    failures.push(Failure {
-                        time: event.time,
-                        user: event.user,
-                        station: event.station,
-                    });
-                }
+                self.refused(event.time, event.user, event.station, reason);
             }
             What::Accounting {
                 session,
                 session_time,
-                ..
             } => {
-                let (_, longest) = sessions
+                let (_, longest) = self
+                    .sessions
                     .entry(session)
-                    .or_insert_with(|| (event.user.clone(), 0));
+                    .or_insert_with(|| (event.user, 0));
                 *longest = (*longest).max(session_time.unwrap_or(0));
             }
             What::Disconnect {
@@ -258,7 +252,7 @@ pub fn summarise(
                 result,
                 session_id,
                 requested_by,
-            } => summary.disconnects.push(Cut {
+            } => self.summary.disconnects.push(Cut {
                 time: event.time,
                 user: event.user,
                 reason,
@@ -268,25 +262,90 @@ pub fn summarise(
             }),
         }
     }
-    for (user, connected) in sessions.into_values() {
-        if let Some(activity) = users.get_mut(&user) {
-            activity.sessions += 1;
-            activity.connected_seconds += connected;
+
+    /// The row of `name`, new if needed.
+    fn user(&mut self, name: &str) -> &mut UserActivity {
+        self.users
+            .entry(name.to_owned())
+            .or_insert_with(|| UserActivity {
+                user: name.to_owned(),
+                ..UserActivity::default()
+            })
+    }
+
+    fn accepted(&mut self, time: DateTime<Utc>, user: String, station: Option<String>) {
+        let hours = self.settings.business_hours;
+        self.summary.accepted += 1;
+        self.user(&user).accepted += 1;
+        day(&mut self.days, hours.zone.day(time)).accepted += 1;
+        if hours.is_outside(time) {
+            self.summary.outside_business_hours.push(LoginAt {
+                time,
+                local_time: hours
+                    .zone
+                    .local(time)
+                    .format("%Y-%m-%d %H:%M:%S %a")
+                    .to_string(),
+                user: user.clone(),
+                station: station.clone(),
+            });
+        }
+        if let Some(station) = station {
+            if self.known_sources.insert((user.clone(), station.clone())) {
+                self.summary.new_sources.push(NewSource {
+                    user,
+                    station,
+                    first_login: time,
+                });
+            }
         }
     }
-    summary.users = users.into_values().collect();
-    summary.days = days.into_values().collect();
-    summary.refusals_by_reason = most_first(
-        reasons
-            .into_iter()
-            .map(|(reason, count)| ReasonCount { reason, count })
-            .collect(),
-        |r| r.count,
-    );
-    summary.sources = sources(&failures);
-    summary.brute_force = brute_force(&failures, settings.suspects);
-    summary.spraying = spraying(&failures, settings.suspects);
-    summary
+
+    fn refused(
+        &mut self,
+        time: DateTime<Utc>,
+        user: String,
+        station: Option<String>,
+        reason: String,
+    ) {
+        self.summary.refused += 1;
+        *self.user(&user).refusals.entry(reason.clone()).or_default() += 1;
+        day(&mut self.days, self.settings.business_hours.zone.day(time)).refused += 1;
+        let callers_doing = !NOT_THE_CALLERS_DOING.iter().any(|r| r.as_str() == reason);
+        *self.reasons.entry(reason).or_default() += 1;
+        if callers_doing {
+            self.failures.push(Failure {
+                time,
+                user,
+                station,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Summary {
+        for (user, connected) in self.sessions.into_values() {
+            if let Some(activity) = self.users.get_mut(&user) {
+                activity.sessions += 1;
+                activity.connected_seconds += connected;
+            }
+        }
+        let suspects = self.settings.suspects;
+        Summary {
+            users: self.users.into_values().collect(),
+            days: self.days.into_values().collect(),
+            refusals_by_reason: most_first(
+                self.reasons
+                    .into_iter()
+                    .map(|(reason, count)| ReasonCount { reason, count })
+                    .collect(),
+                |r| r.count,
+            ),
+            sources: sources(&self.failures),
+            brute_force: brute_force(&self.failures, suspects),
+            spraying: spraying(&self.failures, suspects),
+            ..self.summary
+        }
+    }
 }
 
 /// Every day of the period at zero, so that quiet days show in the chart.

@@ -43,10 +43,10 @@ fn refused(reason: &str) -> What {
     }
 }
 
-fn accounting(session: &str, status: &str, seconds: Option<u64>) -> What {
+/// An Accounting-Request of `session` (`_status`: start, interim_update, stop, for the reader).
+fn accounting(session: &str, _status: &str, seconds: Option<u64>) -> What {
     What::Accounting {
         session: ("vpn1".into(), session.into()),
-        status_type: status.into(),
         session_time: seconds,
     }
 }
