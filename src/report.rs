@@ -12,6 +12,8 @@ mod summary;
 mod svg_chart;
 mod text;
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -58,12 +60,13 @@ pub struct TrailCheck {
 impl TrailCheck {
     /// The report's first line.
     pub fn headline(&self) -> String {
-        let up_to = self
-            .verified_up_to_seq
-            .map_or_else(|| "no record".to_owned(), |seq| format!("seq {seq}"));
+        let vouched = match self.verified_up_to_seq {
+            Some(seq) => format!("intact up to seq {seq}"),
+            None => "intact for no record".to_owned(),
+        };
         match &self.problem {
             None => format!(
-                "Trail verified intact up to {up_to}{}.",
+                "Trail verified {vouched}{}.",
                 if self.signatures_checked {
                     ", checkpoint signatures checked"
                 } else {
@@ -71,9 +74,9 @@ impl TrailCheck {
                 }
             ),
             Some(problem) => format!(
-                "WARNING: THE TRAIL IS BROKEN; report made anyway (--force). Chain intact up to \
-                 {up_to}; first break: {problem}. Records from the break on may be forged, \
-                 altered or missing."
+                "WARNING: THE TRAIL IS BROKEN; report made anyway (--force). Chain {vouched}; \
+                 first break: {problem}. Records from the break on may be forged, altered or \
+                 missing."
             ),
         }
     }
@@ -159,7 +162,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         ReportFormat::Html => html::render(&report),
     };
     match &args.out {
-        Some(path) => std::fs::write(path, rendered)
+        Some(path) => write_private(path, &rendered)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{rendered}"),
     }
@@ -167,6 +170,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("adgate: {}", report.trail.headline());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report to `path`, readable by its owner and group only (like the trail it comes
+/// from, it names people and their addresses).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 /// Every event of the trail in `dir`, up to `last_seq` when given.

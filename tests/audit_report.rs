@@ -15,6 +15,7 @@
 mod common;
 
 use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -207,6 +208,9 @@ async fn the_html_report_renders_in_chromium_with_its_three_charts() {
         &["--format", "html", "--out", page.to_str().unwrap()],
     );
     assert_eq!(code, 0, "{output}");
+    // Like the trail, the report names people and their addresses.
+    let mode = std::fs::metadata(&page).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640, "{mode:o}");
     let url = format!("file://{}", page.display());
 
     let dump = chromium(&work.path().join("profile-dom"), &["--dump-dom", &url]);
