@@ -27,6 +27,25 @@ use business_hours::BusinessHours;
 use event::TrailEvent;
 pub use summary::{summarise, ReportSettings, Summary, SuspectThresholds};
 
+/// Rows a list shows in the text and HTML reports; the JSON format has them all.
+const ROWS_SHOWN: usize = 200;
+/// Names a cell shows (the users a source tried, the sources of a user's failures).
+const NAMES_SHOWN: usize = 20;
+
+/// `names` joined for one cell: the first [`NAMES_SHOWN`], then how many more.
+fn name_list(names: &[String]) -> String {
+    let mut text = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_SHOWN {
+        text.push_str(&format!(" … {} more", names.len() - NAMES_SHOWN));
+    }
+    text
+}
+
 /// Everything a report says; the JSON format is this, serialized, on one line.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -199,4 +218,18 @@ fn read_events(dir: &Path, last_seq: Option<u64>) -> anyhow::Result<Vec<TrailEve
         }
     }
     Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_of_names_shows_the_first_and_counts_the_rest() {
+        let names: Vec<String> = (1..=25).map(|n| format!("user{n}")).collect();
+        let text = name_list(&names);
+        assert!(text.starts_with("user1, user2, "), "{text}");
+        assert!(text.ends_with("user20 … 5 more"), "{text}");
+        assert_eq!(name_list(&names[..2]), "user1, user2");
+    }
 }

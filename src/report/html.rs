@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use html_escape::encode_safe;
 
-use super::{svg_chart, Report};
+use super::{name_list, svg_chart, Report, ROWS_SHOWN};
 
 /// Sources shown in the "top sources of failures" chart.
 const TOP_SOURCES: usize = 10;
@@ -134,7 +134,7 @@ fn write_page(report: &Report, out: &mut String) -> std::fmt::Result {
                 s.users_in_window.to_string(),
                 s.window_start.to_rfc3339(),
                 s.failures.to_string(),
-                s.users.join(", "),
+                name_list(&s.users),
             ]
         }),
     )?;
@@ -159,7 +159,7 @@ fn write_page(report: &Report, out: &mut String) -> std::fmt::Result {
                 s.failures_in_window.to_string(),
                 s.window_start.to_rfc3339(),
                 s.failures.to_string(),
-                s.stations.join(", "),
+                name_list(&s.stations),
             ]
         }),
     )?;
@@ -198,7 +198,7 @@ fn write_page(report: &Report, out: &mut String) -> std::fmt::Result {
                 s.station.clone(),
                 s.failures.to_string(),
                 s.users.len().to_string(),
-                s.users.join(", "),
+                name_list(&s.users),
             ]
         }),
     )?;
@@ -247,7 +247,8 @@ fn write_page(report: &Report, out: &mut String) -> std::fmt::Result {
     writeln!(out, "</body></html>")
 }
 
-/// A table with `id`, its header, and one escaped row per item; "none" when there are none.
+/// A table with `id`, its header, and one escaped row per item (the first [`ROWS_SHOWN`]);
+/// "none" when there are none.
 fn table(
     out: &mut String,
     id: &str,
@@ -259,9 +260,12 @@ fn table(
         write!(out, "<th>{column}</th>")?;
     }
     write!(out, "</tr>")?;
-    let mut any = false;
+    let mut count = 0;
     for row in rows {
-        any = true;
+        count += 1;
+        if count > ROWS_SHOWN {
+            continue;
+        }
         write!(out, "<tr>")?;
         for cell in row {
             let numeric = !cell.is_empty() && cell.chars().all(|c| c.is_ascii_digit());
@@ -270,8 +274,16 @@ fn table(
         }
         write!(out, "</tr>")?;
     }
-    if !any {
+    if count == 0 {
         write!(out, "<tr><td colspan=\"{}\">none</td></tr>", header.len())?;
+    }
+    if count > ROWS_SHOWN {
+        write!(
+            out,
+            "<tr><td colspan=\"{}\">… {} more: the JSON format lists them all</td></tr>",
+            header.len(),
+            count - ROWS_SHOWN
+        )?;
     }
     write!(out, "</table>")
 }
@@ -334,6 +346,29 @@ mod tests {
         );
         assert!(!page.contains("<script"), "no script at all");
         assert!(page.contains("verified intact up to seq 42"));
+    }
+
+    #[test]
+    fn a_long_table_shows_its_first_rows_and_counts_the_rest() {
+        let summary = Summary {
+            sources: (0..ROWS_SHOWN + 50)
+                .map(|n| SourceFailures {
+                    station: format!("198.51.100.{n}"),
+                    failures: 1,
+                    users: vec!["alice".into()],
+                })
+                .collect(),
+            ..Summary::default()
+        };
+        let page = render(&report(summary, intact()));
+        assert!(page.contains("… 50 more: the JSON format lists them all"));
+        let table = &page[page.find("<table id=\"sources\">").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        assert_eq!(
+            table.matches("<tr>").count(),
+            1 + ROWS_SHOWN + 1,
+            "header, rows, the rest"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::Report;
+use super::{name_list, Report, ROWS_SHOWN};
 
 /// The text report.
 pub fn render(report: &Report) -> String {
@@ -43,7 +43,7 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
         ),
         summary.spraying.is_empty(),
     )?;
-    for suspect in &summary.spraying {
+    for suspect in summary.spraying.iter().take(ROWS_SHOWN) {
         writeln!(
             out,
             "  {}: {} users within {window} min from {}, {} failure(s) in all; users: {}",
@@ -51,9 +51,10 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
             suspect.users_in_window,
             suspect.window_start.to_rfc3339(),
             suspect.failures,
-            clean(&suspect.users.join(", ")),
+            clean(&name_list(&suspect.users)),
         )?;
     }
+    more(out, summary.spraying.len())?;
     section(
         out,
         &format!(
@@ -62,7 +63,7 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
         ),
         summary.brute_force.is_empty(),
     )?;
-    for suspect in &summary.brute_force {
+    for suspect in summary.brute_force.iter().take(ROWS_SHOWN) {
         writeln!(
             out,
             "  {}: {} failures within {window} min from {}, {} in all; from: {}",
@@ -70,9 +71,10 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
             suspect.failures_in_window,
             suspect.window_start.to_rfc3339(),
             suspect.failures,
-            clean(&suspect.stations.join(", ")),
+            clean(&name_list(&suspect.stations)),
         )?;
     }
+    more(out, summary.brute_force.len())?;
 
     section(out, "Per user", summary.users.is_empty())?;
     writeln!(
@@ -80,7 +82,7 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
         "  {:<32} {:>8} {:>8} {:>12}  refusals",
         "user", "accepted", "sessions", "connected"
     )?;
-    for user in &summary.users {
+    for user in summary.users.iter().take(ROWS_SHOWN) {
         let refusals: Vec<String> = user
             .refusals
             .iter()
@@ -96,22 +98,24 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
             clean(&refusals.join(", ")),
         )?;
     }
+    more(out, summary.users.len())?;
 
     section(
         out,
         "Sources with failed logins",
         summary.sources.is_empty(),
     )?;
-    for source in &summary.sources {
+    for source in summary.sources.iter().take(ROWS_SHOWN) {
         writeln!(
             out,
             "  {:<40} {:>6} failure(s), {} user(s): {}",
             clean(&source.station),
             source.failures,
             source.users.len(),
-            clean(&source.users.join(", ")),
+            clean(&name_list(&source.users)),
         )?;
     }
+    more(out, summary.sources.len())?;
 
     section(
         out,
@@ -127,7 +131,7 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
         "Logins outside business hours",
         summary.outside_business_hours.is_empty(),
     )?;
-    for login in &summary.outside_business_hours {
+    for login in summary.outside_business_hours.iter().take(ROWS_SHOWN) {
         writeln!(
             out,
             "  {}  {}  from {}",
@@ -136,13 +140,14 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
             clean(login.station.as_deref().unwrap_or("-")),
         )?;
     }
+    more(out, summary.outside_business_hours.len())?;
 
     section(
         out,
         "New source addresses (first login from there in the trail)",
         summary.new_sources.is_empty(),
     )?;
-    for source in &summary.new_sources {
+    for source in summary.new_sources.iter().take(ROWS_SHOWN) {
         writeln!(
             out,
             "  {}  {}  from {}",
@@ -151,13 +156,14 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
             clean(&source.station),
         )?;
     }
+    more(out, summary.new_sources.len())?;
 
     section(
         out,
         "Sessions cut (Disconnect-Request)",
         summary.disconnects.is_empty(),
     )?;
-    for cut in &summary.disconnects {
+    for cut in summary.disconnects.iter().take(ROWS_SHOWN) {
         writeln!(
             out,
             "  {}  {}  reason {}  result {}  session {}{}",
@@ -172,6 +178,7 @@ fn write_report(report: &Report, out: &mut String) -> std::fmt::Result {
                 .unwrap_or_default(),
         )?;
     }
+    more(out, summary.disconnects.len())?;
 
     section(out, "Logins per day", summary.days.is_empty())?;
     for day in &summary.days {
@@ -189,6 +196,18 @@ fn section(out: &mut String, title: &str, empty: bool) -> std::fmt::Result {
     writeln!(out, "\n{title}")?;
     if empty {
         writeln!(out, "  none")?;
+    }
+    Ok(())
+}
+
+/// After a list cut at [`ROWS_SHOWN`]: how many it left out.
+fn more(out: &mut String, listed: usize) -> std::fmt::Result {
+    if listed > ROWS_SHOWN {
+        writeln!(
+            out,
+            "  … {} more: --format json lists them all",
+            listed - ROWS_SHOWN
+        )?;
     }
     Ok(())
 }
