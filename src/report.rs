@@ -25,7 +25,7 @@ use crate::audit::{self, QueryFilter};
 use crate::cli::{ReportArgs, ReportFormat};
 use business_hours::BusinessHours;
 use event::TrailEvent;
-pub use summary::{summarise, ReportSettings, Summary, SuspectThresholds};
+use summary::{summarise, ReportSettings, Summary, SuspectThresholds};
 
 /// Rows a list shows in the text and HTML reports; the JSON format has them all.
 const ROWS_SHOWN: usize = 200;

@@ -135,10 +135,10 @@ impl TrailEvent {
             }
             "disconnect" => {
                 let session = line.session?;
-                let requested_by = line.requested_by.map(|who| {
-                    who.user
-                        .unwrap_or_else(|| format!("uid {}", who.uid.unwrap_or(0)))
-                });
+                // The login name, else the uid (a uid without a name in /etc/passwd).
+                let requested_by = line
+                    .requested_by
+                    .and_then(|who| who.user.or_else(|| who.uid.map(|uid| format!("uid {uid}"))));
                 let what = What::Disconnect {
                     reason: line.reason?,
                     result: line.result?,
