@@ -1,4 +1,4 @@
-//! `adgate audit verify|query|keygen`: the auditor's tools. They read the trail (untrusted
+//! `adgate audit verify|query|report|keygen`: the auditor's tools. They read the trail (untrusted
 //! input: a tampered file is a finding, never a crash) and print for people; exit codes say
 //! the outcome for scripts.
 
@@ -66,6 +66,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Report(args) => crate::report::run(*args),
         AuditCommand::Keygen { key, pubkey } => {
             let (private_pem, public_pem) = audit::generate_key_pair()?;
             let mut file = std::fs::OpenOptions::new()

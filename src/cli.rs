@@ -89,6 +89,11 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Summarise a period for people: logins, sessions and connected time per user, refusals
+    /// by reason, failing sources, brute-force and password-spraying suspects, logins outside
+    /// business hours, new source addresses, sessions cut. Verifies the trail first and
+    /// refuses a broken one (exit 1) unless --force. Exit 0 with the report, 2 on an error.
+    Report(Box<ReportArgs>),
     /// Make an Ed25519 key pair for signing checkpoints (keep the private key outside the
     /// audit directory).
     Keygen {
@@ -99,6 +104,64 @@ pub enum AuditCommand {
         #[arg(long)]
         pubkey: PathBuf,
     },
+}
+
+/// `adgate audit report`'s arguments (docs/audit.md, "The access report").
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The audit directory (audit.dir).
+    pub dir: PathBuf,
+    /// Start of the period (RFC 3339, or YYYY-MM-DD meaning midnight UTC).
+    #[arg(long)]
+    pub since: String,
+    /// End of the period, exclusive (same forms; default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Report even from a broken trail; the first line of the output then says so.
+    #[arg(long)]
+    pub force: bool,
+    /// Public key of the checkpoint signing key: check signatures as `audit verify` does.
+    #[arg(long)]
+    pub pubkey: Option<PathBuf>,
+    /// Signed checkpoints that left the machine (needs --pubkey), as for `audit verify`.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// Working hours, HH:MM-HH:MM on the --tz clock (start inclusive, end exclusive).
+    #[arg(long, default_value = "07:00-19:00")]
+    pub business_hours: String,
+    /// Working days: mon-fri, mon,wed,fri, mon-fri,sat ...
+    #[arg(long, default_value = "mon-fri")]
+    pub business_days: String,
+    /// The clock for days and business hours: `local` (the machine's zone), `UTC`, or a fixed
+    /// offset such as +01:00 (no daylight saving time).
+    #[arg(long, default_value = "local")]
+    pub tz: String,
+    /// Failures count toward a suspect within this many minutes of each other.
+    #[arg(long, default_value_t = 60)]
+    pub window_minutes: u32,
+    /// Brute-force suspect: this many failed logins of one user within the window.
+    #[arg(long, default_value_t = 10)]
+    pub brute_force_failures: usize,
+    /// Password-spraying suspect: this many distinct users failing from one
+    /// Calling-Station-Id within the window.
+    #[arg(long, default_value_t = 5)]
+    pub spray_users: usize,
+}
+
+/// How `adgate audit report` lays the report out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For a terminal or an e-mail.
+    Text,
+    /// One JSON object on one line, for scripts.
+    Json,
+    /// One self-contained HTML page with inline SVG charts.
+    Html,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ mod nas_eap_tls;
 mod radsec;
 mod reason;
 mod reload;
+mod report;
 mod secret_file;
 mod serve;
 mod service_manager;
