@@ -56,6 +56,7 @@ mod service_account;
 mod service_connection;
 mod tls;
 mod user_name;
+mod winbind;
 
 #[cfg(test)]
 mod test_support;
@@ -81,3 +82,7 @@ pub use policy::{decide, revocation_reason, Check};
 pub use reason::Reason;
 pub use recheck::Recheck;
 pub use reply::{reply_groups, select_reply, ReplyAttributes, ReplyRule};
+pub use winbind::{
+    NtResponseCheck, NtResponseError, NtResponseRefusal, Winbind, WinbindSettings,
+    DEFAULT_NTLM_AUTH, DEFAULT_SMB_CONF, DEFAULT_WINBIND_HELPERS, DEFAULT_WINBIND_TIMEOUT,
+};
