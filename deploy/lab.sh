@@ -8,8 +8,9 @@
 # interface is loopback, so that nothing the DC, Kerberos or test clients do can reach the
 # machine's real resolver or any other host. It issues the DC a TLS certificate from a lab CA
 # (with a subjectAltName, which rustls requires), creates a least-privilege service account,
-# the Telework-Allowed group and fixture users in known states, and writes a ready adgate
-# config (adgate.toml) and a KEY=VALUE file (lab.env) for the tests.
+# the Telework-Allowed group and fixture users in known states, joins a domain member running
+# winbindd (through which adgate checks MS-CHAPv2; see "the domain member" below), and writes a
+# ready adgate config (adgate.toml) and a KEY=VALUE file (lab.env) for the tests.
 #
 # Usage: deploy/lab.sh up|down|status|start|stop|dc2 up|start|stop|tool ARGS...|exec CMD...
 #   up       build or repair the lab and restore every fixture (idempotent; fast when up)
@@ -922,6 +923,11 @@ framed_pool = "eng-pool"
 
 [audit]
 dir = "$LAB/audit"
+
+# MS-CHAPv2 through the lab's domain member: ntlm_auth in the member's mount namespace.
+[mschapv2]
+smb_conf = "$MEMBER_SMBCONF"
+ntlm_auth = ["$NTLM_AUTH"]
 EOF
   write_if_changed "$LAB/lab.env" 0644 <<EOF || true
 NETNS=$NETNS

@@ -44,6 +44,7 @@ mod logon_hours;
 #[cfg(feature = "testing")]
 mod memory_directory;
 mod netbios_domain;
+mod nt_response_login;
 mod object_ids;
 mod outcome;
 mod policy;
@@ -77,6 +78,7 @@ pub use group_path::MAX_GROUP_PATH_DEPTH;
 pub use logon_hours::{LogonHours, LOGON_HOURS_OCTETS};
 #[cfg(feature = "testing")]
 pub use memory_directory::{MemoryDirectory, MemoryUser};
+pub use nt_response_login::NtResponseOutcome;
 pub use outcome::{AccountSummary, Explanation, Outcome};
 pub use policy::{decide, revocation_reason, Check};
 pub use reason::Reason;
