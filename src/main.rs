@@ -60,9 +60,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve { config } => serve::serve(&config).await.map(|()| ExitCode::SUCCESS),
-            Command::CheckConfig { config } => {
-                serve::check_config(&config).map(|()| ExitCode::SUCCESS)
-            }
+            Command::CheckConfig { config } => serve::check_config(&config)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Explain {
                 config,
                 user,

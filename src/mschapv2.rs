@@ -6,8 +6,10 @@
 //! result in its own framing. Records name the method and the account, never the challenges,
 //! the NT-Response or a key.
 
+mod check;
 mod login;
 mod radius;
 
 // `login::MsChapV2Accepted` is what `MsChapV2Verdict::Accepted` holds.
+pub(crate) use check::check_winbind;
 pub(crate) use login::{MsChapV2Response, MsChapV2Step, MsChapV2Verdict};

@@ -67,7 +67,7 @@ impl Default for WinbindSettings {
 pub struct NtResponseCheck<'a> {
     /// The account's bare sAMAccountName (no `DOMAIN\`, no UPN): winbind fails on other forms.
     pub account: &'a str,
-    /// The domain's NetBIOS name.
+    /// The domain's NetBIOS name; empty: the member's own domain (its smb.conf `workgroup`).
     pub domain: &'a str,
     /// The 8-octet challenge the response answers: for MS-CHAPv2 the ChallengeHash of
     /// RFC 2759 §8.2.

@@ -36,16 +36,18 @@ pub(crate) struct UnsendableName;
 pub(crate) fn request_lines(
     request: &HelperRequest<'_>,
 ) -> Result<Zeroizing<String>, UnsendableName> {
-    for name in [request.account, request.domain] {
-        if name.is_empty() || name.chars().any(char::is_control) {
-            return Err(UnsendableName);
-        }
+    let has_control = |name: &str| name.chars().any(char::is_control);
+    if request.account.is_empty() || has_control(request.account) || has_control(request.domain) {
+        return Err(UnsendableName);
     }
     let mut text = Zeroizing::new(String::with_capacity(200));
     text.push_str("Username: ");
     text.push_str(request.account);
-    text.push_str("\nNT-Domain: ");
-    text.push_str(request.domain);
+    // Without NT-Domain, winbind takes the member's own domain.
+    if !request.domain.is_empty() {
+        text.push_str("\nNT-Domain: ");
+        text.push_str(request.domain);
+    }
     text.push_str("\nLANMAN-Challenge: ");
     text.push_str(&hex::encode(request.challenge));
     text.push_str("\nNT-Response: ");
@@ -157,7 +159,6 @@ mod tests {
             ("alice\n.\nUsername: bob", "CORP"),
             ("alice", "CORP\r"),
             ("", "CORP"),
-            ("alice", ""),
             ("al\u{0}ice", "CORP"),
         ] {
             assert_eq!(
@@ -167,6 +168,8 @@ mod tests {
             );
         }
         assert!(request_lines(&request("jürgen", "CORP")).is_ok());
+        let own_domain = request_lines(&request("alice", "")).unwrap();
+        assert!(!own_domain.contains("NT-Domain"), "{}", own_domain.as_str());
     }
 
     #[test]
