@@ -17,6 +17,7 @@ mod metrics;
 mod mschapv2;
 mod nas;
 mod nas_eap_tls;
+mod nas_mschapv2;
 mod radsec;
 mod reason;
 mod reload;

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 
 use crate::handler::{InvalidReplyAttribute, ReplyAttribute};
 use crate::packet::{MalformedPacket, Packet};
-use crate::vendor_specific::{microsoft_attribute, microsoft_values, VENDOR_SPECIFIC};
+use crate::vendor_specific::{
+    microsoft_attribute, microsoft_value, microsoft_values, MICROSOFT, VENDOR_SPECIFIC,
+};
 
 /// RFC 2548 §2.1.5.
 const MS_CHAP_ERROR: u8 = 2;
@@ -63,6 +65,48 @@ pub(crate) fn decode(packet: &Packet<'_>) -> Result<Option<MsChap2Request>, Malf
         peer_challenge: *peer_challenge,
         nt_response: nt_response.try_into().map_err(|_| malformed())?,
     }))
+}
+
+/// The two Vendor-Specific attributes (type 26 and value) carrying `request`, as a NAS sends
+/// them: for the NAS simulator and the tests, which play the peer's side.
+pub fn request_attributes(request: &MsChap2Request) -> [(u8, Vec<u8>); 2] {
+    let mut response = Vec::with_capacity(MS_CHAP2_RESPONSE_LEN);
+    response.extend_from_slice(&[request.ident, 0]);
+    response.extend_from_slice(&request.peer_challenge);
+    response.extend_from_slice(&[0; 8]);
+    response.extend_from_slice(&request.nt_response);
+    // 16 and 50 octets: well within Vendor-Length.
+    let value = |vendor_type, value: &[u8]| microsoft_value(vendor_type, value).unwrap_or_default();
+    [
+        (
+            VENDOR_SPECIFIC,
+            value(MS_CHAP_CHALLENGE, &request.authenticator_challenge),
+        ),
+        (VENDOR_SPECIFIC, value(MS_CHAP2_RESPONSE, &response)),
+    ]
+}
+
+/// The value of the Microsoft sub-attribute `vendor_type` in a response's attributes (as the
+/// client gives them): MS-CHAP2-Success or MS-CHAP-Error, without the Ident. For the NAS side.
+pub fn response_text(attributes: &[(u8, Vec<u8>)], success: bool) -> Option<Vec<u8>> {
+    let wanted = if success {
+        MS_CHAP2_SUCCESS
+    } else {
+        MS_CHAP_ERROR
+    };
+    attributes
+        .iter()
+        .filter(|(attribute_type, _)| *attribute_type == VENDOR_SPECIFIC)
+        .find_map(|(_, value)| {
+            let (vendor, rest) = value.split_first_chunk::<4>()?;
+            let [found, length, _ident, text @ ..] = rest else {
+                return None;
+            };
+            (u32::from_be_bytes(*vendor) == MICROSOFT
+                && *found == wanted
+                && usize::from(*length) == rest.len())
+            .then(|| text.to_vec())
+        })
 }
 
 fn single<'a>(packet: &Packet<'a>, vendor_type: u8) -> Result<Option<&'a [u8]>, MalformedPacket> {
@@ -175,6 +219,23 @@ mod tests {
                 nt_response: [0x82; 24],
             })
         );
+    }
+
+    #[test]
+    fn what_the_peer_side_sends_is_what_the_server_reads() {
+        let request = MsChap2Request {
+            ident: 9,
+            authenticator_challenge: [1; 16],
+            peer_challenge: [2; 16],
+            nt_response: [3; 24],
+        };
+        let attributes = request_attributes(&request);
+        let bytes = packet(&attributes);
+        assert_eq!(decode(&Packet::parse(&bytes).unwrap()), Ok(Some(request)));
+        let success = ms_chap2_success(9, "S=AB").unwrap();
+        let received = vec![(26, success.value().to_vec())];
+        assert_eq!(response_text(&received, true), Some(b"S=AB".to_vec()));
+        assert_eq!(response_text(&received, false), None);
     }
 
     #[test]

@@ -15,13 +15,19 @@ pub(crate) fn microsoft_attribute(
     vendor_type: u8,
     value: &[u8],
 ) -> Result<ReplyAttribute, InvalidReplyAttribute> {
-    let vendor_length =
-        u8::try_from(2 + value.len()).map_err(|_| InvalidReplyAttribute::InvalidLength)?;
+    let octets = microsoft_value(vendor_type, value).ok_or(InvalidReplyAttribute::InvalidLength)?;
+    ReplyAttribute::new(VENDOR_SPECIFIC, octets)
+}
+
+/// The value of a Vendor-Specific attribute holding one Microsoft sub-attribute: vendor,
+/// Vendor-Type, Vendor-Length, `value`; `None` if `value` is too long for Vendor-Length.
+pub(crate) fn microsoft_value(vendor_type: u8, value: &[u8]) -> Option<Vec<u8>> {
+    let vendor_length = u8::try_from(2 + value.len()).ok()?;
     let mut octets = Vec::with_capacity(6 + value.len());
     octets.extend_from_slice(&MICROSOFT.to_be_bytes());
     octets.extend_from_slice(&[vendor_type, vendor_length]);
     octets.extend_from_slice(value);
-    ReplyAttribute::new(VENDOR_SPECIFIC, octets)
+    Some(octets)
 }
 
 /// The values of every Microsoft sub-attribute of `vendor_type` in `packet`. A Vendor-Specific
