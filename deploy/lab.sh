@@ -15,7 +15,7 @@
 # Usage: deploy/lab.sh up|down|status|start|stop|dc2 up|start|stop|tool ARGS...|exec CMD...
 #   up       build or repair the lab and restore every fixture (idempotent; fast when up)
 #   down     stop samba, delete the namespace, /etc/netns/NETNS and the lab dir
-#   status   namespace / samba / LDAPS; exit 0 only if all three are good
+#   status   namespace / samba / LDAPS (exit 0 only if all three are good) / member winbindd
 #   stop     stop only samba (data and namespace stay) — "AD went away"
 #   start    start only samba and wait until LDAPS answers — "AD came back"
 #   tool     samba-tool ARGS against the lab DC as Administrator, inside the namespace
@@ -1244,6 +1244,7 @@ cmd_status() {
     echo "LDAPS $LDAPS_URL: not answering"
     ok=0
   fi
+  if pid=$(member_pid); then echo "member winbindd: running (pid $pid)"; else echo "member winbindd: not running"; fi
   echo "lab dir: $LAB$([[ -e $MARKER ]] || echo ' (absent)')"
   ((ok))
 }
