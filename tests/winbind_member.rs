@@ -1,7 +1,8 @@
 //! adgate's NT-Response checker (`adgate_authz::Winbind`) against the lab's real domain member
 //! (`deploy/lab.sh`: winbindd joined to the lab AD): what the DC says for each fixture account,
-//! the key it returns, and that winbindd going away makes checks unavailable at once and its
-//! return makes them work again, without a new pool.
+//! the key it returns, that winbindd going away makes checks unavailable at once and its
+//! return makes them work again, without a new pool, and that a hung winbindd costs a check its
+//! deadline and no more.
 //!
 //! One test, in steps: it stops and starts the member's winbindd, which no other test in this
 //! binary may see. It costs alice one bad password (the lockout threshold is 10; `lab.sh up`
@@ -92,16 +93,41 @@ async fn the_member_checks_responses_and_its_outage_is_unavailable_not_a_hang() 
     lab.lab_sh(&["member", "stop"]);
     let started = Instant::now();
     let outcome = check(&winbind, "alice", &password).await;
+    let elapsed = started.elapsed();
     let restart = lab.try_lab_sh(&["member", "start"]);
     assert!(
         matches!(outcome, Err(NtResponseError::Unavailable(_))),
         "{outcome:?}"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     restart.unwrap();
     assert_eq!(check(&winbind, "alice", &password).await, Ok(expected));
+
+    // A winbindd that hangs (stopped, not gone): the check ends at its deadline, and the hung
+    // helper is replaced once winbindd moves again.
+    let quick = Winbind::new(WinbindSettings {
+        timeout: Duration::from_millis(800),
+        ..winbind.settings().clone()
+    })
+    .unwrap();
+    assert_eq!(check(&quick, "alice", &password).await, Ok(expected));
+    let pid = std::fs::read_to_string(lab.dir().join("member/winbindd.pid")).unwrap();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let outcome = check(&quick, "alice", &password).await;
+    let elapsed = started.elapsed();
+    signal("-CONT");
+    assert!(
+        matches!(&outcome, Err(NtResponseError::Unavailable(why)) if why.contains("800 ms")),
+        "{outcome:?}"
+    );
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert_eq!(check(&quick, "alice", &password).await, Ok(expected));
 }
