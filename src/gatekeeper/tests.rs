@@ -687,3 +687,30 @@ async fn ms_chapv2_without_its_section_is_unsupported_and_winbind_down_is_unavai
         &("reject".to_owned(), "directory_unavailable".to_owned())
     );
 }
+
+#[tokio::test]
+async fn ms_chapv2_bad_passwords_feed_the_throttle_and_a_throttled_login_asks_no_dc() {
+    let lab = Lab::with_throttle(ThrottleSettings {
+        max_failures: 2,
+        window: Duration::from_secs(60),
+        familiar_for: Duration::from_secs(30 * 86_400),
+    })
+    .await;
+    let lab = with_fake_winbind(
+        lab,
+        "Authenticated: No\\nAuthentication-Error: NT_STATUS_WRONG_PASSWORD\\n.\\n.\\n",
+    );
+    for _ in 0..2 {
+        lab.access(ms_chap("alice", "wrong")).await;
+    }
+    let asked = lab.directory.questions_asked();
+    lab.access(ms_chap("CORP\\alice", "alice-password")).await;
+    assert_eq!(lab.directory.questions_asked(), asked, "AD was asked");
+    let reasons: Vec<String> = lab.decisions().into_iter().map(|(_, r)| r).collect();
+    assert_eq!(reasons, ["bad_password", "bad_password", "throttled"]);
+    let methods: Vec<Value> = lab.records().iter().map(|r| r["method"].clone()).collect();
+    assert!(
+        methods.iter().all(|method| method == "mschapv2"),
+        "{methods:?}"
+    );
+}
