@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 concurrency=${1:-1}
 requests=${2:-2000}
-BENCH_PORT=18130
+BENCH_PORT=18140
 source deploy/bench-server.sh
 # A process "belongs" to a daemon when it is in its session: samba and winbindd run setsid.
 session_pids() { # PIDFILE
