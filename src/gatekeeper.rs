@@ -4,8 +4,9 @@
 //! answer is Reject, whatever AD said (fail closed). Reasons go to the record and the log,
 //! never onto the wire.
 //!
-//! Password logins (PAP, with brute-force throttling) are decided in `pap.rs`; certificate
-//! logins (EAP-TLS) by `eap_tls`. Both hand back an [`AccessFlow`]: a decision to record, or an
+//! Password logins (PAP, with brute-force throttling) are decided in `pap.rs`; MS-CHAPv2 logins
+//! by `mschapv2` (the same throttle, the NT-Response checked through winbind); certificate
+//! logins (EAP-TLS) by `eap_tls`. Each hands back an [`AccessFlow`]: a decision to record, or an
 //! EAP round trip that decides nothing. Accounting is recorded here too, its records linked to
 //! the decision that admitted the session through the Class attribute of the Access-Accept. An
 //! accept also carries the attributes `[[policy.reply]]` gives the user's groups, and its
