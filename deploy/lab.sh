@@ -65,7 +65,7 @@ readonly DC2_LDAPS_URL="ldaps://$DC2_FQDN:636"
 readonly IN_CHAIN="1.2.840.113556.1.4.1941"
 
 readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
-  python3-samba winbind krb5-user ldap-utils freeradius-utils openssl iproute2 rsyslog
+  python3-samba winbind samba-common-bin krb5-user ldap-utils freeradius-utils openssl iproute2 rsyslog
   rsyslog-openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-standard-plugins eapoltest prometheus radsecproxy)
 
