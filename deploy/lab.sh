@@ -1133,24 +1133,47 @@ start_member() {
       "${OWN_SAMBA_DIRS[@]}" "$MEMBER_DIR" setsid /usr/sbin/winbindd -s "$MEMBER_SMBCONF" \
       --foreground --no-process-group
   ) </dev/null >>"$MEMBER_LOG" 2>&1 &
-  echo "$!" >"$MEMBER_PIDFILE"
+  pid=$!
+  echo "$pid" >"$MEMBER_PIDFILE"
   deadline=$((${EPOCHREALTIME/./} + MEMBER_TIMEOUT * 1000000))
   until member_answers; do
-    member_pid >/dev/null || { tail -n 15 "$MEMBER_LOG" >&2; die "winbindd exited at start (log: $MEMBER_LOG)"; }
+    # The launcher becomes winbindd by exec (same pid); only its end is a failure.
+    if [[ $(ps -o stat= -p "$pid" 2>/dev/null) != [^Z]* ]]; then
+      tail -n 15 "$MEMBER_LOG" >&2
+      die "winbindd exited at start (log: $MEMBER_LOG)"
+    fi
     ((${EPOCHREALTIME/./} < deadline)) || die "the member's winbindd did not answer within ${MEMBER_TIMEOUT}s"
     sleep 0.1
   done
   say "member winbindd started (pid $(member_pid)), trust and NETLOGON ok after $(since "$t")s"
 }
 
+# Processes of the lab namespace started with the member's smb.conf: winbindd and its children,
+# and the samba-dcerpcd (with its rpcd_* workers) that winbindd starts on demand in a session of
+# its own.
+member_processes() {
+  local pid
+  netns_exists || return 0
+  for pid in $(ip netns pids "$NETNS" 2>/dev/null); do
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$MEMBER_SMBCONF" && echo "$pid"
+  done
+  return 0
+}
+
 stop_member() {
-  local pid i
-  pid=$(member_pid) || { rm -f "$MEMBER_PIDFILE"; return 0; }
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do group_alive "$pid" || break; sleep 0.05; done
-  if group_alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+  local pid pids i
+  pid=$(member_pid) || pid=""
+  pids=$(member_processes | tr '\n' ' ')
+  if [[ -z $pid && -z ${pids// /} ]]; then rm -f "$MEMBER_PIDFILE"; return 0; fi
+  [[ -z $pid ]] || kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  [[ -z ${pids// /} ]] || kill -TERM $pids 2>/dev/null || true
+  for i in $(seq 100); do [[ -z $(member_processes) ]] && break; sleep 0.05; done
+  pids=$(member_processes | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  [[ -z ${pids// /} ]] || kill -KILL $pids 2>/dev/null || true
   rm -f "$MEMBER_PIDFILE"
-  say "member winbindd stopped (was pid $pid)"
+  say "member winbindd stopped${pid:+ (was pid $pid)}"
 }
 
 write_ntlm_auth_wrapper() {
