@@ -714,3 +714,52 @@ async fn ms_chapv2_bad_passwords_feed_the_throttle_and_a_throttled_login_asks_no
         "{methods:?}"
     );
 }
+
+#[tokio::test]
+async fn a_reload_with_the_same_mschapv2_settings_keeps_the_running_helpers() {
+    let reply = "Authenticated: No\\nAuthentication-Error: NT_STATUS_WRONG_PASSWORD\\n.\\n.\\n";
+    let mut lab = with_fake_winbind(Lab::new().await, reply);
+    lab.access(ms_chap("alice", "wrong")).await;
+    assert_eq!(winbind_spawns(&lab), 1);
+    let policy = || PolicyConfig {
+        telework_group: TELEWORK.into(),
+        reply: Vec::new(),
+    };
+    let settings = lab.gatekeeper.mschapv2.as_ref().unwrap().settings().clone();
+    let throttle = lab.gatekeeper.throttle.settings();
+    let same = adgate_authz::Winbind::new(settings.clone()).unwrap();
+    lab.gatekeeper = lab.gatekeeper.successor(
+        Authorizer::new(lab.directory.clone(), policy()),
+        throttle,
+        None,
+        Some(same),
+    );
+    lab.access(ms_chap("alice", "wrong")).await;
+    assert_eq!(
+        winbind_spawns(&lab),
+        1,
+        "the running helper served the reloaded gatekeeper"
+    );
+
+    let changed = adgate_authz::Winbind::new(adgate_authz::WinbindSettings {
+        helpers: 2,
+        ..settings
+    })
+    .unwrap();
+    lab.gatekeeper = lab.gatekeeper.successor(
+        Authorizer::new(lab.directory.clone(), policy()),
+        throttle,
+        None,
+        Some(changed),
+    );
+    lab.access(ms_chap("alice", "wrong")).await;
+    assert_eq!(winbind_spawns(&lab), 2, "new settings, new helpers");
+    lab.gatekeeper = lab.gatekeeper.successor(
+        Authorizer::new(lab.directory.clone(), policy()),
+        throttle,
+        None,
+        None,
+    );
+    lab.access(ms_chap("alice", "wrong")).await;
+    assert_eq!(lab.decisions().last().unwrap().1, "unsupported_credential");
+}
