@@ -5,8 +5,13 @@
 # in $work, and a trap that stops it. Leaves $adgate, $netns, $server (pid),
 # $work and `value KEY` (a lab.env value) for the script.
 deploy/lab.sh up >/dev/null
-cargo build --release --locked --quiet
-adgate=$PWD/target/release/adgate
+# ADGATE_BENCH_BINARY: an adgate already built (e.g. a debug build, for a quick look) instead.
+if [ -n "${ADGATE_BENCH_BINARY:-}" ]; then
+  adgate=$ADGATE_BENCH_BINARY
+else
+  cargo build --release --locked --quiet
+  adgate=$PWD/target/release/adgate
+fi
 lab_dir=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
 value() { sed -n "s/^$1=//p" "$lab_dir/lab.env"; }
 netns=$(value NETNS)

@@ -205,6 +205,17 @@ pub enum NasCommand {
         /// User-Name to send.
         user: String,
     },
+    /// One MS-CHAPv2 login (RFC 2548) computed from the password. Exit 0 on an accept whose
+    /// MS-CHAP2-Success and MPPE keys are the ones the password implies, 1 otherwise.
+    MsChapv2 {
+        #[command(flatten)]
+        target: NasTarget,
+        /// File holding the user's password (never pass passwords as arguments).
+        #[arg(long)]
+        password_file: PathBuf,
+        /// User-Name to send (`alice`, `CORP\alice`, a UPN).
+        user: String,
+    },
     /// One EAP-TLS login with adgate's own peer. Exit 0 on accept with MPPE keys equal to the
     /// MSK, 1 on reject.
     EapTls {
@@ -253,6 +264,9 @@ pub enum BenchKind {
     Pap,
     /// Status-Server probes (RFC 5997), answered without AD.
     StatusServer,
+    /// MS-CHAPv2 logins of USER, each checked by a DC through winbind; ok when S= and the
+    /// MPPE keys are the ones the password implies.
+    MsChapv2,
     /// One PAP login of USER per worker, then its retransmission over and over: every answer
     /// comes from the response cache (RFC 5080 §2.2.2).
     Retransmission,

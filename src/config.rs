@@ -14,6 +14,7 @@ mod directory;
 mod documented_configs;
 mod eap_tls;
 mod file;
+mod mschapv2;
 mod policy;
 mod radsec;
 mod sessions;
@@ -53,6 +54,8 @@ pub struct Config {
     pub syslog: Option<crate::syslog::SyslogSettings>,
     pub throttle: ThrottleSettings,
     pub eap_tls: Option<EapTlsLoginSettings>,
+    /// MS-CHAPv2 through winbind, if enabled.
+    pub mschapv2: Option<adgate_authz::WinbindSettings>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<crate::radsec::RadsecSettings>,
@@ -182,6 +185,10 @@ impl Validator<'_> {
             eap_tls: file
                 .eap_tls
                 .map(|section| self.eap_tls(section))
+                .transpose()?,
+            mschapv2: file
+                .mschapv2
+                .map(|section| self.mschapv2(section))
                 .transpose()?,
             metrics_listen: file.metrics.map(|section| section.listen),
             radsec: file

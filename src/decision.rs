@@ -55,6 +55,8 @@ pub(crate) enum Decided {
 pub(crate) enum Method {
     Pap,
     EapTls,
+    /// RADIUS MS-CHAPv2 (RFC 2548: MS-CHAP-Challenge and MS-CHAP2-Response).
+    MsChapV2,
     /// No credential adgate accepts (CHAP, MS-CHAP, EAP without `[eap_tls]`).
     Unsupported,
 }
@@ -65,6 +67,7 @@ impl Method {
         match self {
             Method::Pap => "pap",
             Method::EapTls => "eap-tls",
+            Method::MsChapV2 => "mschapv2",
             Method::Unsupported => "unsupported",
         }
     }
@@ -135,11 +138,12 @@ impl Reject {
         }
     }
 
-    /// A password login refused by the throttle, AD not asked, because `rule`'s budget is spent.
-    pub(crate) fn throttled(rule: ThrottleRule) -> Reject {
+    /// A password login by `method` refused by the throttle, AD not asked, because `rule`'s
+    /// budget is spent.
+    pub(crate) fn throttled(method: Method, rule: ThrottleRule) -> Reject {
         Reject {
             throttled_by: Some(rule),
-            ..Reject::bare(Login::by(Method::Pap), Reason::Throttled)
+            ..Reject::bare(Login::by(method), Reason::Throttled)
         }
     }
 
@@ -256,8 +260,14 @@ mod tests {
     #[test]
     fn methods_keep_their_record_values() {
         assert_eq!(
-            [Method::Pap, Method::EapTls, Method::Unsupported].map(Method::as_str),
-            ["pap", "eap-tls", "unsupported"]
+            [
+                Method::Pap,
+                Method::EapTls,
+                Method::MsChapV2,
+                Method::Unsupported
+            ]
+            .map(Method::as_str),
+            ["pap", "eap-tls", "mschapv2", "unsupported"]
         );
     }
 }

@@ -18,8 +18,10 @@ mod eap_tls;
 mod explain;
 mod gatekeeper;
 mod metrics;
+mod mschapv2;
 mod nas;
 mod nas_eap_tls;
+mod nas_mschapv2;
 mod radsec;
 mod reason;
 mod reload;
@@ -70,9 +72,9 @@ pub fn run() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve { config } => serve::serve(&config).await.map(|()| ExitCode::SUCCESS),
-            Command::CheckConfig { config } => {
-                serve::check_config(&config).map(|()| ExitCode::SUCCESS)
-            }
+            Command::CheckConfig { config } => serve::check_config(&config)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Explain {
                 config,
                 user,

@@ -1,9 +1,10 @@
-//! `adgate nas`: a simulated VPN appliance. It sends the same PAP Access-Requests a real NAS
-//! sends (Message-Authenticator first, retransmissions on timeout), Status-Server probes and
+//! `adgate nas`: a simulated VPN appliance. It sends the same PAP (and MS-CHAPv2, EAP-TLS)
+//! Access-Requests a real NAS sends (Message-Authenticator first, retransmissions on timeout), Status-Server probes and
 //! retransmissions, so the demo, the integration tests and the benchmarks exercise adgate over
 //! real UDP.
 
 use std::future::Future;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use anyhow::{bail, Context};
 
 use crate::cli::{BenchKind, NasCommand, NasTarget};
 use crate::nas_eap_tls::EapTlsLogin;
+use crate::nas_mschapv2::{MsChapV2Login, MsChapV2Outcome};
 use crate::secret_file;
 
 pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
@@ -51,6 +53,21 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("--password-file: {e}"))?;
             bench(&target, kind, &user, &password, concurrency, requests).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        NasCommand::MsChapv2 {
+            target,
+            password_file,
+            user,
+        } => {
+            let client = connect(&target)?;
+            let login = ms_chapv2_login(&target, &password_file)?;
+            let outcome = login.run(&client, &user).await?;
+            println!("{user}: {outcome}");
+            Ok(if outcome == MsChapV2Outcome::Verified {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         NasCommand::EapTls { target, peer, user } => {
             let client = connect(&target)?;
@@ -92,6 +109,16 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The MS-CHAPv2 peer for the password in `password_file`, checking accepts with the
+/// target's shared secret.
+fn ms_chapv2_login(target: &NasTarget, password_file: &Path) -> anyhow::Result<MsChapV2Login> {
+    let password =
+        secret_file::read(password_file).map_err(|e| anyhow::anyhow!("--password-file: {e}"))?;
+    let secret = secret_file::read(&target.secret_file)
+        .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+    MsChapV2Login::new(&password, SharedSecret::new(secret.to_vec()))
 }
 
 fn connect(target: &NasTarget) -> anyhow::Result<RadiusClient> {
@@ -146,6 +173,25 @@ async fn bench(
                     client.status_server().await.map(|r| r.code),
                     Ok(ResponseCode::Accept)
                 )
+            })
+            .await
+        }
+        BenchKind::MsChapv2 => {
+            let secret = secret_file::read(&target.secret_file)
+                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+            let login = Arc::new(MsChapV2Login::new(
+                &password,
+                SharedSecret::new(secret.to_vec()),
+            )?);
+            let user = Arc::new(String::from_utf8_lossy(&user).into_owned());
+            drive(&label, clients, requests, move |client| {
+                let (login, user) = (login.clone(), user.clone());
+                async move {
+                    matches!(
+                        login.run(&client, &user).await,
+                        Ok(MsChapV2Outcome::Verified)
+                    )
+                }
             })
             .await
         }

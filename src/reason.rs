@@ -72,8 +72,9 @@ reasons! {
     /// AD could not be asked, so the login is refused (fail closed). Check the DCs, the CA
     /// file and the service account; the log names the cause.
     DirectoryUnavailable => "directory_unavailable",
-    /// No credential adgate can check (CHAP, MS-CHAP, EAP without `[eap_tls]`, a password that
-    /// is not UTF-8). Configure the NAS for PAP or EAP-TLS.
+    /// No credential adgate can check (CHAP, MS-CHAPv1, EAP without `[eap_tls]`, MS-CHAPv2
+    /// without `[mschapv2]`, a password that is not UTF-8). Configure the NAS for PAP,
+    /// MS-CHAPv2 or EAP-TLS.
     UnsupportedCredential => "unsupported_credential",
     // Live sessions cut (`sessions`): besides the account reasons that end a session.
     /// A live session's AD account was deleted or moved out of `directory.base_dn` (a login

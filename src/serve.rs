@@ -30,7 +30,7 @@ use crate::throttle::{self, Throttle, ThrottleSettings};
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Checks the config and everything it names, printing a summary.
-pub fn check_config(path: &Path) -> anyhow::Result<()> {
+pub async fn check_config(path: &Path) -> anyhow::Result<()> {
     let (start_only, loaded) = crate::reload::load(path, None, DcHealth::new())?;
     if !loaded.disconnect_targets.is_empty() && start_only.acct_listen.is_empty() {
         println!(
@@ -45,6 +45,13 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     }
     if let Some(syslog) = &start_only.syslog {
         crate::syslog::check_settings(syslog).context("syslog.ca_file")?;
+    }
+    if let Some(winbind) = &loaded.mschapv2 {
+        // A warning, not a failure: winbindd may start after adgate, as DCs may be down now.
+        match crate::mschapv2::check_winbind(winbind).await {
+            Ok(works) => println!("{}: mschapv2: {works}", path.display()),
+            Err(problem) => println!("{}: warning: {problem}", path.display()),
+        }
     }
     println!(
         "{}: OK ({} client(s), {} listen address(es), {})",
@@ -102,6 +109,14 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!("certificate logins (EAP-TLS) enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
+    }
+    if let Some(winbind) = loaded.mschapv2 {
+        tracing::info!(
+            smb_conf = %winbind.settings().smb_conf.display(),
+            helpers = winbind.settings().helpers,
+            "MS-CHAPv2 logins enabled (NT-Responses checked through winbind)"
+        );
+        gatekeeper = gatekeeper.with_mschapv2(winbind);
     }
     let mut metrics = Metrics::new();
     gatekeeper.metrics().register(metrics.registry());

@@ -281,6 +281,24 @@ impl RadiusClient {
         Ok(())
     }
 
+    /// Sends an Access-Request carrying `credential` (e.g. the MS-CHAP attributes of
+    /// [`ms_chap::request_attributes`](crate::ms_chap::request_attributes)) and waits for a
+    /// verified answer. The response carries the Request Authenticator used, which keys any
+    /// MS-MPPE keys in it (RFC 2548 §2.4.2).
+    pub async fn access_with(
+        &self,
+        user_name: &[u8],
+        credential: &[(u8, &[u8])],
+    ) -> Result<(Response, Authenticator), ClientError> {
+        let (identifier, request_authenticator) = self.next_request().await?;
+        let request =
+            self.access_request_with(identifier, &request_authenticator, user_name, credential)?;
+        let response = self
+            .exchange(&request, identifier, &request_authenticator)
+            .await?;
+        Ok((response, request_authenticator))
+    }
+
     /// Sends one EAP packet (split into EAP-Message attributes, RFC 3579
     /// §3.1) with the State of the previous Access-Challenge, and waits for
     /// a verified answer; an empty packet is sent as EAP-Start, one

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+pub mod mschapv2;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
@@ -521,6 +523,16 @@ dir = "{audit_dir}"
 /// for tests that time how long the directory takes to refuse a login.
 pub fn without_reject_delay(config: String) -> String {
     config.replacen("[server]\n", "[server]\nreject_delay_ms = 0\n", 1)
+}
+
+/// The lab config with MS-CHAPv2 on, through the lab's domain member (`deploy/lab.sh`).
+pub fn with_mschapv2(config: String) -> String {
+    let lab = Lab::get();
+    format!(
+        "{config}\n[mschapv2]\nsmb_conf = \"{}\"\nntlm_auth = [\"{}\"]\n",
+        lab.value("MEMBER_SMB_CONF"),
+        lab.value("NTLM_AUTH")
+    )
 }
 
 /// The Class attribute (RFC 2865 §5.25) of an Access-Accept: what the NAS echoes in its
