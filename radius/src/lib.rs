@@ -24,12 +24,14 @@ pub mod counters;
 pub mod das;
 pub mod disconnect;
 pub mod eap;
+pub mod eap_mschapv2;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handler;
 pub mod mppe_keys;
 pub mod mschapv2;
 pub mod password;
+pub mod peap;
 pub mod request;
 pub mod secret;
 pub mod server;
