@@ -12,6 +12,7 @@ mod clients;
 mod directory;
 #[cfg(test)]
 mod documented_configs;
+mod eap;
 mod eap_tls;
 mod file;
 mod policy;
@@ -179,10 +180,7 @@ impl Validator<'_> {
                 .map(|section| self.syslog(section))
                 .transpose()?,
             throttle,
-            eap_tls: file
-                .eap_tls
-                .map(|section| self.eap_tls(section))
-                .transpose()?,
+            eap_tls: self.eap(file.eap, file.eap_tls)?,
             metrics_listen: file.metrics.map(|section| section.listen),
             radsec: file
                 .radsec

@@ -20,7 +20,7 @@ pub(crate) enum AccessFlow {
     /// The EAP conversation goes on: an Access-Challenge with these attributes (EAP-Request,
     /// State). Not recorded: it decides nothing.
     Challenge(Vec<ReplyAttribute>),
-    /// The peer acknowledged the TLS alert: the Access-Reject with these attributes
+    /// The peer answered the TLS alert or Failure-Request: the Access-Reject with these attributes
     /// (EAP-Failure) closes a conversation whose refusal was recorded when the alert went out
     /// (RFC 5216 §2.1.3). Not recorded again.
     Close(Vec<ReplyAttribute>),
@@ -40,7 +40,7 @@ pub(crate) enum Decided {
     /// Keep the user out: an Access-Reject.
     Reject(Reject),
     /// Keep the user out, telling the peer why first: an EAP-TLS handshake refused with a TLS
-    /// alert (RFC 5216 §2.1.3). Recorded as a reject now, so that a peer that never
+    /// alert (RFC 5216 §2.1.3), an MS-CHAPv2 login with a Failure-Request. Recorded as a reject now, so that a peer that never
     /// acknowledges the alert leaves a record all the same; answered with an Access-Challenge
     /// carrying the alert (`challenge`: EAP-Request, State). The Access-Reject follows as
     /// [`AccessFlow::Close`].
@@ -55,6 +55,8 @@ pub(crate) enum Decided {
 pub(crate) enum Method {
     Pap,
     EapTls,
+    EapMsChapV2,
+    PeapMsChapV2,
     /// No credential adgate accepts (CHAP, MS-CHAP, EAP without `[eap_tls]`).
     Unsupported,
 }
@@ -65,6 +67,8 @@ impl Method {
         match self {
             Method::Pap => "pap",
             Method::EapTls => "eap-tls",
+            Method::EapMsChapV2 => "eap-mschapv2",
+            Method::PeapMsChapV2 => "peap-mschapv2",
             Method::Unsupported => "unsupported",
         }
     }
@@ -256,8 +260,21 @@ mod tests {
     #[test]
     fn methods_keep_their_record_values() {
         assert_eq!(
-            [Method::Pap, Method::EapTls, Method::Unsupported].map(Method::as_str),
-            ["pap", "eap-tls", "unsupported"]
+            [
+                Method::Pap,
+                Method::EapTls,
+                Method::EapMsChapV2,
+                Method::PeapMsChapV2,
+                Method::Unsupported
+            ]
+            .map(Method::as_str),
+            [
+                "pap",
+                "eap-tls",
+                "eap-mschapv2",
+                "peap-mschapv2",
+                "unsupported"
+            ]
         );
     }
 }

@@ -13,6 +13,7 @@
 
 mod accept_attributes;
 mod metrics;
+mod mschapv2;
 mod pap;
 mod readiness;
 mod record;
@@ -139,6 +140,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
                         state.as_deref(),
                         *framed_mtu,
                         &self.authorizer,
+                        self,
                     )
                     .await
             }

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use super::file::EapTlsSection;
 use super::{ConfigError, Validator};
-use crate::eap_tls::EapTlsLoginSettings;
+use crate::eap_tls::{AllowedMethods, EapTlsLoginSettings};
 
 impl Validator<'_> {
+    /// `[eap_tls]`, for the EAP `methods` allowed.
     pub(super) fn eap_tls(
         &self,
         section: EapTlsSection,
+        methods: AllowedMethods,
     ) -> Result<EapTlsLoginSettings, ConfigError> {
         // An Access-Challenge with a whole fragment must fit 4096 octets.
         let fragment_size =
@@ -40,6 +42,7 @@ impl Validator<'_> {
             allow_anonymous_identity: section.allow_anonymous_identity,
             max_conversations,
             conversation_timeout: Duration::from_secs(timeout_s),
+            methods,
         })
     }
 }

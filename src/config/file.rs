@@ -24,6 +24,7 @@ pub(super) struct ConfigFile {
     #[serde(default)]
     pub(super) throttle: ThrottleSection,
     pub(super) eap_tls: Option<EapTlsSection>,
+    pub(super) eap: Option<EapSection>,
     pub(super) metrics: Option<MetricsSection>,
     pub(super) radsec: Option<RadsecSection>,
     pub(super) sessions: Option<SessionsSection>,
@@ -138,6 +139,13 @@ pub(super) struct ReplySection {
     pub(super) class_suffix: Option<Spanned<String>>,
     pub(super) session_timeout: Option<Spanned<u64>>,
     pub(super) framed_pool: Option<Spanned<String>>,
+}
+
+/// `[eap]`: the EAP methods allowed, in the order offered. Absent: EAP-TLS alone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EapSection {
+    pub(super) methods: Spanned<Vec<String>>,
 }
 
 /// `[eap_tls]`: certificate logins. Absent: EAP requests are refused as unsupported.

@@ -23,7 +23,7 @@ use tempfile::TempDir;
 
 use super::Gatekeeper;
 use crate::audit::{AuditTrail, TrailSettings, OPEN_SEGMENT};
-use crate::eap_tls::{EapTlsLoginSettings, EapTlsLogins};
+use crate::eap_tls::{AllowedMethods, EapTlsLoginSettings, EapTlsLogins};
 use crate::metrics::Readiness;
 use crate::sessions::{rebuild, LiveSessions, TableLimits};
 use crate::throttle::{Throttle, ThrottleSettings};
@@ -113,6 +113,7 @@ impl Lab {
             allow_anonymous_identity: false,
             max_conversations: 16,
             conversation_timeout: Duration::from_secs(30),
+            methods: AllowedMethods::default(),
         };
         self.gatekeeper = self
             .gatekeeper

@@ -1,0 +1,94 @@
+//! `[eap]`: which EAP methods adgate allows and the order it offers them in. Every method runs
+//! in the EAP conversation table `[eap_tls]` sizes and on its server certificate (PEAP's
+//! tunnel shows it), so `[eap]` needs `[eap_tls]`.
+
+use super::file::{EapSection, EapTlsSection};
+use super::{ConfigError, Validator};
+use crate::eap_tls::{AllowedMethods, EapMethod, EapTlsLoginSettings};
+
+impl Validator<'_> {
+    /// The EAP settings: `[eap_tls]` with the methods `[eap]` allows (EAP-TLS alone without it).
+    pub(super) fn eap(
+        &self,
+        eap: Option<EapSection>,
+        eap_tls: Option<EapTlsSection>,
+    ) -> Result<Option<EapTlsLoginSettings>, ConfigError> {
+        let methods = match &eap {
+            Some(section) => self.methods(section)?,
+            None => AllowedMethods::default(),
+        };
+        match (eap, eap_tls) {
+            (_, Some(eap_tls)) => self.eap_tls(eap_tls, methods).map(Some),
+            (Some(section), None) => Err(self.invalid(
+                section.methods.span(),
+                "eap.methods",
+                "needs an [eap_tls] section: its server certificate and conversation limits \
+                 serve every EAP method",
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn methods(&self, section: &EapSection) -> Result<AllowedMethods, ConfigError> {
+        let names = section.methods.get_ref();
+        let invalid =
+            |problem: String| self.invalid(section.methods.span(), "eap.methods", problem);
+        let methods = names
+            .iter()
+            .map(|name| {
+                EapMethod::ALL
+                    .into_iter()
+                    .find(|method| method.as_str() == name)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "names `{name}`; the methods are {}",
+                            EapMethod::ALL
+                                .map(|m| format!("`{}`", m.as_str()))
+                                .join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowedMethods::new(methods)
+            .ok_or_else(|| invalid("must list at least one method, each once".to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_config::{load_error, write_config};
+    use crate::config::Config;
+    use crate::eap_tls::{AllowedMethods, EapMethod};
+
+    const EAP_TLS: &str = "\n[eap_tls]\ncertificate_file = \"/s.pem\"\nprivate_key_file = \"/s.key\"\nca_file = \"/ca.pem\"\n";
+
+    #[test]
+    fn methods_are_offered_in_the_order_listed_and_default_to_eap_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&write_config(dir.path(), |t| t + EAP_TLS)).unwrap();
+        assert_eq!(config.eap_tls.unwrap().methods, AllowedMethods::default());
+        let listed = "\n[eap]\nmethods = [\"peap\", \"mschapv2\", \"tls\"]\n";
+        let config = Config::load(&write_config(dir.path(), |t| t + EAP_TLS + listed)).unwrap();
+        let methods: Vec<EapMethod> = config.eap_tls.unwrap().methods.iter().collect();
+        assert_eq!(
+            methods,
+            [EapMethod::Peap, EapMethod::MsChapV2, EapMethod::Tls]
+        );
+    }
+
+    #[test]
+    fn methods_must_be_known_listed_once_and_served_by_eap_tls() {
+        let error = load_error(|t| t + EAP_TLS + "\n[eap]\nmethods = [\"ttls\"]\n");
+        assert!(error.contains("eap.methods"), "{error}");
+        assert!(
+            error.contains("`ttls`") && error.contains("`mschapv2`"),
+            "{error}"
+        );
+        for methods in ["[]", "[\"tls\", \"tls\"]"] {
+            let error = load_error(|t| t + EAP_TLS + &format!("\n[eap]\nmethods = {methods}\n"));
+            assert!(error.contains("each once"), "{methods}: {error}");
+        }
+        let error = load_error(|t| t + "\n[eap]\nmethods = [\"mschapv2\"]\n");
+        assert!(error.contains("needs an [eap_tls] section"), "{error}");
+    }
+}
