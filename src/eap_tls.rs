@@ -262,9 +262,13 @@ impl EapTlsLogins {
                     MsChapV2Outcome::Accepted {
                         account,
                         reply,
-                        password_hash_hash,
+                        authenticator_response,
+                        keys,
                     } => (
-                        Verified::Accepted { password_hash_hash },
+                        Verified::Accepted {
+                            authenticator_response,
+                            keys,
+                        },
                         Ok(HeldAccept { account, reply }),
                     ),
                     MsChapV2Outcome::Refused {

@@ -9,8 +9,8 @@ use std::future::Future;
 
 use adgate_authz::ReplyAttributes;
 use adgate_radius::eap_mschapv2::{Attempt, MsChapError};
+use adgate_radius::mschapv2::MppeKeys;
 use adgate_radius::AccessRequest;
-use zeroize::Zeroizing;
 
 use crate::audit::AccountRecord;
 use crate::reason::Reason;
@@ -24,8 +24,10 @@ pub(crate) enum MsChapV2Outcome {
     Accepted {
         account: AccountRecord,
         reply: ReplyAttributes,
-        /// HashNtPasswordHash (RFC 2759 §8.4), for `S=` and the keys.
-        password_hash_hash: Zeroizing<[u8; 16]>,
+        /// `S=…` (RFC 2759 §8.7), for the Success-Request.
+        authenticator_response: String,
+        /// The server's MPPE keys (RFC 3079 §3.4).
+        keys: MppeKeys,
     },
     Refused {
         reason: Reason,

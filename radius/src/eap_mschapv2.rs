@@ -12,17 +12,15 @@
 //! ```
 //! The EAP Identifier, retransmissions and the Nak belong to the EAP conversation around it;
 //! this file checks only the MS-CHAPv2-ID and the MS-Length of what the peer sends. The
-//! machine never sees a password: the verifier (a domain controller, through winbind) returns
-//! the hash of the password hash, from which the authenticator response and the keys follow
+//! machine never sees a password nor its hash: the verifier (a domain controller, through
+//! winbind) answers with the authenticator response and the MPPE keys it derived
 //! (`mschapv2.rs`). Nothing here panics on what the peer sends.
 
 use std::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::mschapv2::{
-    authenticator_response, mppe_keys, Challenge16, Md4Digest, MppeKeys, NtResponse,
-};
+use crate::mschapv2::{Challenge16, MppeKeys, NtResponse};
 
 /// The OpCodes (draft-kamath-pppext-eap-mschapv2-02 §2).
 const CHALLENGE: u8 = 1;
@@ -85,10 +83,12 @@ impl fmt::Debug for Attempt {
 
 /// The verifier's answer.
 pub enum Verified {
-    /// The NT-Response is right and the login may proceed: the hash of the password hash
-    /// (winbind's User-Session-Key).
+    /// The NT-Response is right and the login may proceed: the authenticator response
+    /// (`S=…`, RFC 2759 §8.7) and the MPPE keys (RFC 3079 §3.4), both from the hash of the
+    /// password hash the domain controller returned.
     Accepted {
-        password_hash_hash: Zeroizing<Md4Digest>,
+        authenticator_response: String,
+        keys: MppeKeys,
     },
     /// Refused, with the error the peer is told.
     Refused(MsChapError),
@@ -157,11 +157,7 @@ enum State {
     /// Our Challenge is out; the peer's Response comes next.
     Challenged,
     /// The Response is being checked.
-    Verifying {
-        user_name: Vec<u8>,
-        peer_challenge: Challenge16,
-        nt_response: NtResponse,
-    },
+    Verifying,
     /// Our Success-Request is out; the keys wait for the peer's Success-Response.
     Succeeding(MppeKeys),
     /// Our Failure-Request is out.
@@ -215,11 +211,7 @@ impl EapMsChapV2 {
         match (std::mem::replace(&mut self.state, State::Over), opcode) {
             (State::Challenged, RESPONSE) => match parse_response(body) {
                 Some((peer_challenge, nt_response, user_name)) => {
-                    self.state = State::Verifying {
-                        user_name: user_name.to_vec(),
-                        peer_challenge,
-                        nt_response,
-                    };
+                    self.state = State::Verifying;
                     Step::Verify(Attempt {
                         user_name: user_name.to_vec(),
                         authenticator_challenge: self.authenticator_challenge,
@@ -239,25 +231,16 @@ impl EapMsChapV2 {
     /// The verifier's answer to the [`Step::Verify`] just handed out: the Type-Data of the
     /// Success-Request or the Failure-Request. `None` when no attempt was being checked.
     pub fn verified(&mut self, verified: Verified) -> Option<Vec<u8>> {
-        let State::Verifying {
-            user_name,
-            peer_challenge,
-            nt_response,
-        } = std::mem::replace(&mut self.state, State::Over)
-        else {
+        let State::Verifying = std::mem::replace(&mut self.state, State::Over) else {
             return None;
         };
         match verified {
-            Verified::Accepted { password_hash_hash } => {
-                let response = authenticator_response(
-                    &password_hash_hash,
-                    &nt_response,
-                    &peer_challenge,
-                    &self.authenticator_challenge,
-                    without_domain(&user_name),
-                );
-                self.state = State::Succeeding(mppe_keys(&password_hash_hash, &nt_response));
-                let text = format!("{response} M=Access granted");
+            Verified::Accepted {
+                authenticator_response,
+                keys,
+            } => {
+                self.state = State::Succeeding(keys);
+                let text = format!("{authenticator_response} M=Access granted");
                 Some(message(SUCCESS, self.id, text.as_bytes()))
             }
             Verified::Refused(error) => {
@@ -334,7 +317,9 @@ fn hex_upper(octets: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mschapv2::{nt_response, password_hash, password_hash_hash};
+    use crate::mschapv2::{
+        authenticator_response, mppe_keys, nt_response, password_hash, password_hash_hash,
+    };
 
     const PASSWORD: &str = "Corp-Passw0rd!";
     const CHALLENGE16: Challenge16 = [0x5b; 16];
@@ -368,8 +353,16 @@ mod tests {
             PASSWORD,
         );
         if expected == attempt.nt_response {
+            let hash_hash = password_hash_hash(&password_hash(PASSWORD));
             Verified::Accepted {
-                password_hash_hash: password_hash_hash(&password_hash(PASSWORD)),
+                authenticator_response: authenticator_response(
+                    &hash_hash,
+                    &attempt.nt_response,
+                    &attempt.peer_challenge,
+                    &attempt.authenticator_challenge,
+                    without_domain(&attempt.user_name),
+                ),
+                keys: mppe_keys(&hash_hash, &attempt.nt_response),
             }
         } else {
             Verified::Refused(MsChapError::AuthenticationFailure)

@@ -432,7 +432,8 @@ pub(crate) fn names_agree(eap_identity: &[u8], name: &[u8]) -> bool {
 mod tests {
     use adgate_certs::IdentityPolicy;
     use adgate_radius::mschapv2::{
-        mppe_keys, nt_response, password_hash, password_hash_hash, Challenge16,
+        authenticator_response, mppe_keys, nt_response, password_hash, password_hash_hash,
+        Challenge16,
     };
 
     use super::*;
@@ -484,9 +485,18 @@ mod tests {
         )
     }
 
-    fn accepted() -> Verified {
+    /// What the login step answers for `attempt` made with the right password.
+    fn accepted(attempt: &Attempt) -> Verified {
+        let hash_hash = password_hash_hash(&password_hash(PASSWORD));
         Verified::Accepted {
-            password_hash_hash: password_hash_hash(&password_hash(PASSWORD)),
+            authenticator_response: authenticator_response(
+                &hash_hash,
+                &attempt.nt_response,
+                &attempt.peer_challenge,
+                &attempt.authenticator_challenge,
+                without_domain(&attempt.user_name),
+            ),
+            keys: mppe_keys(&hash_hash, &attempt.nt_response),
         }
     }
 
@@ -621,11 +631,10 @@ mod tests {
         let (mut conversation, challenge) =
             Conversation::begin("vpn1", methods, &identity_named(0, b"alice"), never()).unwrap();
         let response = mschapv2_response(&challenge, b"alice", PASSWORD);
-        assert!(matches!(
-            conversation.respond("vpn1", &response, never()),
-            Turn::Verify(_)
-        ));
-        let Turn::Challenge(success) = conversation.verified(accepted(), None) else {
+        let Turn::Verify(attempt) = conversation.respond("vpn1", &response, never()) else {
+            panic!("no verification asked");
+        };
+        let Turn::Challenge(success) = conversation.verified(accepted(&attempt), None) else {
             panic!("no Success-Request");
         };
         let nak = EapPacket::new(EapCode::Response, success.identifier, eap_type::NAK, &[13]);
@@ -650,7 +659,7 @@ mod tests {
                 panic!("no verification asked");
             };
             assert_eq!(attempt.user_name, name);
-            let Turn::Challenge(success) = conversation.verified(accepted(), None) else {
+            let Turn::Challenge(success) = conversation.verified(accepted(&attempt), None) else {
                 panic!("no Success-Request");
             };
             assert_eq!(success.type_data()[0], 3, "OpCode Success");

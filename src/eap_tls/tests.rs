@@ -53,10 +53,18 @@ impl MsChapV2Login for FakeLogin {
             PASSWORD,
         );
         if without_domain(&attempt.user_name) == b"alice" && expected == attempt.nt_response {
+            let hash_hash = password_hash_hash(&password_hash(PASSWORD));
             MsChapV2Outcome::Accepted {
                 account: alice(),
                 reply: ReplyAttributes::default(),
-                password_hash_hash: password_hash_hash(&password_hash(PASSWORD)),
+                authenticator_response: authenticator_response(
+                    &hash_hash,
+                    &attempt.nt_response,
+                    &attempt.peer_challenge,
+                    &attempt.authenticator_challenge,
+                    without_domain(&attempt.user_name),
+                ),
+                keys: mppe_keys(&hash_hash, &attempt.nt_response),
             }
         } else {
             MsChapV2Outcome::Refused {
