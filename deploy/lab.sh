@@ -8,8 +8,9 @@
 # interface is loopback, so that nothing the DC, Kerberos or test clients do can reach the
 # machine's real resolver or any other host. It issues the DC a TLS certificate from a lab CA
 # (with a subjectAltName, which rustls requires), creates a least-privilege service account,
-# the Telework-Allowed group and fixture users in known states, and writes a ready adgate
-# config (adgate.toml) and a KEY=VALUE file (lab.env) for the tests.
+# the Telework-Allowed group and fixture users in known states, joins a domain member running
+# winbindd (through which adgate checks MS-CHAPv2; see "the domain member" below), and writes a
+# ready adgate config (adgate.toml) and a KEY=VALUE file (lab.env) for the tests.
 #
 # Usage: deploy/lab.sh up|down|status|start|stop|dc2 up|start|stop|tool ARGS...|exec CMD...
 #   up       build or repair the lab and restore every fixture (idempotent; fast when up)
@@ -19,6 +20,8 @@
 #   start    start only samba and wait until LDAPS answers — "AD came back"
 #   tool     samba-tool ARGS against the lab DC as Administrator, inside the namespace
 #   exec     run CMD inside the namespace (LDAPTLS_CACERT and KRB5_CONFIG set for the lab)
+#   member start|stop   start or stop only the domain member's winbindd (`up` joins the member
+#            and starts it): "winbindd went away" / "came back" for the MS-CHAPv2 tests
 #   dc2 up   join a second DC, dc2.corp.example.test on 127.0.0.2, to the lab domain and start
 #            it (idempotent; needs `up` first); `dc2 stop` / `dc2 start` stop and start only it.
 #            dc1 listens on 127.0.0.1 only, dc2 on 127.0.0.2 only; dc2 pulls dc1's changes
@@ -370,6 +373,33 @@ ensure_tls() {
   say "TLS: lab CA $CA_FILE, DC certificate with SAN DNS:$DC_FQDN"
 }
 
+# --- samba's compiled-in directories, private to each samba role ------------------------
+# libwbclient clients (ntlm_auth, wbinfo, the DC's own smbd) always look for winbindd in the
+# compiled-in /run/samba/winbindd and /var/lib/samba/winbindd_privileged (`winbindd socket
+# directory` moves only the server's socket), and samba-dcerpcd logs to /var/log/samba whatever
+# `log file` says. Several labs (and the member beside its DC) would share those directories, and
+# a client would reach whichever winbindd bound the socket last. So each role — a DC, the domain
+# member, every ntlm_auth asking the member — runs in a mount namespace of its own with its own
+# directories (under DIR/samba-dirs) bind-mounted there.
+# Prefix of a command: OWN_SAMBA_DIRS DIR CMD... runs CMD with DIR/samba-dirs/{run,log,
+# winbindd_privileged} mounted on those three.
+readonly OWN_SAMBA_DIRS_SCRIPT='
+  mount --bind "$0/samba-dirs/run" /run/samba &&
+    mount --bind "$0/samba-dirs/log" /var/log/samba &&
+    mount --bind "$0/samba-dirs/winbindd_privileged" /var/lib/samba/winbindd_privileged ||
+    exit 125
+  exec "$@"'
+readonly OWN_SAMBA_DIRS=(unshare --mount --propagation private -- sh -c "$OWN_SAMBA_DIRS_SCRIPT")
+
+ensure_samba_dirs() { # DIR
+  mkdir -p /run/samba /var/log/samba /var/lib/samba/winbindd_privileged \
+    "$1/samba-dirs/run" "$1/samba-dirs/log" "$1/samba-dirs/winbindd_privileged"
+  # winbindd checks the modes of its socket directories when it starts.
+  chmod 0755 "$1/samba-dirs/run"
+  chmod 0750 "$1/samba-dirs/winbindd_privileged"
+  chgrp winbindd_priv "$1/samba-dirs/winbindd_privileged" 2>/dev/null || true
+}
+
 # --- samba configuration and provisioning ----------------------------------------------
 # Every path samba uses lives under the lab dir, except the winbindd socket directory:
 # moving it breaks the DC's own SMB session setup (clients look in /run/samba/winbindd).
@@ -400,6 +430,8 @@ render_smbconf() {
 	tls keyfile = $CERT.key
 	tls certfile = $CERT.pem
 	tls cafile = $TLS_DIR/ca.pem
+	# MS-CHAPv2 through the member's winbindd (NETLOGON); the default ntlmv2-only refuses it.
+	ntlm auth = mschapv2-and-ntlmv2-only
 
 [sysvol]
 	path = $DC_DIR/state/sysvol
@@ -515,6 +547,7 @@ start_samba() {
   if port_in_use 636 || port_in_use 389; then
     die "something else already listens on port 389/636 in namespace $NETNS (a samba of another lab dir?)"
   fi
+  ensure_samba_dirs "$DC_DIR"
   printf '\n=== %s samba start\n' "$(date -Is)" >>"$SAMBA_LOG"
   # A new session (setsid) so samba outlives this script and can be stopped as a group; every
   # inherited descriptor is closed so nothing (our lock, a CI log pipe) is held open by it.
@@ -524,7 +557,7 @@ start_samba() {
       if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
     done
     exec ip netns exec "$NETNS" env KRB5_CONFIG="$DC_DIR/private/krb5.conf" \
-      setsid /usr/sbin/samba -s "$SMBCONF" --foreground --no-process-group
+      "${OWN_SAMBA_DIRS[@]}" "$DC_DIR" setsid /usr/sbin/samba -s "$SMBCONF" --foreground --no-process-group
   ) </dev/null >>"$SAMBA_LOG" 2>&1 &
   pid=$!
   echo "$pid" >"$PIDFILE"
@@ -890,6 +923,11 @@ framed_pool = "eng-pool"
 
 [audit]
 dir = "$LAB/audit"
+
+# MS-CHAPv2 through the lab's domain member: ntlm_auth in the member's mount namespace.
+[mschapv2]
+smb_conf = "$MEMBER_SMBCONF"
+ntlm_auth = ["$NTLM_AUTH"]
 EOF
   write_if_changed "$LAB/lab.env" 0644 <<EOF || true
 NETNS=$NETNS
@@ -911,6 +949,8 @@ ADGATE_CONFIG=$LAB/adgate.toml
 DC_FQDN=$DC_FQDN
 DC2_LDAP_URL=$DC2_LDAPS_URL
 UNREACHABLE_DC_IP=$UNREACHABLE_DC_IP
+NTLM_AUTH=$NTLM_AUTH
+MEMBER_SMB_CONF=$MEMBER_SMBCONF
 EOF
 }
 
@@ -989,6 +1029,155 @@ cmd_dc2() {
   esac
 }
 
+# --- the domain member: winbindd, through which adgate checks MS-CHAPv2 ------------------
+# adgate cannot check an MS-CHAPv2 NT-Response over LDAP; a DC checks it over NETLOGON for a
+# domain member. The member here is the adgate host's stand-in: an smb.conf for `security = ads`,
+# joined with `net ads join`, and only winbindd running (no smbd/nmbd), in the lab namespace and
+# in a mount namespace of its own (OWN_SAMBA_DIRS). adgate reaches it through $NTLM_AUTH, a
+# wrapper that runs /usr/bin/ntlm_auth in such a mount namespace with the member's directories,
+# named by `mschapv2.ntlm_auth` in the lab's adgate.toml.
+MEMBER_DIR="$LAB/member"
+MEMBER_SMBCONF="$MEMBER_DIR/etc/smb.conf"
+MEMBER_PIDFILE="$MEMBER_DIR/winbindd.pid"
+MEMBER_LOG="$MEMBER_DIR/winbindd.out"
+NTLM_AUTH="$LAB/ntlm_auth"
+readonly MEMBER_NETBIOS=ADGATE1 MEMBER_TIMEOUT=30
+
+render_member_smbconf() {
+  cat <<EOF
+# written by deploy/lab.sh — rewritten by every \`up\`; edit the script, not this file
+# adgate's domain member: winbindd only, for MS-CHAPv2 (docs/mschapv2.md)
+[global]
+	netbios name = $MEMBER_NETBIOS
+	workgroup = $NETBIOS_DOMAIN
+	realm = $REALM
+	security = ads
+	server role = member server
+	idmap config * : backend = tdb
+	idmap config * : range = 3000-7999
+	idmap config $NETBIOS_DOMAIN : backend = rid
+	idmap config $NETBIOS_DOMAIN : range = 10000-999999
+	winbind offline logon = no
+	disable netbios = yes
+	interfaces = 127.0.0.1
+	bind interfaces only = yes
+	private dir = $MEMBER_DIR/private
+	lock directory = $MEMBER_DIR/lock
+	state directory = $MEMBER_DIR/state
+	cache directory = $MEMBER_DIR/cache
+	pid directory = $MEMBER_DIR/pid
+	ncalrpc dir = $MEMBER_DIR/ncalrpc
+	log file = $MEMBER_DIR/log/%m.log
+EOF
+}
+
+# CMD... in the lab namespace and the member's mount namespace, with the lab's Kerberos config.
+in_member() {
+  in_ns "${OWN_SAMBA_DIRS[@]}" "$MEMBER_DIR" "$@"
+}
+
+member_pid() {
+  local pid ns
+  ns=$(netns_inode) || return 1
+  [[ -r $MEMBER_PIDFILE ]] || return 1
+  pid=$(tr -dc 0-9 <"$MEMBER_PIDFILE")
+  [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == /usr/sbin/winbindd* ]] || return 1
+  [[ $(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) == "$ns" ]] || return 1
+  echo "$pid"
+}
+
+member_joined() {
+  [[ -s $MEMBER_DIR/private/secrets.tdb ]] &&
+    in_member net ads testjoin --configfile="$MEMBER_SMBCONF" </dev/null >/dev/null 2>&1
+}
+
+ensure_member_joined() {
+  local t=${EPOCHREALTIME/./}
+  mkdir -p "$MEMBER_DIR"/{etc,private,lock,state,cache,pid,ncalrpc,log}
+  chmod 0700 "$MEMBER_DIR/private"
+  ensure_samba_dirs "$MEMBER_DIR"
+  if render_member_smbconf | write_if_changed "$MEMBER_SMBCONF" 0644; then
+    stop_member
+  fi
+  member_joined && return 0
+  stop_member
+  # A machine account left by an earlier join (a lab dir deleted by hand) is simply reused.
+  if ! in_member env PASSWD="$(<"$ADMIN_PW_FILE")" net ads join --configfile="$MEMBER_SMBCONF" \
+    -U Administrator --no-dns-updates </dev/null >"$MEMBER_DIR/join.log" 2>&1; then
+    tail -n 25 "$MEMBER_DIR/join.log" >&2
+    die "net ads join of $MEMBER_NETBIOS failed (log: $MEMBER_DIR/join.log)"
+  fi
+  say "member $MEMBER_NETBIOS joined to $REALM in $(since "$t")s"
+}
+
+# The trust (wbinfo -t: the machine password works) and the DC's NETLOGON (wbinfo -P).
+member_answers() {
+  in_member timeout 5 wbinfo -t </dev/null >/dev/null 2>&1 &&
+    in_member timeout 5 wbinfo -P </dev/null >/dev/null 2>&1
+}
+
+start_member() {
+  local pid t=${EPOCHREALTIME/./} deadline
+  if pid=$(member_pid); then
+    member_answers || die "the member's winbindd (pid $pid) runs but does not answer"
+    say "member winbindd already running (pid $pid), trust and NETLOGON ok"
+    return 0
+  fi
+  printf '\n=== %s winbindd start\n' "$(date -Is)" >>"$MEMBER_LOG"
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec ip netns exec "$NETNS" env KRB5_CONFIG="$LAB/dc/private/krb5.conf" \
+      "${OWN_SAMBA_DIRS[@]}" "$MEMBER_DIR" setsid /usr/sbin/winbindd -s "$MEMBER_SMBCONF" \
+      --foreground --no-process-group
+  ) </dev/null >>"$MEMBER_LOG" 2>&1 &
+  echo "$!" >"$MEMBER_PIDFILE"
+  deadline=$((${EPOCHREALTIME/./} + MEMBER_TIMEOUT * 1000000))
+  until member_answers; do
+    member_pid >/dev/null || { tail -n 15 "$MEMBER_LOG" >&2; die "winbindd exited at start (log: $MEMBER_LOG)"; }
+    ((${EPOCHREALTIME/./} < deadline)) || die "the member's winbindd did not answer within ${MEMBER_TIMEOUT}s"
+    sleep 0.1
+  done
+  say "member winbindd started (pid $(member_pid)), trust and NETLOGON ok after $(since "$t")s"
+}
+
+stop_member() {
+  local pid i
+  pid=$(member_pid) || { rm -f "$MEMBER_PIDFILE"; return 0; }
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do group_alive "$pid" || break; sleep 0.05; done
+  if group_alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+  rm -f "$MEMBER_PIDFILE"
+  say "member winbindd stopped (was pid $pid)"
+}
+
+write_ntlm_auth_wrapper() {
+  write_if_changed "$NTLM_AUTH" 0755 <<EOF || true
+#!/bin/sh
+# written by deploy/lab.sh: /usr/bin/ntlm_auth asking the lab member's winbindd, whose sockets
+# are in the member's own /run/samba and winbindd_privileged (see "the domain member" there).
+exec unshare --mount --propagation private -- sh -c '$OWN_SAMBA_DIRS_SCRIPT' \\
+  "$MEMBER_DIR" /usr/bin/ntlm_auth "\$@"
+EOF
+}
+
+ensure_member() {
+  ensure_member_joined
+  start_member
+  write_ntlm_auth_wrapper
+}
+
+cmd_member() {
+  [[ -s $MEMBER_DIR/private/secrets.tdb ]] || die "no lab member in $LAB: run 'deploy/lab.sh up' first"
+  case ${1:-} in
+    start) netns_exists || ensure_netns; start_member ;;
+    stop) stop_member ;;
+    *) die "usage: deploy/lab.sh member start|stop" ;;
+  esac
+}
+
 # --- commands --------------------------------------------------------------------------
 cmd_up() {
   ensure_packages
@@ -1009,12 +1198,14 @@ cmd_up() {
   restore_fixtures
   lock_dave
   verify_lab
+  ensure_member
   write_configs
   say "lab up: config $LAB/adgate.toml, env $LAB/lab.env (total $(since "$T0")s)"
 }
 
 cmd_down() {
   local pids
+  stop_member
   select_dc dc2
   stop_samba
   select_dc dc1
@@ -1084,7 +1275,7 @@ main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-    up | down | status | start | stop | dc2 | tool | exec) ;;
+    up | down | status | start | stop | dc2 | member | tool | exec) ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -1096,6 +1287,7 @@ main() {
     start) take_lock; cmd_start ;;
     stop) take_lock; stop_samba ;;
     dc2) take_lock; cmd_dc2 "$@" ;;
+    member) take_lock; cmd_member "$@" ;;
     status) cmd_status ;;
     tool) cmd_tool "$@" ;;
     exec) cmd_exec "$@" ;;

@@ -15,6 +15,7 @@ mod documented_configs;
 mod eap;
 mod eap_tls;
 mod file;
+mod mschapv2;
 mod policy;
 mod radsec;
 mod sessions;
@@ -54,6 +55,8 @@ pub struct Config {
     pub syslog: Option<crate::syslog::SyslogSettings>,
     pub throttle: ThrottleSettings,
     pub eap_tls: Option<EapTlsLoginSettings>,
+    /// MS-CHAPv2 through winbind, if enabled.
+    pub mschapv2: Option<adgate_authz::WinbindSettings>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (HTTP), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<crate::radsec::RadsecSettings>,
@@ -180,7 +183,11 @@ impl Validator<'_> {
                 .map(|section| self.syslog(section))
                 .transpose()?,
             throttle,
-            eap_tls: self.eap(file.eap, file.eap_tls)?,
+            eap_tls: self.eap(file.eap, file.eap_tls, file.mschapv2.is_some())?,
+            mschapv2: file
+                .mschapv2
+                .map(|section| self.mschapv2(section))
+                .transpose()?,
             metrics_listen: file.metrics.map(|section| section.listen),
             radsec: file
                 .radsec

@@ -57,6 +57,8 @@ pub(crate) enum Method {
     EapTls,
     EapMsChapV2,
     PeapMsChapV2,
+    /// RADIUS MS-CHAPv2 (RFC 2548: MS-CHAP-Challenge and MS-CHAP2-Response).
+    MsChapV2,
     /// No credential adgate accepts (CHAP, MS-CHAP, EAP without `[eap_tls]`).
     Unsupported,
 }
@@ -69,6 +71,7 @@ impl Method {
             Method::EapTls => "eap-tls",
             Method::EapMsChapV2 => "eap-mschapv2",
             Method::PeapMsChapV2 => "peap-mschapv2",
+            Method::MsChapV2 => "mschapv2",
             Method::Unsupported => "unsupported",
         }
     }
@@ -139,11 +142,12 @@ impl Reject {
         }
     }
 
-    /// A password login refused by the throttle, AD not asked, because `rule`'s budget is spent.
-    pub(crate) fn throttled(rule: ThrottleRule) -> Reject {
+    /// A password login by `method` refused by the throttle, AD not asked, because `rule`'s
+    /// budget is spent.
+    pub(crate) fn throttled(method: Method, rule: ThrottleRule) -> Reject {
         Reject {
             throttled_by: Some(rule),
-            ..Reject::bare(Login::by(Method::Pap), Reason::Throttled)
+            ..Reject::bare(Login::by(method), Reason::Throttled)
         }
     }
 
@@ -263,6 +267,7 @@ mod tests {
             [
                 Method::Pap,
                 Method::EapTls,
+                Method::MsChapV2,
                 Method::EapMsChapV2,
                 Method::PeapMsChapV2,
                 Method::Unsupported
@@ -271,6 +276,7 @@ mod tests {
             [
                 "pap",
                 "eap-tls",
+                "mschapv2",
                 "eap-mschapv2",
                 "peap-mschapv2",
                 "unsupported"

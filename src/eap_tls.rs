@@ -30,13 +30,14 @@ use adgate_certs::{EapTlsSession, Established, IdentityPolicy, TlsServer, TlsSer
 use adgate_radius::eap::{eap_type, state_attribute};
 use adgate_radius::eap_mschapv2::Verified;
 use adgate_radius::mppe_keys::mppe_key_attributes;
+use adgate_radius::ms_chap::MsChapErrorCode;
 use adgate_radius::{
     AccessRequest, EapCode, EapMessage, EapPacket, InvalidReplyAttribute, ReplyAttribute,
 };
 
 use crate::audit::{AccountRecord, CertificateRecord};
 use crate::decision::{Accept, AccessFlow, Decided, Login, Method, Reject};
-use crate::mschapv2_login::{ms_chap_error, MsChapV2Login, MsChapV2Outcome};
+use crate::mschapv2::{MsChapV2Login, MsChapV2Outcome};
 use crate::reason::Reason;
 use conversation::{Conversation, SessionKeys, StartedTls, Turn};
 pub(crate) use conversations::ConversationCounts;
@@ -82,7 +83,7 @@ pub struct EapTlsLogins {
 /// What a conversation's login got from the MS-CHAPv2 login step, kept until the peer
 /// confirms the success.
 pub(crate) struct HeldAccept {
-    account: AccountRecord,
+    account: Option<AccountRecord>,
     reply: ReplyAttributes,
 }
 
@@ -258,7 +259,10 @@ impl EapTlsLogins {
         let turn = match turn {
             // The check may take a while (AD, winbind): the conversation is not locked meanwhile.
             Turn::Verify(attempt) => {
-                let (verified, refusal) = match mschapv2.check_mschapv2(request, &attempt).await {
+                let (verified, refusal) = match mschapv2
+                    .check_mschapv2(request, record_method(method), &attempt)
+                    .await
+                {
                     MsChapV2Outcome::Accepted {
                         account,
                         reply,
@@ -276,7 +280,9 @@ impl EapTlsLogins {
                         account,
                         throttled_by,
                     } => (
-                        Verified::Refused(ms_chap_error(reason)),
+                        // E=691 whatever the reason, as for RADIUS MS-CHAPv2: who does not know
+                        // the password learns nothing of the account (mschapv2/radius.rs).
+                        Verified::Refused(MsChapErrorCode::AuthenticationFailure),
                         Err((reason, account, throttled_by)),
                     ),
                 };
@@ -487,14 +493,14 @@ fn accept_password_login(
     let (Ok(keys), Ok(mut attributes)) = (keys, success) else {
         // Without the keys the VPN cannot encrypt: refuse rather than accept half.
         let mut reject = refusal(method, identifier, Reason::EapProtocolError, None);
-        reject.login.account = Some(held.account);
+        reject.login.account = held.account;
         return AccessFlow::record(Decided::Reject(reject));
     };
     attributes.extend(keys);
     AccessFlow::record(Decided::Accept(Accept {
         login: Login {
             method: record_method(method),
-            account: Some(held.account),
+            account: held.account,
             certificate: None,
         },
         attributes,

@@ -13,7 +13,6 @@
 
 mod accept_attributes;
 mod metrics;
-mod mschapv2;
 mod pap;
 mod readiness;
 mod record;
@@ -24,7 +23,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Instant;
 
-use adgate_authz::{AccountDirectory, Authorizer, Directory};
+use adgate_authz::{AccountDirectory, Authorizer, Directory, Winbind};
 use adgate_radius::{
     AccessRequest, AccountingReply, AccountingRequest, AccountingStatus, Credential, Discard,
     Reply, RequestHandler,
@@ -33,6 +32,7 @@ use adgate_radius::{
 use crate::audit::{AccountingRecord, AuditTrail, NasRecord, Record, UserName, Verdict};
 use crate::decision::{AccessFlow, Decided, Login, Method, Reject};
 use crate::eap_tls::EapTlsLogins;
+use crate::mschapv2::MsChapV2Step;
 use crate::reason::Reason;
 use crate::sessions::LiveSessions;
 use crate::throttle::{Throttle, ThrottleRule, ThrottleSettings};
@@ -51,6 +51,8 @@ pub struct Gatekeeper<D = Directory> {
     trail: AuditTrail,
     throttle: Throttle,
     eap_tls: Option<EapTlsLogins>,
+    /// MS-CHAPv2 logins (`[mschapv2]`): the winbind helper pool.
+    mschapv2: Option<Winbind>,
     metrics: Arc<GatekeeperMetrics>,
     /// Accepts and accounting feed the live session table.
     sessions: Arc<LiveSessions>,
@@ -68,6 +70,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             trail,
             throttle,
             eap_tls: None,
+            mschapv2: None,
             metrics: Arc::default(),
             sessions,
         }
@@ -91,14 +94,16 @@ impl<D: AccountDirectory> Gatekeeper<D> {
         self.metrics.clone()
     }
 
-    /// The gatekeeper for a reloaded configuration: a new directory and policy, throttle limits
-    /// and certificate settings, over what outlives a configuration — the trail, the throttle's
-    /// failure counts and familiar stations, EAP conversations in progress and the metrics.
+    /// The gatekeeper for a reloaded configuration: a new directory and policy, throttle limits,
+    /// certificate and MS-CHAPv2 settings, over what outlives a configuration — the trail, the
+    /// throttle's failure counts and familiar stations, EAP conversations in progress, the
+    /// winbind helpers when their settings did not change, and the metrics.
     pub fn successor(
         &self,
         authorizer: Authorizer<D>,
         throttle: ThrottleSettings,
         eap_tls: Option<EapTlsLogins>,
+        mschapv2: Option<Winbind>,
     ) -> Gatekeeper<D> {
         Gatekeeper {
             authorizer,
@@ -107,6 +112,10 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             eap_tls: eap_tls.map(|new| match &self.eap_tls {
                 Some(previous) => new.continuing(previous),
                 None => new,
+            }),
+            mschapv2: mschapv2.map(|new| match &self.mschapv2 {
+                Some(previous) if previous.settings() == new.settings() => previous.clone(),
+                _ => new,
             }),
             metrics: self.metrics.clone(),
             sessions: self.sessions.clone(),
@@ -117,6 +126,22 @@ impl<D: AccountDirectory> Gatekeeper<D> {
     pub fn with_eap_tls(mut self, eap_tls: EapTlsLogins) -> Gatekeeper<D> {
         self.eap_tls = Some(eap_tls);
         self
+    }
+
+    /// Turns MS-CHAPv2 logins on, their NT-Responses checked through `winbind`.
+    pub fn with_mschapv2(mut self, winbind: Winbind) -> Gatekeeper<D> {
+        self.mschapv2 = Some(winbind);
+        self
+    }
+
+    /// What an MS-CHAPv2 login (RADIUS, EAP-MSCHAPv2 or PEAP) is decided with, when
+    /// `[mschapv2]` is configured.
+    pub(crate) fn mschapv2(&self) -> Option<MsChapV2Step<'_, D>> {
+        Some(MsChapV2Step {
+            authorizer: &self.authorizer,
+            winbind: self.mschapv2.as_ref()?,
+            throttle: &self.throttle,
+        })
     }
 
     /// What the request's login method makes of it.
@@ -144,8 +169,15 @@ impl<D: AccountDirectory> Gatekeeper<D> {
                     )
                     .await
             }
-            // CHAP and MS-CHAP cannot be checked against AD without reversible passwords, which
-            // the telework policy does not allow; EAP needs an [eap_tls] section.
+            (Credential::MsChapV2(ms_chap), _) => match self.mschapv2() {
+                Some(step) => AccessFlow::record(step.radius_login(request, ms_chap).await),
+                None => AccessFlow::record(Decided::Reject(Reject::bare(
+                    Login::by(Method::MsChapV2),
+                    Reason::UnsupportedCredential,
+                ))),
+            },
+            // CHAP and MS-CHAPv1 cannot be checked against AD without reversible passwords,
+            // which the telework policy does not allow; EAP needs an [eap_tls] section.
             (Credential::Eap { .. }, None) | (Credential::Unsupported, _) => {
                 AccessFlow::record(Decided::Reject(Reject::bare(
                     Login::by(Method::Unsupported),

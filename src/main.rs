@@ -14,7 +14,7 @@ mod eap_tls;
 mod explain;
 mod gatekeeper;
 mod metrics;
-mod mschapv2_login;
+mod mschapv2;
 mod nas;
 mod nas_eap_tls;
 mod radsec;

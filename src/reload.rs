@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adgate_authz::{Authorizer, DcHealth, Directory};
+use adgate_authz::{Authorizer, DcHealth, Directory, Winbind};
 use adgate_radius::{ClientState, ClientTable, NasClient};
 use anyhow::Context;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -59,6 +59,8 @@ pub struct Reloadable {
     pub authorizer: Authorizer,
     pub throttle: ThrottleSettings,
     pub eap_tls: Option<EapTlsLogins>,
+    /// MS-CHAPv2 through winbind (`[mschapv2]`).
+    pub mschapv2: Option<Winbind>,
     pub radsec: Option<RadsecTrust>,
     /// Where each client takes Disconnect-Requests.
     pub disconnect_targets: DisconnectTargets,
@@ -74,6 +76,7 @@ pub struct Summary {
     /// The longest one LDAP operation may take.
     pub directory_timeout: Duration,
     pub eap_tls: bool,
+    pub mschapv2: bool,
     pub radsec_clients: usize,
 }
 
@@ -101,6 +104,7 @@ pub fn load(
         syslog,
         throttle,
         eap_tls,
+        mschapv2,
         metrics_listen,
         radsec,
         sessions,
@@ -138,12 +142,17 @@ pub fn load(
         },
         directory_timeout: directory.timeout,
         eap_tls: eap_tls.is_some(),
+        mschapv2: mschapv2.is_some(),
         radsec_clients: radsec_trust.as_ref().map_or(0, RadsecTrust::client_count),
     };
     let eap_tls = eap_tls
         .map(EapTlsLogins::new)
         .transpose()
         .context("eap_tls settings")?;
+    let mschapv2 = mschapv2
+        .map(Winbind::new)
+        .transpose()
+        .context("mschapv2 settings")?;
     let disconnect_targets = DisconnectTargets(
         clients
             .iter()
@@ -173,6 +182,7 @@ pub fn load(
         authorizer: Authorizer::new(directory, policy),
         throttle,
         eap_tls,
+        mschapv2,
         radsec: radsec_trust,
         disconnect_targets,
         summary,
@@ -279,9 +289,10 @@ impl Summary {
             line += &format!(", removed {}", removed.join(" "));
         }
         line += &format!(
-            "; {}; EAP-TLS {}; {} RadSec client(s)",
+            "; {}; EAP-TLS {}; MS-CHAPv2 {}; {} RadSec client(s)",
             new.directory_dcs,
             if new.eap_tls { "on" } else { "off" },
+            if new.mschapv2 { "on" } else { "off" },
             new.radsec_clients
         );
         line
@@ -436,10 +447,10 @@ impl Reloader {
         }
         self.clients.replace(new.clients);
         self.disconnect_targets.replace(new.disconnect_targets);
-        let gatekeeper = self
-            .handler
-            .get()
-            .successor(new.authorizer, new.throttle, new.eap_tls);
+        let gatekeeper =
+            self.handler
+                .get()
+                .successor(new.authorizer, new.throttle, new.eap_tls, new.mschapv2);
         self.handler.replace(gatekeeper);
         self.handler.get().discover_in_background();
         let changes = self.summary.changes_to(&new.summary);

@@ -103,6 +103,14 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         tracing::info!(methods = %eap_tls.methods(), "EAP logins enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
     }
+    if let Some(winbind) = loaded.mschapv2 {
+        tracing::info!(
+            smb_conf = %winbind.settings().smb_conf.display(),
+            helpers = winbind.settings().helpers,
+            "MS-CHAPv2 logins enabled (NT-Responses checked through winbind)"
+        );
+        gatekeeper = gatekeeper.with_mschapv2(winbind);
+    }
     let mut metrics = Metrics::new();
     gatekeeper.metrics().register(metrics.registry());
     live_sessions.metrics().register(metrics.registry());

@@ -142,7 +142,7 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// or a `DOMAIN\` that is not the domain's NetBIOS name (no account is looked up), and
     /// `directory_unavailable` when the NetBIOS name is to be read from AD and AD does not
     /// answer (see `netbios_domain`: read once, then known).
-    async fn logon_name(&self, user_name: &[u8]) -> Result<LogonName, Box<Outcome>> {
+    pub(crate) async fn logon_name(&self, user_name: &[u8]) -> Result<LogonName, Box<Outcome>> {
         let refused = |problem: BadUserName| {
             debug!(%problem, "user name refused without a directory lookup");
             Box::new(reject(Reason::UnknownUser, None))

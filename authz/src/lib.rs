@@ -44,6 +44,7 @@ mod logon_hours;
 #[cfg(feature = "testing")]
 mod memory_directory;
 mod netbios_domain;
+mod nt_response_login;
 mod object_ids;
 mod outcome;
 mod policy;
@@ -56,6 +57,7 @@ mod service_account;
 mod service_connection;
 mod tls;
 mod user_name;
+mod winbind;
 
 #[cfg(test)]
 mod test_support;
@@ -76,8 +78,13 @@ pub use group_path::MAX_GROUP_PATH_DEPTH;
 pub use logon_hours::{LogonHours, LOGON_HOURS_OCTETS};
 #[cfg(feature = "testing")]
 pub use memory_directory::{MemoryDirectory, MemoryUser};
+pub use nt_response_login::NtResponseOutcome;
 pub use outcome::{AccountSummary, Explanation, Outcome};
 pub use policy::{decide, revocation_reason, Check};
 pub use reason::Reason;
 pub use recheck::Recheck;
 pub use reply::{reply_groups, select_reply, ReplyAttributes, ReplyRule};
+pub use winbind::{
+    NtResponseCheck, NtResponseError, NtResponseRefusal, Winbind, WinbindSettings,
+    DEFAULT_NTLM_AUTH, DEFAULT_SMB_CONF, DEFAULT_WINBIND_HELPERS, DEFAULT_WINBIND_TIMEOUT,
+};

@@ -20,6 +20,7 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::ms_chap::{failure_text, MsChapErrorCode};
 use crate::mschapv2::{Challenge16, MppeKeys, NtResponse};
 
 /// The OpCodes (draft-kamath-pppext-eap-mschapv2-02 §2).
@@ -35,34 +36,6 @@ const HEADER_LEN: usize = 4;
 /// NT-Response, flags), RFC 2759 §4.
 const CHALLENGE_VALUE_SIZE: u8 = 16;
 const RESPONSE_VALUE_SIZE: u8 = 49;
-
-/// The MS-CHAP error codes a Failure-Request carries (RFC 2759 §6, RFC 2433 Appendix A).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MsChapError {
-    /// 646 ERROR_RESTRICTED_LOGON_HOURS.
-    RestrictedLogonHours,
-    /// 647 ERROR_ACCT_DISABLED.
-    AccountDisabled,
-    /// 648 ERROR_PASSWD_EXPIRED.
-    PasswordExpired,
-    /// 649 ERROR_NO_DIALIN_PERMISSION.
-    NoDialinPermission,
-    /// 691 ERROR_AUTHENTICATION_FAILURE: everything else, a wrong password included.
-    AuthenticationFailure,
-}
-
-impl MsChapError {
-    /// The number after `E=`.
-    pub const fn code(self) -> u16 {
-        match self {
-            MsChapError::RestrictedLogonHours => 646,
-            MsChapError::AccountDisabled => 647,
-            MsChapError::PasswordExpired => 648,
-            MsChapError::NoDialinPermission => 649,
-            MsChapError::AuthenticationFailure => 691,
-        }
-    }
-}
 
 /// What the peer's Response asks to have checked: the verifier's input.
 pub struct Attempt {
@@ -91,7 +64,7 @@ pub enum Verified {
         keys: MppeKeys,
     },
     /// Refused, with the error the peer is told.
-    Refused(MsChapError),
+    Refused(MsChapErrorCode),
 }
 
 /// How a conversation failed.
@@ -247,11 +220,7 @@ impl EapMsChapV2 {
                 // C= is a new challenge for a retry; R=0 says there is none (RFC 2759 §6).
                 let mut challenge = [0u8; 16];
                 getrandom::fill(&mut challenge).ok()?;
-                let text = format!(
-                    "E={} R=0 C={} V=3 M=Access denied",
-                    error.code(),
-                    hex_upper(&challenge)
-                );
+                let text = format!("{} M=Access denied", failure_text(error, &challenge));
                 self.state = State::Failing;
                 Some(message(FAILURE, self.id, text.as_bytes()))
             }
@@ -291,15 +260,6 @@ fn parse_response(body: &[u8]) -> Option<(Challenge16, NtResponse, &[u8])> {
     Some((*peer_challenge, *nt_response, name))
 }
 
-/// The user name as the peer hashed it into the challenge: without a `DOMAIN\` prefix
-/// (RFC 2759 §4, as Windows, hostapd and winbind do).
-pub fn without_domain(user_name: &[u8]) -> &[u8] {
-    match user_name.iter().rposition(|&octet| octet == b'\\') {
-        Some(backslash) => user_name.get(backslash + 1..).unwrap_or_default(),
-        None => user_name,
-    }
-}
-
 /// OpCode, MS-CHAPv2-ID, MS-Length (the EAP Length minus 5: from the OpCode on), then `data`.
 fn message(opcode: u8, id: u8, data: &[u8]) -> Vec<u8> {
     let length = u16::try_from(HEADER_LEN + data.len()).unwrap_or(u16::MAX);
@@ -310,15 +270,12 @@ fn message(opcode: u8, id: u8, data: &[u8]) -> Vec<u8> {
     type_data
 }
 
-fn hex_upper(octets: &[u8]) -> String {
-    octets.iter().map(|octet| format!("{octet:02X}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mschapv2::{
-        authenticator_response, mppe_keys, nt_response, password_hash, password_hash_hash,
+        authenticator_response, mppe_keys, name_without_domain, nt_response, password_hash,
+        password_hash_hash,
     };
 
     const PASSWORD: &str = "Corp-Passw0rd!";
@@ -332,7 +289,7 @@ mod tests {
         let nt = nt_response(
             &authenticator_challenge,
             &PEER_CHALLENGE,
-            without_domain(name),
+            name_without_domain(name),
             password,
         );
         let mut data = vec![RESPONSE_VALUE_SIZE];
@@ -349,7 +306,7 @@ mod tests {
         let expected = nt_response(
             &attempt.authenticator_challenge,
             &attempt.peer_challenge,
-            without_domain(&attempt.user_name),
+            name_without_domain(&attempt.user_name),
             PASSWORD,
         );
         if expected == attempt.nt_response {
@@ -360,12 +317,12 @@ mod tests {
                     &attempt.nt_response,
                     &attempt.peer_challenge,
                     &attempt.authenticator_challenge,
-                    without_domain(&attempt.user_name),
+                    name_without_domain(&attempt.user_name),
                 ),
                 keys: mppe_keys(&hash_hash, &attempt.nt_response),
             }
         } else {
-            Verified::Refused(MsChapError::AuthenticationFailure)
+            Verified::Refused(MsChapErrorCode::AuthenticationFailure)
         }
     }
 
@@ -449,10 +406,10 @@ mod tests {
     #[test]
     fn refusals_carry_their_error_code() {
         for (error, code) in [
-            (MsChapError::RestrictedLogonHours, "E=646"),
-            (MsChapError::AccountDisabled, "E=647"),
-            (MsChapError::PasswordExpired, "E=648"),
-            (MsChapError::NoDialinPermission, "E=649"),
+            (MsChapErrorCode::RestrictedLogonHours, "E=646"),
+            (MsChapErrorCode::AccountDisabled, "E=647"),
+            (MsChapErrorCode::PasswordExpired, "E=648"),
+            (MsChapErrorCode::NoDialinPermission, "E=649"),
         ] {
             let (mut machine, challenge) = EapMsChapV2::with_challenge(1, CHALLENGE16, b"adgate");
             assert!(matches!(
@@ -491,7 +448,7 @@ mod tests {
                 "{case}"
             );
             assert!(machine
-                .verified(Verified::Refused(MsChapError::AuthenticationFailure))
+                .verified(Verified::Refused(MsChapErrorCode::AuthenticationFailure))
                 .is_none());
         }
     }

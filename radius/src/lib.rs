@@ -29,6 +29,7 @@ pub mod eap_mschapv2;
 pub mod fuzzing;
 pub mod handler;
 pub mod mppe_keys;
+pub mod ms_chap;
 pub mod mschapv2;
 pub mod password;
 pub mod peap;
@@ -48,6 +49,7 @@ mod response;
 mod response_authenticator;
 mod response_cache;
 mod user_password;
+mod vendor_specific;
 
 #[cfg(test)]
 mod properties;
@@ -69,6 +71,7 @@ pub use handler::{
     AccountingReply, Discard, DiscardReason, InvalidReplyAttribute, Reply, ReplyAttribute,
     RequestHandler,
 };
+pub use ms_chap::MsChap2Request;
 pub use password::Password;
 pub use request::{AccessRequest, Credential};
 pub use secret::SharedSecret;

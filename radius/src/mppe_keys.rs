@@ -11,11 +11,8 @@ use crate::handler::{InvalidReplyAttribute, ReplyAttribute};
 use crate::packet::Authenticator;
 use crate::secret::SharedSecret;
 use crate::user_password::{hide_in_place, unhide_in_place};
+use crate::vendor_specific::{microsoft_attribute, MICROSOFT, VENDOR_SPECIFIC};
 
-/// Vendor-Specific (RFC 2865 §5.26).
-const VENDOR_SPECIFIC: u8 = 26;
-/// Microsoft's SMI enterprise number (RFC 2548 §2).
-const MICROSOFT: u32 = 311;
 /// RFC 2548 §2.4.2.
 const MS_MPPE_SEND_KEY: u8 = 16;
 /// RFC 2548 §2.4.3.
@@ -58,11 +55,11 @@ pub fn mppe_key_attributes(
         send_salt[1] ^= 1;
     }
     Ok([
-        vendor_attribute(
+        microsoft_attribute(
             MS_MPPE_RECV_KEY,
             &hidden_key(secret, request_authenticator, recv_salt, recv_key)?,
         )?,
-        vendor_attribute(
+        microsoft_attribute(
             MS_MPPE_SEND_KEY,
             &hidden_key(secret, request_authenticator, send_salt, send_key)?,
         )?,
@@ -143,20 +140,6 @@ fn unhide_key(
     let (&length, key) = plaintext.split_first()?;
     key.get(..usize::from(length))
         .map(|key| Zeroizing::new(key.to_vec()))
-}
-
-/// A Microsoft Vendor-Specific attribute (RFC 2548 §2).
-fn vendor_attribute(
-    vendor_type: u8,
-    value: &[u8],
-) -> Result<ReplyAttribute, InvalidReplyAttribute> {
-    let vendor_length =
-        u8::try_from(2 + value.len()).map_err(|_| InvalidReplyAttribute::InvalidLength)?;
-    let mut octets = Vec::with_capacity(6 + value.len());
-    octets.extend_from_slice(&MICROSOFT.to_be_bytes());
-    octets.extend_from_slice(&[vendor_type, vendor_length]);
-    octets.extend_from_slice(value);
-    ReplyAttribute::new(VENDOR_SPECIFIC, octets)
 }
 
 #[cfg(test)]

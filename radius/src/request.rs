@@ -11,6 +11,7 @@ use crate::dictionary::{
     STATE, USER_NAME, USER_PASSWORD,
 };
 use crate::eap::{EapMessage, MalformedEap};
+use crate::ms_chap::{self, MsChap2Request};
 use crate::packet::{MalformedPacket, Packet};
 use crate::password::Password;
 use crate::user_password;
@@ -32,6 +33,8 @@ pub enum Credential {
         state: Option<Vec<u8>>,
         framed_mtu: Option<u32>,
     },
+    /// MS-CHAPv2: MS-CHAP-Challenge and MS-CHAP2-Response (RFC 2548 §2.3).
+    MsChapV2(MsChap2Request),
 }
 
 /// An Access-Request from a known NAS whose Message-Authenticator, if any,
@@ -130,7 +133,8 @@ fn decode_credential(
     let credentials = [USER_PASSWORD, CHAP_PASSWORD, ARAP_PASSWORD, EAP_MESSAGE]
         .into_iter()
         .filter(|&attribute_type| packet.contains(attribute_type))
-        .count();
+        .count()
+        + usize::from(ms_chap::present(packet));
     if credentials > 1 {
         return Err(InvalidAccessRequest::ConflictingCredentials);
     }
@@ -139,7 +143,7 @@ fn decode_credential(
             .map(Credential::Pap)
             .map_err(|_| InvalidAccessRequest::UndecodablePassword),
         None if packet.contains(EAP_MESSAGE) => decode_eap(packet),
-        None => Ok(Credential::Unsupported),
+        None => Ok(ms_chap::decode(packet)?.map_or(Credential::Unsupported, Credential::MsChapV2)),
     }
 }
 

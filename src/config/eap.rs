@@ -1,6 +1,7 @@
 //! `[eap]`: which EAP methods adgate allows and the order it offers them in. Every method runs
 //! in the EAP conversation table `[eap_tls]` sizes and on its server certificate (PEAP's
-//! tunnel shows it), so `[eap]` needs `[eap_tls]`.
+//! tunnel shows it), so `[eap]` needs `[eap_tls]`; EAP-MSCHAPv2 and PEAP check passwords
+//! through winbind, so they need `[mschapv2]`.
 
 use super::file::{EapSection, EapTlsSection};
 use super::{ConfigError, Validator};
@@ -12,11 +13,27 @@ impl Validator<'_> {
         &self,
         eap: Option<EapSection>,
         eap_tls: Option<EapTlsSection>,
+        mschapv2_configured: bool,
     ) -> Result<Option<EapTlsLoginSettings>, ConfigError> {
         let methods = match &eap {
             Some(section) => self.methods(section)?,
             None => AllowedMethods::default(),
         };
+        if let (Some(section), Some(method)) =
+            (&eap, methods.iter().find(|method| method.uses_mschapv2()))
+        {
+            if !mschapv2_configured {
+                return Err(self.invalid(
+                    section.methods.span(),
+                    "eap.methods",
+                    format!(
+                        "lists `{}`, which needs an [mschapv2] section (the domain member's \
+                         winbind checks its passwords)",
+                        method.as_str()
+                    ),
+                ));
+            }
+        }
         match (eap, eap_tls) {
             (_, Some(eap_tls)) => self.eap_tls(eap_tls, methods).map(Some),
             (Some(section), None) => Err(self.invalid(
@@ -67,7 +84,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::load(&write_config(dir.path(), |t| t + EAP_TLS)).unwrap();
         assert_eq!(config.eap_tls.unwrap().methods, AllowedMethods::default());
-        let listed = "\n[eap]\nmethods = [\"peap\", \"mschapv2\", \"tls\"]\n";
+        let listed = "\n[eap]\nmethods = [\"peap\", \"mschapv2\", \"tls\"]\n[mschapv2]\n";
         let config = Config::load(&write_config(dir.path(), |t| t + EAP_TLS + listed)).unwrap();
         let methods: Vec<EapMethod> = config.eap_tls.unwrap().methods.iter().collect();
         assert_eq!(
@@ -88,7 +105,12 @@ mod tests {
             let error = load_error(|t| t + EAP_TLS + &format!("\n[eap]\nmethods = {methods}\n"));
             assert!(error.contains("each once"), "{methods}: {error}");
         }
-        let error = load_error(|t| t + "\n[eap]\nmethods = [\"mschapv2\"]\n");
+        let error = load_error(|t| t + "\n[eap]\nmethods = [\"tls\"]\n");
         assert!(error.contains("needs an [eap_tls] section"), "{error}");
+        let error = load_error(|t| t + EAP_TLS + "\n[eap]\nmethods = [\"tls\", \"peap\"]\n");
+        assert!(
+            error.contains("lists `peap`, which needs an [mschapv2] section"),
+            "{error}"
+        );
     }
 }

@@ -25,6 +25,7 @@ pub(super) struct ConfigFile {
     pub(super) throttle: ThrottleSection,
     pub(super) eap_tls: Option<EapTlsSection>,
     pub(super) eap: Option<EapSection>,
+    pub(super) mschapv2: Option<MsChapV2Section>,
     pub(super) metrics: Option<MetricsSection>,
     pub(super) radsec: Option<RadsecSection>,
     pub(super) sessions: Option<SessionsSection>,
@@ -169,6 +170,38 @@ pub(super) struct EapTlsSection {
     pub(super) max_conversations: Spanned<usize>,
     #[serde(default = "default_conversation_timeout_s")]
     pub(super) conversation_timeout_s: Spanned<u64>,
+}
+
+/// `[mschapv2]`: MS-CHAPv2 logins through winbind. Absent: MS-CHAPv2 requests are refused as
+/// unsupported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MsChapV2Section {
+    #[serde(default = "default_smb_conf")]
+    pub(super) smb_conf: PathBuf,
+    #[serde(default = "default_ntlm_auth")]
+    pub(super) ntlm_auth: Spanned<Vec<String>>,
+    #[serde(default = "default_winbind_helpers")]
+    pub(super) helpers: Spanned<usize>,
+    #[serde(default = "default_winbind_timeout_ms")]
+    pub(super) timeout_ms: Spanned<u64>,
+}
+
+fn default_smb_conf() -> PathBuf {
+    PathBuf::from(adgate_authz::DEFAULT_SMB_CONF)
+}
+
+fn default_ntlm_auth() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec![adgate_authz::DEFAULT_NTLM_AUTH.to_owned()])
+}
+
+fn default_winbind_helpers() -> Spanned<usize> {
+    Spanned::new(0..0, adgate_authz::DEFAULT_WINBIND_HELPERS)
+}
+
+fn default_winbind_timeout_ms() -> Spanned<u64> {
+    let millis = adgate_authz::DEFAULT_WINBIND_TIMEOUT.as_millis();
+    Spanned::new(0..0, u64::try_from(millis).unwrap_or(u64::MAX))
 }
 
 #[derive(Debug, Deserialize)]

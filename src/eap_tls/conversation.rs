@@ -15,9 +15,9 @@
 
 use adgate_certs::{EapTlsSession, Established, Step};
 use adgate_radius::eap::eap_type;
-use adgate_radius::eap_mschapv2::{
-    self, without_domain, Attempt, EapMsChapV2, Failure, MsChapError, Verified,
-};
+use adgate_radius::eap_mschapv2::{self, Attempt, EapMsChapV2, Failure, Verified};
+use adgate_radius::ms_chap::MsChapErrorCode;
+use adgate_radius::mschapv2::name_without_domain;
 use adgate_radius::{EapCode, EapPacket};
 use zeroize::Zeroizing;
 
@@ -323,7 +323,7 @@ impl Conversation {
                         Turn::Verify(attempt)
                     } else {
                         self.verified(
-                            Verified::Refused(MsChapError::AuthenticationFailure),
+                            Verified::Refused(MsChapErrorCode::AuthenticationFailure),
                             Some(Reason::IdentityMismatch),
                         )
                     }
@@ -425,7 +425,7 @@ impl Conversation {
 /// Whether the MS-CHAPv2 Name is the EAP identity, `DOMAIN\` prefixes aside and ASCII case
 /// ignored (AD names are case-insensitive), as hostapd's EAP-MSCHAPv2 server checks it.
 pub(crate) fn names_agree(eap_identity: &[u8], name: &[u8]) -> bool {
-    without_domain(eap_identity).eq_ignore_ascii_case(without_domain(name))
+    name_without_domain(eap_identity).eq_ignore_ascii_case(name_without_domain(name))
 }
 
 #[cfg(test)]
@@ -465,7 +465,7 @@ mod tests {
         let nt = nt_response(
             &authenticator,
             &PEER_CHALLENGE,
-            without_domain(name),
+            name_without_domain(name),
             password,
         );
         let mut data = vec![49];
@@ -494,7 +494,7 @@ mod tests {
                 &attempt.nt_response,
                 &attempt.peer_challenge,
                 &attempt.authenticator_challenge,
-                without_domain(&attempt.user_name),
+                name_without_domain(&attempt.user_name),
             ),
             keys: mppe_keys(&hash_hash, &attempt.nt_response),
         }
@@ -698,7 +698,7 @@ mod tests {
             Turn::Verify(_)
         ));
         let Turn::Refusing(failure, Reason::BadPassword) = conversation.verified(
-            Verified::Refused(MsChapError::AuthenticationFailure),
+            Verified::Refused(MsChapErrorCode::AuthenticationFailure),
             Some(Reason::BadPassword),
         ) else {
             panic!("no Failure-Request");

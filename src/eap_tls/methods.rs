@@ -29,6 +29,11 @@ impl EapMethod {
         }
     }
 
+    /// Whether the method checks a password with MS-CHAPv2 (and so needs `[mschapv2]`).
+    pub const fn uses_mschapv2(self) -> bool {
+        matches!(self, EapMethod::Peap | EapMethod::MsChapV2)
+    }
+
     /// The EAP Type (RFC 3748 §5).
     pub const fn eap_type(self) -> u8 {
         match self {

@@ -10,6 +10,7 @@
 use adgate_certs::{EapTlsSession, Step};
 use adgate_radius::eap::eap_type;
 use adgate_radius::eap_mschapv2::{Attempt, EapMsChapV2, Failure, Verified};
+use adgate_radius::ms_chap::MsChapErrorCode;
 use adgate_radius::peap::{headerless_response, inner_octets, result_request, result_response};
 use adgate_radius::{EapCode, EapPacket};
 
@@ -162,9 +163,7 @@ impl Peap {
                 if agree {
                     return PeapTurn::Verify(attempt);
                 }
-                match self.verified(Verified::Refused(
-                    adgate_radius::eap_mschapv2::MsChapError::AuthenticationFailure,
-                )) {
+                match self.verified(Verified::Refused(MsChapErrorCode::AuthenticationFailure)) {
                     PeapTurn::Send(type_data) => PeapTurn::Mismatch(type_data),
                     other => other,
                 }

@@ -11,10 +11,11 @@ use adgate_authz::{Authorizer, MemoryDirectory, PolicyConfig, ReplyAttributes};
 use adgate_certs::test_pki::TestCa;
 use adgate_certs::{IdentityPolicy, MutualTlsSettings};
 use adgate_radius::eap::eap_type;
-use adgate_radius::eap_mschapv2::{without_domain, Attempt};
+use adgate_radius::eap_mschapv2::Attempt;
 use adgate_radius::mppe_keys::recover_mppe_keys;
 use adgate_radius::mschapv2::{
-    authenticator_response, mppe_keys, nt_response, password_hash, password_hash_hash, Challenge16,
+    authenticator_response, mppe_keys, name_without_domain, nt_response, password_hash,
+    password_hash_hash, Challenge16,
 };
 use adgate_radius::{
     AccessRequest, ClientState, Credential, EapCode, EapMessage, EapPacket, NasClient, SharedSecret,
@@ -45,24 +46,29 @@ fn alice() -> AccountRecord {
 }
 
 impl MsChapV2Login for FakeLogin {
-    async fn check_mschapv2(&self, _request: &AccessRequest, attempt: &Attempt) -> MsChapV2Outcome {
+    async fn check_mschapv2(
+        &self,
+        _request: &AccessRequest,
+        _method: Method,
+        attempt: &Attempt,
+    ) -> MsChapV2Outcome {
         let expected = nt_response(
             &attempt.authenticator_challenge,
             &attempt.peer_challenge,
-            without_domain(&attempt.user_name),
+            name_without_domain(&attempt.user_name),
             PASSWORD,
         );
-        if without_domain(&attempt.user_name) == b"alice" && expected == attempt.nt_response {
+        if name_without_domain(&attempt.user_name) == b"alice" && expected == attempt.nt_response {
             let hash_hash = password_hash_hash(&password_hash(PASSWORD));
             MsChapV2Outcome::Accepted {
-                account: alice(),
+                account: Some(alice()),
                 reply: ReplyAttributes::default(),
                 authenticator_response: authenticator_response(
                     &hash_hash,
                     &attempt.nt_response,
                     &attempt.peer_challenge,
                     &attempt.authenticator_challenge,
-                    without_domain(&attempt.user_name),
+                    name_without_domain(&attempt.user_name),
                 ),
                 keys: mppe_keys(&hash_hash, &attempt.nt_response),
             }
@@ -208,7 +214,7 @@ fn mschapv2_response(challenge: &[u8], name: &[u8], password: &str) -> Vec<u8> {
     let nt = nt_response(
         &authenticator,
         &PEER_CHALLENGE,
-        without_domain(name),
+        name_without_domain(name),
         password,
     );
     let mut data = vec![49];

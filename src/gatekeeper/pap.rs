@@ -23,7 +23,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             chrono::Utc::now(),
         );
         if let Some(rule) = self.throttle.refusing(&attempt, Instant::now()) {
-            return Decided::Reject(Reject::throttled(rule));
+            return Decided::Reject(Reject::throttled(Method::Pap, rule));
         }
         let asked = Instant::now();
         let outcome = self.authorizer.check_password(user_name, password).await;

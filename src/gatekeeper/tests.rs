@@ -506,3 +506,185 @@ async fn refused_certificate_logins_end_in_eap_failure_and_are_recorded_once() {
     let eap_tls = lab.gatekeeper.eap_tls.as_ref().unwrap();
     assert_eq!(eap_tls.conversation_counts().in_progress, 0);
 }
+
+/// MS-CHAPv2 (RFC 2548) through a fake ntlm_auth (`sh`) that answers every check with
+/// `reply`; the file `spawns` in the lab dir gets a line per process started.
+fn with_fake_winbind(mut lab: Lab, reply: &str) -> Lab {
+    let spawns = lab.dir.path().join("spawns");
+    let script = format!(
+        "echo started >> '{}'\nwhile read -r line; do [ \"$line\" = . ] && printf '{reply}'; done",
+        spawns.display()
+    );
+    let winbind = adgate_authz::Winbind::new(adgate_authz::WinbindSettings {
+        ntlm_auth: vec!["sh".into(), "-c".into(), script, "fake-ntlm_auth".into()],
+        smb_conf: "/nonexistent/smb.conf".into(),
+        helpers: 1,
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    lab.gatekeeper = lab.gatekeeper.with_mschapv2(winbind);
+    lab
+}
+
+fn winbind_spawns(lab: &Lab) -> usize {
+    std::fs::read_to_string(lab.dir.path().join("spawns"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+const AUTHENTICATOR_CHALLENGE: [u8; 16] = [0x5b; 16];
+const PEER_CHALLENGE: [u8; 16] = [0x21; 16];
+const MICROSOFT_VSA: u8 = 26;
+
+/// An MS-CHAPv2 request of `user` (as sent) for `password`, computed as a peer does.
+fn ms_chap(user: &str, password: &str) -> AccessRequest {
+    let hashed = user.rsplit('\\').next().unwrap();
+    let nt_response = adgate_radius::mschapv2::nt_response(
+        &AUTHENTICATOR_CHALLENGE,
+        &PEER_CHALLENGE,
+        hashed.as_bytes(),
+        password,
+    );
+    request(
+        user,
+        Credential::MsChapV2(adgate_radius::MsChap2Request {
+            ident: 0x42,
+            authenticator_challenge: AUTHENTICATOR_CHALLENGE,
+            peer_challenge: PEER_CHALLENGE,
+            nt_response,
+        }),
+    )
+}
+
+/// The Microsoft sub-attribute `vendor_type` among `attributes` (without its VSA header).
+fn microsoft(attributes: &[ReplyAttribute], vendor_type: u8) -> Option<Vec<u8>> {
+    attributes
+        .iter()
+        .filter(|attribute| attribute.attribute_type() == MICROSOFT_VSA)
+        .map(ReplyAttribute::value)
+        .find(|value| {
+            value.len() > 6 && value[..4] == 311u32.to_be_bytes() && value[4] == vendor_type
+        })
+        .map(|value| value[6..].to_vec())
+}
+
+#[tokio::test]
+async fn an_ms_chapv2_accept_proves_the_key_and_carries_the_mppe_keys() {
+    use adgate_radius::mschapv2::{
+        authenticator_response, mppe_keys, password_hash, password_hash_hash,
+    };
+    let hash_hash = password_hash_hash(&password_hash("alice-password"));
+    let reply = format!(
+        "Authenticated: Yes\\nUser-Session-Key: {}\\n.\\n",
+        hex::encode(*hash_hash)
+    );
+    let lab = with_fake_winbind(Lab::new().await, &reply);
+    for user in ["alice", "CORP\\alice"] {
+        let request = ms_chap(user, "alice-password");
+        let Credential::MsChapV2(sent) = &request.credential else {
+            unreachable!()
+        };
+        let nt_response = sent.nt_response;
+        let Reply::Accept { attributes } = lab.access(request).await else {
+            panic!("{user}: not accepted");
+        };
+        let expected_s = authenticator_response(
+            &hash_hash,
+            &nt_response,
+            &PEER_CHALLENGE,
+            &AUTHENTICATOR_CHALLENGE,
+            b"alice",
+        );
+        assert_eq!(
+            microsoft(&attributes, 26).unwrap(),
+            [&[0x42], expected_s.as_bytes()].concat(),
+            "{user}: MS-CHAP2-Success"
+        );
+        let keys = mppe_keys(&hash_hash, &nt_response);
+        let pairs: Vec<(u8, Vec<u8>)> = attributes
+            .iter()
+            .map(|attribute| (attribute.attribute_type(), attribute.value().to_vec()))
+            .collect();
+        let (recv, send) =
+            recover_mppe_keys(&SharedSecret::new(SECRET.to_vec()), &[7; 16], &pairs).unwrap();
+        assert_eq!(recv.as_slice(), keys.receive.as_slice(), "{user}");
+        assert_eq!(send.as_slice(), keys.send.as_slice(), "{user}");
+        assert_eq!(joined(&attributes, FILTER_ID), b"vpn-engineering", "{user}");
+    }
+    let records = lab.records();
+    assert!(records
+        .iter()
+        .all(|r| r["method"] == "mschapv2" && r["verdict"] == "accept"));
+    // Nothing of the exchange reaches the trail.
+    let trail = records
+        .iter()
+        .map(Value::to_string)
+        .collect::<String>()
+        .to_lowercase();
+    assert!(!trail.contains(&hex::encode(*hash_hash)));
+    assert!(!trail.contains(&hex::encode(PEER_CHALLENGE)));
+    assert!(!trail.contains(&hex::encode(AUTHENTICATOR_CHALLENGE)));
+}
+
+#[tokio::test]
+async fn ms_chapv2_refusals_are_judged_before_winbind_and_say_691() {
+    let lab = with_fake_winbind(
+        Lab::new().await,
+        "Authenticated: No\\nAuthentication-Error: When trying to update a password, this return \
+         status indicates that the value provided as the current password is not correct.\\n.\\n.\\n",
+    );
+    lab.directory
+        .add_user(MemoryUser::new("dave", "dave-password").member_of(TELEWORK));
+    lab.directory
+        .change_user("dave", |dave| dave.state.user_account_control |= 0x2);
+    for (user, reason) in [
+        ("bob", "telework_off"),
+        ("dave", "account_disabled"),
+        ("nobody", "unknown_user"),
+    ] {
+        let Reply::RejectWith { attributes } = lab.access(ms_chap(user, "whatever")).await else {
+            panic!("{user}: not a reject with MS-CHAP-Error");
+        };
+        let error = String::from_utf8(microsoft(&attributes, 2).unwrap()[1..].to_vec()).unwrap();
+        assert!(
+            error.starts_with("E=691 R=0 C=") && error.ends_with(" V=3"),
+            "{user}: {error}"
+        );
+        assert_eq!(lab.decisions().last().unwrap().1, reason);
+    }
+    assert_eq!(
+        winbind_spawns(&lab),
+        0,
+        "winbind was asked about a refused account"
+    );
+    assert!(matches!(
+        lab.access(ms_chap("alice", "wrong")).await,
+        Reply::RejectWith { .. }
+    ));
+    assert_eq!(lab.decisions().last().unwrap().1, "bad_password");
+    assert_eq!(winbind_spawns(&lab), 1);
+    assert!(lab.records().iter().all(|r| r["method"] == "mschapv2"));
+}
+
+#[tokio::test]
+async fn ms_chapv2_without_its_section_is_unsupported_and_winbind_down_is_unavailable() {
+    let lab = Lab::new().await;
+    assert_eq!(
+        lab.access(ms_chap("alice", "alice-password")).await,
+        Reply::Reject
+    );
+    assert_eq!(lab.decisions().last().unwrap().1, "unsupported_credential");
+    let lab = with_fake_winbind(
+        Lab::new().await,
+        "Authenticated: No\\nAuthentication-Error: Reading winbind reply failed!\\n.\\n.\\n",
+    );
+    assert!(matches!(
+        lab.access(ms_chap("alice", "alice-password")).await,
+        Reply::RejectWith { .. }
+    ));
+    assert_eq!(
+        lab.decisions().last().unwrap(),
+        &("reject".to_owned(), "directory_unavailable".to_owned())
+    );
+}
