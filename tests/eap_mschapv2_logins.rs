@@ -30,12 +30,14 @@ fn start_adgate(pki: &TestPki, methods: &str) -> Adgate {
     Adgate::start_with(|config| without_reject_delay(config) + &sections)
 }
 
-/// `[mschapv2]` for the lab's domain member.
+/// `[mschapv2]` for the lab's domain member: its smb.conf, and ntlm_auth run in its mount
+/// namespace (the lab's wrapper).
 fn mschapv2_section() -> String {
     let lab = Lab::get();
     format!(
-        "\n[mschapv2]\nsmb_conf = \"{}\"\n",
-        lab.value("MEMBER_SMB_CONF")
+        "\n[mschapv2]\nsmb_conf = \"{}\"\nntlm_auth = [\"{}\"]\n",
+        lab.value("MEMBER_SMB_CONF"),
+        lab.value("NTLM_AUTH")
     )
 }
 
