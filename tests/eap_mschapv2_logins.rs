@@ -17,7 +17,8 @@ mod eap_support;
 
 use common::{without_reject_delay, Adgate, Lab};
 use eap_support::{
-    assert_keys_never_written, eapol_test_network, EapolOutcome, TestPki, SERVER_NAME,
+    assert_keys_never_written, eapol_test_network, mschapv2_section, EapolOutcome, TestPki,
+    SERVER_NAME,
 };
 use serde_json::Value;
 
@@ -28,17 +29,6 @@ const ALL_METHODS: &str = "\n[eap]\nmethods = [\"tls\", \"peap\", \"mschapv2\"]\
 fn start_adgate(pki: &TestPki, methods: &str) -> Adgate {
     let sections = pki.eap_tls_section("") + methods + &mschapv2_section();
     Adgate::start_with(|config| without_reject_delay(config) + &sections)
-}
-
-/// `[mschapv2]` for the lab's domain member: its smb.conf, and ntlm_auth run in its mount
-/// namespace (the lab's wrapper).
-fn mschapv2_section() -> String {
-    let lab = Lab::get();
-    format!(
-        "\n[mschapv2]\nsmb_conf = \"{}\"\nntlm_auth = [\"{}\"]\n",
-        lab.value("MEMBER_SMB_CONF"),
-        lab.value("NTLM_AUTH")
-    )
 }
 
 /// The EAP method a login uses, as wpa_supplicant names it and as the record does.
