@@ -84,6 +84,8 @@ pub(crate) struct Login {
     pub(crate) account: Option<AccountRecord>,
     /// The client certificate of an EAP-TLS login that got as far as one.
     pub(crate) certificate: Option<CertificateRecord>,
+    /// PEAP: the identity inside the tunnel, the one checked (the outer may be anonymous).
+    pub(crate) inner_identity: Option<String>,
 }
 
 impl Login {
@@ -93,6 +95,7 @@ impl Login {
             method,
             account: None,
             certificate: None,
+            inner_identity: None,
         }
     }
 }
@@ -187,6 +190,13 @@ impl Decided {
             Decided::Reject(reject) | Decided::RejectWithAlert { reject, .. } => {
                 reject.throttled_by
             }
+        }
+    }
+
+    pub(crate) fn login_mut(&mut self) -> &mut Login {
+        match self {
+            Decided::Accept(accept) => &mut accept.login,
+            Decided::Reject(reject) | Decided::RejectWithAlert { reject, .. } => &mut reject.login,
         }
     }
 

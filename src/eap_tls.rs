@@ -240,18 +240,20 @@ impl EapTlsLogins {
                 None,
             );
         };
-        let (turn, method, eap_identity) = match shared.lock() {
+        let (turn, method, eap_identity, inner_identity) = match shared.lock() {
             Ok(mut conversation) => (
                 conversation.respond(&request.client.name, packet, |method| {
                     self.start_tls(method, framed_mtu)
                 }),
                 conversation.method(),
                 conversation.eap_identity().to_vec(),
+                conversation.inner_identity(),
             ),
             Err(_) => (
                 Turn::Failed(Reason::EapProtocolError),
                 self.methods.first(),
                 Vec::new(),
+                None,
             ),
         };
         let mut account = None;
@@ -305,7 +307,14 @@ impl EapTlsLogins {
                 let held = shared.lock().ok().and_then(|mut c| c.take_held());
                 self.conversations.remove(state);
                 return match held {
-                    Some(held) => accept_password_login(request, method, identifier, held, &keys),
+                    Some(held) => {
+                        let mut flow =
+                            accept_password_login(request, method, identifier, held, &keys);
+                        if let AccessFlow::Record(decided) = &mut flow {
+                            decided.login_mut().inner_identity = inner_identity;
+                        }
+                        flow
+                    }
                     None => failed(method, identifier, Reason::EapProtocolError, None),
                 };
             }
@@ -317,11 +326,13 @@ impl EapTlsLogins {
                 self.conversations.remove(state);
                 let mut reject = refusal(method, identifier, reason, None);
                 reject.login.account = account;
+                reject.login.inner_identity = inner_identity;
                 AccessFlow::record(Decided::Reject(reject))
             }
             Turn::Refusing(eap_request, reason) => {
                 let mut reject = refusal(method, identifier, reason, None);
                 reject.login.account = account;
+                reject.login.inner_identity = inner_identity;
                 reject.throttled_by = throttled_by;
                 match challenge_attributes(&eap_request, state) {
                     // The conversation stays until the peer answers the refusal (or times out).
@@ -433,6 +444,7 @@ impl EapTlsLogins {
                 method: Method::EapTls,
                 account,
                 certificate: Some(certificate),
+                inner_identity: None,
             },
             attributes: accept_attributes,
             // Should the accept be refused after all (trail unwritable), the peer hears so.
@@ -502,6 +514,7 @@ fn accept_password_login(
             method: record_method(method),
             account: held.account,
             certificate: None,
+            inner_identity: None,
         },
         attributes,
         reject_attributes: eap_failure(identifier),
@@ -544,6 +557,7 @@ fn refusal(
             method: record_method(method),
             account: None,
             certificate,
+            inner_identity: None,
         },
         reason,
         attributes: eap_failure(identifier),

@@ -106,8 +106,10 @@ fn a_member_logs_in_with_eap_mschapv2_and_peap_as_alice_and_corp_alice() {
             assert_keys_never_written(&adgate, &outcome.output);
         }
     }
-    // The outer identity of PEAP is what the NAS saw; the account is the inner one.
-    assert_eq!(record_of(&adgate, Method::Peap)["user_name"], "anonymous");
+    // The outer identity of PEAP is what the NAS saw; the identity checked is the inner one.
+    let record = record_of(&adgate, Method::Peap);
+    assert_eq!(record["user_name"], "anonymous", "{record}");
+    assert_eq!(record["inner_identity"], "CORP\\alice", "{record}");
 }
 
 #[test]

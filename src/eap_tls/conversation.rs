@@ -165,6 +165,19 @@ impl Conversation {
         }
     }
 
+    /// PEAP's inner identity, once the peer gave it: the identity checked.
+    pub(crate) fn inner_identity(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Method {
+                session: Session::Peap(peap),
+                ..
+            } => peap
+                .inner_identity()
+                .map(|identity| String::from_utf8_lossy(identity).into_owned()),
+            _ => None,
+        }
+    }
+
     /// The method running (the first allowed one before the identity came).
     pub(crate) fn method(&self) -> EapMethod {
         match &self.phase {

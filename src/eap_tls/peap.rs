@@ -39,11 +39,8 @@ enum Stage {
     Handshake,
     /// The inner EAP-Request/Identity is out.
     AwaitingIdentity,
-    /// Inner EAP-MSCHAPv2 for `identity`.
-    MsChapV2 {
-        identity: Vec<u8>,
-        machine: Box<EapMsChapV2>,
-    },
+    /// Inner EAP-MSCHAPv2 for the inner identity.
+    MsChapV2(Box<EapMsChapV2>),
     /// The Result TLV is out, saying whether the inner method succeeded.
     AwaitingResult {
         success: bool,
@@ -55,6 +52,8 @@ enum Stage {
 pub(crate) struct Peap {
     tunnel: EapTlsSession,
     stage: Stage,
+    /// The EAP-Response/Identity inside the tunnel, once the peer sent it.
+    identity: Option<Vec<u8>>,
     /// The Identifier of inner Requests (only the Extensions Request shows it on the wire).
     inner_identifier: u8,
 }
@@ -65,8 +64,14 @@ impl Peap {
         Peap {
             tunnel,
             stage: Stage::Handshake,
+            identity: None,
             inner_identifier: 0,
         }
+    }
+
+    /// The identity the peer gave inside the tunnel, once it did.
+    pub(crate) fn inner_identity(&self) -> Option<&[u8]> {
+        self.identity.as_deref()
     }
 
     /// The tunnel's refusal, once its TLS alert is being sent (as for EAP-TLS).
@@ -91,7 +96,7 @@ impl Peap {
 
     /// The inner verifier's answer to [`PeapTurn::Verify`].
     pub(crate) fn verified(&mut self, verified: Verified) -> PeapTurn {
-        let Stage::MsChapV2 { machine, .. } = &mut self.stage else {
+        let Stage::MsChapV2(machine) = &mut self.stage else {
             return PeapTurn::Failed(Reason::EapProtocolError);
         };
         match machine.verified(verified) {
@@ -116,23 +121,18 @@ impl Peap {
                 else {
                     return PeapTurn::Failed(Reason::EapProtocolError);
                 };
-                self.stage = Stage::MsChapV2 {
-                    identity: response.type_data().to_vec(),
-                    machine: Box::new(machine),
-                };
+                self.identity = Some(response.type_data().to_vec());
+                self.stage = Stage::MsChapV2(Box::new(machine));
                 let request = self.inner_request(eap_type::MSCHAPV2, &challenge);
                 self.send_inner(&request)
             }
-            Stage::MsChapV2 {
-                identity,
-                mut machine,
-            } => {
+            Stage::MsChapV2(mut machine) => {
                 let response = match headerless_response(plaintext, self.inner_identifier) {
                     Ok(response) if response.eap_type() == Some(eap_type::MSCHAPV2) => response,
                     _ => return PeapTurn::Failed(Reason::EapProtocolError),
                 };
                 let step = machine.respond(response.type_data());
-                self.stage = Stage::MsChapV2 { identity, machine };
+                self.stage = Stage::MsChapV2(machine);
                 self.mschapv2_step(step)
             }
             Stage::AwaitingResult { success } => match (success, result_response(plaintext)) {
@@ -158,8 +158,10 @@ impl Peap {
                 self.send_inner(&request)
             }
             Inner::Verify(attempt) => {
-                let agree = matches!(&self.stage,
-                    Stage::MsChapV2 { identity, .. } if names_agree(identity, &attempt.user_name));
+                let agree = self
+                    .identity
+                    .as_deref()
+                    .is_some_and(|identity| names_agree(identity, &attempt.user_name));
                 if agree {
                     return PeapTurn::Verify(attempt);
                 }

@@ -428,6 +428,11 @@ async fn peap_mschapv2_checks_the_inner_identity_and_accepts_with_the_tunnels_ke
         };
         assert_eq!(accept.login.method.as_str(), "peap-mschapv2");
         assert_eq!(accept.login.account, Some(alice()));
+        assert_eq!(
+            accept.login.inner_identity.as_deref().map(str::as_bytes),
+            Some(inner_identity),
+            "the inner identity is recorded, not the outer anonymous one"
+        );
         let mut msk = Zeroizing::new([0u8; 128]);
         peer.0
             .export_keying_material(&mut msk[..], b"client EAP encryption", None)
@@ -462,6 +467,7 @@ async fn peap_refuses_a_wrong_password_and_an_inner_name_not_the_inner_identity(
             (reject.reason, reject.login.method.as_str()),
             (reason, "peap-mschapv2")
         );
+        assert_eq!(reject.login.inner_identity.as_deref(), Some("alice"));
         let request = nas.challenge_of(&challenge);
         let failure = peer.receive(request.type_data());
         assert_eq!(failure[..2], [26, 4], "the inner Failure-Request");

@@ -115,6 +115,7 @@ impl<D: AccountDirectory> MsChapV2Step<'_, D> {
             method,
             account: outcome.account.as_ref().map(AccountRecord::from),
             certificate: None,
+            inner_identity: None,
         };
         match (outcome.decision, checked.password_hash_hash) {
             (Decision::Accept, Some(hash_hash)) => {
