@@ -114,8 +114,7 @@ pub(crate) struct Conversation {
 }
 
 impl Conversation {
-    /// A conversation that has sent EAP-Request/Identity with Identifier `identifier` (opened
-    /// by EAP-Start), or whose peer has sent its identity to `identifier` - 1.
+    /// A conversation in `phase` that has sent `request`.
     fn with(client: &str, allowed: AllowedMethods, phase: Phase, request: EapPacket) -> Self {
         Self {
             client: client.to_owned(),
@@ -211,7 +210,7 @@ impl Conversation {
             return Turn::Failed(Reason::EapProtocolError);
         }
         let response_type = response.eap_type();
-        let identity = match &mut self.phase {
+        let switch = match &mut self.phase {
             Phase::AwaitingIdentity if response_type == Some(eap_type::IDENTITY) => {
                 let first = self.allowed.first();
                 return self.start(response.type_data().to_vec(), first, start_tls);
@@ -250,7 +249,8 @@ impl Conversation {
             }
             _ => return Turn::Failed(Reason::EapProtocolError),
         };
-        let (eap_identity, method) = identity;
+        // The Nak named an allowed method: it starts, for the identity already given.
+        let (eap_identity, method) = switch;
         self.start(eap_identity, method, start_tls)
     }
 

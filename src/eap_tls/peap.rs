@@ -74,7 +74,8 @@ impl Peap {
         self.identity.as_deref()
     }
 
-    /// The tunnel's refusal, once its TLS alert is being sent (as for EAP-TLS).
+    /// The TLS session under the tunnel: its refusal, once its TLS alert is being sent, ends
+    /// the conversation as for EAP-TLS.
     pub(crate) fn tunnel(&self) -> &EapTlsSession {
         &self.tunnel
     }
