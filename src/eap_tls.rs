@@ -52,11 +52,12 @@ const MIN_FRAGMENT_SIZE: usize = 64;
 /// conversation, so any value will do (RFC 3748 §4.1).
 const IDENTITY_REQUEST_IDENTIFIER: u8 = 0;
 
-/// `[eap_tls]`: certificate logins.
+/// `[eap_tls]` and `[eap]`: the EAP logins.
 #[derive(Debug)]
 pub struct EapTlsLoginSettings {
-    /// The TLS server's certificate, key, CA and CRLs.
-    pub tls: adgate_certs::MutualTlsSettings,
+    /// The TLS server's certificate, key, CA and CRLs (`[eap_tls]`); absent when the methods
+    /// allowed run no TLS (EAP-MSCHAPv2 alone).
+    pub tls: Option<adgate_certs::MutualTlsSettings>,
     /// TLS data per EAP-TLS fragment; a smaller Framed-MTU from the NAS wins.
     pub fragment_size: usize,
     pub identity_policy: IdentityPolicy,
@@ -70,9 +71,10 @@ pub struct EapTlsLoginSettings {
     pub methods: AllowedMethods,
 }
 
-/// Everything certificate logins need, shared by all requests.
+/// Everything EAP logins need, shared by all requests.
 pub struct EapTlsLogins {
-    server: Arc<TlsServer>,
+    /// The TLS server of EAP-TLS and PEAP; none without `[eap_tls]`.
+    server: Option<Arc<TlsServer>>,
     conversations: Arc<Conversations>,
     fragment_size: usize,
     identity_policy: IdentityPolicy,
@@ -91,15 +93,22 @@ impl EapTlsLogins {
     /// Loads the certificates, key, CA and CRLs, and watches the CRL files (`crl_refresh`); any
     /// problem stops the start.
     pub fn new(settings: EapTlsLoginSettings) -> Result<Self, TlsServerError> {
-        if !settings.tls.require_extended_master_secret {
-            tracing::warn!(
-                "eap_tls.tls12_require_extended_master_secret = false: TLS 1.2 peers without \
-                 the extended master secret (RFC 7627) are accepted, which exposes their MSK \
-                 to a triple-handshake attack; only for peers that cannot do better"
-            );
-        }
-        let server = Arc::new(TlsServer::new(settings.tls, "certificate logins")?);
-        crate::crl_refresh::watch(&server);
+        let server = match settings.tls {
+            Some(tls) => {
+                if !tls.require_extended_master_secret {
+                    tracing::warn!(
+                        "eap_tls.tls12_require_extended_master_secret = false: TLS 1.2 peers \
+                         without the extended master secret (RFC 7627) are accepted, which \
+                         exposes their MSK to a triple-handshake attack; only for peers that \
+                         cannot do better"
+                    );
+                }
+                let server = Arc::new(TlsServer::new(tls, "certificate logins")?);
+                crate::crl_refresh::watch(&server);
+                Some(server)
+            }
+            None => None,
+        };
         Ok(Self {
             server,
             conversations: Arc::new(Conversations::new(
@@ -209,12 +218,12 @@ impl EapTlsLogins {
             .and_then(|mtu| usize::try_from(mtu.saturating_sub(FRAGMENT_OVERHEAD)).ok())
             .map_or(self.fragment_size, |fits| fits.min(self.fragment_size))
             .max(MIN_FRAGMENT_SIZE);
+        // The configuration allows no TLS method without a server certificate.
+        let server = self.server.as_ref().ok_or(Reason::EapMethodRefused)?;
         let started = match method {
-            EapMethod::Peap => {
-                EapTlsSession::start_tunnel(self.server.tunnel_config(), fragment_size)
-            }
+            EapMethod::Peap => EapTlsSession::start_tunnel(server.tunnel_config(), fragment_size),
             EapMethod::Tls | EapMethod::MsChapV2 => {
-                let config = self.server.config().map_err(Reason::from)?;
+                let config = server.config().map_err(Reason::from)?;
                 EapTlsSession::start(config, fragment_size, self.identity_policy)
             }
         };

@@ -142,3 +142,15 @@ fn a_peer_naking_for_a_method_not_allowed_is_refused() {
     let record = record_of(&adgate, Method::Peap);
     assert_eq!(record["reason"], "eap_method_refused", "{record}");
 }
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn eap_mschapv2_alone_needs_no_server_certificate() {
+    let pki = TestPki::new();
+    let sections = "\n[eap]\nmethods = [\"mschapv2\"]\n".to_owned() + &mschapv2_section();
+    let adgate = Adgate::start_with(|config| config + &sections);
+    let outcome = login(&adgate, &pki, Method::MsChapV2, "alice", &password());
+    assert!(outcome.success, "{}\n{}", outcome.output, adgate.log());
+    assert!(outcome.mppe_keys_match, "{}", outcome.output);
+    assert_eq!(record_of(&adgate, Method::MsChapV2)["verdict"], "accept");
+}

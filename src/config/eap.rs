@@ -1,9 +1,16 @@
-//! `[eap]`: which EAP methods adgate allows and the order it offers them in. Every method runs
-//! in the EAP conversation table `[eap_tls]` sizes and on its server certificate (PEAP's
-//! tunnel shows it), so `[eap]` needs `[eap_tls]`; EAP-MSCHAPv2 and PEAP check passwords
-//! through winbind, so they need `[mschapv2]`.
+//! `[eap]`: which EAP methods adgate allows and the order it offers them in. EAP-TLS and PEAP
+//! run TLS with `[eap_tls]`'s server certificate, so they need `[eap_tls]`; EAP-MSCHAPv2 and
+//! PEAP check passwords through winbind, so they need `[mschapv2]`. EAP-MSCHAPv2 alone needs no
+//! certificate: its conversations then take `[eap_tls]`'s defaults for the table's bounds.
 
-use super::file::{EapSection, EapTlsSection};
+use std::time::Duration;
+
+use adgate_certs::IdentityPolicy;
+
+use super::file::{
+    default_conversation_timeout_s, default_fragment_size, default_max_conversations, EapSection,
+    EapTlsSection,
+};
 use super::{ConfigError, Validator};
 use crate::eap_tls::{AllowedMethods, EapMethod, EapTlsLoginSettings};
 
@@ -34,14 +41,30 @@ impl Validator<'_> {
                 ));
             }
         }
+        let tls_method = methods.iter().find(|method| method.runs_tls());
         match (eap, eap_tls) {
             (_, Some(eap_tls)) => self.eap_tls(eap_tls, methods).map(Some),
-            (Some(section), None) => Err(self.invalid(
-                section.methods.span(),
-                "eap.methods",
-                "needs an [eap_tls] section: its server certificate and conversation limits \
-                 serve every EAP method",
-            )),
+            (Some(section), None) => match tls_method {
+                Some(method) => Err(self.invalid(
+                    section.methods.span(),
+                    "eap.methods",
+                    format!(
+                        "lists `{}`, which needs an [eap_tls] section (its server certificate)",
+                        method.as_str()
+                    ),
+                )),
+                None => Ok(Some(EapTlsLoginSettings {
+                    tls: None,
+                    fragment_size: default_fragment_size().into_inner(),
+                    identity_policy: IdentityPolicy::default(),
+                    allow_anonymous_identity: false,
+                    max_conversations: default_max_conversations().into_inner(),
+                    conversation_timeout: Duration::from_secs(
+                        default_conversation_timeout_s().into_inner(),
+                    ),
+                    methods,
+                })),
+            },
             (None, None) => Ok(None),
         }
     }
@@ -94,6 +117,17 @@ mod tests {
     }
 
     #[test]
+    fn eap_mschapv2_alone_needs_no_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let alone = "\n[eap]\nmethods = [\"mschapv2\"]\n[mschapv2]\n";
+        let config = Config::load(&write_config(dir.path(), |t| t + alone)).unwrap();
+        let eap = config.eap_tls.unwrap();
+        assert!(eap.tls.is_none());
+        assert_eq!(eap.methods.first(), EapMethod::MsChapV2);
+        assert_eq!(eap.max_conversations, 256);
+    }
+
+    #[test]
     fn methods_must_be_known_listed_once_and_served_by_eap_tls() {
         let error = load_error(|t| t + EAP_TLS + "\n[eap]\nmethods = [\"ttls\"]\n");
         assert!(error.contains("eap.methods"), "{error}");
@@ -105,8 +139,11 @@ mod tests {
             let error = load_error(|t| t + EAP_TLS + &format!("\n[eap]\nmethods = {methods}\n"));
             assert!(error.contains("each once"), "{methods}: {error}");
         }
-        let error = load_error(|t| t + "\n[eap]\nmethods = [\"tls\"]\n");
-        assert!(error.contains("needs an [eap_tls] section"), "{error}");
+        let error = load_error(|t| t + "\n[eap]\nmethods = [\"mschapv2\", \"peap\"]\n[mschapv2]\n");
+        assert!(
+            error.contains("lists `peap`, which needs an [eap_tls] section"),
+            "{error}"
+        );
         let error = load_error(|t| t + EAP_TLS + "\n[eap]\nmethods = [\"tls\", \"peap\"]\n");
         assert!(
             error.contains("lists `peap`, which needs an [mschapv2] section"),

@@ -299,13 +299,13 @@ fn default_window_s() -> Spanned<u64> {
 fn default_familiar_days() -> Spanned<u32> {
     Spanned::new(0..0, 30)
 }
-fn default_fragment_size() -> Spanned<usize> {
+pub(super) fn default_fragment_size() -> Spanned<usize> {
     Spanned::new(0..0, 1024)
 }
-fn default_max_conversations() -> Spanned<usize> {
+pub(super) fn default_max_conversations() -> Spanned<usize> {
     Spanned::new(0..0, 256)
 }
-fn default_conversation_timeout_s() -> Spanned<u64> {
+pub(super) fn default_conversation_timeout_s() -> Spanned<u64> {
     Spanned::new(0..0, 30)
 }
 fn default_radsec_max_connections() -> Spanned<usize> {

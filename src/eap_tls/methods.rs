@@ -34,6 +34,11 @@ impl EapMethod {
         matches!(self, EapMethod::Peap | EapMethod::MsChapV2)
     }
 
+    /// Whether the method runs TLS (and so needs `[eap_tls]`'s server certificate).
+    pub const fn runs_tls(self) -> bool {
+        matches!(self, EapMethod::Tls | EapMethod::Peap)
+    }
+
     /// The EAP Type (RFC 3748 §5).
     pub const fn eap_type(self) -> u8 {
         match self {

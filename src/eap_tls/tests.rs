@@ -91,13 +91,13 @@ fn logins(dir: &std::path::Path, methods: &[EapMethod]) -> EapTlsLogins {
         dir.join(name)
     };
     EapTlsLogins::new(EapTlsLoginSettings {
-        tls: MutualTlsSettings {
+        tls: Some(MutualTlsSettings {
             certificate_file: write("server.pem", issued.certificate_pem()),
             private_key_file: write("server.key", issued.key_pem()),
             ca_file: write("ca.pem", ca.pem()),
             crl_files: Vec::new(),
             require_extended_master_secret: true,
-        },
+        }),
         fragment_size: 3000,
         identity_policy: IdentityPolicy::default(),
         allow_anonymous_identity: false,

@@ -101,13 +101,13 @@ impl Lab {
     fn with_eap_tls(mut self, ca: &TestCa) -> Lab {
         let server = ca.issue_server("radius.corp.example.test");
         let settings = EapTlsLoginSettings {
-            tls: MutualTlsSettings {
+            tls: Some(MutualTlsSettings {
                 certificate_file: write(self.dir.path(), "server.pem", &server.certificate_pem()),
                 private_key_file: write(self.dir.path(), "server.key", &server.key_pem()),
                 ca_file: write(self.dir.path(), "ca.pem", &ca.pem()),
                 crl_files: Vec::new(),
                 require_extended_master_secret: true,
-            },
+            }),
             fragment_size: 1024,
             identity_policy: IdentityPolicy::default(),
             allow_anonymous_identity: false,
