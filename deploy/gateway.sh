@@ -14,7 +14,8 @@
 # - certificate ($GW_CERT_ADDR, connection "rw-cert"): the road warrior runs EAP-TLS with the
 #   user's certificate; the gateway asks for the EAP identity itself (eap-identity) and relays
 #   the identity response and every EAP-TLS message to adgate (`auth = eap-radius`) — adgate is
-#   the EAP-TLS server. The gateway authenticates the client's IKE AUTH payload with the MSK it
+#   the EAP-TLS server; or (`login-eap`) EAP-MSCHAPv2 with a username and password, relayed the
+#   same way, as Windows' built-in IKEv2 client does. The gateway authenticates the client's IKE AUTH payload with the MSK it
 #   takes from the MS-MPPE keys of the Access-Accept (RFC 7296 §2.16): an Access-Accept without
 #   them brings no tunnel up.
 # The kernel here has no ESP, so the road warrior asks for an IKE SA only (RFC 6023
@@ -30,7 +31,7 @@
 # /etc/netns/NETNS-rw (hosts/resolv.conf on loopback for the road warrior's namespace).
 #
 # Usage: deploy/gateway.sh up|down|status|sas|login USER PASSWORD_FILE|login-cert CERT_FILE KEY_FILE
-#        |connect USER PASSWORD_FILE|connect-cert CERT_FILE KEY_FILE
+#        |login-eap USER PASSWORD_FILE|connect USER PASSWORD_FILE|connect-cert CERT_FILE KEY_FILE
 #   up       create or repair the namespace, certificates and both charons (idempotent);
 #            restarts the gateway if its RADIUS settings changed
 #   down     stop both charons, delete the road warrior's namespace and the state dir
@@ -40,6 +41,8 @@
 #   login-cert  log in with a user certificate (PEM) and its key (EAP-TLS); the EAP identity is
 #            the certificate's UPN, else its subject DN (which strongSwan sends as binary DER);
 #            prints "IDENTITY: tunnel up" or "IDENTITY: refused", exit codes as for login
+#   login-eap  log USER in with EAP-MSCHAPv2 relayed to adgate (the certificate entry point's
+#            eap-radius), as Windows' IKEv2 client does; output and exit codes as for login
 #   A login that says "tunnel up" leaves no session behind: the IKE SA is closed right after.
 #   connect, connect-cert  as login and login-cert, but the tunnel stays up (a live session, for
 #            the gateway's RADIUS Dynamic Authorization (RFC 5176 Disconnect) to end)
@@ -130,9 +133,9 @@ check_tools() {
   done
   # EAP-TLS needs ECDHE, ECDSA and AES-GCM (all adgate's TLS stack offers): the openssl plugin.
   local plugin
-  for plugin in eap-radius eap-tls openssl; do
+  for plugin in eap-radius eap-tls eap-mschapv2 openssl; do
     [[ -e /usr/lib/ipsec/plugins/libstrongswan-$plugin.so ]] ||
-      die "strongSwan's $plugin plugin is missing: deploy/lab.sh up installs it (libcharon-extra-plugins, libstrongswan-standard-plugins)"
+      die "strongSwan's $plugin plugin is missing: deploy/lab.sh up installs it (libcharon-extra-plugins, libcharon-extauth-plugins, libstrongswan-standard-plugins)"
   done
 }
 
@@ -374,6 +377,23 @@ connections {
       cacerts = ca.pem
     }
   }
+  # The EAP-MSCHAPv2 login: \`login-eap\` adds the user (IKE and EAP identity) and password;
+  # the gateway relays EAP-MSCHAPv2 to adgate and needs the MS-MPPE keys of its Access-Accept.
+  gateway-eap {
+    version = 2
+    local_addrs = $RW_ADDR
+    remote_addrs = $GW_CERT_ADDR
+    proposals = $PROPOSALS
+    childless = force
+    local {
+      auth = eap-mschapv2
+    }
+    remote {
+      auth = pubkey
+      id = $GW_ID
+      cacerts = ca.pem
+    }
+  }
   # The certificate login: \`login-cert\` adds the certificate, the EAP identity and the
   # name expected in adgate's EAP-TLS server certificate (aaa_id).
   gateway-cert {
@@ -398,7 +418,8 @@ EOF
   # message that ends an EAP-TLS 1.3 handshake (RFC 9190 §2.5), and its TLS 1.2 has no
   # extended master secret (RFC 7627) — adgate must run with
   # tls12_require_extended_master_secret = false to serve this road warrior.
-  write_strongswan_conf "$RW" "eap-tls openssl" </dev/null || true
+  # eap-mschapv2 takes MD4 from the openssl plugin (OpenSSL 3's legacy provider).
+  write_strongswan_conf "$RW" "eap-tls eap-mschapv2 openssl" </dev/null || true
 }
 
 charon_pid() { # DIR — prints the pid of this instance's charon if it runs
@@ -526,8 +547,8 @@ readonly LOGIN_FILES=("$RW/swanctl/conf.d/login.conf" "$RW/swanctl/x509/login.pe
   "$RW/swanctl/private/login.key" "$RW/swanctl/x509ca/adgate-eap-ca.pem")
 forget_login() { rm -f "${LOGIN_FILES[@]}"; }
 
-cmd_login() { # USER PASSWORD_FILE KEEP(yes|no)
-  local user=$1 password_file=$2 keep=$3 id secret
+cmd_login() { # USER PASSWORD_FILE KEEP(yes|no) [CONNECTION: gateway (EAP-GTC) | gateway-eap]
+  local user=$1 password_file=$2 keep=$3 connection=${4:-gateway} id secret
   [[ -n $user && ${#user} -le 253 ]] || die "the user name must have 1 to 253 characters" 2
   [[ -r $password_file ]] || die "cannot read the password file $password_file" 2
   cmd_status >/dev/null || die "the gateway is not up: run deploy/gateway.sh up" 2
@@ -539,7 +560,7 @@ cmd_login() { # USER PASSWORD_FILE KEEP(yes|no)
   write_if_changed "$RW/swanctl/conf.d/login.conf" 0600 <<EOF || true
 # written by deploy/gateway.sh login: the user logging in, removed after the attempt
 connections {
-  gateway {
+  $connection {
     local {
       id = $id
     }
@@ -553,7 +574,7 @@ secrets {
 }
 EOF
   secret=""
-  attempt_login "$user" gateway "$keep"
+  attempt_login "$user" "$connection" "$keep"
 }
 
 # The certificate's UPN (subjectAltName otherName 1.3.6.1.4.1.311.20.2.3), if it has one.
@@ -620,10 +641,10 @@ attempt_login() { # WHO CONNECTION KEEP
     echo "$who: tunnel up"
     return 0
   fi
-  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED; in
-  # EAP-TLS the EAP server may first send its TLS alert (RFC 5216 §2.1.3), on which the road
-  # warrior gives up itself.
-  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify|received fatal TLS alert" <<<"$out"; then
+  # The gateway says no with EAP-Failure (RADIUS Access-Reject) or AUTHENTICATION_FAILED; the
+  # EAP server may first tell the road warrior why — a TLS alert in EAP-TLS (RFC 5216 §2.1.3), a
+  # Failure-Request in EAP-MSCHAPv2 (E=691) — on which the road warrior gives up itself.
+  if grep -Eq "received EAP_FAILURE|received AUTHENTICATION_FAILED notify|received fatal TLS alert|EAP-MS-CHAPv2 failed with error" <<<"$out"; then
     echo "$who: refused"
     # The gateway refuses when RADIUS does not answer, too: say so, it is not adgate's verdict.
     if tail -c "+$((gw_log_size + 1))" "$GW/charon.log" |
@@ -657,7 +678,7 @@ main() {
   (($#)) && shift
   case $cmd in
     up | down | status | sas) (($# == 0)) || { usage >&2; exit 2; } ;;
-    login | login-cert | connect | connect-cert) (($# == 2)) || { usage >&2; exit 2; } ;;
+    login | login-cert | login-eap | connect | connect-cert) (($# == 2)) || { usage >&2; exit 2; } ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -672,6 +693,7 @@ main() {
     sas) cmd_sas ;;
     login) cmd_login "$@" no ;;
     login-cert) cmd_login_cert "$@" no ;;
+    login-eap) cmd_login "$@" no gateway-eap ;;
     connect) cmd_login "$@" yes ;;
     connect-cert) cmd_login_cert "$@" yes ;;
   esac

@@ -67,7 +67,8 @@ readonly IN_CHAIN="1.2.840.113556.1.4.1941"
 readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
   python3-samba winbind samba-common-bin krb5-user ldap-utils freeradius-utils openssl iproute2 rsyslog
   rsyslog-openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins
-  libstrongswan-standard-plugins eapoltest prometheus radsecproxy chromium)
+  libcharon-extauth-plugins libstrongswan-standard-plugins eapoltest prometheus radsecproxy
+  chromium)
 
 # --- fixtures: the state `up` restores on every run --------------------------------------
 readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme

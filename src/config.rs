@@ -12,6 +12,7 @@ mod clients;
 mod directory;
 #[cfg(test)]
 mod documented_configs;
+mod eap;
 mod eap_tls;
 mod file;
 mod mschapv2;
@@ -182,10 +183,7 @@ impl Validator<'_> {
                 .map(|section| self.syslog(section))
                 .transpose()?,
             throttle,
-            eap_tls: file
-                .eap_tls
-                .map(|section| self.eap_tls(section))
-                .transpose()?,
+            eap_tls: self.eap(file.eap, file.eap_tls, file.mschapv2.is_some())?,
             mschapv2: file
                 .mschapv2
                 .map(|section| self.mschapv2(section))

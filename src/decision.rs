@@ -20,7 +20,7 @@ pub(crate) enum AccessFlow {
     /// The EAP conversation goes on: an Access-Challenge with these attributes (EAP-Request,
     /// State). Not recorded: it decides nothing.
     Challenge(Vec<ReplyAttribute>),
-    /// The peer acknowledged the TLS alert: the Access-Reject with these attributes
+    /// The peer answered the TLS alert or Failure-Request: the Access-Reject with these attributes
     /// (EAP-Failure) closes a conversation whose refusal was recorded when the alert went out
     /// (RFC 5216 §2.1.3). Not recorded again.
     Close(Vec<ReplyAttribute>),
@@ -40,7 +40,7 @@ pub(crate) enum Decided {
     /// Keep the user out: an Access-Reject.
     Reject(Reject),
     /// Keep the user out, telling the peer why first: an EAP-TLS handshake refused with a TLS
-    /// alert (RFC 5216 §2.1.3). Recorded as a reject now, so that a peer that never
+    /// alert (RFC 5216 §2.1.3), an MS-CHAPv2 login with a Failure-Request. Recorded as a reject now, so that a peer that never
     /// acknowledges the alert leaves a record all the same; answered with an Access-Challenge
     /// carrying the alert (`challenge`: EAP-Request, State). The Access-Reject follows as
     /// [`AccessFlow::Close`].
@@ -55,6 +55,8 @@ pub(crate) enum Decided {
 pub(crate) enum Method {
     Pap,
     EapTls,
+    EapMsChapV2,
+    PeapMsChapV2,
     /// RADIUS MS-CHAPv2 (RFC 2548: MS-CHAP-Challenge and MS-CHAP2-Response).
     MsChapV2,
     /// No credential adgate accepts (CHAP, MS-CHAP, EAP without `[eap_tls]`).
@@ -67,6 +69,8 @@ impl Method {
         match self {
             Method::Pap => "pap",
             Method::EapTls => "eap-tls",
+            Method::EapMsChapV2 => "eap-mschapv2",
+            Method::PeapMsChapV2 => "peap-mschapv2",
             Method::MsChapV2 => "mschapv2",
             Method::Unsupported => "unsupported",
         }
@@ -80,6 +84,8 @@ pub(crate) struct Login {
     pub(crate) account: Option<AccountRecord>,
     /// The client certificate of an EAP-TLS login that got as far as one.
     pub(crate) certificate: Option<CertificateRecord>,
+    /// PEAP: the identity inside the tunnel, the one checked (the outer may be anonymous).
+    pub(crate) inner_identity: Option<String>,
 }
 
 impl Login {
@@ -89,6 +95,7 @@ impl Login {
             method,
             account: None,
             certificate: None,
+            inner_identity: None,
         }
     }
 }
@@ -186,6 +193,13 @@ impl Decided {
         }
     }
 
+    pub(crate) fn login_mut(&mut self) -> &mut Login {
+        match self {
+            Decided::Accept(accept) => &mut accept.login,
+            Decided::Reject(reject) | Decided::RejectWithAlert { reject, .. } => &mut reject.login,
+        }
+    }
+
     pub(crate) fn login(&self) -> &Login {
         match self {
             Decided::Accept(accept) => &accept.login,
@@ -264,10 +278,19 @@ mod tests {
                 Method::Pap,
                 Method::EapTls,
                 Method::MsChapV2,
+                Method::EapMsChapV2,
+                Method::PeapMsChapV2,
                 Method::Unsupported
             ]
             .map(Method::as_str),
-            ["pap", "eap-tls", "mschapv2", "unsupported"]
+            [
+                "pap",
+                "eap-tls",
+                "mschapv2",
+                "eap-mschapv2",
+                "peap-mschapv2",
+                "unsupported"
+            ]
         );
     }
 }

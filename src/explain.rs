@@ -52,7 +52,9 @@ pub async fn explain(
             authorizer.explain(user.as_bytes()).await
         }
         Subject::Certificate(file) => {
-            let eap_tls = eap_tls.context("--cert needs an [eap_tls] section in the config")?;
+            let eap_tls = eap_tls
+                .filter(|eap| eap.tls.is_some())
+                .context("--cert needs an [eap_tls] section in the config")?;
             match certificate::explain(&eap_tls, file)? {
                 Ok(name) => authorizer.explain_certificate(&name).await,
                 Err(reason) => {

@@ -43,7 +43,7 @@ use adgate_radius::{ClientState, NasClient, Service, SharedSecret};
 use tempfile::TempDir;
 
 use crate::audit::{AuditTrail, TrailSettings};
-use crate::eap_tls::{EapTlsLoginSettings, EapTlsLogins};
+use crate::eap_tls::{AllowedMethods, EapTlsLoginSettings, EapTlsLogins};
 use crate::gatekeeper::Gatekeeper;
 use crate::sessions::{rebuild, LiveSessions, TableLimits};
 use crate::throttle::{Throttle, ThrottleSettings};
@@ -268,18 +268,19 @@ async fn gatekeeper(dir: &TempDir, ca: &TestCa) -> (Gatekeeper<MemoryDirectory>,
         path
     };
     let eap_tls = EapTlsLogins::new(EapTlsLoginSettings {
-        tls: MutualTlsSettings {
+        tls: Some(MutualTlsSettings {
             certificate_file: write("server.pem", &server.certificate_pem()),
             private_key_file: write("server.key", &server.key_pem()),
             ca_file: write("ca.pem", &ca.pem()),
             crl_files: Vec::new(),
             require_extended_master_secret: true,
-        },
+        }),
         fragment_size: 1024,
         identity_policy: IdentityPolicy::default(),
         allow_anonymous_identity: false,
         max_conversations: 64,
         conversation_timeout: Duration::from_secs(30),
+        methods: AllowedMethods::default(),
     })
     .expect("certificate logins");
     let gatekeeper = Gatekeeper::new(

@@ -166,6 +166,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
                         state.as_deref(),
                         *framed_mtu,
                         &self.authorizer,
+                        self,
                     )
                     .await
             }
@@ -177,7 +178,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
                 ))),
             },
             // CHAP and MS-CHAPv1 cannot be checked against AD without reversible passwords,
-            // which the telework policy does not allow; EAP needs an [eap_tls] section.
+            // which the telework policy does not allow; EAP needs an [eap_tls] or [eap] section.
             (Credential::Eap { .. }, None) | (Credential::Unsupported, _) => {
                 AccessFlow::record(Decided::Reject(Reject::bare(
                     Login::by(Method::Unsupported),

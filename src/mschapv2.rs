@@ -7,9 +7,11 @@
 //! the NT-Response or a key.
 
 mod check;
+mod eap;
 mod login;
 mod radius;
 
 // `login::MsChapV2Accepted` is what `MsChapV2Verdict::Accepted` holds.
 pub(crate) use check::check_winbind;
+pub(crate) use eap::{MsChapV2Login, MsChapV2Outcome};
 pub(crate) use login::{MsChapV2Response, MsChapV2Step, MsChapV2Verdict};

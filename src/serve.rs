@@ -107,7 +107,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     };
     let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, throttle, live_sessions.clone());
     if let Some(eap_tls) = loaded.eap_tls {
-        tracing::info!("certificate logins (EAP-TLS) enabled");
+        tracing::info!(methods = %eap_tls.methods(), "EAP logins enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
     }
     if let Some(winbind) = loaded.mschapv2 {

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use adgate_certs::test_pki::{TestCa, UserCertificate};
 use common::{Adgate, Lab};
-use eap_support::{eap_record, Credential, TestPki};
+use eap_support::{eap_record, mschapv2_section, Credential, TestPki};
 use gateway_support::{Gateway, NAS_IDENTIFIER};
 use serde_json::Value;
 
@@ -139,6 +139,53 @@ fn strongswan_gateway_lets_a_telework_member_in_and_keeps_others_out() {
     // The password went through the gateway; it must not reach the trail.
     let password = String::from_utf8(lab.fixture_password()).expect("UTF-8 password");
     assert!(!adgate.trail_text().contains(password.trim_end()));
+}
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn strongswan_gateway_relays_eap_mschapv2_and_opens_the_tunnel_for_a_member_only() {
+    let lab = Lab::get();
+    let password_file = PathBuf::from(lab.value("FIXTURE_PASSWORD_FILE"));
+    let pki = TestPki::new();
+    // EAP-only IKEv2 with EAP-MSCHAPv2, as Windows' built-in client does.
+    let sections =
+        pki.eap_tls_section("") + "\n[eap]\nmethods = [\"mschapv2\"]\n" + &mschapv2_section();
+    let adgate = Adgate::start_with(|config| {
+        config.replace("name = \"vpn1\"", &format!("name = \"{CLIENT_NAME}\"")) + &sections
+    });
+    let gateway = Gateway::up(&adgate);
+
+    let (code, said) = gateway.login_with_eap_mschapv2("alice", &password_file);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(0), "alice: tunnel up"),
+        "gateway log:\n{}\nadgate log:\n{}",
+        gateway.log(),
+        adgate.log()
+    );
+    let record = record_for(&adgate, "alice");
+    assert_eq!(record["verdict"], "accept", "{record}");
+    assert_eq!(record["method"], "eap-mschapv2", "{record}");
+    assert_eq!(record["account"]["sam_account_name"], "alice", "{record}");
+    assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
+    assert_session_accounted(&adgate, "alice");
+
+    let (code, said) = gateway.login_with_eap_mschapv2("frank", &password_file);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(1), "frank: refused"),
+        "gateway log:\n{}",
+        gateway.log()
+    );
+    let record = record_for(&adgate, "frank");
+    assert_eq!(record["verdict"], "reject", "{record}");
+    assert_eq!(record["method"], "eap-mschapv2", "{record}");
+    assert_eq!(record["reason"], "telework_off", "{record}");
+    assert!(
+        gateway.tunnels().is_empty(),
+        "no tunnel left: {:?}",
+        gateway.tunnels()
+    );
 }
 
 fn upn(user: &str) -> UserCertificate {

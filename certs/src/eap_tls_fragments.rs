@@ -87,6 +87,11 @@ pub(crate) struct Inbound {
 }
 
 impl Inbound {
+    /// Whether no fragment of a flight is waiting for the rest.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buffer.is_empty() && self.declared.is_none()
+    }
+
     /// Adds a fragment; returns the whole flight once the last fragment arrived.
     pub(crate) fn add(&mut self, fragment: &Fragment<'_>) -> Result<Option<Vec<u8>>, BadFraming> {
         if self.buffer.is_empty() && self.declared.is_none() {

@@ -16,16 +16,23 @@
 //! learns why; the peer answers with an empty EAP-TLS response, and only then does the
 //! conversation fail (the caller sends EAP-Failure).
 //!
+//! PEAP (draft-josefsson-pppext-eap-tls-eap-06, [MS-PEAP]) frames its TLS the same way (PEAPv0's
+//! flags octet is EAP-TLS's with version bits 0), with no client certificate: a session started
+//! with [`EapTlsSession::start_tunnel`] does not end with the handshake but opens a tunnel
+//! ([`Step::TunnelOpen`]), through which the caller then exchanges the inner EAP conversation
+//! ([`EapTlsSession::send_inner`], [`Step::Inner`]).
+//!
 //! Flights larger than the fragment size go out in fragments, each acknowledged by the peer;
 //! the peer's fragments are acknowledged by us. Whatever the peer sends, memory stays within
 //! one reassembled flight ([`MAX_TLS_MESSAGE`](crate::eap_tls_fragments::MAX_TLS_MESSAGE))
 //! plus rustls' own bounded buffers, and nothing here panics.
 
-use std::io::Write;
+use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 
 use rustls::{ProtocolVersion, ServerConfig, ServerConnection};
 use tracing::{debug, info};
+use zeroize::Zeroizing;
 
 use crate::certificate_summary::CertificateSummary;
 use crate::eap_tls_fragments::{ack, start, Fragment, Inbound, Outbound};
@@ -42,6 +49,11 @@ pub enum Step {
     Established(Box<Established>),
     /// The conversation failed; send EAP-Failure.
     Failed(Rejection),
+    /// A tunnel's handshake finished and the peer acknowledged it: send the first inner
+    /// message with [`EapTlsSession::send_inner`].
+    TunnelOpen,
+    /// What the peer sent through the tunnel, decrypted.
+    Inner(Zeroizing<Vec<u8>>),
 }
 
 /// A finished EAP-TLS handshake.
@@ -72,6 +84,8 @@ enum State {
     /// Our TLS alert is out; the peer's response, whatever it is, ends the conversation with
     /// this reason.
     AwaitingAlertAck(Rejection),
+    /// A tunnel is open: waiting for (the next fragment of) the peer's tunneled records.
+    Tunnel(Inbound),
     /// Established or failed: nothing more is accepted.
     Over,
 }
@@ -85,6 +99,17 @@ enum AfterFlight {
     FinalAck,
     /// The flight is rustls' alert refusing the peer: failure after the peer's response.
     Failure(Rejection),
+    /// The flight carried inner data through the tunnel: the peer's tunneled answer.
+    Tunnel,
+}
+
+/// What the handshake is for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// EAP-TLS: the client certificate names the user.
+    CertificateLogin(IdentityPolicy),
+    /// PEAP: a tunnel for the inner conversation.
+    Tunnel,
 }
 
 /// The server side of one EAP-TLS conversation.
@@ -92,7 +117,7 @@ pub struct EapTlsSession {
     connection: ServerConnection,
     state: State,
     fragment_size: usize,
-    identity_policy: IdentityPolicy,
+    purpose: Purpose,
 }
 
 impl EapTlsSession {
@@ -103,13 +128,34 @@ impl EapTlsSession {
         fragment_size: usize,
         identity_policy: IdentityPolicy,
     ) -> Result<(Self, Vec<u8>), Rejection> {
+        Self::begin(
+            config,
+            fragment_size,
+            Purpose::CertificateLogin(identity_policy),
+        )
+    }
+
+    /// A new PEAPv0 tunnel (`TlsServer::tunnel_config`) and the Type-Data of its PEAP Start:
+    /// S set, version 0.
+    pub fn start_tunnel(
+        config: Arc<ServerConfig>,
+        fragment_size: usize,
+    ) -> Result<(Self, Vec<u8>), Rejection> {
+        Self::begin(config, fragment_size, Purpose::Tunnel)
+    }
+
+    fn begin(
+        config: Arc<ServerConfig>,
+        fragment_size: usize,
+        purpose: Purpose,
+    ) -> Result<(Self, Vec<u8>), Rejection> {
         let connection =
             ServerConnection::new(config).map_err(|_| Rejection::TlsHandshakeFailed)?;
         let session = Self {
             connection,
             state: State::Receiving(Inbound::default()),
             fragment_size,
-            identity_policy,
+            purpose,
         };
         Ok((session, start()))
     }
@@ -130,10 +176,45 @@ impl EapTlsSession {
     /// Handles the Type-Data of the peer's EAP-TLS Response.
     pub fn advance(&mut self, type_data: &[u8]) -> Step {
         let step = self.advance_state(type_data);
-        if !matches!(step, Step::Continue(_)) {
+        if matches!(step, Step::Established(_) | Step::Failed(_)) {
             self.state = State::Over;
         }
         step
+    }
+
+    /// Sends `inner` through the open tunnel: the Type-Data of the next PEAP Request (the
+    /// first fragment, should it not fit one). Only once the peer's last message was handled.
+    pub fn send_inner(&mut self, inner: &[u8]) -> Step {
+        if !matches!(&self.state, State::Tunnel(inbound) if inbound.is_empty()) {
+            return self.fail(Rejection::EapTlsMalformed);
+        }
+        if self.connection.writer().write_all(inner).is_err() {
+            return self.fail(Rejection::TlsHandshakeFailed);
+        }
+        match self.take_output() {
+            Some(records) => self.send(
+                Outbound::new(records, self.fragment_size),
+                AfterFlight::Tunnel,
+            ),
+            None => self.fail(Rejection::TlsHandshakeFailed),
+        }
+    }
+
+    /// The MSK of an open PEAPv0 tunnel: TLS-PRF(master secret, "client EAP encryption",
+    /// client.random || server.random), as EAP-TLS over TLS 1.2 (RFC 5216 §2.3), which is what
+    /// [MS-PEAP] §3.1.5.5 and hostapd use without crypto binding.
+    pub fn tunnel_msk(&self) -> Result<MasterSessionKey, Rejection> {
+        match (self.purpose, self.connection.protocol_version()) {
+            (Purpose::Tunnel, Some(ProtocolVersion::TLSv1_2)) => {
+                MasterSessionKey::export(&self.connection)
+            }
+            _ => Err(Rejection::TlsHandshakeFailed),
+        }
+    }
+
+    fn fail(&mut self, rejection: Rejection) -> Step {
+        self.state = State::Over;
+        Step::Failed(rejection)
     }
 
     fn advance_state(&mut self, type_data: &[u8]) -> Step {
@@ -158,7 +239,27 @@ impl EapTlsSession {
                 ..
             } if !fragment.is_ack() => Step::Failed(rejection),
             State::Sending { outbound, then } if fragment.is_ack() => self.send(outbound, then),
-            State::AwaitingFinalAck if fragment.is_ack() => self.established(),
+            State::AwaitingFinalAck if fragment.is_ack() => match self.purpose {
+                Purpose::CertificateLogin(identity_policy) => self.established(identity_policy),
+                Purpose::Tunnel => {
+                    self.state = State::Tunnel(Inbound::default());
+                    Step::TunnelOpen
+                }
+            },
+            State::Tunnel(mut inbound) => match inbound.add(&fragment) {
+                Ok(None) => {
+                    self.state = State::Tunnel(inbound);
+                    Step::Continue(ack())
+                }
+                Ok(Some(records)) => {
+                    self.state = State::Tunnel(Inbound::default());
+                    self.read_inner(&records)
+                }
+                Err(problem) => {
+                    debug!(?problem, "PEAP framing refused");
+                    Step::Failed(Rejection::EapTlsMalformed)
+                }
+            },
             // The peer's response to our alert: an acknowledgement as RFC 5216 §2.1.3 asks, or
             // anything else; the reason is the one the alert stood for.
             State::AwaitingAlertAck(rejection) => Step::Failed(rejection),
@@ -235,11 +336,34 @@ impl EapTlsSession {
             (true, AfterFlight::PeerFlight) => State::Receiving(Inbound::default()),
             (true, AfterFlight::FinalAck) => State::AwaitingFinalAck,
             (true, AfterFlight::Failure(rejection)) => State::AwaitingAlertAck(rejection),
+            (true, AfterFlight::Tunnel) => State::Tunnel(Inbound::default()),
         };
         Step::Continue(fragment)
     }
 
-    fn established(&mut self) -> Step {
+    /// The plaintext of the peer's tunneled records; none (a close_notify, say) fails.
+    fn read_inner(&mut self, records: &[u8]) -> Step {
+        if let Err(error) = self.read(records) {
+            info!(%error, "PEAP tunnel data refused");
+            return Step::Failed(Rejection::TlsHandshakeFailed);
+        }
+        let mut plaintext = Zeroizing::new(Vec::new());
+        let mut buffer = Zeroizing::new([0u8; 1024]);
+        loop {
+            match self.connection.reader().read(&mut buffer[..]) {
+                Ok(0) => break,
+                Ok(read) => plaintext.extend_from_slice(buffer.get(..read).unwrap_or_default()),
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return Step::Failed(Rejection::TlsHandshakeFailed),
+            }
+        }
+        if plaintext.is_empty() {
+            return Step::Failed(Rejection::TlsHandshakeFailed);
+        }
+        Step::Inner(plaintext)
+    }
+
+    fn established(&mut self, identity_policy: IdentityPolicy) -> Step {
         let connection = &self.connection;
         let Some(certificate) = connection
             .peer_certificates()
@@ -261,7 +385,7 @@ impl EapTlsSession {
             .unwrap_or("unknown")
             .to_owned();
         Step::Established(Box::new(Established {
-            identity: identity_of(certificate, self.identity_policy),
+            identity: identity_of(certificate, identity_policy),
             certificate: CertificateSummary::of(certificate),
             tls_version,
             cipher_suite,
@@ -501,5 +625,124 @@ mod tests {
             setup.server.config().err(),
             Some(Rejection::RevocationUnknown)
         );
+    }
+
+    /// A PEAP peer without a client certificate: rustls' client, its TLS records carried whole
+    /// (the tests use fragments larger than any flight).
+    struct TunnelPeer(rustls::ClientConnection);
+
+    impl TunnelPeer {
+        fn new(setup: &Setup, version: &'static SupportedProtocolVersion) -> TunnelPeer {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in
+                <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_file_iter(
+                    setup.dir.path().join("ca.pem"),
+                )
+                    .unwrap()
+            {
+                roots.add(certificate.unwrap()).unwrap();
+            }
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from(SERVER_NAME).unwrap();
+            TunnelPeer(rustls::ClientConnection::new(Arc::new(config), name).unwrap())
+        }
+
+        /// The Type-Data answering a Request's (one fragment, L set, or the Start).
+        fn respond(&mut self, request: &[u8], inner: &[u8]) -> Vec<u8> {
+            let mut records = match request.first() {
+                Some(0x20) => &[][..],
+                _ => &request[5..],
+            };
+            while !records.is_empty() {
+                self.0.read_tls(&mut records).unwrap();
+                self.0.process_new_packets().unwrap();
+            }
+            if !inner.is_empty() {
+                self.0.writer().write_all(inner).unwrap();
+            }
+            let mut output = Vec::new();
+            while self.0.wants_write() {
+                self.0.write_tls(&mut output).unwrap();
+            }
+            if output.is_empty() {
+                return vec![0];
+            }
+            let mut type_data = vec![0x80];
+            type_data.extend_from_slice(&u32::try_from(output.len()).unwrap().to_be_bytes());
+            type_data.extend_from_slice(&output);
+            type_data
+        }
+
+        fn plaintext(&mut self) -> Vec<u8> {
+            let mut plaintext = Vec::new();
+            let _ = self.0.reader().read_to_end(&mut plaintext);
+            plaintext
+        }
+    }
+
+    #[test]
+    fn a_tunnel_opens_without_a_client_certificate_and_carries_inner_data_both_ways() {
+        let setup = Setup::new();
+        let (mut session, mut request) =
+            EapTlsSession::start_tunnel(setup.server.tunnel_config(), 4000).unwrap();
+        assert_eq!(request, [0x20], "PEAPv0 Start");
+        assert!(matches!(session.send_inner(b"early"), Step::Failed(_)));
+        let (mut session, start) =
+            EapTlsSession::start_tunnel(setup.server.tunnel_config(), 4000).unwrap();
+        request = start;
+        let mut peer = TunnelPeer::new(&setup, &rustls::version::TLS12);
+        loop {
+            match session.advance(&peer.respond(&request, b"")) {
+                Step::Continue(next) => request = next,
+                Step::TunnelOpen => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        let Step::Continue(inner_request) = session.send_inner(&[1]) else {
+            panic!("nothing sent");
+        };
+        let answer = peer.respond(&inner_request, &[1, b'a', b'l', b'i', b'c', b'e']);
+        assert_eq!(peer.plaintext(), [1]);
+        let Step::Inner(inner) = session.advance(&answer) else {
+            panic!("no inner data");
+        };
+        assert_eq!(inner.as_slice(), b"\x01alice");
+        let mut peer_msk = Zeroizing::new([0u8; 128]);
+        peer.0
+            .export_keying_material(&mut peer_msk[..], b"client EAP encryption", None)
+            .unwrap();
+        let msk = session.tunnel_msk().unwrap();
+        assert!(msk.is_split_into(&peer_msk[..32], &peer_msk[32..64]));
+        // An empty response where tunneled data belongs is refused.
+        assert!(matches!(session.send_inner(&[2]), Step::Continue(_)));
+        assert!(matches!(session.advance(&[0]), Step::Failed(_)));
+    }
+
+    #[test]
+    fn a_tunnel_is_tls12_only_and_an_eap_tls_session_opens_none() {
+        let setup = Setup::new();
+        let (mut session, start) =
+            EapTlsSession::start_tunnel(setup.server.tunnel_config(), 4000).unwrap();
+        let mut peer = TunnelPeer::new(&setup, &rustls::version::TLS13);
+        let client_hello = peer.respond(&start, b"");
+        assert!(matches!(session.advance(&client_hello), Step::Continue(_)));
+        assert!(
+            session.refusal().is_some(),
+            "a TLS 1.3 ClientHello gets an alert"
+        );
+        let (mut login, _) = EapTlsSession::start(
+            setup.server.config().unwrap(),
+            4000,
+            IdentityPolicy::default(),
+        )
+        .unwrap();
+        assert!(matches!(login.send_inner(&[1]), Step::Failed(_)));
+        assert!(login.tunnel_msk().is_err());
     }
 }

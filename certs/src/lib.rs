@@ -2,6 +2,10 @@
 //! EAP-TLS conversation (RFC 5216 for TLS 1.2, RFC 9190 for TLS 1.3) that proves the client
 //! holds its key.
 //!
+//! The same session runs PEAP's tunnel ([`EapTlsSession::start_tunnel`], no client
+//! certificate, TLS 1.2): after the handshake it carries the inner EAP conversation both ways and
+//! yields the tunnel's MSK.
+//!
 //! This crate knows X.509 and TLS, nothing of RADIUS packets or LDAP. An [`EapTlsSession`] is
 //! fed the Type-Data of each EAP-TLS Response and answers with the Type-Data of the next
 //! EAP-TLS Request; when the handshake is over it hands back an [`Established`] session: the

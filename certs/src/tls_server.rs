@@ -55,11 +55,13 @@ pub enum TlsServerError {
     Verifier(String),
 }
 
-/// The current `ServerConfig`, rebuilt by [`TlsServer::refresh`] when a CRL file changed.
+/// The current `ServerConfig`, rebuilt by [`TlsServer::refresh`] when a CRL file changed, and
+/// the one for tunnels (PEAP), which asks for no client certificate.
 #[derive(Debug)]
 pub struct TlsServer {
     settings: MutualTlsSettings,
     config: CrlWatch<ServerConfig>,
+    tunnel: Arc<ServerConfig>,
 }
 
 impl TlsServer {
@@ -71,7 +73,22 @@ impl TlsServer {
         serves: &'static str,
     ) -> Result<TlsServer, TlsServerError> {
         let config = CrlWatch::new(settings.crl_files.clone(), serves, || build(&settings))?;
-        Ok(TlsServer { settings, config })
+        let tunnel = build_tunnel(&settings)?;
+        Ok(TlsServer {
+            settings,
+            config,
+            tunnel,
+        })
+    }
+
+    /// The configuration of a PEAP tunnel ([`EapTlsSession::start_tunnel`]): the same
+    /// certificate, key, suites and TLS 1.2 policy, no client certificate (the user proves
+    /// themself inside the tunnel), no resumption, and TLS 1.2 only — PEAP's keys are the
+    /// RFC 5216 §2.3 TLS 1.2 derivation; TLS 1.3 PEAP (RFC 9427) is not implemented.
+    ///
+    /// [`EapTlsSession::start_tunnel`]: crate::EapTlsSession::start_tunnel
+    pub fn tunnel_config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.tunnel)
     }
 
     /// The configuration for a new conversation or connection, as last built: no file is
@@ -93,15 +110,36 @@ impl TlsServer {
 fn build(settings: &MutualTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = client_verifier(settings, provider.clone())?;
-    let chain = read_pem::<CertificateDer<'static>>(&settings.certificate_file)?;
-    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file)
-        .map_err(|error| file_error(&settings.private_key_file, error.to_string()))?;
+    let (chain, key) = server_identity(settings)?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
     // No resumption: a resumed session skips the certificate checks, so a certificate revoked
     // or a CRL past its nextUpdate since would not be refused.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.require_ems = settings.require_extended_master_secret;
+    Ok(Arc::new(config))
+}
+
+/// The server's certificate chain and private key.
+fn server_identity(
+    settings: &MutualTlsSettings,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsServerError> {
+    let chain = read_pem::<CertificateDer<'static>>(&settings.certificate_file)?;
+    let key = PrivateKeyDer::from_pem_file(&settings.private_key_file)
+        .map_err(|error| file_error(&settings.private_key_file, error.to_string()))?;
+    Ok((chain, key))
+}
+
+fn build_tunnel(settings: &MutualTlsSettings) -> Result<Arc<ServerConfig>, TlsServerError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (chain, key) = server_identity(settings)?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.require_ems = settings.require_extended_master_secret;

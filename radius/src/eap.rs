@@ -55,6 +55,12 @@ pub mod eap_type {
     pub const NAK: u8 = 3;
     /// EAP-TLS (RFC 5216 §3.1, RFC 9190 §2).
     pub const TLS: u8 = 13;
+    /// PEAP (draft-josefsson-pppext-eap-tls-eap-06 §2.1, [MS-PEAP] §2.2.2).
+    pub const PEAP: u8 = 25;
+    /// EAP-MSCHAPv2 (draft-kamath-pppext-eap-mschapv2-02 §2).
+    pub const MSCHAPV2: u8 = 26;
+    /// Extensions, inside a PEAP tunnel only ([MS-PEAP] §2.2.8).
+    pub const EXTENSIONS: u8 = 33;
 }
 
 /// Why the EAP-Message attributes of a request are not one EAP packet.

@@ -24,6 +24,7 @@ pub mod counters;
 pub mod das;
 pub mod disconnect;
 pub mod eap;
+pub mod eap_mschapv2;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handler;
@@ -31,6 +32,7 @@ pub mod mppe_keys;
 pub mod ms_chap;
 pub mod mschapv2;
 pub mod password;
+pub mod peap;
 pub mod request;
 pub mod secret;
 pub mod server;

@@ -157,6 +157,18 @@ impl MsChapErrorCode {
     }
 }
 
+/// The failure packet's text of RFC 2759 §6, `E=<code> R=0 C=<challenge> V=3`: no retry (R=0;
+/// adgate's refusals are final), `C` a new 16-octet challenge as the format requires, version 3
+/// (MS-CHAPv2). MS-CHAP-Error carries it, and EAP-MSCHAPv2's Failure-Request with a message.
+pub fn failure_text(error: MsChapErrorCode, new_challenge: &[u8; 16]) -> String {
+    let mut text = format!("E={} R=0 C=", error.code());
+    for octet in new_challenge {
+        let _ = write!(text, "{octet:02X}");
+    }
+    text.push_str(" V=3");
+    text
+}
+
 /// MS-CHAP-Error (RFC 2548 §2.1.5) with the failure packet's text of RFC 2759 §6:
 /// `E=<code> R=0 C=<challenge> V=3` — no retry (R=0; adgate's refusals are final), `C` a new
 /// 16-octet challenge as the format requires, version 3 (MS-CHAPv2).
@@ -165,11 +177,7 @@ pub fn ms_chap_error(
     error: MsChapErrorCode,
     new_challenge: &[u8; 16],
 ) -> Result<ReplyAttribute, InvalidReplyAttribute> {
-    let mut text = format!("E={} R=0 C=", error.code());
-    for octet in new_challenge {
-        let _ = write!(text, "{octet:02X}");
-    }
-    text.push_str(" V=3");
+    let text = failure_text(error, new_challenge);
     let mut value = Vec::with_capacity(1 + text.len());
     value.push(ident);
     value.extend_from_slice(text.as_bytes());

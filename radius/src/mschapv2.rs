@@ -40,6 +40,16 @@ const KEY_MAGIC3: &[u8; 84] =
 const SHS_PAD1: [u8; 40] = [0x00; 40];
 const SHS_PAD2: [u8; 40] = [0xf2; 40];
 
+/// The name the peer hashed into the ChallengeHash: without a `DOMAIN\` prefix
+/// (RFC 2759 §8.2: "the user's name ... without any domain"). MS-CHAPv2 Names and EAP
+/// identities alike (`CORP\alice`) are cut so.
+pub fn name_without_domain(user_name: &[u8]) -> &[u8] {
+    match user_name.iter().position(|&octet| octet == b'\\') {
+        Some(backslash) => user_name.get(backslash + 1..).unwrap_or_default(),
+        None => user_name,
+    }
+}
+
 /// ChallengeHash (RFC 2759 §8.2): the 8-octet challenge the NT-Response answers. `user_name`
 /// is the name without any `DOMAIN\` prefix, as the peer hashed it.
 pub fn challenge_hash(
@@ -246,6 +256,17 @@ mod tests {
             *keys.receive,
             array::<16>("D5 F0 E9 52 1E 3E A9 58 96 45 E8 60 51 C8 22 26")
         );
+    }
+
+    #[test]
+    fn the_challenge_hash_uses_the_name_without_its_domain() {
+        assert_eq!(name_without_domain(b"CORP\\alice"), b"alice");
+        assert_eq!(name_without_domain(b"alice"), b"alice");
+        assert_eq!(
+            name_without_domain(b"alice@corp.example.test"),
+            b"alice@corp.example.test"
+        );
+        assert_eq!(name_without_domain(b"CORP\\"), b"");
     }
 
     #[test]

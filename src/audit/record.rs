@@ -180,7 +180,8 @@ pub struct Record {
     pub user_name: Option<UserName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calling_station_id: Option<String>,
-    /// `pap`, `eap-tls`, or `unsupported` for a request carrying no credential adgate accepts.
+    /// `pap`, `eap-tls`, `mschapv2`, `eap-mschapv2`, `peap-mschapv2`, or `unsupported` for a
+    /// request carrying no credential adgate accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
     pub verdict: Verdict,
@@ -202,6 +203,10 @@ pub struct Record {
     /// EAP-TLS logins that got as far as a certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateRecord>,
+    /// PEAP logins that got as far as the identity inside the tunnel: that identity, the one
+    /// checked (`user_name` is the outer one, which may be anonymous). Added within schema 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_identity: Option<String>,
     /// Accepts that carried per-group reply attributes: which. Added within schema 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<ReplyRecord>,
@@ -235,6 +240,7 @@ impl Record {
             message_authenticator: None,
             accounting: None,
             certificate: None,
+            inner_identity: None,
             reply: None,
         }
     }

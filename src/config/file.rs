@@ -24,6 +24,7 @@ pub(super) struct ConfigFile {
     #[serde(default)]
     pub(super) throttle: ThrottleSection,
     pub(super) eap_tls: Option<EapTlsSection>,
+    pub(super) eap: Option<EapSection>,
     pub(super) mschapv2: Option<MsChapV2Section>,
     pub(super) metrics: Option<MetricsSection>,
     pub(super) radsec: Option<RadsecSection>,
@@ -139,6 +140,13 @@ pub(super) struct ReplySection {
     pub(super) class_suffix: Option<Spanned<String>>,
     pub(super) session_timeout: Option<Spanned<u64>>,
     pub(super) framed_pool: Option<Spanned<String>>,
+}
+
+/// `[eap]`: the EAP methods allowed, in the order offered. Absent: EAP-TLS alone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EapSection {
+    pub(super) methods: Spanned<Vec<String>>,
 }
 
 /// `[eap_tls]`: certificate logins. Absent: EAP requests are refused as unsupported.
@@ -291,13 +299,13 @@ fn default_window_s() -> Spanned<u64> {
 fn default_familiar_days() -> Spanned<u32> {
     Spanned::new(0..0, 30)
 }
-fn default_fragment_size() -> Spanned<usize> {
+pub(super) fn default_fragment_size() -> Spanned<usize> {
     Spanned::new(0..0, 1024)
 }
-fn default_max_conversations() -> Spanned<usize> {
+pub(super) fn default_max_conversations() -> Spanned<usize> {
     Spanned::new(0..0, 256)
 }
-fn default_conversation_timeout_s() -> Spanned<u64> {
+pub(super) fn default_conversation_timeout_s() -> Spanned<u64> {
     Spanned::new(0..0, 30)
 }
 fn default_radsec_max_connections() -> Spanned<usize> {

@@ -176,22 +176,14 @@ impl Conversations {
 #[cfg(test)]
 pub(super) mod tests {
     use adgate_certs::test_pki::TestCa;
-    use adgate_certs::{EapTlsSession, IdentityPolicy, MutualTlsSettings, TlsServer};
+    use adgate_certs::{MutualTlsSettings, TlsServer};
 
     use super::*;
+    use crate::eap_tls::methods::AllowedMethods;
 
-    /// A conversation that has just sent EAP-TLS Start.
-    fn conversation(server: &TlsServer) -> Conversation {
-        let (session, start) =
-            EapTlsSession::start(server.config().unwrap(), 1000, IdentityPolicy::default())
-                .unwrap();
-        Conversation::new(
-            "vpn1",
-            b"alice@corp.example.test".to_vec(),
-            session,
-            &start,
-            1,
-        )
+    /// A conversation that has just sent EAP-Request/Identity.
+    fn conversation() -> Conversation {
+        Conversation::awaiting_identity("vpn1", AllowedMethods::default(), 1)
     }
 
     /// A TLS server with certificates made for the test in `dir`.
@@ -217,16 +209,14 @@ pub(super) mod tests {
 
     #[test]
     fn a_full_table_forgets_the_least_recently_active_conversation() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = server(dir.path());
         let table = Conversations::new(2, Duration::from_secs(60));
-        let first = table.insert(conversation(&server)).unwrap();
-        let second = table.insert(conversation(&server)).unwrap();
+        let first = table.insert(conversation()).unwrap();
+        let second = table.insert(conversation()).unwrap();
         assert!(
             table.get(&first).is_some(),
             "touching makes the first the most recent"
         );
-        let third = table.insert(conversation(&server)).unwrap();
+        let third = table.insert(conversation()).unwrap();
         assert!(table.get(&second).is_none(), "the idle one made room");
         assert!(table.get(&first).is_some() && table.get(&third).is_some());
         table.remove(&first);
@@ -244,14 +234,12 @@ pub(super) mod tests {
 
     #[test]
     fn a_table_taking_smaller_limits_shrinks_at_the_next_insert() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = server(dir.path());
         let table = Conversations::new(4, Duration::from_secs(60));
         let tokens: Vec<_> = (0..4)
-            .map(|_| table.insert(conversation(&server)).unwrap())
+            .map(|_| table.insert(conversation()).unwrap())
             .collect();
         table.take_limits_from(&Conversations::new(2, Duration::from_secs(60)));
-        let newest = table.insert(conversation(&server)).unwrap();
+        let newest = table.insert(conversation()).unwrap();
         let kept = tokens
             .iter()
             .filter(|t| table.get(&t[..]).is_some())
@@ -262,12 +250,10 @@ pub(super) mod tests {
 
     #[test]
     fn a_silent_conversation_is_forgotten_after_the_timeout() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = server(dir.path());
         let table = Conversations::new(8, Duration::ZERO);
-        let token = table.insert(conversation(&server)).unwrap();
+        let token = table.insert(conversation()).unwrap();
         assert!(table.get(&token).is_none());
-        table.insert(conversation(&server)).unwrap();
+        table.insert(conversation()).unwrap();
         assert_eq!(
             table.counts(),
             ConversationCounts {

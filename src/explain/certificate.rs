@@ -21,7 +21,11 @@ pub(super) fn explain(
     eap_tls: &EapTlsLoginSettings,
     file: &Path,
 ) -> anyhow::Result<Result<CertificateName, Reason>> {
-    let (checks, leaf) = check_client_certificate(&eap_tls.tls, file)
+    let tls = eap_tls
+        .tls
+        .as_ref()
+        .context("--cert needs an [eap_tls] section in the config")?;
+    let (checks, leaf) = check_client_certificate(tls, file)
         .with_context(|| format!("checking {}", file.display()))?;
     let summary = &checks.summary;
     println!("certificate: {}", file.display());

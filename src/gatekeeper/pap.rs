@@ -36,6 +36,7 @@ impl<D: AccountDirectory> Gatekeeper<D> {
             method: Method::Pap,
             account: outcome.account.as_ref().map(AccountRecord::from),
             certificate: None,
+            inner_identity: None,
         };
         match outcome.decision {
             Decision::Accept => {

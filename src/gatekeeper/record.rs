@@ -59,6 +59,7 @@ pub(super) fn decision_record(request: &AccessRequest, decided: &Decided) -> Rec
     record.throttled_by = decided.throttled_by().map(ThrottleRule::as_str);
     record.account = login.account.clone();
     record.certificate = login.certificate.clone();
+    record.inner_identity = login.inner_identity.clone();
     record.reply = decided.reply_attributes().and_then(ReplyRecord::of);
     record.message_authenticator = Some(request.message_authenticator);
     record

@@ -23,7 +23,7 @@ use tempfile::TempDir;
 
 use super::Gatekeeper;
 use crate::audit::{AuditTrail, TrailSettings, OPEN_SEGMENT};
-use crate::eap_tls::{EapTlsLoginSettings, EapTlsLogins};
+use crate::eap_tls::{AllowedMethods, EapTlsLoginSettings, EapTlsLogins};
 use crate::metrics::Readiness;
 use crate::sessions::{rebuild, LiveSessions, TableLimits};
 use crate::throttle::{Throttle, ThrottleSettings};
@@ -101,18 +101,19 @@ impl Lab {
     fn with_eap_tls(mut self, ca: &TestCa) -> Lab {
         let server = ca.issue_server("radius.corp.example.test");
         let settings = EapTlsLoginSettings {
-            tls: MutualTlsSettings {
+            tls: Some(MutualTlsSettings {
                 certificate_file: write(self.dir.path(), "server.pem", &server.certificate_pem()),
                 private_key_file: write(self.dir.path(), "server.key", &server.key_pem()),
                 ca_file: write(self.dir.path(), "ca.pem", &ca.pem()),
                 crl_files: Vec::new(),
                 require_extended_master_secret: true,
-            },
+            }),
             fragment_size: 1024,
             identity_policy: IdentityPolicy::default(),
             allow_anonymous_identity: false,
             max_conversations: 16,
             conversation_timeout: Duration::from_secs(30),
+            methods: AllowedMethods::default(),
         };
         self.gatekeeper = self
             .gatekeeper

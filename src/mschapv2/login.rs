@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use adgate_authz::{AccountDirectory, Authorizer, Decision, ReplyAttributes, Winbind};
 use adgate_radius::mschapv2::{
-    authenticator_response, challenge_hash, mppe_keys, Challenge16, MppeKeys, NtResponse,
+    authenticator_response, challenge_hash, mppe_keys, name_without_domain, Challenge16, MppeKeys,
+    NtResponse,
 };
 use adgate_radius::{AccessRequest, ReplyAttribute};
 
@@ -114,6 +115,7 @@ impl<D: AccountDirectory> MsChapV2Step<'_, D> {
             method,
             account: outcome.account.as_ref().map(AccountRecord::from),
             certificate: None,
+            inner_identity: None,
         };
         match (outcome.decision, checked.password_hash_hash) {
             (Decision::Accept, Some(hash_hash)) => {
@@ -143,30 +145,5 @@ impl<D: AccountDirectory> MsChapV2Step<'_, D> {
                 MsChapV2Verdict::Refused(Reject::bare(login, reason))
             }
         }
-    }
-}
-
-/// The name the peer hashed into the ChallengeHash: without a `DOMAIN\` prefix
-/// (RFC 2759 §8.2: "the user's name ... without any domain").
-fn name_without_domain(user_name: &[u8]) -> &[u8] {
-    match user_name.iter().position(|&octet| octet == b'\\') {
-        Some(backslash) => user_name.get(backslash + 1..).unwrap_or_default(),
-        None => user_name,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_challenge_hash_uses_the_name_without_its_domain() {
-        assert_eq!(name_without_domain(b"CORP\\alice"), b"alice");
-        assert_eq!(name_without_domain(b"alice"), b"alice");
-        assert_eq!(
-            name_without_domain(b"alice@corp.example.test"),
-            b"alice@corp.example.test"
-        );
-        assert_eq!(name_without_domain(b"CORP\\"), b"");
     }
 }

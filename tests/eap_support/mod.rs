@@ -89,6 +89,17 @@ pub fn start_adgate_without_dc(pki: &TestPki, extra: &str) -> Adgate {
     Adgate::start_on(Lab::without_dc(), |config| config + &section)
 }
 
+/// `[mschapv2]` for the lab's domain member: its smb.conf, and ntlm_auth run in its mount
+/// namespace (the lab's wrapper).
+pub fn mschapv2_section() -> String {
+    let lab = Lab::get();
+    format!(
+        "\n[mschapv2]\nsmb_conf = \"{}\"\nntlm_auth = [\"{}\"]\n",
+        lab.value("MEMBER_SMB_CONF"),
+        lab.value("NTLM_AUTH")
+    )
+}
+
 /// What eapol_test reported.
 #[derive(Debug)]
 pub struct EapolOutcome {
@@ -111,13 +122,28 @@ pub fn eapol_test(
     } else {
         "tls_disable_tlsv1_3=1"
     };
-    let config = format!(
-        "network={{\n  key_mgmt=WPA-EAP\n  eap=TLS\n  identity=\"{identity}\"\n  ca_cert=\"{ca}\"\n  client_cert=\"{cert}\"\n  private_key=\"{key}\"\n  domain_match=\"{SERVER_NAME}\"\n  phase1=\"{phase1}\"\n}}\n",
+    let network = format!(
+        "  eap=TLS\n  identity=\"{identity}\"\n  ca_cert=\"{ca}\"\n  client_cert=\"{cert}\"\n  private_key=\"{key}\"\n  domain_match=\"{SERVER_NAME}\"\n  phase1=\"{phase1}\"\n",
         ca = pki.path("ca.pem").display(),
         cert = credential.certificate.display(),
         key = credential.key.display(),
     );
-    let config_path = pki.path(&format!("eapol-{}.conf", identity.replace(['@', '.'], "_")));
+    eapol_test_network(adgate, pki, identity, &network)
+}
+
+/// Runs eapol_test with the wpa_supplicant `network` block body `network` (its config file
+/// named after `label`).
+pub fn eapol_test_network(
+    adgate: &Adgate,
+    pki: &TestPki,
+    label: &str,
+    network: &str,
+) -> EapolOutcome {
+    let config = format!("network={{\n  key_mgmt=WPA-EAP\n{network}}}\n");
+    let config_path = pki.path(&format!(
+        "eapol-{}.conf",
+        label.replace(['@', '.', '\\'], "_")
+    ));
     std::fs::write(&config_path, config).expect("eapol_test config");
     let secret = String::from_utf8(Lab::get().radius_secret()).expect("secret is text");
     let output = Command::new("eapol_test")
@@ -135,6 +161,26 @@ pub fn eapol_test(
         success: last_line == "SUCCESS",
         mppe_keys_match: output.contains("MPPE keys OK: 1  mismatch: 0"),
         output,
+    }
+}
+
+/// The MS-MPPE keys eapol_test received (it prints them) appear neither in adgate's log nor
+/// in its audit trail, in either hex spelling.
+pub fn assert_keys_never_written(adgate: &Adgate, eapol_output: &str) {
+    let keys: Vec<String> = eapol_output
+        .lines()
+        .filter(|line| line.starts_with("MS-MPPE-"))
+        .filter_map(|line| line.split_once("): "))
+        .map(|(_, hex)| hex.trim().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 2, "eapol_test printed both keys");
+    let log = adgate.log().to_lowercase();
+    let trail = adgate.trail_text().to_lowercase();
+    for spaced in keys {
+        let packed = spaced.replace(' ', "");
+        for written in [&log, &trail] {
+            assert!(!written.contains(&packed) && !written.contains(&spaced));
+        }
     }
 }
 

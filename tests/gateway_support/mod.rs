@@ -60,6 +60,20 @@ impl Gateway {
         verdict(&self.run(&["login".as_ref(), user.as_ref(), password_file.as_os_str()]))
     }
 
+    /// Logs `user` in with EAP-MSCHAPv2, which the gateway relays to adgate (as Windows' IKEv2
+    /// client logs in), and closes the tunnel again.
+    pub fn login_with_eap_mschapv2(
+        &self,
+        user: &str,
+        password_file: &Path,
+    ) -> (Option<i32>, String) {
+        verdict(&self.run(&[
+            "login-eap".as_ref(),
+            user.as_ref(),
+            password_file.as_os_str(),
+        ]))
+    }
+
     /// As `login`, but the tunnel stays up.
     pub fn connect(&self, user: &str, password_file: &Path) -> (Option<i32>, String) {
         verdict(&self.run(&["connect".as_ref(), user.as_ref(), password_file.as_os_str()]))
