@@ -3,6 +3,7 @@
 //! segments, vouched for by signed checkpoints. Records are what an auditor reads after an
 //! incident; `verify` proves they were not edited, `query` answers "who, when, from where".
 
+mod ad_check_record;
 mod chain;
 mod checkpoint;
 mod discards;
@@ -18,6 +19,7 @@ mod trail;
 mod verify;
 mod writer;
 
+pub use ad_check_record::{AdCheckRecord, FindingRecord, StatusCounts};
 pub use chain::ChainFields;
 pub use checkpoint::{generate_key_pair, CheckpointSigner};
 pub use discards::DiscardLimiter;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::check_ad::ReportFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "adgate",
@@ -46,6 +48,16 @@ pub enum Command {
         /// a wrong one counts toward AD's lockout like any failed login.
         #[arg(long, conflicts_with = "cert")]
         password_prompt: bool,
+    },
+    /// Hold Active Directory against the telework policy: password and lockout policy,
+    /// fine-grained password policies, the built-in Administrator and Guest, the telework
+    /// members' states, names certificate logins would find twice. Reads AD with the service
+    /// account. Exit 0 nothing fails, 1 something fails, 2 AD could not be checked.
+    CheckAd {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
     /// Check, search and sign the audit trail.
     #[command(subcommand)]

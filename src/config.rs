@@ -14,6 +14,7 @@ mod directory;
 mod documented_configs;
 mod eap_tls;
 mod file;
+mod oversight;
 mod policy;
 mod radsec;
 mod sessions;
@@ -57,6 +58,7 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<crate::radsec::RadsecSettings>,
     pub sessions: crate::sessions::SessionSettings,
+    pub oversight: crate::oversight::OversightSettings,
 }
 
 /// Why the configuration cannot be used, with the file and line to look at.
@@ -189,6 +191,7 @@ impl Validator<'_> {
                 .map(|section| self.radsec(section))
                 .transpose()?,
             sessions: self.sessions(file.sessions)?,
+            oversight: self.oversight(file.oversight)?,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod audit_cli;
+mod check_ad;
 mod cli;
 mod clients;
 mod config;
@@ -16,6 +17,7 @@ mod gatekeeper;
 mod metrics;
 mod nas;
 mod nas_eap_tls;
+mod oversight;
 mod radsec;
 mod reason;
 mod reload;
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
                 };
                 explain::explain(&config, subject, password_prompt).await
             }
+            Command::CheckAd { config, format } => check_ad::check_ad(&config, format).await,
             Command::Audit(command) => audit_cli::run(command),
             Command::Sessions(command) => sessions_cli::run(command).await,
             Command::Nas(command) => nas::run(*command).await,

@@ -32,6 +32,7 @@ use crate::config::{Config, ConfigError};
 use crate::current_handler::CurrentHandler;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
+use crate::oversight::OversightSettings;
 use crate::radsec::{RadsecSettings, RadsecTrust};
 use crate::service_manager;
 use crate::sessions::{DisconnectTargets, SessionSettings};
@@ -51,6 +52,7 @@ pub struct StartOnly {
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<RadsecSettings>,
     pub sessions: SessionSettings,
+    pub oversight: OversightSettings,
 }
 
 /// A configuration's reloadable part, built and checked.
@@ -104,6 +106,7 @@ pub fn load(
         metrics_listen,
         radsec,
         sessions,
+        oversight,
     } = Config::load(path)?;
     let start_only = StartOnly {
         auth_listen,
@@ -115,6 +118,7 @@ pub fn load(
         metrics_listen,
         radsec,
         sessions,
+        oversight,
     };
     if let Some(running) = running {
         let restart = running.changed_in(&start_only);
@@ -252,6 +256,7 @@ impl StartOnly {
             _ => compare(true, "[radsec]"),
         }
         compare(self.sessions != new.sessions, "[sessions]");
+        compare(self.oversight != new.oversight, "[oversight]");
         changed
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adgate_authz::DcHealth;
+use adgate_authz::{DcHealth, PostureSettings};
 use adgate_radius::{Service, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
@@ -15,6 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
+use crate::check_ad::{spawn_periodic_checks, AdCheckMetrics};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControllers, Metrics};
@@ -98,7 +99,12 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             .await
             .context("relearning the throttle")??
     };
-    let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, throttle, live_sessions.clone());
+    let mut gatekeeper = Gatekeeper::new(
+        loaded.authorizer,
+        trail.clone(),
+        throttle,
+        live_sessions.clone(),
+    );
     if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!("certificate logins (EAP-TLS) enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
@@ -194,6 +200,21 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         .register_collector(Box::new(ChangeWatch::new(revoker.watch_states())));
     let watching = CancellationToken::new();
     let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
+    let ad_checks = start_only.oversight.ad_check_every.map(|every| {
+        let ad_check_metrics = Arc::new(AdCheckMetrics::default());
+        ad_check_metrics.register(metrics.registry());
+        let settings = PostureSettings {
+            inactive_after_days: start_only.oversight.inactive_after_days,
+        };
+        spawn_periodic_checks(
+            handler.clone(),
+            trail.clone(),
+            every,
+            settings,
+            ad_check_metrics,
+            watching.clone(),
+        )
+    });
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
     metrics
         .registry()
@@ -265,7 +286,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
              answer and retries elsewhere)"
         ),
     }
-    for task in [revoking, controlling] {
+    for task in [revoking, controlling].into_iter().chain(ad_checks) {
         task.await.context("live session task failed")?;
     }
     drop(handler);
