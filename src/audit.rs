@@ -6,6 +6,7 @@
 mod ad_check_record;
 mod chain;
 mod checkpoint;
+mod config_record;
 mod discards;
 mod query;
 mod record;
@@ -22,6 +23,7 @@ mod writer;
 pub use ad_check_record::{AdCheckRecord, FindingRecord, StatusCounts};
 pub use chain::ChainFields;
 pub use checkpoint::{generate_key_pair, CheckpointSigner};
+pub use config_record::{ConfigRecord, FileRecord, Trigger};
 pub use discards::DiscardLimiter;
 pub use query::{query, QueryFilter};
 pub use record::{

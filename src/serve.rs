@@ -16,11 +16,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::check_ad::{spawn_periodic_checks, AdCheckMetrics};
+use crate::config_audit::{ConfigAudit, Snapshot};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
+use crate::reload_signal::ReloadSignals;
 use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
 use crate::swappable::Swappable;
 use crate::syslog::spawn_forwarder;
@@ -75,10 +77,16 @@ fn relearn_throttle(dir: &Path, settings: ThrottleSettings) -> anyhow::Result<Th
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
     // First, so that a SIGHUP during the start waits for the reload loop instead of ending
     // adgate (its default action).
-    let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut reload = ReloadSignals::install().context("installing SIGHUP handler")?;
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let dc_health = DcHealth::new();
+    let read = {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Snapshot::read(&path))
+            .await
+            .context("reading the configuration files")?
+    };
     let (start_only, loaded) = crate::reload::load(path, None, dc_health.clone())?;
     let clients = Arc::new(loaded.clients);
     let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
@@ -230,8 +238,11 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         dc_health,
     };
     let metrics_listen = start_only.metrics_listen;
+    let config_check_every = start_only.oversight.config_check_every;
+    let config_audit =
+        ConfigAudit::started(path.to_owned(), trail.clone(), read, metrics.registry()).await?;
     let mut reloader = Reloader::new(
-        path,
+        config_audit,
         start_only,
         loaded.summary,
         running,
@@ -255,9 +266,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     tracing::info!(listeners = servers.len(), "adgate serving");
     crate::service_manager::notify("READY=1");
 
+    let mut config_check = tokio::time::interval(config_check_every);
+    config_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    config_check.reset();
     loop {
         tokio::select! {
-            _ = reload.recv() => reloader.reload().await,
+            trigger = reload.recv() => reloader.reload(trigger).await,
+            _ = config_check.tick() => reloader.check_drift().await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
