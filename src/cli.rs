@@ -85,12 +85,16 @@ pub enum AuditCommand {
         #[arg(long)]
         pubkey: Option<PathBuf>,
     },
-    /// One user's decisions (and accounting records) in time order.
+    /// One user's decisions (and accounting records) in time order, or the records of one
+    /// type (e.g. `--type config`: the configuration's history; `--type ad_check`).
     Query {
         dir: PathBuf,
         /// Name as sent, sAMAccountName or userPrincipalName (case-insensitive).
-        #[arg(long)]
-        user: String,
+        #[arg(long, required_unless_present = "kind")]
+        user: Option<String>,
+        /// Only records of this type (docs/audit-schema.md), e.g. config, ad_check, decision.
+        #[arg(long = "type", id = "kind")]
+        kind: Option<String>,
         /// Only records at or after this time (RFC 3339, or YYYY-MM-DD meaning midnight UTC).
         #[arg(long)]
         since: Option<String>,
