@@ -64,7 +64,10 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             let found = audit::query(&dir, &filter, json, &mut out)?;
             if found == 0 {
-                eprintln!("no records match");
+                match (&filter.user, &filter.kind) {
+                    (Some(user), _) => eprintln!("no records for {user:?}"),
+                    (None, kind) => eprintln!("no records of type {kind:?}"),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
