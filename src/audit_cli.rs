@@ -66,7 +66,12 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             if found == 0 {
                 match (&filter.user, &filter.kind) {
                     (Some(user), _) => eprintln!("no records for {user:?}"),
-                    (None, kind) => eprintln!("no records of type {kind:?}"),
+                    (None, kind) => {
+                        eprintln!(
+                            "no records of type {:?}",
+                            kind.as_deref().unwrap_or_default()
+                        )
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
