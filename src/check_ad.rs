@@ -164,7 +164,7 @@ mod tests {
                 lockout_duration: AdInterval(i64::MIN),
                 observation_window: AdInterval(i64::MIN),
             },
-            fine_grained: None,
+            fine_grained: vec![],
             administrator: None,
             guest: None,
             telework_members: vec![],

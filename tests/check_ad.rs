@@ -203,3 +203,61 @@ fn serve_records_each_ad_check_and_exports_where_each_item_stands() {
         adgate.log()
     );
 }
+
+/// Deletes the test's fine-grained password policy, even when the test fails.
+struct DeletePso(&'static str);
+
+impl Drop for DeletePso {
+    fn drop(&mut self) {
+        restore_or_report(&[
+            "tool",
+            "domain",
+            "passwordsettings",
+            "pso",
+            "delete",
+            self.0,
+        ]);
+    }
+}
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn a_fine_grained_policy_in_force_for_a_nested_member_is_found_and_never_passed_unread() {
+    let (_dir, config) = config_file();
+    let lab = Lab::get();
+    lab.lab_sh(&[
+        "tool",
+        "domain",
+        "passwordsettings",
+        "pso",
+        "create",
+        "check-ad-short",
+        "5",
+        "--min-pwd-length=8",
+    ]);
+    let _delete = DeletePso("check-ad-short");
+    // Developers is in the telework group; grace is a member of it.
+    lab.lab_sh(&[
+        "tool",
+        "domain",
+        "passwordsettings",
+        "pso",
+        "apply",
+        "check-ad-short",
+        "Developers",
+    ]);
+    let (_, json) = check_ad(&config, "json");
+    let findings: Value = serde_json::from_str(&json).unwrap();
+    let pso = finding(&findings, "fine_grained_password_policies");
+    // AD lets the service account see which PSO is in force, not its settings: a warning
+    // naming the PSO and whom it reaches, never a pass.
+    assert_eq!(pso["status"], "warn", "{pso}");
+    assert_eq!(accounts(pso), ["grace"]);
+    assert!(
+        pso["detail"]
+            .as_str()
+            .unwrap()
+            .contains("CN=check-ad-short"),
+        "{pso}"
+    );
+}

@@ -2,8 +2,8 @@
 //!
 //! User-Names come from the network, and the telework group DN comes from configuration (a DN
 //! may legally contain `\`, `(`, `)` or `*`, e.g. `CN=Telework \(pilot\)…` is written
-//! `CN=Telework (pilot)…`); `check-ad` adds DNs read from AD and SIDs. All are inserted only
-//! through [`escape_value`] (or, for binary values, [`escape_bytes`]).
+//! `CN=Telework (pilot)…`); `check-ad` adds a SID. All are inserted only through
+//! [`escape_value`] (or, for binary values, [`escape_bytes`]).
 
 use std::fmt::Write;
 
@@ -69,17 +69,6 @@ const PERSON: &str = "(objectCategory=person)(objectClass=user)";
 /// same in-chain rule a login's membership test uses.
 pub(crate) fn members_filter(group_dn: &str) -> String {
     format!("(&{PERSON}{})", member_of_filter(group_dn))
-}
-
-/// The members of `group_dn` that `target` (a user or a group named by a fine-grained password
-/// policy's `msDS-PSOAppliesTo`) is, or that are (nested) members of it.
-pub(crate) fn members_targeted_filter(group_dn: &str, target: &str) -> String {
-    format!(
-        "(&{PERSON}{}(|(distinguishedName={}){}))",
-        member_of_filter(group_dn),
-        escape_value(target),
-        member_of_filter(target)
-    )
 }
 
 /// The object whose objectSid is `sid` (binary).
@@ -203,14 +192,8 @@ mod tests {
             "(&(objectCategory=person)(objectClass=user)\
              (memberOf:1.2.840.113556.1.4.1941:=CN=T\\281\\29,DC=x))"
         );
-        assert_eq!(
-            members_targeted_filter("CN=T,DC=x", "CN=a*,DC=x"),
-            "(&(objectCategory=person)(objectClass=user)(memberOf:1.2.840.113556.1.4.1941:=CN=T,DC=x)\
-             (|(distinguishedName=CN=a\\2a,DC=x)(memberOf:1.2.840.113556.1.4.1941:=CN=a\\2a,DC=x)))"
-        );
         for filter in [
             members_filter("CN=a)(b*\\,DC=x"),
-            members_targeted_filter("CN=T,DC=x", "CN=a)(|(x=*"),
             sid_filter(&[0, 40, 41, 42, 92]),
             CERTIFICATE_NAMES_FILTER.to_owned(),
         ] {

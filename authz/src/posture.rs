@@ -44,15 +44,16 @@ pub struct PasswordPolicy {
     pub observation_window: AdInterval,
 }
 
-/// A fine-grained password policy (`msDS-PasswordSettings`, a PSO) and the telework members it
-/// applies to (named in `msDS-PSOAppliesTo`, directly or through a group they are in).
+/// A fine-grained password policy (`msDS-PasswordSettings`, a PSO) that is the resultant policy
+/// (`msDS-ResultantPSO`, AD's own choice by precedence) of some telework members: for them it
+/// replaces the domain's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FineGrainedPolicy {
-    /// The PSO's `cn`.
-    pub name: String,
-    /// `msDS-PasswordSettingsPrecedence`: the lowest number wins where several apply.
-    pub precedence: u32,
-    pub policy: PasswordPolicy,
+    /// The PSO's DN.
+    pub dn: String,
+    /// Its settings; `None` when the service account may not read them (AD lets only
+    /// administrators read PSOs unless delegated).
+    pub policy: Option<PasswordPolicy>,
     /// sAMAccountNames of the telework members it applies to.
     pub telework_members: Vec<String>,
 }
@@ -77,6 +78,8 @@ pub struct TeleworkMember {
     /// `adminCount` = 1: AD's SDProp protects it as a member of a privileged group (or it was
     /// one).
     pub admin_count: bool,
+    /// `msDS-ResultantPSO`: the DN of the fine-grained password policy in force for it, if any.
+    pub resultant_pso: Option<String>,
 }
 
 /// An account and the names a certificate login could find it by.
@@ -95,9 +98,8 @@ pub struct AdPosture {
     /// The domain's DN (rootDSE `defaultNamingContext`).
     pub domain_dn: String,
     pub domain_policy: PasswordPolicy,
-    /// `None`: the service account cannot read the Password Settings Container (AD lets only
-    /// administrators read it unless delegated).
-    pub fine_grained: Option<Vec<FineGrainedPolicy>>,
+    /// The fine-grained policies in force for telework members.
+    pub fine_grained: Vec<FineGrainedPolicy>,
     /// RID 500; `None` if not found (not readable).
     pub administrator: Option<BuiltinAccount>,
     /// RID 501.

@@ -315,63 +315,64 @@ fn domain_rule(check: PostureCheck, judged: Result<String, String>) -> Finding {
     }
 }
 
-/// A fine-grained policy weaker than the policy on any rule, applying to a telework member,
-/// overrides the domain's for that member: fail, naming the PSO and the members.
+/// A fine-grained policy in force for a telework member replaces the domain's for them: weaker
+/// than the policy on any rule is a fail naming the PSO and the members; one the service account
+/// may not read cannot be judged, a warning.
 fn fine_grained(posture: &AdPosture) -> Finding {
     let check = PostureCheck::FineGrainedPasswordPolicies;
-    let Some(policies) = &posture.fine_grained else {
-        return Finding::new(
-            check,
-            FindingStatus::Warn,
-            "cannot read the Password Settings Container: grant the service account read \
-             access to it (AD lets only administrators read it by default), or check the \
-             fine-grained password policies by hand"
-                .to_owned(),
-        );
-    };
     let mut weak = Vec::new();
+    let mut unreadable = Vec::new();
     let mut accounts = Vec::new();
-    for pso in policies {
-        if pso.telework_members.is_empty() {
+    for pso in &posture.fine_grained {
+        let applies_to = pso.telework_members.join(", ");
+        let Some(policy) = &pso.policy else {
+            unreadable.push(format!("{} (applies to {applies_to})", pso.dn));
+            accounts.extend(pso.telework_members.iter().cloned());
             continue;
-        }
+        };
         let problems: Vec<String> = PASSWORD_RULES
             .iter()
-            .filter_map(|rule| rule(&pso.policy).err())
+            .filter_map(|rule| rule(policy).err())
             .collect();
-        if problems.is_empty() {
-            continue;
+        if !problems.is_empty() {
+            weak.push(format!(
+                "{}: {}; applies to {applies_to}",
+                pso.dn,
+                problems.join("; ")
+            ));
+            accounts.extend(pso.telework_members.iter().cloned());
         }
-        weak.push(format!(
-            "{} (precedence {}): {}; applies to {}",
-            pso.name,
-            pso.precedence,
-            problems.join("; "),
-            pso.telework_members.join(", ")
-        ));
-        accounts.extend(pso.telework_members.iter().cloned());
     }
     accounts.sort();
     accounts.dedup();
-    if weak.is_empty() {
-        let applying = policies
-            .iter()
-            .filter(|pso| !pso.telework_members.is_empty())
-            .count();
-        return Finding::new(
-            check,
-            FindingStatus::Pass,
+    let (status, detail) = match (weak.is_empty(), unreadable.is_empty()) {
+        (false, _) => (
+            FindingStatus::Fail,
+            format!("weaker than the policy: {}", weak.join(" | ")),
+        ),
+        (true, false) => (
+            FindingStatus::Warn,
             format!(
-                "{} fine-grained password policies, {applying} applying to telework members, \
-                 none weaker than the policy",
-                policies.len()
+                "in force for telework members but not readable by the service account \
+                 (grant it read access to the Password Settings Container): {}",
+                unreadable.join(" | ")
             ),
-        );
-    }
+        ),
+        (true, true) => (
+            FindingStatus::Pass,
+            match posture.fine_grained.len() {
+                0 => "no fine-grained password policy is in force for a telework member".into(),
+                count => format!(
+                    "{count} fine-grained password policies in force for telework members, \
+                     none weaker than the policy"
+                ),
+            },
+        ),
+    };
     Finding {
         check,
-        status: FindingStatus::Fail,
-        detail: format!("weaker than the policy: {}", weak.join(" | ")),
+        status,
+        detail,
         accounts,
     }
 }
@@ -582,6 +583,7 @@ mod tests {
             last_logon: Some(FileTime(NOW.0 - DAY)),
             created: Some(FileTime(NOW.0 - 400 * DAY)),
             admin_count: false,
+            resultant_pso: None,
         }
     }
 
@@ -597,7 +599,7 @@ mod tests {
         AdPosture {
             domain_dn: "DC=corp,DC=example,DC=test".into(),
             domain_policy: telework_policy(),
-            fine_grained: Some(vec![]),
+            fine_grained: vec![],
             administrator: builtin("it-root", 512),
             guest: builtin("Guest", 514),
             telework_members: vec![member("alice"), member("bob")],
@@ -692,39 +694,40 @@ mod tests {
     }
 
     #[test]
-    fn a_weaker_fine_grained_policy_fails_only_when_it_applies_to_telework_members() {
-        let pso = |members: &[&str]| FineGrainedPolicy {
-            name: "Short-Passwords".into(),
-            precedence: 5,
-            policy: PasswordPolicy {
-                min_length: 8,
-                ..telework_policy()
-            },
-            telework_members: members.iter().map(|m| m.to_string()).collect(),
+    fn a_fine_grained_policy_in_force_for_members_is_held_to_the_policy() {
+        let pso = |policy| FineGrainedPolicy {
+            dn: "CN=Short-Passwords,CN=Password Settings Container".into(),
+            policy,
+            telework_members: vec!["bob".into(), "grace".into()],
         };
-        let check = PostureCheck::FineGrainedPasswordPolicies;
-        let applying = finding(&with(|p| p.fine_grained = Some(vec![pso(&["bob"])])), check);
-        assert_eq!(applying.status, FindingStatus::Fail);
-        assert_eq!(applying.accounts, ["bob"]);
+        let judged = |policy| {
+            finding(
+                &with(|p| p.fine_grained = vec![pso(policy)]),
+                PostureCheck::FineGrainedPasswordPolicies,
+            )
+        };
+        let weak = judged(Some(PasswordPolicy {
+            min_length: 8,
+            ..telework_policy()
+        }));
+        assert_eq!(weak.status, FindingStatus::Fail);
+        assert_eq!(weak.accounts, ["bob", "grace"]);
         assert!(
-            applying.detail.contains("Short-Passwords (precedence 5)")
-                && applying.detail.contains("minimum password length 8"),
+            weak.detail.contains("CN=Short-Passwords")
+                && weak.detail.contains("minimum password length 8")
+                && weak.detail.contains("applies to bob, grace"),
             "{}",
-            applying.detail
+            weak.detail
         );
-        let elsewhere = finding(&with(|p| p.fine_grained = Some(vec![pso(&[])])), check);
-        assert_eq!(elsewhere.status, FindingStatus::Pass);
-        let stronger = FineGrainedPolicy {
-            policy: PasswordPolicy {
-                min_length: 16,
-                ..telework_policy()
-            },
-            ..pso(&["alice"])
-        };
-        let fine = finding(&with(|p| p.fine_grained = Some(vec![stronger])), check);
-        assert_eq!(fine.status, FindingStatus::Pass);
-        let unreadable = finding(&with(|p| p.fine_grained = None), check);
+        let stronger = judged(Some(PasswordPolicy {
+            min_length: 16,
+            ..telework_policy()
+        }));
+        assert_eq!(stronger.status, FindingStatus::Pass);
+        assert!(stronger.accounts.is_empty());
+        let unreadable = judged(None);
         assert_eq!(unreadable.status, FindingStatus::Warn);
+        assert_eq!(unreadable.accounts, ["bob", "grace"]);
         assert!(unreadable.detail.contains("Password Settings Container"));
     }
 

@@ -2,19 +2,21 @@
 //! none on the login path. Gathers; judges nothing (that is `posture_checks.rs`).
 //!
 //! The domain's password policy lives on the domain object (the rootDSE's
-//! `defaultNamingContext`), fine-grained ones in its Password Settings Container, the built-in
+//! `defaultNamingContext`); which fine-grained one is in force for a member AD says itself
+//! (`msDS-ResultantPSO`, precedence and group nesting applied), and that PSO is read by its DN
+//! (its settings are readable only where delegated: AD's default hides them); the built-in
 //! accounts are found by their well-known RIDs under the domain SID (a rename does not hide
 //! them), telework members by the in-chain membership filter a login uses. Every value put in
 //! a filter is escaped (`filter.rs`).
+
+use std::collections::BTreeMap;
 
 use ldap3::Scope;
 
 use crate::account::{Account, Reader, ATTRIBUTES};
 use crate::entry::Entry;
 use crate::error::{DirectoryError, PostureReadError};
-use crate::filter::{
-    members_filter, members_targeted_filter, sid_filter, CERTIFICATE_NAMES_FILTER,
-};
+use crate::filter::{members_filter, sid_filter, CERTIFICATE_NAMES_FILTER};
 use crate::posture::{
     AdInterval, AdPosture, BuiltinAccount, CertificateNames, FineGrainedPolicy, PasswordPolicy,
     TeleworkMember,
@@ -24,7 +26,12 @@ use crate::service_connection::Search;
 use crate::{Authorizer, Directory, FileTime};
 
 /// The attributes of a telework member beyond a login's.
-const MEMBER_EXTRA: &[&str] = &["lastLogonTimestamp", "whenCreated", "adminCount"];
+const MEMBER_EXTRA: &[&str] = &[
+    "lastLogonTimestamp",
+    "whenCreated",
+    "adminCount",
+    "msDS-ResultantPSO",
+];
 
 impl Authorizer<Directory> {
     /// Reads what `adgate check-ad` judges (see [`judge_posture`](crate::judge_posture)):
@@ -40,7 +47,6 @@ impl Authorizer<Directory> {
         }
         let domain_dn = directory.default_naming_context().await?;
         let (domain_policy, domain_sid) = directory.domain_policy(&domain_dn).await?;
-        let fine_grained = directory.fine_grained_policies(&domain_dn, group).await?;
         let administrator = directory
             .builtin_account(&domain_dn, &domain_sid, ADMINISTRATOR_RID)
             .await?;
@@ -48,6 +54,7 @@ impl Authorizer<Directory> {
             .builtin_account(&domain_dn, &domain_sid, GUEST_RID)
             .await?;
         let telework_members = directory.telework_members(group).await?;
+        let fine_grained = directory.fine_grained_policies(&telework_members).await?;
         let certificate_names = directory.certificate_names().await?;
         Ok(AdPosture {
             domain_dn,
@@ -131,88 +138,64 @@ impl Directory {
         Ok((policy, reader.required("objectSid")?.to_vec()))
     }
 
-    /// The fine-grained password policies and the telework members each reaches; `None` when
-    /// the container cannot be read.
+    /// The fine-grained password policies in force for `members` (their resultant PSOs), each
+    /// read by its DN; one the service account may not read has no settings.
     async fn fine_grained_policies(
         &self,
-        domain_dn: &str,
-        group: &str,
-    ) -> Result<Option<Vec<FineGrainedPolicy>>, DirectoryError> {
-        let container = format!("CN=Password Settings Container,CN=System,{domain_dn}");
-        if !self.exists(&container).await? {
-            return Ok(None);
-        }
-        let entries = self
-            .entries(Search {
-                operation: "fine-grained password policy search",
-                base: &container,
-                scope: Scope::OneLevel,
-                filter: "(objectClass=msDS-PasswordSettings)",
-                attributes: &[
-                    "cn",
-                    "msDS-PasswordSettingsPrecedence",
-                    "msDS-MinimumPasswordLength",
-                    "msDS-LockoutThreshold",
-                    "msDS-LockoutDuration",
-                    "msDS-LockoutObservationWindow",
-                    "msDS-PSOAppliesTo",
-                ],
-                size_limit: 0,
-            })
-            .await?;
-        let mut policies = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let reader = Reader::new(entry);
-            let mut telework_members = Vec::new();
-            for target in entry.values("msDS-PSOAppliesTo") {
-                let target = String::from_utf8(target.clone()).map_err(|_| {
-                    DirectoryError::MalformedAttribute {
-                        dn: entry.dn.clone(),
-                        attribute: "msDS-PSOAppliesTo",
-                        detail: "not UTF-8".into(),
-                    }
-                })?;
-                telework_members.extend(self.members_named(group, &target).await?);
+        members: &[TeleworkMember],
+    ) -> Result<Vec<FineGrainedPolicy>, DirectoryError> {
+        let mut by_pso: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for member in members {
+            if let Some(pso) = &member.resultant_pso {
+                by_pso
+                    .entry(pso)
+                    .or_default()
+                    .push(member.sam_account_name.clone());
             }
-            telework_members.sort();
-            telework_members.dedup();
+        }
+        let mut policies = Vec::with_capacity(by_pso.len());
+        for (dn, telework_members) in by_pso {
             policies.push(FineGrainedPolicy {
-                name: reader.text("cn")?,
-                precedence: reader.integer("msDS-PasswordSettingsPrecedence")?,
-                policy: PasswordPolicy {
-                    min_length: reader.integer("msDS-MinimumPasswordLength")?,
-                    lockout_threshold: reader.integer("msDS-LockoutThreshold")?,
-                    lockout_duration: AdInterval(reader.integer("msDS-LockoutDuration")?),
-                    observation_window: AdInterval(
-                        reader.integer("msDS-LockoutObservationWindow")?,
-                    ),
-                },
+                dn: dn.to_owned(),
+                policy: self.password_settings(dn).await?,
                 telework_members,
             });
         }
-        policies.sort_by_key(|pso| pso.precedence);
-        Ok(Some(policies))
+        Ok(policies)
     }
 
-    /// sAMAccountNames of the members of `group` that `target` is or contains.
-    async fn members_named(
-        &self,
-        group: &str,
-        target: &str,
-    ) -> Result<Vec<String>, DirectoryError> {
-        let filter = members_targeted_filter(group, target);
-        self.entries(Search {
-            operation: "fine-grained policy target search",
-            base: &self.base_dn,
-            scope: Scope::Subtree,
-            filter: &filter,
-            attributes: &["sAMAccountName"],
-            size_limit: 0,
-        })
-        .await?
-        .iter()
-        .map(|entry| Reader::new(entry).text("sAMAccountName"))
-        .collect()
+    /// A PSO's settings; `None` when they are not readable (the object stays visible to the
+    /// service account, its attributes do not).
+    async fn password_settings(&self, dn: &str) -> Result<Option<PasswordPolicy>, DirectoryError> {
+        const SETTINGS: [&str; 4] = [
+            "msDS-MinimumPasswordLength",
+            "msDS-LockoutThreshold",
+            "msDS-LockoutDuration",
+            "msDS-LockoutObservationWindow",
+        ];
+        let entries = self
+            .entries(Search {
+                operation: "fine-grained password policy search",
+                base: dn,
+                scope: Scope::Base,
+                filter: "(objectClass=*)",
+                attributes: &SETTINGS,
+                size_limit: 1,
+            })
+            .await?;
+        let Some(entry) = entries.first() else {
+            return Ok(None);
+        };
+        if SETTINGS.iter().any(|name| entry.values(name).is_empty()) {
+            return Ok(None);
+        }
+        let reader = Reader::new(entry);
+        Ok(Some(PasswordPolicy {
+            min_length: reader.integer("msDS-MinimumPasswordLength")?,
+            lockout_threshold: reader.integer("msDS-LockoutThreshold")?,
+            lockout_duration: AdInterval(reader.integer("msDS-LockoutDuration")?),
+            observation_window: AdInterval(reader.integer("msDS-LockoutObservationWindow")?),
+        }))
     }
 
     /// The account whose SID is the domain SID plus `rid`, if visible.
@@ -288,6 +271,7 @@ impl Directory {
                     .map(FileTime),
                 created,
                 admin_count: reader.optional_integer::<u32>("adminCount")? == Some(1),
+                resultant_pso: reader.optional_text("msDS-ResultantPSO")?,
             });
         }
         Ok(members)
