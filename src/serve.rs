@@ -118,6 +118,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
     }
     let mut metrics = Metrics::new();
+    // The trail's first record of this run: what it was started with.
+    let config_audit =
+        ConfigAudit::started(path.to_owned(), trail.clone(), read, metrics.registry()).await?;
     gatekeeper.metrics().register(metrics.registry());
     live_sessions.metrics().register(metrics.registry());
     let handler = Arc::new(CurrentHandler::new(gatekeeper));
@@ -239,8 +242,6 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     };
     let metrics_listen = start_only.metrics_listen;
     let config_check_every = start_only.oversight.config_check_every;
-    let config_audit =
-        ConfigAudit::started(path.to_owned(), trail.clone(), read, metrics.registry()).await?;
     let mut reloader = Reloader::new(
         config_audit,
         start_only,
