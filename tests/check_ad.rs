@@ -23,9 +23,13 @@ use serde_json::Value;
 
 /// The lab config in a file of its own, and the directory holding it.
 fn config_file() -> (tempfile::TempDir, PathBuf) {
+    config_file_on(Lab::get())
+}
+
+fn config_file_on(lab: &Lab) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let text = lab_config(
-        Lab::get(),
+        lab,
         free_udp_port(),
         free_udp_port(),
         &dir.path().join("audit"),
@@ -61,6 +65,18 @@ fn accounts(finding: &Value) -> Vec<&str> {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect()
+}
+
+#[test]
+fn without_a_domain_controller_check_ad_says_why_and_exits_2() {
+    let (_dir, config) = config_file_on(Lab::without_dc());
+    let (code, text) = check_ad(&config, "json");
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("adgate: cannot check AD: no directory server usable"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
 }
 
 #[test]

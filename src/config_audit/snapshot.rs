@@ -57,10 +57,19 @@ impl Snapshot {
     /// Reads `path` and the files it names. Never fails: what cannot be read is said so in
     /// the snapshot (an unreadable or broken file is what a refused reload records).
     pub fn read(path: &Path) -> Snapshot {
-        let config = FileHash::of(path);
+        // Read once: the hash and the keys describe the same bytes.
+        let bytes = std::fs::read(path);
+        let config = FileHash {
+            path: path.to_owned(),
+            sha256: bytes
+                .as_ref()
+                .map(|bytes| hex::encode(Sha256::digest(bytes)))
+                .map_err(ToString::to_string),
+        };
         let mut files = Vec::new();
-        let values = std::fs::read_to_string(path)
+        let values = bytes
             .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|text| text.parse::<toml::Table>().ok())
             .map(|table| {
                 let mut values = BTreeMap::new();
