@@ -5,6 +5,7 @@
 //! a warning, recorded once per change, and shown as `adgate_config_drift` = 1 until the files
 //! match what runs again (a reload applies them, or they are put back).
 
+mod previous_run;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::audit::{AuditError, AuditTrail, ConfigRecord, FileRecord, Trigger};
+pub use previous_run::{last_recorded, RecordedFiles};
 pub use snapshot::Snapshot;
 use snapshot::{FileHash, NamedFile};
 
@@ -30,11 +32,13 @@ pub struct ConfigAudit {
 }
 
 impl ConfigAudit {
-    /// Records the start with `loaded`, the snapshot taken when the configuration was read.
+    /// Records the start with `loaded`, the snapshot taken when the configuration was read,
+    /// and which files differ from `previous`, the previous run's last record, if any.
     pub async fn started(
         path: PathBuf,
         trail: AuditTrail,
         loaded: Snapshot,
+        previous: Option<RecordedFiles>,
         registry: &mut Registry,
     ) -> Result<ConfigAudit, AuditError> {
         let drift = Gauge::default();
@@ -44,7 +48,18 @@ impl ConfigAudit {
              from what the running configuration was loaded from; 0 when they match",
             drift.clone(),
         );
-        let record = record_of(&loaded, None, "start", "applied", Trigger::named("start"));
+        let mut record = record_of(&loaded, None, "start", "applied", Trigger::named("start"));
+        if let Some(previous) = previous {
+            let changed = changed_since(&loaded, &previous);
+            if previous.config_sha256 != loaded.config.sha256.clone().ok() || !changed.is_empty() {
+                tracing::info!(
+                    changed_files = %changed.join(","),
+                    "the configuration changed since the previous run's last config record"
+                );
+            }
+            record.previous_config_sha256 = previous.config_sha256;
+            record.changed_files = Some(changed);
+        }
         trail.append_entry(&record).await?;
         Ok(ConfigAudit {
             path,
@@ -141,6 +156,22 @@ fn record_of(
     record
 }
 
+/// The keys naming the same file as in `previous` whose hash differs.
+fn changed_since(snapshot: &Snapshot, previous: &RecordedFiles) -> Vec<String> {
+    snapshot
+        .files
+        .iter()
+        .filter(|file| {
+            previous.files.iter().any(|(key, path, sha256)| {
+                *key == file.key
+                    && *path == file.hash.path.display().to_string()
+                    && *sha256 != file.hash.sha256.clone().ok()
+            })
+        })
+        .map(|file| file.key.clone())
+        .collect()
+}
+
 fn file_record(key: Option<String>, hash: &FileHash) -> FileRecord {
     let (sha256, error) = match &hash.sha256 {
         Ok(sha256) => (Some(sha256.clone()), None),
@@ -168,6 +199,33 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_file_swapped_between_runs_is_named_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, secret) = (dir.path().join("adgate.toml"), dir.path().join("s"));
+        std::fs::write(&secret, "swapped-while-stopped").unwrap();
+        let text = format!("[[clients]]\nsecret_file = \"{}\"\n", secret.display());
+        std::fs::write(&config, text).unwrap();
+        let now = Snapshot::read(&config);
+        let recorded = |sha256: &str, path: &str| RecordedFiles {
+            config_sha256: None,
+            files: vec![(
+                "clients[0].secret_file".into(),
+                path.into(),
+                Some(sha256.into()),
+            )],
+        };
+        let path = secret.display().to_string();
+        assert_eq!(
+            changed_since(&now, &recorded("0000", &path)),
+            ["clients[0].secret_file"]
+        );
+        let same = now.files[0].hash.sha256.clone().unwrap();
+        assert!(changed_since(&now, &recorded(&same, &path)).is_empty());
+        // Another path under the key is a changed key, not a changed file.
+        assert!(changed_since(&now, &recorded("0000", "/elsewhere")).is_empty());
+    }
+
     #[tokio::test]
     async fn start_reloads_and_drift_are_recorded_once_each() {
         let dir = tempfile::tempdir().unwrap();
@@ -186,6 +244,7 @@ mod tests {
             config.clone(),
             trail,
             Snapshot::read(&config),
+            None,
             &mut registry,
         )
         .await

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
 use crate::check_ad::{spawn_periodic_checks, AdCheckMetrics};
-use crate::config_audit::{ConfigAudit, Snapshot};
+use crate::config_audit::{last_recorded, ConfigAudit, Snapshot};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControllers, Metrics};
@@ -118,9 +118,26 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
     }
     let mut metrics = Metrics::new();
-    // The trail's first record of this run: what it was started with.
-    let config_audit =
-        ConfigAudit::started(path.to_owned(), trail.clone(), read, metrics.registry()).await?;
+    // The trail's first record of this run: what it was started with, and which files changed
+    // since the previous run recorded them.
+    let previous = {
+        let dir = start_only.audit.dir.clone();
+        tokio::task::spawn_blocking(move || last_recorded(&dir))
+            .await
+            .context("reading the trail for the previous configuration")?
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "the previous run's configuration could not be read back");
+                None
+            })
+    };
+    let config_audit = ConfigAudit::started(
+        path.to_owned(),
+        trail.clone(),
+        read,
+        previous,
+        metrics.registry(),
+    )
+    .await?;
     gatekeeper.metrics().register(metrics.registry());
     live_sessions.metrics().register(metrics.registry());
     let handler = Arc::new(CurrentHandler::new(gatekeeper));

@@ -160,6 +160,16 @@ fn start_an_edit_and_a_broken_edit_make_three_config_records_with_the_files_hash
         lines[2].contains("config:reload:refused") && lines[2].contains(&broken),
         "{history}"
     );
+
+    // The next start says what the previous run recorded last: the broken file's hash.
+    std::fs::write(&config, format!("{text}\n[throttle]\nmax_failures = 3\n")).unwrap();
+    adgate.restart();
+    let records = wait_for_config_records(&adgate, 4);
+    assert_eq!(records[3]["event"], "start");
+    assert_eq!(records[3]["config_file"]["sha256"], edited.as_str());
+    assert_eq!(records[3]["previous_config_sha256"], broken.as_str());
+    assert_eq!(records[3]["changed_files"], serde_json::json!([]));
+    adgate.stop();
 }
 
 fn drift_metric(metrics: std::net::SocketAddr) -> String {

@@ -76,9 +76,13 @@ pub struct ConfigRecord {
     /// changed); absent at start, and when the file is not TOML.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_keys: Option<Vec<String>>,
-    /// Keys naming the same file as the running configuration, whose contents differ.
+    /// Keys naming the same file as the running configuration (at start: as the previous
+    /// run's last config record), whose contents differ.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_files: Option<Vec<String>>,
+    /// At start: the configuration file's hash in the previous run's last config record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_config_sha256: Option<String>,
 }
 
 impl ConfigRecord {
@@ -101,6 +105,7 @@ impl ConfigRecord {
             files,
             changed_keys: None,
             changed_files: None,
+            previous_config_sha256: None,
         }
     }
 }
