@@ -3,8 +3,10 @@
 //! segments, vouched for by signed checkpoints. Records are what an auditor reads after an
 //! incident; `verify` proves they were not edited, `query` answers "who, when, from where".
 
+mod ad_check_record;
 mod chain;
 mod checkpoint;
+mod config_record;
 mod discards;
 mod query;
 mod record;
@@ -18,8 +20,10 @@ mod trail;
 mod verify;
 mod writer;
 
+pub use ad_check_record::{AdCheckRecord, FindingRecord, StatusCounts};
 pub use chain::ChainFields;
 pub use checkpoint::{generate_key_pair, CheckpointSigner};
+pub use config_record::{ConfigRecord, FileRecord, Trigger};
 pub use discards::DiscardLimiter;
 pub use query::{query, QueryFilter};
 pub use record::{

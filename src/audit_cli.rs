@@ -44,6 +44,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Query {
             dir,
             user,
+            kind,
             since,
             until,
             json,
@@ -56,13 +57,22 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             };
             let filter = QueryFilter {
                 user,
+                kind,
                 since: parse(since)?,
                 until: parse(until)?,
             };
             let mut out = std::io::stdout().lock();
             let found = audit::query(&dir, &filter, json, &mut out)?;
             if found == 0 {
-                eprintln!("no records for {:?}", filter.user);
+                match (&filter.user, &filter.kind) {
+                    (Some(user), _) => eprintln!("no records for {user:?}"),
+                    (None, kind) => {
+                        eprintln!(
+                            "no records of type {:?}",
+                            kind.as_deref().unwrap_or_default()
+                        )
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

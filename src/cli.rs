@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::check_ad::CheckAdFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "adgate",
@@ -47,6 +49,16 @@ pub enum Command {
         #[arg(long, conflicts_with = "cert")]
         password_prompt: bool,
     },
+    /// Hold Active Directory against the telework policy: password and lockout policy,
+    /// fine-grained password policies, the built-in Administrator and Guest, the telework
+    /// members' states, names certificate logins would find twice. Reads AD with the service
+    /// account. Exit 0 nothing fails, 1 something fails, 2 AD could not be checked.
+    CheckAd {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = CheckAdFormat::Text)]
+        format: CheckAdFormat,
+    },
     /// Check, search and sign the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -73,12 +85,16 @@ pub enum AuditCommand {
         #[arg(long)]
         pubkey: Option<PathBuf>,
     },
-    /// One user's decisions (and accounting records) in time order.
+    /// One user's decisions (and accounting records) in time order, or the records of one
+    /// type (e.g. `--type config`: the configuration's history; `--type ad_check`).
     Query {
         dir: PathBuf,
         /// Name as sent, sAMAccountName or userPrincipalName (case-insensitive).
-        #[arg(long)]
-        user: String,
+        #[arg(long, required_unless_present = "kind")]
+        user: Option<String>,
+        /// Only records of this type (docs/audit-schema.md), e.g. config, ad_check, decision.
+        #[arg(long = "type", id = "kind")]
+        kind: Option<String>,
         /// Only records at or after this time (RFC 3339, or YYYY-MM-DD meaning midnight UTC).
         #[arg(long)]
         since: Option<String>,

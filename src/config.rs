@@ -16,6 +16,7 @@ mod eap;
 mod eap_tls;
 mod file;
 mod mschapv2;
+mod oversight;
 mod policy;
 mod radsec;
 mod sessions;
@@ -61,6 +62,7 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<crate::radsec::RadsecSettings>,
     pub sessions: crate::sessions::SessionSettings,
+    pub oversight: crate::oversight::OversightSettings,
 }
 
 /// Why the configuration cannot be used, with the file and line to look at.
@@ -194,6 +196,7 @@ impl Validator<'_> {
                 .map(|section| self.radsec(section))
                 .transpose()?,
             sessions: self.sessions(file.sessions)?,
+            oversight: self.oversight(file.oversight)?,
         })
     }
 }

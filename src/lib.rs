@@ -8,9 +8,11 @@
 
 mod audit;
 mod audit_cli;
+mod check_ad;
 mod cli;
 mod clients;
 mod config;
+mod config_audit;
 mod crl_refresh;
 mod current_handler;
 mod decision;
@@ -22,9 +24,11 @@ mod mschapv2;
 mod nas;
 mod nas_eap_tls;
 mod nas_mschapv2;
+mod oversight;
 mod radsec;
 mod reason;
 mod reload;
+mod reload_signal;
 mod report;
 mod secret_file;
 mod serve;
@@ -87,6 +91,7 @@ pub fn run() -> ExitCode {
                 };
                 explain::explain(&config, subject, password_prompt).await
             }
+            Command::CheckAd { config, format } => check_ad::check_ad(&config, format).await,
             Command::Audit(command) => audit_cli::run(command),
             Command::Sessions(command) => sessions_cli::run(command).await,
             Command::Nas(command) => nas::run(*command).await,

@@ -13,7 +13,7 @@
 //! any error. A refused reload changes nothing, and the log line says why.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +27,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::audit::TrailSettings;
+use crate::audit::{TrailSettings, Trigger};
 use crate::config::{Config, ConfigError};
+use crate::config_audit::{ConfigAudit, Snapshot};
 use crate::current_handler::CurrentHandler;
 use crate::eap_tls::EapTlsLogins;
 use crate::gatekeeper::Gatekeeper;
+use crate::oversight::OversightSettings;
 use crate::radsec::{RadsecSettings, RadsecTrust};
 use crate::service_manager;
 use crate::sessions::{DisconnectTargets, SessionSettings};
@@ -51,6 +53,7 @@ pub struct StartOnly {
     pub metrics_listen: Option<SocketAddr>,
     pub radsec: Option<RadsecSettings>,
     pub sessions: SessionSettings,
+    pub oversight: OversightSettings,
 }
 
 /// A configuration's reloadable part, built and checked.
@@ -108,6 +111,7 @@ pub fn load(
         metrics_listen,
         radsec,
         sessions,
+        oversight,
     } = Config::load(path)?;
     let start_only = StartOnly {
         auth_listen,
@@ -119,6 +123,7 @@ pub fn load(
         metrics_listen,
         radsec,
         sessions,
+        oversight,
     };
     if let Some(running) = running {
         let restart = running.changed_in(&start_only);
@@ -262,6 +267,7 @@ impl StartOnly {
             _ => compare(true, "[radsec]"),
         }
         compare(self.sessions != new.sessions, "[sessions]");
+        compare(self.oversight != new.oversight, "[oversight]");
         changed
     }
 }
@@ -310,6 +316,17 @@ fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}")
 }
 
+/// `error` for the trail: as [`one_line`], but a TOML syntax error keeps only where it is, as
+/// its message may quote a value from the file (a secret written inline).
+fn for_the_record(error: &anyhow::Error) -> String {
+    if let Some(ConfigError::Syntax { path, error }) = error.downcast_ref::<ConfigError>() {
+        let text = error.to_string();
+        let place = text.lines().next().unwrap_or_default();
+        return format!("{}: {place}: TOML syntax error", path.display());
+    }
+    one_line(error)
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     /// `applied` or `refused`.
@@ -352,7 +369,7 @@ impl ReloadMetrics {
 
 /// Applies reloads to the running server.
 pub struct Reloader {
-    path: PathBuf,
+    config_audit: ConfigAudit,
     start_only: StartOnly,
     summary: Summary,
     clients: Arc<ClientTable>,
@@ -374,9 +391,10 @@ pub struct Running {
 }
 
 impl Reloader {
-    /// A reloader for the server started from `path` with `start_only` and `summary`.
+    /// A reloader for the server started with `start_only` and `summary`, from the file
+    /// `config_audit` watches.
     pub fn new(
-        path: &Path,
+        config_audit: ConfigAudit,
         start_only: StartOnly,
         summary: Summary,
         running: Running,
@@ -386,7 +404,7 @@ impl Reloader {
         metrics.register(registry);
         metrics.loaded_now();
         Reloader {
-            path: path.to_owned(),
+            config_audit,
             start_only,
             summary,
             clients: running.clients,
@@ -403,11 +421,24 @@ impl Reloader {
         self.summary.directory_timeout
     }
 
-    /// Reloads the file, or keeps the running configuration and says why not.
-    pub async fn reload(&mut self) {
+    /// Compares the configuration files on disk with what runs (see `config_audit`).
+    pub async fn check_drift(&mut self) {
+        self.config_audit.check_drift().await;
+    }
+
+    /// Reloads the file, or keeps the running configuration and says why not; either way a
+    /// `config` record says what was read and what `trigger` set it off.
+    pub async fn reload(&mut self, trigger: Trigger) {
         service_manager::notify_reloading();
-        tracing::info!(config = %self.path.display(), "reloading the configuration");
-        match self.try_reload().await {
+        tracing::info!(
+            config = %self.config_audit.path().display(),
+            sender_pid = trigger.sender_pid,
+            sender_uid = trigger.sender_uid,
+            "reloading the configuration"
+        );
+        let (read, result) = self.try_reload().await;
+        let refusal = result.as_ref().err().map(for_the_record);
+        match result {
             Ok(changes) => {
                 self.metrics.loaded_now();
                 self.metrics
@@ -427,20 +458,36 @@ impl Reloader {
                 );
             }
         }
+        self.config_audit.reloaded(read, refusal, trigger).await;
         service_manager::notify("READY=1");
     }
 
-    async fn try_reload(&mut self) -> anyhow::Result<String> {
+    /// The files as the reload read them, and what it changed or why it was refused.
+    async fn try_reload(&mut self) -> (Snapshot, anyhow::Result<String>) {
         // Reading and checking every file blocks: not on an async worker, where it would hold
         // up requests.
         let (path, running, dc_health) = (
-            self.path.clone(),
+            self.config_audit.path().to_owned(),
             self.start_only.clone(),
             self.dc_health.clone(),
         );
-        let (_, new) = tokio::task::spawn_blocking(move || load(&path, Some(&running), dc_health))
-            .await
-            .context("the reload task failed")??;
+        let loaded = tokio::task::spawn_blocking(move || {
+            let read = Snapshot::read(&path);
+            (read, load(&path, Some(&running), dc_health))
+        })
+        .await;
+        match loaded {
+            Ok((read, Ok((_, new)))) => (read, Ok(self.apply(new))),
+            Ok((read, Err(error))) => (read, Err(error)),
+            Err(error) => (
+                Snapshot::read(self.config_audit.path()),
+                Err(anyhow::Error::new(error).context("the reload task failed")),
+            ),
+        }
+    }
+
+    /// Puts `new` in place of what runs; returns what changed, for the log.
+    fn apply(&mut self, new: Reloadable) -> String {
         // A RadSec listener is bound at start; `changed_in` refused adding or removing one.
         if let (Some(trust), Some(new_trust)) = (&self.radsec, new.radsec) {
             trust.replace(new_trust);
@@ -455,6 +502,6 @@ impl Reloader {
         self.handler.get().discover_in_background();
         let changes = self.summary.changes_to(&new.summary);
         self.summary = new.summary;
-        Ok(changes)
+        changes
     }
 }

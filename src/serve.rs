@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adgate_authz::DcHealth;
+use adgate_authz::{DcHealth, PostureSettings};
 use adgate_radius::{Service, UdpServer};
 use anyhow::Context;
 use tokio::net::UdpSocket;
@@ -15,11 +15,14 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditTrail, CheckpointSigner};
+use crate::check_ad::{spawn_periodic_checks, AdCheckMetrics};
+use crate::config_audit::{last_recorded, ConfigAudit, Snapshot};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::{Gatekeeper, GatekeeperState};
 use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControllers, Metrics};
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
+use crate::reload_signal::ReloadSignals;
 use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
 use crate::swappable::Swappable;
 use crate::syslog::spawn_forwarder;
@@ -81,10 +84,16 @@ fn relearn_throttle(dir: &Path, settings: ThrottleSettings) -> anyhow::Result<Th
 pub async fn serve(path: &Path) -> anyhow::Result<()> {
     // First, so that a SIGHUP during the start waits for the reload loop instead of ending
     // adgate (its default action).
-    let mut reload = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut reload = ReloadSignals::install().context("installing SIGHUP handler")?;
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let dc_health = DcHealth::new();
+    let read = {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Snapshot::read(&path))
+            .await
+            .context("reading the configuration files")?
+    };
     let (start_only, loaded) = crate::reload::load(path, None, dc_health.clone())?;
     let clients = Arc::new(loaded.clients);
     let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
@@ -105,7 +114,12 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             .await
             .context("relearning the throttle")??
     };
-    let mut gatekeeper = Gatekeeper::new(loaded.authorizer, trail, throttle, live_sessions.clone());
+    let mut gatekeeper = Gatekeeper::new(
+        loaded.authorizer,
+        trail.clone(),
+        throttle,
+        live_sessions.clone(),
+    );
     if let Some(eap_tls) = loaded.eap_tls {
         tracing::info!(methods = %eap_tls.methods(), "EAP logins enabled");
         gatekeeper = gatekeeper.with_eap_tls(eap_tls);
@@ -119,6 +133,26 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         gatekeeper = gatekeeper.with_mschapv2(winbind);
     }
     let mut metrics = Metrics::new();
+    // The trail's first record of this run: what it was started with, and which files changed
+    // since the previous run recorded them.
+    let previous = {
+        let dir = start_only.audit.dir.clone();
+        tokio::task::spawn_blocking(move || last_recorded(&dir))
+            .await
+            .context("reading the trail for the previous configuration")?
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "the previous run's configuration could not be read back");
+                None
+            })
+    };
+    let config_audit = ConfigAudit::started(
+        path.to_owned(),
+        trail.clone(),
+        read,
+        previous,
+        metrics.registry(),
+    )
+    .await?;
     gatekeeper.metrics().register(metrics.registry());
     live_sessions.metrics().register(metrics.registry());
     let handler = Arc::new(CurrentHandler::new(gatekeeper));
@@ -209,6 +243,21 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         .register_collector(Box::new(ChangeWatch::new(revoker.watch_states())));
     let watching = CancellationToken::new();
     let revoking = tokio::spawn(revoker.clone().run(watching.clone()));
+    let ad_checks = start_only.oversight.ad_check_every.map(|every| {
+        let ad_check_metrics = Arc::new(AdCheckMetrics::default());
+        ad_check_metrics.register(metrics.registry());
+        let settings = PostureSettings {
+            inactive_after_days: start_only.oversight.inactive_after_days,
+        };
+        spawn_periodic_checks(
+            handler.clone(),
+            trail.clone(),
+            every,
+            settings,
+            ad_check_metrics,
+            watching.clone(),
+        )
+    });
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
     metrics
         .registry()
@@ -224,8 +273,9 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
         dc_health,
     };
     let metrics_listen = start_only.metrics_listen;
+    let config_check_every = start_only.oversight.config_check_every;
     let mut reloader = Reloader::new(
-        path,
+        config_audit,
         start_only,
         loaded.summary,
         running,
@@ -249,9 +299,13 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     tracing::info!(listeners = servers.len(), "adgate serving");
     crate::service_manager::notify("READY=1");
 
+    let mut config_check = tokio::time::interval(config_check_every);
+    config_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    config_check.reset();
     loop {
         tokio::select! {
-            _ = reload.recv() => reloader.reload().await,
+            trigger = reload.recv() => reloader.reload(trigger).await,
+            _ = config_check.tick() => reloader.check_drift().await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
@@ -280,7 +334,7 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
              answer and retries elsewhere)"
         ),
     }
-    for task in [revoking, controlling] {
+    for task in [revoking, controlling].into_iter().chain(ad_checks) {
         task.await.context("live session task failed")?;
     }
     drop(handler);

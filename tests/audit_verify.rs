@@ -290,8 +290,13 @@ async fn a_chain_rewritten_without_the_key_fails_its_checkpoints() {
     let checkpoints = trail.checkpoints_that_left();
     let first = trail.segments()[0].clone();
     edit_segment(&trail.dir().join(&first), |lines| {
-        lines[0] = lines[0].replacen("\"frank\"", "\"grace\"", 1);
-        lines[0] = lines[0].replacen("\"alice\"", "\"grace\"", 1);
+        // The first decision (the run's first record is its config record).
+        let decision = lines
+            .iter_mut()
+            .find(|line| line.contains("\"type\":\"decision\""))
+            .unwrap();
+        *decision = decision.replacen("\"frank\"", "\"grace\"", 1);
+        *decision = decision.replacen("\"alice\"", "\"grace\"", 1);
     });
     rehash_whole_chain(&trail);
     assert_broken(trail.verify(&[]), &["checkpoint", "rewritten"]);

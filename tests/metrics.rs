@@ -182,7 +182,8 @@ async fn the_syslog_spool_fills_while_the_collector_is_down_and_drains_when_it_i
     let text = wait_until(metrics, |text| {
         value_of(text, "adgate_syslog_connection_failures_total") >= 1
     });
-    assert_eq!(value_of(&text, "adgate_syslog_spool_records"), 2, "{text}");
+    // The two decisions and the start's config record.
+    assert_eq!(value_of(&text, "adgate_syslog_spool_records"), 3, "{text}");
     assert_eq!(value_of(&text, "adgate_syslog_forwarded_records_total"), 0);
     assert_promtool_accepts(&text);
 
@@ -190,8 +191,8 @@ async fn the_syslog_spool_fills_while_the_collector_is_down_and_drains_when_it_i
     let text = wait_until(metrics, |text| {
         value_of(text, "adgate_syslog_spool_records") == 0
     });
-    assert_eq!(value_of(&text, "adgate_syslog_forwarded_records_total"), 2);
-    assert_eq!(collector.wait_for(2).len(), 2);
+    assert_eq!(value_of(&text, "adgate_syslog_forwarded_records_total"), 3);
+    assert_eq!(collector.wait_for(3).len(), 3);
 }
 
 /// The value of the unlabelled metric `name` in `text` (`u64::MAX` if it is not there).

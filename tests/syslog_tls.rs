@@ -126,10 +126,13 @@ async fn records_reach_rsyslog_over_tls_with_its_ca_pinned() {
     for _ in 0..3 {
         assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     }
-    let records = rsyslog.wait_for(3);
-    let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
-    assert_eq!(seqs, [1, 2, 3], "{}", adgate.log());
-    assert!(records.iter().all(|r| r["user_name"] == "alice"));
+    // seq 1 is the start's config record.
+    let records = rsyslog.wait_for(4);
+    assert_eq!(records[0]["type"], "config", "{records:?}");
+    let decisions = &records[1..];
+    let seqs: Vec<u64> = decisions.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    assert_eq!(seqs, [2, 3, 4], "{}", adgate.log());
+    assert!(decisions.iter().all(|r| r["user_name"] == "alice"));
 }
 
 #[tokio::test]
@@ -171,9 +174,14 @@ async fn a_collector_requiring_client_certificates_receives_records_from_adgate_
     for _ in 0..2 {
         assert_eq!(adgate.login("alice").await, ResponseCode::Accept);
     }
-    let records = rsyslog.wait_for(2);
+    let records = rsyslog.wait_for(3);
     let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
-    assert_eq!(seqs, [1, 2], "{}", adgate.log());
+    assert_eq!(
+        seqs,
+        [1, 2, 3],
+        "the config record, then two decisions: {}",
+        adgate.log()
+    );
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ pub struct Account {
 impl Account {
     /// Read an account from a user search entry.
     pub(crate) fn from_entry(entry: &Entry) -> Result<Account, DirectoryError> {
-        let reader = Reader { entry };
+        let reader = Reader::new(entry);
         let summary = AccountSummary {
             dn: entry.dn.clone(),
             object_guid: reader.binary("objectGUID", guid_text)?,
@@ -59,11 +59,15 @@ impl Account {
 }
 
 /// Typed access to single-valued attributes, with errors naming the DN and attribute.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     entry: &'a Entry,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    pub(crate) fn new(entry: &'a Entry) -> Reader<'a> {
+        Reader { entry }
+    }
+
     fn single(&self, attribute: &'static str) -> Result<Option<&[u8]>, DirectoryError> {
         match self.entry.values(attribute) {
             [] => Ok(None),
@@ -74,7 +78,7 @@ impl Reader<'_> {
         }
     }
 
-    fn required(&self, attribute: &'static str) -> Result<&[u8], DirectoryError> {
+    pub(crate) fn required(&self, attribute: &'static str) -> Result<&[u8], DirectoryError> {
         self.single(attribute)?
             .ok_or_else(|| DirectoryError::MissingAttribute {
                 dn: self.entry.dn.clone(),
@@ -82,7 +86,7 @@ impl Reader<'_> {
             })
     }
 
-    fn binary(
+    pub(crate) fn binary(
         &self,
         attribute: &'static str,
         format: fn(&[u8]) -> Result<String, String>,
@@ -90,11 +94,14 @@ impl Reader<'_> {
         format(self.required(attribute)?).map_err(|detail| self.malformed(attribute, detail))
     }
 
-    fn text(&self, attribute: &'static str) -> Result<String, DirectoryError> {
+    pub(crate) fn text(&self, attribute: &'static str) -> Result<String, DirectoryError> {
         self.utf8(attribute, self.required(attribute)?)
     }
 
-    fn optional_text(&self, attribute: &'static str) -> Result<Option<String>, DirectoryError> {
+    pub(crate) fn optional_text(
+        &self,
+        attribute: &'static str,
+    ) -> Result<Option<String>, DirectoryError> {
         self.single(attribute)?
             .map(|value| self.utf8(attribute, value))
             .transpose()
@@ -106,10 +113,24 @@ impl Reader<'_> {
 
     /// An LDAP Integer (decimal text) that must fit `T`: userAccountControl is a 32-bit flag
     /// set (negative when bit 31 is set), FILETIMEs are 64-bit.
-    fn integer<T: FromLdapInteger>(&self, attribute: &'static str) -> Result<T, DirectoryError> {
+    pub(crate) fn integer<T: FromLdapInteger>(
+        &self,
+        attribute: &'static str,
+    ) -> Result<T, DirectoryError> {
         let text = self.text(attribute)?;
         T::from_ldap_integer(&text)
             .ok_or_else(|| self.malformed(attribute, format!("{text:?} is not an integer")))
+    }
+
+    /// As [`Reader::integer`], `None` when the attribute is absent.
+    pub(crate) fn optional_integer<T: FromLdapInteger>(
+        &self,
+        attribute: &'static str,
+    ) -> Result<Option<T>, DirectoryError> {
+        if self.single(attribute)?.is_none() {
+            return Ok(None);
+        }
+        self.integer(attribute).map(Some)
     }
 
     fn optional_boolean(&self, attribute: &'static str) -> Result<Option<bool>, DirectoryError> {
@@ -152,7 +173,7 @@ impl Reader<'_> {
 }
 
 /// Integer attribute types: AD writes 32-bit flag sets as signed decimals.
-trait FromLdapInteger: Sized {
+pub(crate) trait FromLdapInteger: Sized {
     fn from_ldap_integer(text: &str) -> Option<Self>;
 }
 

@@ -42,9 +42,9 @@ pub enum Lookup {
 /// password binds, both connected lazily.
 pub struct Directory {
     pub(crate) account: Arc<ServiceAccount>,
-    base_dn: String,
+    pub(crate) base_dn: String,
     netbios_domain: NetbiosDomain,
-    service: ServiceConnection,
+    pub(crate) service: ServiceConnection,
     binds: BindPool,
     pub(crate) connector: Arc<Connector>,
     health: DcHealth,

@@ -113,6 +113,13 @@ pub enum DirectoryError {
 #[error(transparent)]
 pub struct RecheckError(#[from] DirectoryError);
 
+/// Why [`Authorizer::read_posture`](crate::Authorizer::read_posture) could not read what
+/// `check-ad` judges: AD could not be asked, an attribute is missing or malformed, or the
+/// telework group does not exist. The message names the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(transparent)]
+pub struct PostureReadError(#[from] DirectoryError);
+
 fn join(failures: &[DirectoryError]) -> String {
     let texts: Vec<String> = failures.iter().map(ToString::to_string).collect();
     texts.join("; ")

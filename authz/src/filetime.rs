@@ -33,6 +33,37 @@ impl FileTime {
     pub fn now() -> FileTime {
         FileTime::from_system_time(SystemTime::now())
     }
+
+    /// A GeneralizedTime as AD writes it (`whenCreated`: `YYYYMMDDHHMMSS.0Z`, RFC 4517 §3.3.13,
+    /// always UTC with whole seconds); `None` for anything else.
+    pub(crate) fn from_generalized_time(text: &str) -> Option<FileTime> {
+        let digits = text
+            .strip_suffix(".0Z")
+            .or_else(|| text.strip_suffix('Z'))?;
+        if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let field = |range: std::ops::Range<usize>| digits.get(range)?.parse::<i64>().ok();
+        let (year, month, day) = (field(0..4)?, field(4..6)?, field(6..8)?);
+        let (hour, minute, second) = (field(8..10)?, field(10..12)?, field(12..14)?);
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+            return None;
+        }
+        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60;
+        Some(FileTime(
+            (seconds + second.min(60)) * 10_000_000 + UNIX_EPOCH_AS_FILETIME,
+        ))
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
@@ -66,6 +97,30 @@ mod tests {
     fn before_1601_clamps_to_zero() {
         let time = UNIX_EPOCH - Duration::from_secs(400 * 366 * 86_400);
         assert_eq!(FileTime::from_system_time(time), FileTime(0));
+    }
+
+    #[test]
+    fn generalized_time_as_ad_writes_it() {
+        assert_eq!(
+            FileTime::from_generalized_time("20240101000000.0Z"),
+            Some(FileTime(133_485_408_000_000_000))
+        );
+        assert_eq!(
+            FileTime::from_generalized_time("19700101000001Z"),
+            Some(FileTime(UNIX_EPOCH_AS_FILETIME + 10_000_000))
+        );
+        let leap_day = FileTime::from_generalized_time("20240229120000.0Z").unwrap();
+        let march = FileTime::from_generalized_time("20240301120000.0Z").unwrap();
+        assert_eq!(march.0 - leap_day.0, 86_400 * 10_000_000);
+        for bad in [
+            "",
+            "2024",
+            "20241301000000.0Z",
+            "2024010100000x.0Z",
+            "20240101000000",
+        ] {
+            assert_eq!(FileTime::from_generalized_time(bad), None, "{bad}");
+        }
     }
 
     #[test]

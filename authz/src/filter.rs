@@ -1,8 +1,9 @@
-//! The two LDAP search filters adgate sends, with every value escaped per RFC 4515.
+//! The LDAP search filters adgate sends, with every value escaped per RFC 4515.
 //!
 //! User-Names come from the network, and the telework group DN comes from configuration (a DN
 //! may legally contain `\`, `(`, `)` or `*`, e.g. `CN=Telework \(pilot\)…` is written
-//! `CN=Telework (pilot)…`). Both are inserted only through [`escape_value`].
+//! `CN=Telework (pilot)…`); `check-ad` adds a SID. All are inserted only through
+//! [`escape_value`] (or, for binary values, [`escape_bytes`]).
 
 use std::fmt::Write;
 
@@ -29,6 +30,15 @@ pub(crate) fn escape_value(value: &str) -> String {
     escaped
 }
 
+/// A binary assertion value (an objectSid) with every byte written as `\XX` (RFC 4515 §3).
+pub(crate) fn escape_bytes(value: &[u8]) -> String {
+    let mut escaped = String::with_capacity(value.len() * 3);
+    for &byte in value {
+        push_hex(&mut escaped, byte);
+    }
+    escaped
+}
+
 fn push_hex(out: &mut String, byte: u8) {
     // Writing to a String cannot fail.
     let _ = write!(out, "\\{byte:02x}");
@@ -51,6 +61,24 @@ pub(crate) fn user_filter(name: &LogonName) -> String {
 pub(crate) fn member_of_filter(group_dn: &str) -> String {
     format!("(memberOf:{IN_CHAIN}:={})", escape_value(group_dn))
 }
+
+/// Person objects of class user (not computers, not contacts), as the user search finds them.
+const PERSON: &str = "(objectCategory=person)(objectClass=user)";
+
+/// The user accounts that are members of `group_dn`, directly or through nested groups: the
+/// same in-chain rule a login's membership test uses.
+pub(crate) fn members_filter(group_dn: &str) -> String {
+    format!("(&{PERSON}{})", member_of_filter(group_dn))
+}
+
+/// The object whose objectSid is `sid` (binary).
+pub(crate) fn sid_filter(sid: &[u8]) -> String {
+    format!("(objectSid={})", escape_bytes(sid))
+}
+
+/// Every user account a certificate login could find by its UPN or e-mail address.
+pub(crate) const CERTIFICATE_NAMES_FILTER: &str = "(&(objectCategory=person)(objectClass=user)\
+     (|(userPrincipalName=*)(mail=*)(proxyAddresses=smtp:*)))";
 
 #[cfg(test)]
 mod tests {
@@ -153,6 +181,24 @@ mod tests {
             ldap3::parse_filter(member_of_filter(group)),
             ldap3::parse_filter(format!("(memberOf:{IN_CHAIN}:={hex})"))
         );
+    }
+
+    #[test]
+    fn check_ad_filters_escape_what_they_insert() {
+        assert_eq!(escape_bytes(&[1, 0x2a, 0xff]), "\\01\\2a\\ff");
+        assert_eq!(sid_filter(&[1, 5]), "(objectSid=\\01\\05)");
+        assert_eq!(
+            members_filter("CN=T(1),DC=x"),
+            "(&(objectCategory=person)(objectClass=user)\
+             (memberOf:1.2.840.113556.1.4.1941:=CN=T\\281\\29,DC=x))"
+        );
+        for filter in [
+            members_filter("CN=a)(b*\\,DC=x"),
+            sid_filter(&[0, 40, 41, 42, 92]),
+            CERTIFICATE_NAMES_FILTER.to_owned(),
+        ] {
+            assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
+        }
     }
 
     #[test]

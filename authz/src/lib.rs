@@ -12,6 +12,10 @@
 //! reports AD's change notifications from every configured DC, so that re-checks can follow
 //! changes within seconds.
 //!
+//! For `adgate check-ad`, [`Authorizer::read_posture`] reads how the domain stands against the
+//! telework policy (password and lockout policy, built-in accounts, the telework members'
+//! states) and the pure [`judge_posture`] turns that into one [`Finding`] per policy item.
+//!
 //! The decision code asks AD through the sealed [`AccountDirectory`] trait: [`Directory`] over
 //! LDAP, and with the `testing` feature `MemoryDirectory`, accounts held in memory, so the
 //! code above this crate can be tested without a domain controller.
@@ -48,6 +52,9 @@ mod nt_response_login;
 mod object_ids;
 mod outcome;
 mod policy;
+mod posture;
+mod posture_checks;
+mod posture_reading;
 mod reason;
 mod recheck;
 mod reply;
@@ -71,7 +78,7 @@ pub use connector::READINESS_PROBE;
 pub use dc_health::{DcErrorKind, DcHealth, DcStatus};
 pub use decision::Decision;
 pub use directory::Directory;
-pub use error::RecheckError;
+pub use error::{PostureReadError, RecheckError};
 pub use facts::{AccountState, Facts};
 pub use filetime::FileTime;
 pub use group_path::MAX_GROUP_PATH_DEPTH;
@@ -81,6 +88,14 @@ pub use memory_directory::{MemoryDirectory, MemoryUser};
 pub use nt_response_login::NtResponseOutcome;
 pub use outcome::{AccountSummary, Explanation, Outcome};
 pub use policy::{decide, revocation_reason, Check};
+pub use posture::{
+    AdInterval, AdPosture, BuiltinAccount, CertificateNames, FineGrainedPolicy, PasswordPolicy,
+    TeleworkMember,
+};
+pub use posture_checks::{
+    judge_posture, Finding, FindingStatus, PostureCheck, PostureSettings,
+    DEFAULT_INACTIVE_AFTER_DAYS,
+};
 pub use reason::Reason;
 pub use recheck::Recheck;
 pub use reply::{reply_groups, select_reply, ReplyAttributes, ReplyRule};

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ldap3::adapters::EntriesOnly;
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, ResultEntry, Scope, SearchOptions};
 use tokio::sync::Mutex;
 use tracing::debug;
@@ -19,6 +19,9 @@ use crate::connector::{Connection, Connector};
 use crate::error::{within, DirectoryError};
 use crate::server::Server;
 use crate::service_account::ServiceAccount;
+
+/// Entries per page of an unlimited search.
+const PAGE_SIZE: i32 = 500;
 
 /// LDAP result codes a search may end with and still have answered the question.
 const SUCCESS: u32 = 0;
@@ -33,7 +36,9 @@ pub(crate) struct Search<'a> {
     pub(crate) scope: Scope,
     pub(crate) filter: &'a str,
     pub(crate) attributes: &'a [&'a str],
-    /// Stop after this many entries (the DC then reports sizeLimitExceeded).
+    /// Stop after this many entries (the DC then reports sizeLimitExceeded); 0: every entry,
+    /// fetched in pages (RFC 2696) so that the DC's own limit (AD's MaxPageSize, 1000) does not
+    /// cut the answer short, which is then an error rather than a silently partial answer.
     pub(crate) size_limit: i32,
 }
 
@@ -111,11 +116,17 @@ impl ServiceConnection {
             base = search.base,
             "directory search"
         );
+        let unlimited = search.size_limit == 0;
+        let mut adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> =
+            vec![Box::new(EntriesOnly::new())];
+        if unlimited {
+            adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+        }
         let run = async {
             let mut stream = ldap
                 .with_search_options(options)
                 .streaming_search_with(
-                    EntriesOnly::new(),
+                    adapters,
                     search.base,
                     search.scope,
                     search.filter,
@@ -130,7 +141,8 @@ impl ServiceConnection {
         };
         let (entries, done) = within(timeout, search.operation, run).await?;
         match done.rc {
-            SUCCESS | SIZE_LIMIT_EXCEEDED => Ok(entries),
+            SUCCESS => Ok(entries),
+            SIZE_LIMIT_EXCEEDED if !unlimited => Ok(entries),
             NO_SUCH_OBJECT => Ok(Vec::new()),
             rc => Err(DirectoryError::Refused {
                 operation: search.operation,

@@ -1,7 +1,9 @@
 //! `adgate audit query`: what an auditor asks after an incident — every decision, accounting
 //! record and live-session cut about one user, in time order: when, the verdict and why, which
-//! AD object, from where, through which NAS, with which credential, and who cut the session. The user is matched by the name sent
-//! (with or without `DOMAIN\` or `@suffix`) and by the resolved account's sAMAccountName or UPN.
+//! AD object, from where, through which NAS, with which credential, and who cut the session.
+//! The user is matched by the name sent (with or without `DOMAIN\` or `@suffix`) and by the
+//! resolved account's sAMAccountName or UPN. With `--type`, only records of that type: `config`
+//! is the history of the gateway's own configuration, `ad_check` that of the AD checks.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,7 +16,10 @@ use super::segment;
 /// Which records to show.
 #[derive(Debug, Clone)]
 pub struct QueryFilter {
-    pub user: String,
+    /// The user the records are about; `None`: any (then `kind` says which records).
+    pub user: Option<String>,
+    /// The record `type`; `None`: any.
+    pub kind: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
 }
@@ -45,7 +50,17 @@ impl QueryFilter {
         {
             return false;
         }
-        let wanted = self.user.to_lowercase();
+        if self
+            .kind
+            .as_deref()
+            .is_some_and(|kind| record["type"].as_str() != Some(kind))
+        {
+            return false;
+        }
+        let Some(user) = &self.user else {
+            return true;
+        };
+        let wanted = user.to_lowercase();
         // Disconnect and dropped-session records name the user inside `session`.
         let sent = field(record, "/user_name")
             .as_str()
@@ -115,6 +130,14 @@ fn summary_line(record: &Value) -> String {
         field(record, "/verdict").as_str(),
         field(record, "/reason").as_str(),
     ) {
+        _ if field(record, "/type") == "config" => return config_line(record),
+        _ if field(record, "/type") == "ad_check" => format!(
+            "ad_check:{} fail={} warn={} pass={}",
+            text("/result"),
+            field(record, "/counts/fail"),
+            field(record, "/counts/warn"),
+            field(record, "/counts/pass"),
+        ),
         _ if field(record, "/type") == "disconnect" => format!(
             "disconnect:{}:{} session={} by={}",
             text("/reason"),
@@ -149,6 +172,46 @@ fn summary_line(record: &Value) -> String {
     )
 }
 
+/// A config record: event and result, what set it off, the file's hash, what changed.
+fn config_line(record: &Value) -> String {
+    let text = |pointer: &str| field(record, pointer).as_str().unwrap_or("-").to_owned();
+    let list = |pointer: &str| match field(record, pointer).as_array() {
+        Some(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        None => "-".to_owned(),
+    };
+    let by = match field(record, "/trigger/sender_pid").as_i64() {
+        Some(pid) => format!(
+            "{} pid={pid} uid={} user={}",
+            text("/trigger/source"),
+            field(record, "/trigger/sender_uid"),
+            text("/trigger/sender_user"),
+        ),
+        None => match field(record, "/trigger/sender").as_str() {
+            Some(sender) => format!("{} sender={sender}", text("/trigger/source")),
+            None => text("/trigger/source"),
+        },
+    };
+    let mut line = format!(
+        "{time}  seq={seq}  config:{event}:{result}  by={by}  sha256={sha256}  \
+         changed_keys={keys}  changed_files={files}",
+        time = text("/time"),
+        seq = field(record, "/seq"),
+        event = text("/event"),
+        result = text("/result"),
+        sha256 = text("/config_file/sha256"),
+        keys = list("/changed_keys"),
+        files = list("/changed_files"),
+    );
+    if let Some(error) = field(record, "/error").as_str() {
+        line += &format!("  error={error}");
+    }
+    line
+}
+
 /// The value at `pointer` (RFC 6901) in `record`; null when there is none.
 fn field<'a>(record: &'a Value, pointer: &str) -> &'a Value {
     record.pointer(pointer).unwrap_or(&Value::Null)
@@ -172,7 +235,8 @@ mod tests {
     #[test]
     fn a_cut_is_found_by_the_user_its_session_names_and_says_who_cut_it() {
         let filter = QueryFilter {
-            user: "alice".into(),
+            user: Some("alice".into()),
+            kind: None,
             since: None,
             until: None,
         };
@@ -185,6 +249,32 @@ mod tests {
         assert!(
             line.contains("user=CORP\\alice") && line.contains("nas=vpn1"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn type_config_lists_the_configuration_history_with_who_and_what() {
+        let reload = serde_json::json!({
+            "seq": 9, "type": "config", "time": "2026-12-02T06:00:00.000Z",
+            "event": "reload", "result": "refused", "error": "adgate.toml, line 3: `x` is bad",
+            "trigger": {"source": "sighup", "sender_pid": 77, "sender_uid": 0,
+                        "sender_user": "root"},
+            "config_file": {"path": "/etc/adgate/adgate.toml", "sha256": "ab12"},
+            "files": [], "changed_keys": ["throttle.max_failures"], "changed_files": []
+        });
+        let only_config = QueryFilter {
+            user: None,
+            kind: Some("config".into()),
+            since: None,
+            until: None,
+        };
+        assert!(only_config.matches(&reload));
+        assert!(!only_config.matches(&disconnect()));
+        assert_eq!(
+            summary_line(&reload),
+            "2026-12-02T06:00:00.000Z  seq=9  config:reload:refused  by=sighup pid=77 uid=0 \
+             user=root  sha256=ab12  changed_keys=throttle.max_failures  changed_files=  \
+             error=adgate.toml, line 3: `x` is bad"
         );
     }
 }

@@ -29,6 +29,17 @@ pub(super) struct ConfigFile {
     pub(super) metrics: Option<MetricsSection>,
     pub(super) radsec: Option<RadsecSection>,
     pub(super) sessions: Option<SessionsSection>,
+    pub(super) oversight: Option<OversightSection>,
+}
+
+/// `[oversight]`: the AD checks `serve` runs, and the configuration file watch. Absent: the
+/// defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OversightSection {
+    pub(super) ad_check_interval_s: Option<Spanned<u64>>,
+    pub(super) inactive_days: Option<Spanned<u32>>,
+    pub(super) config_check_interval_s: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -46,8 +46,10 @@ impl Origin {
         let timestamp = header.as_ref().and_then(|h| h.time).unwrap_or("-");
         let severity = match kind {
             "seal" => 4, // warning: a crash cut a write short
-            // notice: the chain vouched for or shortened, a live session cut or forgotten
-            "checkpoint" | "retention" | "disconnect" | "session_dropped" => 5,
+            // notice: the chain vouched for or shortened, a live session cut or forgotten, the
+            // configuration loaded or drifting, where AD stands against the policy
+            "checkpoint" | "retention" | "disconnect" | "session_dropped" | "config"
+            | "ad_check" => 5,
             _ => 6, // informational
         };
         let priority = FACILITY_LOG_AUDIT * 8 + severity;

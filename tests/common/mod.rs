@@ -336,8 +336,25 @@ impl Adgate {
         std::fs::read_to_string(self.dir.path().join("adgate.log")).unwrap_or_default()
     }
 
-    /// Every audit record written so far, in order.
+    /// Every audit record about requests written so far, in order: the gateway's own
+    /// `config` records (one at every start and reload) are left out, see `config_records`.
     pub fn records(&self) -> Vec<Value> {
+        self.all_records()
+            .into_iter()
+            .filter(|record| record["type"] != "config")
+            .collect()
+    }
+
+    /// The `config` records written so far, in order.
+    pub fn config_records(&self) -> Vec<Value> {
+        self.all_records()
+            .into_iter()
+            .filter(|record| record["type"] == "config")
+            .collect()
+    }
+
+    /// Every record in the open segment, in order.
+    pub fn all_records(&self) -> Vec<Value> {
         let path = self.dir.path().join("audit/audit.jsonl");
         let text = std::fs::read_to_string(path).unwrap_or_default();
         text.lines()
@@ -502,6 +519,11 @@ telework_group = "{group}"
 
 [sessions]
 control_socket = "{control_socket}"
+
+# The periodic AD checks stay off unless a test turns them on: their records and searches
+# would come at moments no test chose.
+[oversight]
+ad_check_interval_s = 0
 
 [audit]
 dir = "{audit_dir}"
