@@ -54,13 +54,21 @@ pub(super) struct ClientSection {
     pub(super) address: IpNet,
     pub(super) secret: Option<Spanned<String>>,
     pub(super) secret_file: Option<Spanned<PathBuf>>,
-    #[serde(default = "default_true")]
-    pub(super) require_message_authenticator: bool,
+    #[serde(default)]
+    pub(super) require_message_authenticator: Option<Spanned<RequireMessageAuthenticator>>,
     #[serde(default = "default_true")]
     pub(super) limit_proxy_state: bool,
     pub(super) max_in_flight: Option<Spanned<usize>>,
     pub(super) radsec_certificate_name: Option<Spanned<String>>,
     pub(super) disconnect: Option<DisconnectSection>,
+}
+
+/// `require_message_authenticator`: `true`, `false` or `"auto"` (FreeRADIUS 3.2.5's values).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RequireMessageAuthenticator {
+    Flag(bool),
+    Word(String),
 }
 
 /// `[clients.disconnect]`: where this NAS takes RFC 5176 Disconnect-Requests. Absent: its live
