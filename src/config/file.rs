@@ -76,9 +76,11 @@ pub(super) enum RequireMessageAuthenticator {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DisconnectSection {
+    pub(super) kind: Option<Spanned<String>>,
     pub(super) address: Spanned<String>,
     pub(super) secret_file: Option<Spanned<PathBuf>>,
     pub(super) profile: Option<Spanned<String>>,
+    pub(super) password_file: Option<Spanned<PathBuf>>,
 }
 
 /// `[sessions]`: live-session oversight. Absent: the defaults.
