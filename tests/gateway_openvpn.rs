@@ -18,11 +18,13 @@ mod common;
 mod eap_support;
 mod gateway_support;
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{adgate_command, restore_or_report, without_reject_delay, Adgate, Lab};
-use gateway_support::openvpn::{OpenVpnGateway, MANAGEMENT_PORT, NAS_IDENTIFIER};
+use gateway_support::tunnel_gateway::{
+    assert_refused, decision_for, password_file, start_and_stop, wait_until, Kind, TunnelGateway,
+    MANAGEMENT_PORT,
+};
 use serde_json::Value;
 
 /// adgate as the docs say to run it behind OpenVPN: the client entry without
@@ -36,64 +38,11 @@ fn adgate_for_openvpn(extra: &str) -> Adgate {
     })
 }
 
-fn password_file() -> PathBuf {
-    PathBuf::from(Lab::get().value("FIXTURE_PASSWORD_FILE"))
-}
-
-/// The last access decision about `user`.
-fn decision_for(adgate: &Adgate, user: &str) -> Value {
-    adgate
-        .records()
-        .into_iter()
-        .rev()
-        .find(|r| r["type"] == "decision" && r["user_name"] == user)
-        .unwrap_or_else(|| panic!("no decision for {user:?}:\n{}", adgate.log()))
-}
-
-/// Polls `done` every 100 ms until it holds (how long it took) or `limit` passes (`None`).
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() <= limit {
-        if done() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-/// `user`'s accounting records, once there is a Start and a Stop.
-fn start_and_stop(adgate: &Adgate, user: &str) -> Vec<Value> {
-    let accounting = || -> Vec<Value> {
-        adgate
-            .records()
-            .into_iter()
-            .filter(|r| r["type"] == "accounting" && r["user_name"] == user)
-            .collect()
-    };
-    wait_until(Duration::from_secs(10), || accounting().len() >= 2);
-    accounting()
-}
-
-fn assert_refused(gateway: &OpenVpnGateway, adgate: &Adgate, user: &str, reason: &str) {
-    let (code, said) = gateway.login(user, &password_file());
-    assert_eq!(
-        (code, said),
-        (Some(1), format!("{user}: refused")),
-        "{}",
-        gateway.log()
-    );
-    let record = decision_for(adgate, user);
-    assert_eq!(record["verdict"], "reject", "{record}");
-    assert_eq!(record["reason"], reason, "{record}");
-    assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
-}
-
 #[test]
 #[ignore = "needs the lab AD: deploy/test.sh"]
 fn openvpn_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
     let adgate = adgate_for_openvpn("");
-    let gateway = OpenVpnGateway::up(&adgate);
+    let gateway = TunnelGateway::up(Kind::OpenVpn, &adgate);
 
     // "tunnel up" means a ping from the client through the tun device was answered; grace is
     // a member only through Developers, nested in the telework group.
@@ -109,7 +58,11 @@ fn openvpn_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
         let record = decision_for(&adgate, member);
         assert_eq!(record["verdict"], "accept", "{record}");
         assert_eq!(record["method"], "pap", "{record}");
-        assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
+        assert_eq!(
+            record["nas"]["nas_identifier"],
+            Kind::OpenVpn.nas_identifier(),
+            "{record}"
+        );
         // radiusplugin never signs: served under the default "auto".
         assert_eq!(record["message_authenticator"], false, "{record}");
     }
@@ -133,7 +86,11 @@ fn openvpn_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
     assert_eq!(status_types, ["start", "stop"], "{accounting:?}");
     let decision = decision_for(&adgate, "grace");
     for record in &accounting {
-        assert_eq!(record["nas"]["nas_identifier"], NAS_IDENTIFIER, "{record}");
+        assert_eq!(
+            record["nas"]["nas_identifier"],
+            Kind::OpenVpn.nas_identifier(),
+            "{record}"
+        );
         assert_eq!(
             record["account"]["object_guid"], decision["account"]["object_guid"],
             "{record}"
@@ -162,8 +119,11 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
          \"127.0.0.1:{MANAGEMENT_PORT}\"\npassword_file = \"{}\"",
         management_password.path().display()
     ));
-    let gateway =
-        OpenVpnGateway::up_with_management_password(&adgate, Some(management_password.path()));
+    let gateway = TunnelGateway::up_with_management_password(
+        Kind::OpenVpn,
+        &adgate,
+        Some(management_password.path()),
+    );
     let (code, said) = gateway.connect("tovpn", &password_file());
     assert_eq!(
         (code, said),

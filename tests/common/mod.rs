@@ -550,9 +550,11 @@ pub fn class_of(accept: &Response) -> Vec<u8> {
 }
 
 /// Two UDP ports from 2000 to 9999 nothing listens on now, tried from a point that differs per
-/// process, so that test binaries running at once rarely try the same ones.
+/// process and per call, so that tests running at once rarely try the same ones.
 pub fn free_four_digit_udp_ports() -> (u16, u16) {
-    let start = std::process::id() % 8000;
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id() + call * 97) % 8000;
     let mut free = (0..8000)
         .map(|step| 2000 + ((start + step) % 8000) as u16)
         .filter_map(|port| UdpSocket::bind(("127.0.0.1", port)).ok());

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
-pub mod openvpn;
+pub mod tunnel_gateway;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
