@@ -65,7 +65,8 @@ readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba
   python3-samba winbind krb5-user ldap-utils freeradius-utils openssl iproute2 rsyslog
   rsyslog-openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-standard-plugins eapoltest prometheus radsecproxy
-  openvpn openvpn-auth-radius iputils-ping ocserv openconnect vpnc-scripts)
+  openvpn openvpn-auth-radius iputils-ping ocserv openconnect vpnc-scripts
+  softether-vpnserver softether-vpncmd)
 
 # --- fixtures: the state `up` restores on every run --------------------------------------
 readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme
@@ -198,7 +199,8 @@ ensure_packages() {
   # The VPN servers' packages enable system-wide services (ocserv's socket listens on 443); the
   # lab runs its own instances in its namespaces (deploy/gateway-*.sh) and wants none of them.
   if [[ -d /run/systemd/system ]]; then
-    systemctl disable --now ocserv.socket ocserv.service openvpn.service >/dev/null 2>&1 || true
+    systemctl disable --now ocserv.socket ocserv.service openvpn.service \
+      softether-vpnserver.service >/dev/null 2>&1 || true
   fi
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "packages still missing after apt-get install: ${missing[*]}"

@@ -1,6 +1,6 @@
 //! The TLS-VPN gateways for integration tests: `deploy/gateway-openvpn.sh` runs an OpenVPN 2.6
 //! server whose radiusplugin asks adgate, `deploy/gateway-ocserv.sh` an ocserv whose radcli
-//! does; each with its own client, namespace and tunnel network, so their tests can run at
+//! does, `deploy/gateway-softether.sh` a SoftEther VPN Server whose hub does; each with its own client, namespace and tunnel network, so their tests can run at
 //! once. One gateway of a kind per lab: tests take turns, and each takes it down again when
 //! done, also when it fails.
 
@@ -22,6 +22,7 @@ pub const MANAGEMENT_PORT: u16 = 7505;
 pub enum Kind {
     OpenVpn,
     Ocserv,
+    SoftEther,
 }
 
 impl Kind {
@@ -30,6 +31,8 @@ impl Kind {
         match self {
             Kind::OpenVpn => "openvpn-gw",
             Kind::Ocserv => "ocserv-gw",
+            // Not configurable in SoftEther: its edition's name.
+            Kind::SoftEther => "SoftEther VPN Server Developer Edition",
         }
     }
 
@@ -37,6 +40,7 @@ impl Kind {
         let name = match self {
             Kind::OpenVpn => "deploy/gateway-openvpn.sh",
             Kind::Ocserv => "deploy/gateway-ocserv.sh",
+            Kind::SoftEther => "deploy/gateway-softether.sh",
         };
         Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
     }
@@ -44,9 +48,11 @@ impl Kind {
     fn turn(self) -> MutexGuard<'static, ()> {
         static OPENVPN_IN_USE: Mutex<()> = Mutex::new(());
         static OCSERV_IN_USE: Mutex<()> = Mutex::new(());
+        static SOFTETHER_IN_USE: Mutex<()> = Mutex::new(());
         let in_use = match self {
             Kind::OpenVpn => &OPENVPN_IN_USE,
             Kind::Ocserv => &OCSERV_IN_USE,
+            Kind::SoftEther => &SOFTETHER_IN_USE,
         };
         in_use
             .lock()
@@ -64,6 +70,10 @@ impl Kind {
             Kind::Ocserv => &[
                 "gateway-ocserv/server/ocserv.log",
                 "gateway-ocserv/client/openconnect.log",
+            ],
+            Kind::SoftEther => &[
+                "gateway-softether/server/vpnserver.out",
+                "gateway-softether/client/openvpn.log",
             ],
         }
     }
@@ -125,6 +135,7 @@ impl TunnelGateway {
         let command = match self.kind {
             Kind::OpenVpn => "clients",
             Kind::Ocserv => "users",
+            Kind::SoftEther => "sessions",
         };
         let output = self.run(&[command.as_ref()]);
         assert!(output.status.success(), "clients: {}", text(&output));
