@@ -339,7 +339,7 @@ impl Revoker {
                 match sent {
                     Ok(outcome) => Some(outcome),
                     Err(error) => {
-                        tracing::error!(client = cuttable.target.client(), %error, "Disconnect-Request not sent");
+                        tracing::error!(client = cuttable.target.client(), %error, "disconnect not sent");
                         record.result = "not_sent";
                         None
                     }
