@@ -99,11 +99,9 @@ readonly DAE_PORT=${ADGATE_GATEWAY_DAE_PORT:-3799}
 readonly EAP_CA_FILE=${ADGATE_GATEWAY_EAP_CA_FILE:-$LAB/pki/ca.pem}
 readonly EAP_SERVER_NAME=${ADGATE_GATEWAY_EAP_SERVER_NAME:-radius.corp.example.test}
 readonly START_TIMEOUT=10
-
-say() { printf 'gateway: %s\n' "$*"; }
-die() { printf 'gateway: ERROR: %s\n' "$1" >&2; exit "${2:-1}"; } # MESSAGE [EXIT_CODE]
-
-require_root() { [[ $(id -u) == 0 ]] || die "must run as root (network namespaces, charon)"; }
+readonly PROGRAM=gateway GW_ADDRS=("$GW_ADDR" "$GW_CERT_ADDR")
+# shellcheck source=deploy/gateway-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/gateway-common.sh"
 
 check_settings() {
   [[ $STATE =~ ^[A-Za-z0-9/._+-]+$ ]] ||
@@ -137,89 +135,6 @@ check_tools() {
     [[ -e /usr/lib/ipsec/plugins/libstrongswan-$plugin.so ]] ||
       die "strongSwan's $plugin plugin is missing: deploy/lab.sh up installs it (libcharon-extra-plugins, libcharon-extauth-plugins, libstrongswan-standard-plugins)"
   done
-}
-
-# One gateway.sh at a time per lab: `up` and `login` rewrite the same files.
-take_lock() {
-  mkdir -p /run/lock
-  local lock="/run/lock/$NETNS-gateway.lock"
-  exec 9>"$lock" || die "cannot open $lock"
-  flock -w 120 9 || die "another deploy/gateway.sh is still running (lock $lock)"
-}
-
-lab_value() { # KEY — from the lab's lab.env
-  local value
-  value=$(sed -n "s/^$1=//p" "$LAB/lab.env" 2>/dev/null) || true
-  [[ -n $value ]] || die "$LAB/lab.env has no $1: run deploy/lab.sh up first"
-  printf '%s' "$value"
-}
-
-write_if_changed() { # PATH MODE (content on stdin); returns 0 if the file changed
-  local path=$1 mode=$2 tmp
-  tmp=$(mktemp "$path.XXXXXX")
-  chmod "$mode" "$tmp"
-  cat >"$tmp"
-  if [[ -f $path ]] && cmp -s "$tmp" "$path"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  mv -f "$tmp" "$path"
-}
-
-# --- network -------------------------------------------------------------------------------
-netns_alive() { [[ -e /run/netns/$1 ]] && ip netns exec "$1" true 2>/dev/null; }
-
-ensure_network() {
-  netns_alive "$NETNS" || die "lab namespace $NETNS is missing: run deploy/lab.sh up first"
-  mkdir -p "$RW_NETNS_ETC"
-  # ip netns exec bind-mounts these: nothing in the road warrior's namespace resolves names
-  # anywhere but loopback (it has no route off the veth anyway).
-  write_if_changed "$RW_NETNS_ETC/resolv.conf" 0644 <<<"nameserver 127.0.0.1" || true
-  write_if_changed "$RW_NETNS_ETC/hosts" 0644 <<EOF || true
-# written by deploy/gateway.sh: the road warrior's namespace
-127.0.0.1	localhost
-$GW_ADDR	$GW_ID
-EOF
-  if ! netns_alive "$RW_NETNS"; then
-    ip netns delete "$RW_NETNS" 2>/dev/null || true
-    ip netns add "$RW_NETNS" || die "cannot create network namespace $RW_NETNS"
-  fi
-  ip -n "$RW_NETNS" link set lo up
-  if ! ip -n "$NETNS" link show "$GW_IF" >/dev/null 2>&1 ||
-    ! ip -n "$RW_NETNS" link show "$RW_IF" >/dev/null 2>&1; then
-    ip -n "$NETNS" link delete "$GW_IF" 2>/dev/null || true
-    ip -n "$NETNS" link add "$GW_IF" type veth peer name "$RW_IF" netns "$RW_NETNS" ||
-      die "cannot create veth pair $GW_IF/$RW_IF between $NETNS and $RW_NETNS"
-  fi
-  ip -n "$NETNS" addr replace "$GW_ADDR/$NET_PREFIX" dev "$GW_IF"
-  ip -n "$NETNS" addr replace "$GW_CERT_ADDR/$NET_PREFIX" dev "$GW_IF"
-  ip -n "$RW_NETNS" addr replace "$RW_ADDR/$NET_PREFIX" dev "$RW_IF"
-  ip -n "$NETNS" link set "$GW_IF" up
-  ip -n "$RW_NETNS" link set "$RW_IF" up
-}
-
-# --- certificates: a throwaway CA for the gateway's certificate -----------------------------
-ensure_pki() {
-  [[ -s $PKI/ca.pem && -s $PKI/gw.pem && -s $PKI/gw.key ]] && return 0
-  mkdir -p "$PKI"
-  chmod 0700 "$PKI"
-  local out
-  if ! out=$({
-    set -e
-    cd "$PKI"
-    openssl req -x509 -newkey rsa:3072 -nodes -keyout ca.key -out ca.pem -days 3650 \
-      -subj "/O=adgate lab/CN=adgate lab VPN CA" \
-      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-    openssl req -newkey rsa:3072 -nodes -keyout gw.key -out gw.csr -subj "/O=adgate lab/CN=$GW_ID"
-    openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -out gw.pem \
-      -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$GW_ID")
-    rm -f gw.csr
-  } 2>&1); then
-    printf '%s\n' "$out" | tail -n 15 >&2
-    die "openssl could not make the gateway's certificate in $PKI"
-  fi
-  chmod 0600 "$PKI/ca.key" "$PKI/gw.key"
-  say "certificates: throwaway CA $PKI/ca.pem, gateway certificate for $GW_ID"
 }
 
 # --- charon instances ------------------------------------------------------------------------
@@ -508,11 +423,7 @@ cmd_up() {
 cmd_down() {
   stop_charon "road warrior" "$RW"
   stop_charon gateway "$GW"
-  ip -n "$NETNS" link delete "$GW_IF" 2>/dev/null || true
-  if [[ -e /run/netns/$RW_NETNS ]]; then
-    ip netns delete "$RW_NETNS" || die "cannot delete namespace $RW_NETNS"
-  fi
-  rm -rf "$RW_NETNS_ETC"
+  remove_network
   if [[ -d $STATE ]]; then
     [[ -e $MARKER ]] || die "$STATE has no $MARKER: not deleting a directory deploy/gateway.sh did not make"
     rm -rf "$STATE"

@@ -68,17 +68,18 @@ readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba
   python3-samba winbind samba-common-bin krb5-user ldap-utils freeradius-utils openssl iproute2 rsyslog
   rsyslog-openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libcharon-extauth-plugins libstrongswan-standard-plugins eapoltest prometheus radsecproxy
-  chromium)
+  chromium openvpn openvpn-auth-radius iputils-ping ocserv openconnect vpnc-scripts
+  softether-vpnserver softether-vpncmd)
 
 # --- fixtures: the state `up` restores on every run --------------------------------------
 readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme
-  thours mallory1 mallory2)               # tgroup tdisable lockme thours: for tests changing AD
+  thours mallory1 mallory2 tovpn)         # tgroup tdisable lockme thours tovpn: for tests changing AD
 readonly TELEWORK_USERS=(alice bob carol dave erin heidi ivan tgroup tdisable lockme thours
-  mallory1 mallory2)                      # direct members; Developers is a member too
+  mallory1 mallory2 tovpn)                # direct members; Developers is a member too
 readonly DEVELOPERS_USERS=(grace)         # so grace is a member only through nesting
 readonly TEAM_BACKEND_USERS=(heidi)       # so heidi is in VPN-Engineering two levels down
 readonly IN_CHAIN_EXPECTED=(alice bob carol dave erin grace heidi ivan tgroup tdisable lockme
-  thours mallory1 mallory2)                      # frank is the only fixture outside the group
+  thours mallory1 mallory2 tovpn)                # frank is the only fixture outside the group
 readonly NEVER_EXPIRES=9223372036854775807
 readonly PAST_EXPIRY=132223104000000000   # 2020-01-01T00:00:00Z as FILETIME
 readonly UF_ACCOUNTDISABLE=2 UF_NORMAL_ACCOUNT=512 UF_DONT_EXPIRE_PASSWD=65536
@@ -198,6 +199,12 @@ ensure_packages() {
   fi
   restore_policy_rc
   rm -f "$log"
+  # The VPN servers' packages enable system-wide services (ocserv's socket listens on 443); the
+  # lab runs its own instances in its namespaces (deploy/gateway-*.sh) and wants none of them.
+  if [[ -d /run/systemd/system ]]; then
+    systemctl disable --now ocserv.socket ocserv.service openvpn.service \
+      softether-vpnserver.service >/dev/null 2>&1 || true
+  fi
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "packages still missing after apt-get install: ${missing[*]}"
   say "packages installed in $(since "$t")s"

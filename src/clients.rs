@@ -1,7 +1,7 @@
 //! The NASes allowed to send requests, as `[[clients]]` configures them: what the UDP client
 //! table and RadSec's trusted clients are built from.
 
-use adgate_radius::SharedSecret;
+use adgate_radius::{MessageAuthenticatorRule, SharedSecret};
 use ipnet::IpNet;
 
 /// One NAS (VPN appliance) allowed to send requests.
@@ -10,7 +10,7 @@ pub struct ClientSettings {
     pub name: String,
     pub address: IpNet,
     pub secret: SharedSecret,
-    pub require_message_authenticator: bool,
+    pub require_message_authenticator: MessageAuthenticatorRule,
     pub limit_proxy_state: bool,
     pub max_in_flight: usize,
     /// The DNS name in the subjectAltName of the certificate this client presents over RadSec.

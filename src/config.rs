@@ -211,7 +211,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::load(&write_config(dir.path(), |t| t)).unwrap();
         assert_eq!(config.clients.len(), 1);
-        assert!(config.clients[0].require_message_authenticator);
+        assert_eq!(
+            config.clients[0].require_message_authenticator,
+            adgate_radius::MessageAuthenticatorRule::Auto
+        );
         assert_eq!(
             config.clients[0].secret.expose(),
             b"a-long-random-radius-secret"

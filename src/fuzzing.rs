@@ -39,7 +39,7 @@ use adgate_authz::{Authorizer, MemoryDirectory, MemoryUser, PolicyConfig};
 use adgate_certs::test_pki::TestCa;
 use adgate_certs::{IdentityPolicy, MutualTlsSettings};
 use adgate_radius::fuzzing::{as_nas_would_send, continuation, AsNas, Exchange};
-use adgate_radius::{ClientState, NasClient, Service, SharedSecret};
+use adgate_radius::{ClientState, MessageAuthenticatorRule, NasClient, Service, SharedSecret};
 use tempfile::TempDir;
 
 use crate::audit::{AuditTrail, TrailSettings};
@@ -58,9 +58,11 @@ const INPUTS_PER_GATEKEEPER: u32 = 20_000;
 
 const TELEWORK: &str = "CN=Telework-Allowed,CN=Users,DC=corp,DC=example,DC=test";
 
-/// Options octet bits.
+/// Options octet bits: the Message-Authenticator rule (bit 0: always; else bit 2: never; else
+/// auto) and `limit_proxy_state`.
 const REQUIRE_MESSAGE_AUTHENTICATOR: u8 = 1;
 const LIMIT_PROXY_STATE: u8 = 2;
+const NEVER_REQUIRE_MESSAGE_AUTHENTICATOR: u8 = 4;
 /// Control octet bits.
 const ACCOUNTING: u8 = 1;
 const AS_NAS: u8 = 2;
@@ -171,6 +173,17 @@ struct Conversation {
     last_challenge: Option<(Vec<u8>, Option<u8>)>,
 }
 
+/// The NAS's Message-Authenticator rule the options octet picks.
+fn message_authenticator_rule(options: u8) -> MessageAuthenticatorRule {
+    if options & REQUIRE_MESSAGE_AUTHENTICATOR != 0 {
+        MessageAuthenticatorRule::Always
+    } else if options & NEVER_REQUIRE_MESSAGE_AUTHENTICATOR != 0 {
+        MessageAuthenticatorRule::Never
+    } else {
+        MessageAuthenticatorRule::Auto
+    }
+}
+
 impl Conversation {
     /// A NAS configured by the `options` octet, and a fresh server (empty response caches).
     fn new(harness: &Harness, options: u8) -> Conversation {
@@ -178,7 +191,7 @@ impl Conversation {
             client: Arc::new(NasClient {
                 name: "vpn1".into(),
                 secret: SharedSecret::new(SECRET.to_vec()),
-                require_message_authenticator: options & REQUIRE_MESSAGE_AUTHENTICATOR != 0,
+                require_message_authenticator: message_authenticator_rule(options),
                 limit_proxy_state: options & LIMIT_PROXY_STATE != 0,
                 max_in_flight: 32,
                 state: ClientState::default(),

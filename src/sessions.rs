@@ -12,6 +12,7 @@
 
 mod control;
 mod metrics;
+mod openvpn_management;
 mod rebuild;
 mod revoker;
 mod settings;
@@ -27,7 +28,7 @@ pub use control::{run_client, ControlCommand, ControlServer};
 pub use metrics::SessionMetrics;
 pub use rebuild::rebuild;
 pub use revoker::Revoker;
-pub use settings::{DisconnectTarget, DisconnectTargets, SessionSettings};
+pub use settings::{DisconnectDriver, DisconnectTarget, DisconnectTargets, SessionSettings};
 use table::{AccountingEvent, AccountingUpdate, Dropped, NasView, PendingAccept, SessionTable};
 pub use table::{Cuttable, TableLimits, Target};
 

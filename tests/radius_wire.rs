@@ -14,7 +14,7 @@
 mod common;
 
 use adgate_radius::{ClientError, ResponseCode};
-use common::{radclient, Adgate, Lab};
+use common::{http_get, radclient, start_with_metrics, Adgate, Lab};
 
 #[tokio::test]
 async fn a_request_without_message_authenticator_gets_no_answer_when_the_client_requires_it() {
@@ -193,4 +193,82 @@ async fn radclient_accounting_is_answered_once_recorded() {
         .unwrap_or_else(|| panic!("no accounting record: {records:?}"));
     assert_eq!(record["accounting"]["status_type"], "start");
     assert_eq!(record["accounting"]["framed_ip_address"], "10.8.0.9");
+}
+
+/// The error line adgate logs for a NAS it discards because of its configuration.
+const MISCONFIGURED_NAS: &str = "RADIUS requests from a misconfigured NAS are being discarded";
+
+#[tokio::test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+async fn an_unsigned_nas_gets_one_error_line_with_the_fix_and_a_counter_then_logs_in_once_configured(
+) {
+    let (adgate, metrics) = start_with_metrics(|config| config);
+    for _ in 0..3 {
+        let unsigned = radclient_login(&adgate, "alice", false);
+        assert!(!unsigned.contains("Received"), "{unsigned}");
+    }
+    let records = adgate.wait_for_records(3);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["reason"] == "missing_message_authenticator"),
+        "{records:?}"
+    );
+    let log = adgate.log();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(MISCONFIGURED_NAS))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line a minute:\n{log}");
+    for expected in [
+        "ERROR",
+        "client=\"vpn1\"",
+        "without Message-Authenticator",
+        "require_message_authenticator = \"auto\" in the [[clients]] entry named \"vpn1\"",
+        "BlastRADIUS",
+    ] {
+        assert!(errors[0].contains(expected), "{expected}: {}", errors[0]);
+    }
+    let (_, body) = http_get(metrics, "/metrics");
+    assert!(
+        body.contains(
+            "adgate_client_discards_total{client=\"vpn1\",reason=\"missing_message_authenticator\"} 3"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("adgate_discards_total{reason=\"missing_message_authenticator\"} 3"),
+        "{body}"
+    );
+
+    // The documented setting ("auto", the default): the same NAS logs in.
+    let configured =
+        Adgate::start_with(|config| config.replace("require_message_authenticator = true\n", ""));
+    let accepted = radclient_login(&configured, "alice", false);
+    assert!(accepted.contains("Received Access-Accept"), "{accepted}");
+    assert!(!configured.log().contains(MISCONFIGURED_NAS));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_named_with_its_fix() {
+    let adgate = Adgate::start_without_dc();
+    let nas = adgate.nas_with(true, b"this-is-not-the-shared-secret".to_vec());
+    let result = nas
+        .pap(b"alice", &Lab::without_dc().fixture_password())
+        .await;
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    adgate.wait_for_records(1);
+    let log = adgate.log();
+    let wrong_secret = log
+        .lines()
+        .find(|line| line.contains(MISCONFIGURED_NAS))
+        .unwrap_or_else(|| panic!("no error line:\n{log}"));
+    assert!(
+        wrong_secret.contains("reason=\"bad_message_authenticator\""),
+        "{wrong_secret}"
+    );
+    assert!(
+        wrong_secret.contains("the same shared secret"),
+        "{wrong_secret}"
+    );
 }

@@ -155,7 +155,7 @@ mod tests {
         let client = Arc::new(NasClient {
             name: "vpn".to_owned(),
             secret: SharedSecret::new(b"s".to_vec()),
-            require_message_authenticator: true,
+            require_message_authenticator: crate::clients::MessageAuthenticatorRule::Always,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: ClientState::default(),

@@ -515,7 +515,7 @@ mod tests {
         let nas = Arc::new(NasClient {
             name: "nas".to_owned(),
             secret: secret(),
-            require_message_authenticator: true,
+            require_message_authenticator: crate::clients::MessageAuthenticatorRule::Always,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: crate::clients::ClientState::default(),

@@ -19,9 +19,10 @@ pub struct NasClient {
     pub name: String,
     /// The shared secret keying every authenticator this client exchanges.
     pub secret: SharedSecret,
-    /// Discard Access-Requests that lack a Message-Authenticator: the
-    /// BlastRADIUS (CVE-2024-3596) mitigation for NASes that send one.
-    pub require_message_authenticator: bool,
+    /// When Access-Requests that lack a Message-Authenticator are
+    /// discarded: the BlastRADIUS (CVE-2024-3596) mitigation for NASes that
+    /// send one.
+    pub require_message_authenticator: MessageAuthenticatorRule,
     /// Discard Access-Requests that carry Proxy-State but no
     /// Message-Authenticator: the BlastRADIUS attack smuggles its MD5
     /// collision block in a Proxy-State (FreeRADIUS `limit_proxy_state`).
@@ -34,17 +35,42 @@ pub struct NasClient {
     pub state: ClientState,
 }
 
+/// When a client's Access-Requests must carry a Message-Authenticator
+/// (RFC 3579 §3.2). Whatever the rule, one that is present must verify, and
+/// an Access-Request with EAP-Message needs one (RFC 3579 §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageAuthenticatorRule {
+    /// Every Access-Request: an unsigned one is discarded.
+    Always,
+    /// From the first valid one on: a NAS that signs does not stop signing
+    /// unless someone in the path strips the attribute, so once a client has
+    /// signed, its unsigned requests are discarded (FreeRADIUS 3.2.5
+    /// `require_message_authenticator = auto`). A NAS that never signs is
+    /// served; with `limit_proxy_state` this is as safe against BlastRADIUS
+    /// as [`Always`](Self::Always) (docs/design.md).
+    #[default]
+    Auto,
+    /// Never, apart from EAP: for a NAS that signs only some requests.
+    Never,
+}
+
 impl NasClient {
     /// Whether an Access-Request without Message-Authenticator must be
-    /// discarded: always when configured, and for every client once it has
-    /// sent a valid one, since a NAS that signs does not stop signing unless
-    /// someone in the path strips it (FreeRADIUS 3.2.5 `auto` behaviour).
+    /// discarded, by this client's rule and what it has sent so far.
     pub(crate) fn requires_message_authenticator(&self) -> bool {
-        self.require_message_authenticator
-            || self
-                .state
-                .sent_message_authenticator
-                .load(Ordering::Relaxed)
+        match self.require_message_authenticator {
+            MessageAuthenticatorRule::Always => true,
+            MessageAuthenticatorRule::Auto => self.has_signed(),
+            MessageAuthenticatorRule::Never => false,
+        }
+    }
+
+    /// Whether this client has sent a valid Message-Authenticator since it
+    /// was first configured.
+    pub(crate) fn has_signed(&self) -> bool {
+        self.state
+            .sent_message_authenticator
+            .load(Ordering::Relaxed)
     }
 
     /// Remembers that this client signed a request with a valid
@@ -125,9 +151,7 @@ impl ClientTable {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         for (network, client) in &new {
             let signed_before = entries.iter().any(|(old_network, old)| {
-                old_network == network
-                    && old.name == client.name
-                    && old.state.sent_message_authenticator.load(Ordering::Relaxed)
+                old_network == network && old.name == client.name && old.has_signed()
             });
             if signed_before {
                 client.saw_message_authenticator();
@@ -171,7 +195,7 @@ mod tests {
         Arc::new(NasClient {
             name: name.to_owned(),
             secret: SharedSecret::new(b"s".to_vec()),
-            require_message_authenticator: true,
+            require_message_authenticator: MessageAuthenticatorRule::Always,
             limit_proxy_state: true,
             max_in_flight: 2,
             state: ClientState::default(),
@@ -225,21 +249,36 @@ mod tests {
         assert!(client.take_slot().is_some());
     }
 
-    #[test]
-    fn a_client_that_signed_once_must_always_sign() {
-        let mut lenient = NasClient {
+    fn client_with(rule: MessageAuthenticatorRule) -> NasClient {
+        NasClient {
             name: "legacy".to_owned(),
             secret: SharedSecret::new(b"s".to_vec()),
-            require_message_authenticator: false,
+            require_message_authenticator: rule,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: ClientState::default(),
-        };
-        assert!(!lenient.requires_message_authenticator());
-        lenient.saw_message_authenticator();
-        assert!(lenient.requires_message_authenticator());
-        lenient.require_message_authenticator = true;
-        assert!(lenient.requires_message_authenticator());
+        }
+    }
+
+    #[test]
+    fn under_auto_a_client_that_signed_once_must_always_sign() {
+        let auto = client_with(MessageAuthenticatorRule::default());
+        assert_eq!(
+            auto.require_message_authenticator,
+            MessageAuthenticatorRule::Auto
+        );
+        assert!(!auto.requires_message_authenticator());
+        auto.saw_message_authenticator();
+        assert!(auto.requires_message_authenticator());
+    }
+
+    #[test]
+    fn always_requires_from_the_start_and_never_does_not_learn() {
+        let always = client_with(MessageAuthenticatorRule::Always);
+        assert!(always.requires_message_authenticator());
+        let never = client_with(MessageAuthenticatorRule::Never);
+        never.saw_message_authenticator();
+        assert!(!never.requires_message_authenticator());
     }
 
     #[test]
@@ -249,7 +288,7 @@ mod tests {
         host.saw_message_authenticator();
         let lenient = |name: &str| {
             Arc::new(NasClient {
-                require_message_authenticator: false,
+                require_message_authenticator: MessageAuthenticatorRule::Auto,
                 ..Arc::into_inner(client(name)).unwrap()
             })
         };

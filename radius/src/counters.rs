@@ -5,8 +5,11 @@
 //! numbers (the metrics endpoint exports them) and the log must not drown
 //! in them: an attacker can send a million bad datagrams, so each kind of
 //! event is logged at warning level at most once per [`LOG_INTERVAL`], with
-//! how many were left unlogged, and at debug level otherwise.
+//! how many were left unlogged, and at debug level otherwise. Discards that point to a
+//! misconfigured appliance are also counted per client and logged as errors with their fix
+//! (`misconfiguration.rs`).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 use crate::handler::{Discard, DiscardReason};
+use crate::misconfiguration::{Misconfiguration, MisconfigurationLog};
 
 /// At most one warning per kind of event in this interval.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -33,6 +37,10 @@ pub enum Skip {
 #[derive(Debug, Default)]
 pub struct Counters {
     discarded: [AtomicU64; DiscardReason::ALL.len()],
+    /// Discards from each configured client (by name, so bounded by the configuration), in
+    /// the order of `DiscardReason::ALL`.
+    discarded_by_client: Mutex<HashMap<String, [u64; DiscardReason::ALL.len()]>>,
+    misconfigurations: MisconfigurationLog,
     overloaded: AtomicU64,
     duplicates_in_progress: AtomicU64,
     cached_answers_sent: AtomicU64,
@@ -50,6 +58,17 @@ impl Counters {
         self.discarded
             .get(reason_index(reason))
             .map_or(0, |count| count.load(Ordering::Relaxed))
+    }
+
+    /// Datagrams discarded from each client that has had one: its name, and its counts in
+    /// the order of [`DiscardReason::ALL`]. Unknown sources are in [`discarded`](Self::discarded) only.
+    pub fn discarded_by_client(&self) -> Vec<(String, [u64; DiscardReason::ALL.len()])> {
+        self.discarded_by_client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(client, counts)| (client.clone(), *counts))
+            .collect()
     }
 
     /// Datagrams dropped for `skip`.
@@ -78,10 +97,30 @@ impl Counters {
         self.rejects_withheld.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn count_discard(&self, discard: &Discard, detail: Option<String>) {
+    pub(crate) fn count_discard(
+        &self,
+        discard: &Discard,
+        detail: Option<String>,
+        misconfiguration: Option<Misconfiguration>,
+    ) {
         let index = reason_index(discard.reason);
         if let Some(count) = self.discarded.get(index) {
             count.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(client) = &discard.client {
+            let mut by_client = self
+                .discarded_by_client
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let counts = by_client
+                .entry(client.clone())
+                .or_insert([0; DiscardReason::ALL.len()]);
+            if let Some(count) = counts.get_mut(index) {
+                *count += 1;
+            }
+        }
+        if misconfiguration.is_some_and(|cause| self.misconfigurations.report(discard, cause)) {
+            return;
         }
         let reason = discard.reason.as_str();
         match self.due_for_warning(index) {

@@ -33,7 +33,7 @@ fn client() -> Arc<NasClient> {
     Arc::new(NasClient {
         name: "fuzz".to_owned(),
         secret: crate::secret::SharedSecret::new(SECRET.to_vec()),
-        require_message_authenticator: false,
+        require_message_authenticator: crate::clients::MessageAuthenticatorRule::Auto,
         limit_proxy_state: false,
         max_in_flight: 1,
         state: ClientState::default(),

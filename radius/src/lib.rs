@@ -41,6 +41,7 @@ pub mod stream;
 mod attribute_values;
 mod dictionary;
 mod message_authenticator;
+mod misconfiguration;
 mod packet;
 mod receive;
 mod reject_delay;
@@ -58,7 +59,7 @@ mod test_vectors;
 
 pub use accounting::{AccountingRequest, AccountingStatus};
 pub use client::{ClientError, ClientOptions, RadiusClient, Response, ResponseCode};
-pub use clients::{ClientState, ClientTable, NasClient};
+pub use clients::{ClientState, ClientTable, MessageAuthenticatorRule, NasClient};
 pub use counters::{Counters, Skip};
 pub use das::{DasBehaviour, ReceivedDisconnect, SimulatedDas};
 pub use dictionary::SESSION_CONTEXT_NOT_FOUND;

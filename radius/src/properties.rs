@@ -92,7 +92,7 @@ proptest! {
         let client = std::sync::Arc::new(crate::clients::NasClient {
             name: "nas".to_owned(),
             secret: SharedSecret::new(secret),
-            require_message_authenticator: true,
+            require_message_authenticator: crate::clients::MessageAuthenticatorRule::Always,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: crate::clients::ClientState::default(),

@@ -13,6 +13,7 @@ use crate::dictionary::{
 };
 use crate::handler::{Discard, DiscardReason};
 use crate::message_authenticator;
+use crate::misconfiguration::Misconfiguration;
 use crate::packet::{MalformedPacket, Packet};
 use crate::request::{AccessRequest, InvalidAccessRequest};
 use crate::request_authenticator;
@@ -43,6 +44,8 @@ pub(crate) enum Received {
 pub(crate) struct Refusal {
     pub(crate) discard: Discard,
     pub(crate) malformation: Option<MalformedPacket>,
+    /// What the appliance's configuration gets wrong, when the discard points to it.
+    pub(crate) misconfiguration: Option<Misconfiguration>,
 }
 
 /// Admits or refuses one datagram from `source`, whose client (if any) the
@@ -65,6 +68,7 @@ pub(crate) fn receive(
                 reason: DiscardReason::UnknownClient,
             },
             malformation: None,
+            misconfiguration: Some(Misconfiguration::UnknownSource),
         });
     };
     let packet = match Packet::parse(datagram) {
@@ -79,6 +83,7 @@ pub(crate) fn receive(
                     reason: DiscardReason::Malformed,
                 },
                 malformation: Some(malformation),
+                misconfiguration: None,
             });
         }
     };
@@ -251,13 +256,14 @@ fn refusal(
             reason,
         },
         malformation,
+        misconfiguration: Misconfiguration::of(reason, client, packet),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{ClientState, ClientTable};
+    use crate::clients::{ClientState, ClientTable, MessageAuthenticatorRule};
     use crate::dictionary::{MESSAGE_AUTHENTICATOR, USER_PASSWORD};
     use crate::packet::{overwrite, PacketWriter, MAX_PACKET_LEN};
     use crate::request::Credential;
@@ -265,15 +271,11 @@ mod tests {
     use crate::test_vectors::{REQUEST_WITH_MESSAGE_AUTHENTICATOR, RFC2865_7_1_REQUEST, SECRET};
 
     fn table(require_message_authenticator: bool) -> ClientTable {
-        let client = Arc::new(NasClient {
-            name: "vpn".to_owned(),
-            secret: SharedSecret::new(SECRET.to_vec()),
-            require_message_authenticator,
-            limit_proxy_state: true,
-            max_in_flight: 1,
-            state: ClientState::default(),
-        });
-        ClientTable::new(vec![("192.168.1.0/24".parse().unwrap(), client)])
+        table_with(if require_message_authenticator {
+            MessageAuthenticatorRule::Always
+        } else {
+            MessageAuthenticatorRule::Auto
+        })
     }
 
     fn from_nas() -> SocketAddr {
@@ -363,6 +365,109 @@ mod tests {
         assert_eq!(refusal.discard.identifier, Some(0));
     }
 
+    fn table_with(rule: MessageAuthenticatorRule) -> ClientTable {
+        let client = Arc::new(NasClient {
+            name: "vpn".to_owned(),
+            secret: SharedSecret::new(SECRET.to_vec()),
+            require_message_authenticator: rule,
+            limit_proxy_state: true,
+            max_in_flight: 1,
+            state: ClientState::default(),
+        });
+        ClientTable::new(vec![("192.168.1.0/24".parse().unwrap(), client)])
+    }
+
+    /// The RFC 2865 §7.1 example with a Proxy-State appended: unsigned, as a proxy that does
+    /// not sign would send it.
+    fn unsigned_with_proxy_state() -> Vec<u8> {
+        let mut request = RFC2865_7_1_REQUEST.to_vec();
+        request.extend_from_slice(&[PROXY_STATE, 6, b'p', b'r', b'x', b'y']);
+        let length = u16::try_from(request.len()).unwrap();
+        overwrite(&mut request, 2, &length.to_be_bytes());
+        request
+    }
+
+    fn misconfiguration(datagram: &[u8], clients: &ClientTable) -> Option<Misconfiguration> {
+        admit(datagram, from_nas(), clients)
+            .unwrap_err()
+            .misconfiguration
+    }
+
+    #[test]
+    fn auto_admits_an_unsigned_nas_until_it_has_signed() {
+        let clients = table_with(MessageAuthenticatorRule::Auto);
+        assert!(admit(&RFC2865_7_1_REQUEST, from_nas(), &clients).is_ok());
+        assert!(admit(&REQUEST_WITH_MESSAGE_AUTHENTICATOR, from_nas(), &clients).is_ok());
+        assert_eq!(
+            reason(&RFC2865_7_1_REQUEST, &clients),
+            DiscardReason::MissingMessageAuthenticator
+        );
+        assert_eq!(
+            misconfiguration(&RFC2865_7_1_REQUEST, &clients),
+            Some(Misconfiguration::UnsignedAfterSigning)
+        );
+    }
+
+    #[test]
+    fn never_admits_unsigned_requests_even_after_a_signed_one() {
+        let clients = table_with(MessageAuthenticatorRule::Never);
+        assert!(admit(&REQUEST_WITH_MESSAGE_AUTHENTICATOR, from_nas(), &clients).is_ok());
+        assert!(admit(&RFC2865_7_1_REQUEST, from_nas(), &clients).is_ok());
+    }
+
+    #[test]
+    fn always_discards_unsigned_requests_and_names_the_cause() {
+        let clients = table_with(MessageAuthenticatorRule::Always);
+        assert_eq!(
+            misconfiguration(&RFC2865_7_1_REQUEST, &clients),
+            Some(Misconfiguration::UnsignedWhileRequired)
+        );
+    }
+
+    #[test]
+    fn unsigned_proxy_state_is_discarded_under_every_rule_that_admits_unsigned_requests() {
+        for rule in [
+            MessageAuthenticatorRule::Auto,
+            MessageAuthenticatorRule::Never,
+        ] {
+            let clients = table_with(rule);
+            assert_eq!(
+                reason(&unsigned_with_proxy_state(), &clients),
+                DiscardReason::ProxyStateWithoutMessageAuthenticator,
+                "{rule:?}"
+            );
+            assert_eq!(
+                misconfiguration(&unsigned_with_proxy_state(), &clients),
+                Some(Misconfiguration::UnsignedProxyState)
+            );
+        }
+        let client = Arc::new(NasClient {
+            name: "softether".to_owned(),
+            secret: SharedSecret::new(SECRET.to_vec()),
+            require_message_authenticator: MessageAuthenticatorRule::Never,
+            limit_proxy_state: false,
+            max_in_flight: 1,
+            state: ClientState::default(),
+        });
+        let exposed = ClientTable::new(vec![("192.168.1.0/24".parse().unwrap(), client)]);
+        assert!(admit(&unsigned_with_proxy_state(), from_nas(), &exposed).is_ok());
+    }
+
+    #[test]
+    fn a_wrong_secret_and_an_unknown_source_are_misconfigurations() {
+        let mut forged = REQUEST_WITH_MESSAGE_AUTHENTICATOR;
+        forged[60] ^= 0xff;
+        assert_eq!(
+            misconfiguration(&forged, &table(false)),
+            Some(Misconfiguration::WrongSecret)
+        );
+        let refusal = admit(b"\x01", "192.0.2.1:1812".parse().unwrap(), &table(false)).unwrap_err();
+        assert_eq!(
+            refusal.misconfiguration,
+            Some(Misconfiguration::UnknownSource)
+        );
+    }
+
     #[test]
     fn eap_without_message_authenticator_is_dropped_even_when_not_required() {
         let mut writer = PacketWriter::new(ACCESS_REQUEST, 3, &[7; 16]);
@@ -371,6 +476,10 @@ mod tests {
         assert_eq!(
             reason(&eap, &table(false)),
             DiscardReason::MissingMessageAuthenticator
+        );
+        assert_eq!(
+            misconfiguration(&eap, &table(false)),
+            Some(Misconfiguration::UnsignedEap)
         );
     }
 

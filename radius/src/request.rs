@@ -181,7 +181,7 @@ mod tests {
         Arc::new(NasClient {
             name: "vpn".to_owned(),
             secret: SharedSecret::new(SECRET.to_vec()),
-            require_message_authenticator: false,
+            require_message_authenticator: crate::clients::MessageAuthenticatorRule::Auto,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: crate::clients::ClientState::default(),

@@ -121,7 +121,7 @@ mod tests {
         let client = Arc::new(NasClient {
             name: "nas".to_owned(),
             secret: SharedSecret::new(SECRET.to_vec()),
-            require_message_authenticator: false,
+            require_message_authenticator: crate::clients::MessageAuthenticatorRule::Auto,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: ClientState::default(),

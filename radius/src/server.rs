@@ -272,10 +272,13 @@ pub(crate) async fn respond<H: RequestHandler>(
         Err(Refusal {
             discard,
             malformation,
+            misconfiguration,
         }) => {
-            requests
-                .counters
-                .count_discard(&discard, malformation.map(|m| m.to_string()));
+            requests.counters.count_discard(
+                &discard,
+                malformation.map(|m| m.to_string()),
+                misconfiguration,
+            );
             requests.handler.discarded(discard).await;
             return None;
         }

@@ -160,7 +160,7 @@ impl<H: RequestHandler> StreamServer<H> {
         warn!(%peer, client = %client.name, detail, "stream cannot be framed: closing it");
         self.authentication
             .counters
-            .count_discard(&discard, Some(detail));
+            .count_discard(&discard, Some(detail), None);
         self.authentication.handler.discarded(discard).await;
     }
 
@@ -290,7 +290,7 @@ mod tests {
         let client = Arc::new(NasClient {
             name: "nas".to_owned(),
             secret: SharedSecret::new(SECRET.to_vec()),
-            require_message_authenticator: false,
+            require_message_authenticator: crate::clients::MessageAuthenticatorRule::Auto,
             limit_proxy_state: true,
             max_in_flight: 1,
             state: ClientState::default(),

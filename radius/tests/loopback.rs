@@ -17,8 +17,8 @@ use std::time::Duration;
 use adgate_radius::{
     AccessRequest, AccountingReply, AccountingRequest, AccountingStatus, ClientError,
     ClientOptions, ClientState, ClientTable, Counters, Credential, Discard, DiscardReason,
-    NasClient, RadiusClient, Reply, ReplyAttribute, RequestHandler, ResponseCode, Service,
-    SharedSecret, Skip, UdpServer,
+    MessageAuthenticatorRule, NasClient, RadiusClient, Reply, ReplyAttribute, RequestHandler,
+    ResponseCode, Service, SharedSecret, Skip, UdpServer,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -94,7 +94,10 @@ struct Harness {
 }
 
 /// A client "nas" with the test secret.
-fn nas_client(require_message_authenticator: bool, max_in_flight: usize) -> NasClient {
+fn nas_client(
+    require_message_authenticator: MessageAuthenticatorRule,
+    max_in_flight: usize,
+) -> NasClient {
     NasClient {
         name: "nas".to_owned(),
         secret: SharedSecret::new(SECRET.to_vec()),
@@ -109,7 +112,7 @@ impl Harness {
     /// A server whose client table maps `network` to client "nas".
     async fn start(
         network: &str,
-        require_message_authenticator: bool,
+        require_message_authenticator: MessageAuthenticatorRule,
         max_in_flight: usize,
     ) -> Self {
         let client = nas_client(require_message_authenticator, 64);
@@ -131,7 +134,10 @@ impl Harness {
 
     /// The standard server, its Access-Rejects leaving `reject_delay` after their request.
     async fn delaying_rejects(reject_delay: Duration) -> Self {
-        let clients = vec![("127.0.0.1/32", nas_client(true, 64))];
+        let clients = vec![(
+            "127.0.0.1/32",
+            nas_client(MessageAuthenticatorRule::Always, 64),
+        )];
         Self::serving_with_reject_delay(Service::Authentication, clients, 64, reject_delay).await
     }
 
@@ -173,7 +179,7 @@ impl Harness {
     }
 
     async fn standard() -> Self {
-        Self::start("127.0.0.1/32", true, 64).await
+        Self::start("127.0.0.1/32", MessageAuthenticatorRule::Always, 64).await
     }
 
     fn client(&self, options: ClientOptions) -> RadiusClient {
@@ -281,7 +287,7 @@ async fn rejects_a_wrong_password_with_message_authenticator_first() {
 
 #[tokio::test]
 async fn answers_with_message_authenticator_even_when_the_request_had_none() {
-    let mut harness = Harness::start("127.0.0.0/8", false, 64).await;
+    let mut harness = Harness::start("127.0.0.0/8", MessageAuthenticatorRule::Auto, 64).await;
     let response = harness
         .client(quick(false))
         .pap(b"bob", b"right")
@@ -324,7 +330,7 @@ async fn missing_message_authenticator_is_discarded_when_required() {
 
 #[tokio::test]
 async fn unknown_source_is_discarded() {
-    let mut harness = Harness::start("192.0.2.0/24", false, 64).await;
+    let mut harness = Harness::start("192.0.2.0/24", MessageAuthenticatorRule::Auto, 64).await;
     let error = harness
         .client(quick(true))
         .pap(b"alice", b"right")
@@ -419,7 +425,7 @@ async fn shutdown_waits_for_requests_in_flight() {
 
 #[tokio::test]
 async fn when_saturated_the_nas_retransmission_gets_through() {
-    let harness = Harness::start("127.0.0.1/32", true, 1).await;
+    let harness = Harness::start("127.0.0.1/32", MessageAuthenticatorRule::Always, 1).await;
     let slow_client = harness.client(patient());
     let slow = tokio::spawn(async move { slow_client.pap(b"slow", b"right").await });
     sleep(Duration::from_millis(100)).await;
@@ -547,7 +553,10 @@ async fn status_server_is_answered_only_with_a_valid_message_authenticator() {
 async fn accounting_harness() -> Harness {
     Harness::serving(
         Service::Accounting,
-        vec![("127.0.0.1/32", nas_client(true, 64))],
+        vec![(
+            "127.0.0.1/32",
+            nas_client(MessageAuthenticatorRule::Always, 64),
+        )],
         64,
     )
     .await
@@ -600,7 +609,7 @@ async fn accounting_requests_are_answered_once_recorded() {
 
 #[tokio::test]
 async fn each_bad_input_class_is_discarded_and_counted() {
-    let mut harness = Harness::start("127.0.0.0/8", false, 64).await;
+    let mut harness = Harness::start("127.0.0.0/8", MessageAuthenticatorRule::Auto, 64).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut length_beyond_datagram = unsigned_packet(1, 1, &[(NAS_IDENTIFIER, b"n")]);
     length_beyond_datagram[3] += 1;
@@ -677,7 +686,7 @@ async fn each_bad_input_class_is_discarded_and_counted() {
 
 #[tokio::test]
 async fn a_client_that_signed_once_is_never_again_accepted_unsigned() {
-    let mut harness = Harness::start("127.0.0.1/32", false, 64).await;
+    let mut harness = Harness::start("127.0.0.1/32", MessageAuthenticatorRule::Auto, 64).await;
     let unsigned = harness.client(quick(false));
     let signed = harness.client(quick(true));
     assert_eq!(
@@ -699,13 +708,16 @@ async fn a_client_that_signed_once_is_never_again_accepted_unsigned() {
 
 #[tokio::test]
 async fn a_flooding_client_does_not_stop_another_clients_logins() {
-    let mut flooder = nas_client(true, 2);
+    let mut flooder = nas_client(MessageAuthenticatorRule::Always, 2);
     flooder.name = "flooder".to_owned();
     let harness = Harness::serving(
         Service::Authentication,
         vec![
             ("127.0.0.2/32", flooder),
-            ("127.0.0.1/32", nas_client(true, 64)),
+            (
+                "127.0.0.1/32",
+                nas_client(MessageAuthenticatorRule::Always, 64),
+            ),
         ],
         4,
     )

@@ -69,7 +69,7 @@ async fn start_server() -> (SocketAddr, Arc<adgate_radius::Counters>, Cancellati
     let client = NasClient {
         name: "nas".to_owned(),
         secret: SharedSecret::new(SECRET.to_vec()),
-        require_message_authenticator: true,
+        require_message_authenticator: adgate_radius::MessageAuthenticatorRule::Always,
         limit_proxy_state: true,
         max_in_flight: SLOTS,
         state: ClientState::default(),

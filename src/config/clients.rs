@@ -3,9 +3,10 @@
 
 use std::ops::Range;
 
-use adgate_radius::SharedSecret;
+use adgate_radius::{MessageAuthenticatorRule, SharedSecret};
+use toml::Spanned;
 
-use super::file::ClientSection;
+use super::file::{ClientSection, RequireMessageAuthenticator};
 use super::{ConfigError, Validator};
 use crate::clients::ClientSettings;
 use crate::secret_file;
@@ -81,6 +82,11 @@ impl Validator<'_> {
                         })
                 })
                 .transpose()?;
+            let require_message_authenticator = section
+                .require_message_authenticator
+                .map(|rule| self.message_authenticator_rule(rule, &key))
+                .transpose()?
+                .unwrap_or_default();
             let disconnect = section
                 .disconnect
                 .map(|disconnect| self.disconnect(disconnect, &secret, &key))
@@ -90,13 +96,36 @@ impl Validator<'_> {
                 address: section.address,
                 disconnect,
                 secret,
-                require_message_authenticator: section.require_message_authenticator,
+                require_message_authenticator,
                 limit_proxy_state: section.limit_proxy_state,
                 max_in_flight,
                 radsec_certificate_name,
             });
         }
         Ok(clients)
+    }
+
+    /// `true` is [`Always`](MessageAuthenticatorRule::Always), `false`
+    /// [`Never`](MessageAuthenticatorRule::Never), `"auto"` (the default) from the first signed
+    /// request on.
+    fn message_authenticator_rule(
+        &self,
+        setting: Spanned<RequireMessageAuthenticator>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<MessageAuthenticatorRule, ConfigError> {
+        let span = setting.span();
+        match setting.into_inner() {
+            RequireMessageAuthenticator::Flag(true) => Ok(MessageAuthenticatorRule::Always),
+            RequireMessageAuthenticator::Flag(false) => Ok(MessageAuthenticatorRule::Never),
+            RequireMessageAuthenticator::Word(word) if word == "auto" => {
+                Ok(MessageAuthenticatorRule::Auto)
+            }
+            RequireMessageAuthenticator::Word(_) => Err(self.invalid(
+                span,
+                &key("require_message_authenticator"),
+                "must be true, false or \"auto\"",
+            )),
+        }
     }
 
     pub(super) fn shared_secret(
@@ -121,7 +150,45 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::test_config::load_error;
+    use adgate_radius::MessageAuthenticatorRule;
+
+    use crate::config::test_config::{load_error, write_config};
+    use crate::config::Config;
+
+    fn rule_loaded_from(setting: &str) -> MessageAuthenticatorRule {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), |t| {
+            t.replace(
+                "address = \"127.0.0.0/8\"",
+                &format!("address = \"127.0.0.0/8\"\n{setting}"),
+            )
+        });
+        Config::load(&path).unwrap().clients[0].require_message_authenticator
+    }
+
+    #[test]
+    fn require_message_authenticator_takes_true_false_and_auto() {
+        assert_eq!(rule_loaded_from(""), MessageAuthenticatorRule::Auto);
+        for (setting, rule) in [
+            ("true", MessageAuthenticatorRule::Always),
+            ("false", MessageAuthenticatorRule::Never),
+            ("\"auto\"", MessageAuthenticatorRule::Auto),
+        ] {
+            let line = format!("require_message_authenticator = {setting}");
+            assert_eq!(rule_loaded_from(&line), rule, "{line}");
+        }
+        let error = load_error(|t| {
+            t.replace(
+                "address = \"127.0.0.0/8\"",
+                "address = \"127.0.0.0/8\"\nrequire_message_authenticator = \"sometimes\"",
+            )
+        });
+        assert!(
+            error.contains("clients[0].require_message_authenticator"),
+            "{error}"
+        );
+        assert!(error.contains("true, false or \"auto\""), "{error}");
+    }
 
     #[test]
     fn a_bad_cidr_is_reported_with_its_line() {

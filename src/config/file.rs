@@ -67,8 +67,8 @@ pub(super) struct ClientSection {
     pub(super) address: IpNet,
     pub(super) secret: Option<Spanned<String>>,
     pub(super) secret_file: Option<Spanned<PathBuf>>,
-    #[serde(default = "default_true")]
-    pub(super) require_message_authenticator: bool,
+    #[serde(default)]
+    pub(super) require_message_authenticator: Option<Spanned<RequireMessageAuthenticator>>,
     #[serde(default = "default_true")]
     pub(super) limit_proxy_state: bool,
     pub(super) max_in_flight: Option<Spanned<usize>>,
@@ -76,14 +76,24 @@ pub(super) struct ClientSection {
     pub(super) disconnect: Option<DisconnectSection>,
 }
 
+/// `require_message_authenticator`: `true`, `false` or `"auto"` (FreeRADIUS 3.2.5's values).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RequireMessageAuthenticator {
+    Flag(bool),
+    Word(String),
+}
+
 /// `[clients.disconnect]`: where this NAS takes RFC 5176 Disconnect-Requests. Absent: its live
 /// sessions cannot be cut.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DisconnectSection {
+    pub(super) kind: Option<Spanned<String>>,
     pub(super) address: Spanned<String>,
     pub(super) secret_file: Option<Spanned<PathBuf>>,
     pub(super) profile: Option<Spanned<String>>,
+    pub(super) password_file: Option<Spanned<PathBuf>>,
 }
 
 /// `[sessions]`: live-session oversight. Absent: the defaults.

@@ -10,7 +10,7 @@ use adgate_radius::{DisconnectProfile, SharedSecret};
 use super::file::{DisconnectSection, SessionsSection};
 use super::{ConfigError, Validator};
 use crate::secret_file;
-use crate::sessions::{DisconnectTarget, SessionSettings};
+use crate::sessions::{DisconnectDriver, DisconnectTarget, SessionSettings};
 
 impl Validator<'_> {
     pub(super) fn sessions(
@@ -81,7 +81,62 @@ impl Validator<'_> {
                     "must be an address and port, such as \"192.0.2.10:3799\"",
                 )
             })?;
-        let secret = match section.secret_file {
+        let kind = section
+            .kind
+            .as_ref()
+            .map_or("rfc5176", |kind| kind.get_ref().as_str());
+        let misplaced = |key_name: &str, span: std::ops::Range<usize>| {
+            self.invalid(
+                span,
+                &key(&format!("disconnect.{key_name}")),
+                format!("does not apply to kind = \"{kind}\""),
+            )
+        };
+        let driver = match kind {
+            "rfc5176" => {
+                if let Some(password_file) = &section.password_file {
+                    return Err(misplaced("password_file", password_file.span()));
+                }
+                self.rfc5176_driver(&section, client_secret, key)?
+            }
+            "openvpn_management" => {
+                if let Some(secret_file) = &section.secret_file {
+                    return Err(misplaced("secret_file", secret_file.span()));
+                }
+                if let Some(profile) = &section.profile {
+                    return Err(misplaced("profile", profile.span()));
+                }
+                let password = section
+                    .password_file
+                    .map(|file| {
+                        let span = file.span();
+                        secret_file::read(file.get_ref())
+                            .map(|bytes| Arc::new(SharedSecret::new(bytes.to_vec())))
+                            .map_err(|e| self.invalid(span, &key("disconnect.password_file"), e))
+                    })
+                    .transpose()?;
+                DisconnectDriver::OpenVpnManagement { password }
+            }
+            _ => {
+                let span = section.kind.map_or(0..0, |kind| kind.span());
+                return Err(self.invalid(
+                    span,
+                    &key("disconnect.kind"),
+                    "must be rfc5176 or openvpn_management",
+                ));
+            }
+        };
+        Ok(DisconnectTarget { address, driver })
+    }
+
+    /// An RFC 5176 target's secret (the client's own unless `secret_file`) and profile.
+    fn rfc5176_driver(
+        &self,
+        section: &DisconnectSection,
+        client_secret: &SharedSecret,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<DisconnectDriver, ConfigError> {
+        let secret = match &section.secret_file {
             Some(file) => {
                 let span = file.span();
                 let bytes = secret_file::read(file.get_ref())
@@ -90,7 +145,7 @@ impl Validator<'_> {
             }
             None => SharedSecret::new(client_secret.expose().to_vec()),
         };
-        let profile = match section.profile {
+        let profile = match &section.profile {
             None => DisconnectProfile::Default,
             Some(name) => DisconnectProfile::from_name(name.get_ref()).ok_or_else(|| {
                 let names: Vec<&str> = DisconnectProfile::ALL.iter().map(|p| p.name()).collect();
@@ -101,8 +156,7 @@ impl Validator<'_> {
                 )
             })?,
         };
-        Ok(DisconnectTarget {
-            address,
+        Ok(DisconnectDriver::Rfc5176 {
             secret: Arc::new(secret),
             profile,
         })
@@ -115,6 +169,7 @@ mod tests {
 
     use crate::config::test_config::{load_error, write_config};
     use crate::config::Config;
+    use crate::sessions::DisconnectDriver;
 
     /// The config with `[clients.disconnect]` holding `lines` for the first client.
     fn with_disconnect(text: String, lines: &str) -> String {
@@ -138,8 +193,50 @@ mod tests {
         assert!(config.clients[0].disconnect.is_none());
         let target = config.clients[1].disconnect.as_ref().unwrap();
         assert_eq!(target.address, "192.0.2.10:3799".parse().unwrap());
-        assert_eq!(target.secret.expose(), b"another-long-radius-secret");
-        assert_eq!(target.profile.name(), "user_name");
+        let DisconnectDriver::Rfc5176 { secret, profile } = &target.driver else {
+            panic!("{target:?}");
+        };
+        assert_eq!(secret.expose(), b"another-long-radius-secret");
+        assert_eq!(profile.name(), "user_name");
+    }
+
+    #[test]
+    fn an_openvpn_management_target_loads_with_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let password_file = dir.path().join("management.pass");
+        std::fs::write(&password_file, "management-password\n").unwrap();
+        let path = write_config(dir.path(), |t| {
+            with_disconnect(
+                t,
+                &format!(
+                    "kind = \"openvpn_management\"\naddress = \"127.0.0.1:7505\"\n\
+                     password_file = \"{}\"",
+                    password_file.display()
+                ),
+            )
+        });
+        let config = Config::load(&path).unwrap();
+        let target = config.clients[0].disconnect.as_ref().unwrap();
+        assert_eq!(target.address, "127.0.0.1:7505".parse().unwrap());
+        let DisconnectDriver::OpenVpnManagement { password } = &target.driver else {
+            panic!("{target:?}");
+        };
+        assert_eq!(password.as_ref().unwrap().expose(), b"management-password");
+    }
+
+    #[test]
+    fn a_setting_of_another_kind_or_an_unknown_kind_is_refused() {
+        let error = load_error(|t| {
+            with_disconnect(
+                t,
+                "kind = \"openvpn_management\"\naddress = \"127.0.0.1:7505\"\nprofile = \"user_name\"",
+            )
+        });
+        assert!(error.contains("clients[0].disconnect.profile"), "{error}");
+        assert!(error.contains("openvpn_management"), "{error}");
+        let error =
+            load_error(|t| with_disconnect(t, "kind = \"telnet\"\naddress = \"127.0.0.1:7505\""));
+        assert!(error.contains("clients[0].disconnect.kind"), "{error}");
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn nas() -> Arc<NasClient> {
     Arc::new(NasClient {
         name: "vpn1".into(),
         secret: SharedSecret::new(SECRET.to_vec()),
-        require_message_authenticator: true,
+        require_message_authenticator: adgate_radius::MessageAuthenticatorRule::Always,
         limit_proxy_state: true,
         max_in_flight: 32,
         state: ClientState::default(),

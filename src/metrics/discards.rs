@@ -1,8 +1,10 @@
 //! Packets the RADIUS listeners dropped without a decision, by reason, read at scrape time
 //! from the counters each listening socket (and the RadSec listener's connections) already
 //! keeps (`adgate_radius::Counters`), summed over them, so the packet path pays nothing extra
-//! for the metric.
+//! for the metric. `client_discards` splits the same counts by configured client, for an alert
+//! that names the misconfigured appliance.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adgate_radius::{Counters, DiscardReason, Skip};
@@ -27,6 +29,19 @@ impl DiscardCounts {
     fn sum(&self, count: impl Fn(&Counters) -> u64) -> u64 {
         self.sockets.iter().map(|counters| count(counters)).sum()
     }
+
+    /// Each client's discards summed over the sockets, by client name.
+    fn by_client(&self) -> BTreeMap<String, [u64; DiscardReason::ALL.len()]> {
+        let mut sums = BTreeMap::new();
+        for (client, counts) in self.sockets.iter().flat_map(|c| c.discarded_by_client()) {
+            let sum: &mut [u64; DiscardReason::ALL.len()] =
+                sums.entry(client).or_insert([0; DiscardReason::ALL.len()]);
+            for (total, count) in sum.iter_mut().zip(counts) {
+                *total += count;
+            }
+        }
+        sums
+    }
 }
 
 impl Collector for DiscardCounts {
@@ -49,6 +64,22 @@ impl Collector for DiscardCounts {
         for (reason, count) in reasons {
             let labels = [("reason", reason.as_str())];
             ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        let mut by_client = encoder.encode_descriptor(
+            "client_discards",
+            "RADIUS datagrams and RadSec packets from a configured client dropped without an \
+             answer, by client and reason (from the first one on)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (client, counts) in self.by_client() {
+            for (&reason, count) in DiscardReason::ALL.iter().zip(counts) {
+                let labels = [
+                    ("client", client.as_str()),
+                    ("reason", Reason::from(reason).as_str()),
+                ];
+                ConstCounter::new(count).encode(by_client.encode_family(&labels)?)?;
+            }
         }
         Ok(())
     }

@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Cuttable, DisconnectTargets, LiveSessions, Target};
+use super::openvpn_management;
+use super::{Cuttable, DisconnectDriver, DisconnectTargets, LiveSessions, Target};
 use crate::audit::{DisconnectRecord, Requester, SessionOnNas, UserName};
 use crate::current_handler::CurrentHandler;
 use crate::gatekeeper::Gatekeeper;
@@ -317,17 +318,28 @@ impl Revoker {
                     framed_ip_address: cuttable.nas.framed_ip_address,
                     calling_station_id: cuttable.nas.calling_station_id.clone(),
                 };
-                let sent = match self.sender(&targets, target.address, &target.secret) {
-                    Ok(sender) => sender
-                        .disconnect(&identification, target.profile)
-                        .await
-                        .map_err(|error| error.to_string()),
-                    Err(error) => Err(format!("cannot open a socket: {error}")),
+                let sent = match &target.driver {
+                    DisconnectDriver::Rfc5176 { secret, profile } => {
+                        match self.sender(&targets, target.address, secret) {
+                            Ok(sender) => sender
+                                .disconnect(&identification, *profile)
+                                .await
+                                .map_err(|error| error.to_string()),
+                            Err(error) => Err(format!("cannot open a socket: {error}")),
+                        }
+                    }
+                    DisconnectDriver::OpenVpnManagement { password } => openvpn_management::kill(
+                        target.address,
+                        password.as_deref(),
+                        &identification.user_name,
+                    )
+                    .await
+                    .map_err(|error| error.to_string()),
                 };
                 match sent {
                     Ok(outcome) => Some(outcome),
                     Err(error) => {
-                        tracing::error!(client = cuttable.target.client(), %error, "Disconnect-Request not sent");
+                        tracing::error!(client = cuttable.target.client(), %error, "disconnect not sent");
                         record.result = "not_sent";
                         None
                     }

@@ -36,13 +36,25 @@ impl Default for SessionSettings {
     }
 }
 
-/// Where one NAS takes Disconnect-Requests.
+/// Where and how one NAS is asked to end a session.
 #[derive(Debug, Clone)]
 pub struct DisconnectTarget {
     pub address: SocketAddr,
-    /// `[clients.disconnect] secret_file`, else the client's own secret.
-    pub secret: Arc<SharedSecret>,
-    pub profile: DisconnectProfile,
+    pub driver: DisconnectDriver,
+}
+
+/// How a NAS is asked to end a session: each kind is one `[clients.disconnect] kind`.
+#[derive(Debug, Clone)]
+pub enum DisconnectDriver {
+    /// An RFC 5176 Disconnect-Request (`kind = "rfc5176"`, the default).
+    Rfc5176 {
+        /// `[clients.disconnect] secret_file`, else the client's own secret.
+        secret: Arc<SharedSecret>,
+        profile: DisconnectProfile,
+    },
+    /// `kill <common name>` on OpenVPN's management interface (`kind = "openvpn_management"`),
+    /// with its password if it has one (`password_file`).
+    OpenVpnManagement { password: Option<Arc<SharedSecret>> },
 }
 
 /// Every client's `[clients.disconnect]`, by client name; a client without one is absent.

@@ -238,9 +238,23 @@ impl Adgate {
 
     /// Starts adgate with `lab`'s config as changed by `edit`.
     pub fn start_on(lab: &'static Lab, edit: impl FnOnce(String) -> String) -> Adgate {
+        Adgate::start_on_ports(lab, free_udp_port(), free_udp_port(), edit)
+    }
+
+    /// Starts adgate with the lab config as changed by `edit`, on ports of at most four digits
+    /// (OpenVPN's radiusplugin cuts longer ones).
+    pub fn start_on_short_ports(edit: impl FnOnce(String) -> String) -> Adgate {
+        let (port, acct_port) = free_four_digit_udp_ports();
+        Adgate::start_on_ports(Lab::get(), port, acct_port, edit)
+    }
+
+    fn start_on_ports(
+        lab: &'static Lab,
+        port: u16,
+        acct_port: u16,
+        edit: impl FnOnce(String) -> String,
+    ) -> Adgate {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_udp_port();
-        let acct_port = free_udp_port();
         let config = edit(lab_config(lab, port, acct_port, &dir.path().join("audit")));
         std::fs::write(dir.path().join("adgate.toml"), config).expect("write config");
         let child = spawn_serve(dir.path());
@@ -567,6 +581,23 @@ pub fn class_of(accept: &Response) -> Vec<u8> {
         .find(|(attribute_type, _)| *attribute_type == CLASS)
         .map(|(_, value)| value.clone())
         .expect("the Access-Accept carries a Class")
+}
+
+/// Two UDP ports from 2000 to 9999 nothing listens on now, tried from a point that differs per
+/// process and per call, so that tests running at once rarely try the same ones.
+pub fn free_four_digit_udp_ports() -> (u16, u16) {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id() + call * 97) % 8000;
+    let mut free = (0..8000)
+        .map(|step| 2000 + ((start + step) % 8000) as u16)
+        .filter_map(|port| UdpSocket::bind(("127.0.0.1", port)).ok());
+    let first = free.next().expect("a free four-digit port");
+    let second = free.next().expect("a second free four-digit port");
+    (
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    )
 }
 
 pub fn free_udp_port() -> u16 {

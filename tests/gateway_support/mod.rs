@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+pub mod tunnel_gateway;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

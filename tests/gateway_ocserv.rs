@@ -1,0 +1,101 @@
+//! ocserv 1.1 (the open AnyConnect-compatible server) in front of adgate, with the openconnect
+//! client: ocserv's radcli asks adgate with one PAP Access-Request and sends no
+//! Message-Authenticator, so adgate's default ("auto") serves it unchanged — all run by
+//! `deploy/gateway-ocserv.sh`. The test checks what the user sees (a tunnel that passes
+//! traffic, or none) and what the admin reads in the trail.
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+mod eap_support;
+mod gateway_support;
+
+use common::{without_reject_delay, Adgate};
+use gateway_support::tunnel_gateway::{
+    assert_refused, decision_for, password_file, start_and_stop, Kind, TunnelGateway,
+};
+use serde_json::Value;
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn ocserv_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
+    // The client entry as the docs say for ocserv: no require_message_authenticator line.
+    let adgate = Adgate::start_with(|config| {
+        without_reject_delay(config).replace("require_message_authenticator = true\n", "")
+    });
+    let gateway = TunnelGateway::up(Kind::Ocserv, &adgate);
+
+    // "tunnel up" means a ping from the client through the tun device was answered; grace is
+    // a member only through Developers, nested in the telework group.
+    for member in ["alice", "grace"] {
+        let (code, said) = gateway.login(member, &password_file());
+        assert_eq!(
+            (code, said),
+            (Some(0), format!("{member}: tunnel up")),
+            "{}\nadgate log:\n{}",
+            gateway.log(),
+            adgate.log()
+        );
+        let record = decision_for(&adgate, member);
+        assert_eq!(record["verdict"], "accept", "{record}");
+        assert_eq!(record["method"], "pap", "{record}");
+        assert_eq!(record["message_authenticator"], false, "{record}");
+        assert_eq!(
+            record["nas"]["nas_identifier"],
+            Kind::Ocserv.nas_identifier(),
+            "{record}"
+        );
+    }
+
+    assert_refused(&gateway, &adgate, "frank", "telework_off");
+    assert_refused(&gateway, &adgate, "bob", "account_disabled");
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong.path(), "not-the-password\n").unwrap();
+    let (code, said) = gateway.login("alice", wrong.path());
+    assert_eq!((code, said), (Some(1), "alice: refused".to_owned()));
+    assert_eq!(decision_for(&adgate, "alice")["reason"], "bad_password");
+
+    // ocserv sends Start, an Interim-Update with the tunnel address, then Stop; it echoes no
+    // Class, so the records name the decision's account, not its request_id.
+    let accounting = start_and_stop(&adgate, "grace");
+    let status_types: Vec<&Value> = accounting
+        .iter()
+        .map(|r| &r["accounting"]["status_type"])
+        .collect();
+    assert_eq!(
+        status_types.first(),
+        Some(&&Value::from("start")),
+        "{accounting:?}"
+    );
+    assert_eq!(
+        status_types.last(),
+        Some(&&Value::from("stop")),
+        "{accounting:?}"
+    );
+    let decision = decision_for(&adgate, "grace");
+    for record in &accounting {
+        assert_eq!(
+            record["nas"]["nas_identifier"],
+            Kind::Ocserv.nas_identifier(),
+            "{record}"
+        );
+        assert_eq!(
+            record["account"]["object_guid"], decision["account"]["object_guid"],
+            "{record}"
+        );
+    }
+    assert!(
+        accounting
+            .iter()
+            .any(|r| r["accounting"]["framed_ip_address"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.98.2."))),
+        "{accounting:?}"
+    );
+}

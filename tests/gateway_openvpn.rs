@@ -1,0 +1,197 @@
+//! OpenVPN 2.6 in front of adgate, as a small company runs it: the server's radiusplugin
+//! (Debian's openvpn-auth-radius) asks adgate with one PAP Access-Request, sends no
+//! Message-Authenticator, keeps only four digits of its ports, and brings a tunnel up only once
+//! its Accounting-Start is answered — all run by `deploy/gateway-openvpn.sh`. The tests check
+//! what the user sees (a tunnel that passes traffic, or none), what the admin reads in the
+//! trail, and that a user taken out of the telework group loses the tunnel through OpenVPN's
+//! management interface (OpenVPN has no RFC 5176).
+// An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
+// panic too (a panic is how a test fails).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+mod eap_support;
+mod gateway_support;
+
+use std::time::Duration;
+
+use common::{adgate_command, restore_or_report, without_reject_delay, Adgate, Lab};
+use gateway_support::tunnel_gateway::{
+    assert_refused, decision_for, password_file, start_and_stop, wait_until, Kind, TunnelGateway,
+    MANAGEMENT_PORT,
+};
+use serde_json::Value;
+
+/// adgate as the docs say to run it behind OpenVPN: the client entry without
+/// `require_message_authenticator` (the default, "auto", serves a NAS that never signs).
+fn adgate_for_openvpn(extra: &str) -> Adgate {
+    Adgate::start_on_short_ports(|config| {
+        without_reject_delay(config).replace(
+            "require_message_authenticator = true\n",
+            &format!("{extra}\n"),
+        )
+    })
+}
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn openvpn_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
+    let adgate = adgate_for_openvpn("");
+    let gateway = TunnelGateway::up(Kind::OpenVpn, &adgate);
+
+    // "tunnel up" means a ping from the client through the tun device was answered; grace is
+    // a member only through Developers, nested in the telework group.
+    for member in ["alice", "grace"] {
+        let (code, said) = gateway.login(member, &password_file());
+        assert_eq!(
+            (code, said),
+            (Some(0), format!("{member}: tunnel up")),
+            "{}\nadgate log:\n{}",
+            gateway.log(),
+            adgate.log()
+        );
+        let record = decision_for(&adgate, member);
+        assert_eq!(record["verdict"], "accept", "{record}");
+        assert_eq!(record["method"], "pap", "{record}");
+        assert_eq!(
+            record["nas"]["nas_identifier"],
+            Kind::OpenVpn.nas_identifier(),
+            "{record}"
+        );
+        // radiusplugin never signs: served under the default "auto".
+        assert_eq!(record["message_authenticator"], false, "{record}");
+    }
+
+    // radiusplugin answers nothing but the tunnel; the reasons are in the trail.
+    assert_refused(&gateway, &adgate, "frank", "telework_off");
+    assert_refused(&gateway, &adgate, "bob", "account_disabled");
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong.path(), "not-the-password\n").unwrap();
+    let (code, said) = gateway.login("alice", wrong.path());
+    assert_eq!((code, said), (Some(1), "alice: refused".to_owned()));
+    assert_eq!(decision_for(&adgate, "alice")["reason"], "bad_password");
+
+    // Accounting-Start was answered (else no tunnel) and the Stop came when the client left;
+    // radiusplugin echoes no Class, so they name the decision's account, not its request_id.
+    let accounting = start_and_stop(&adgate, "grace");
+    let status_types: Vec<&Value> = accounting
+        .iter()
+        .map(|r| &r["accounting"]["status_type"])
+        .collect();
+    assert_eq!(status_types, ["start", "stop"], "{accounting:?}");
+    let decision = decision_for(&adgate, "grace");
+    for record in &accounting {
+        assert_eq!(
+            record["nas"]["nas_identifier"],
+            Kind::OpenVpn.nas_identifier(),
+            "{record}"
+        );
+        assert_eq!(
+            record["account"]["object_guid"], decision["account"]["object_guid"],
+            "{record}"
+        );
+        assert!(
+            record["accounting"]["framed_ip_address"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.98.1.")),
+            "{record}"
+        );
+    }
+    assert!(
+        !adgate.log().contains("misconfigured NAS"),
+        "{}",
+        adgate.log()
+    );
+}
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_telework() {
+    let management_password = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(management_password.path(), "a-management-password\n").unwrap();
+    let adgate = adgate_for_openvpn(&format!(
+        "\n[clients.disconnect]\nkind = \"openvpn_management\"\naddress = \
+         \"127.0.0.1:{MANAGEMENT_PORT}\"\npassword_file = \"{}\"",
+        management_password.path().display()
+    ));
+    let gateway = TunnelGateway::up_with_management_password(
+        Kind::OpenVpn,
+        &adgate,
+        Some(management_password.path()),
+    );
+    let (code, said) = gateway.connect("tovpn", &password_file());
+    assert_eq!(
+        (code, said),
+        (Some(0), "tovpn: tunnel up".to_owned()),
+        "{}",
+        gateway.log()
+    );
+    assert_eq!(gateway.clients(), ["tovpn"]);
+    wait_until(Duration::from_secs(5), || {
+        adgate.records().iter().any(|r| {
+            r["type"] == "accounting"
+                && r["user_name"] == "tovpn"
+                && r["accounting"]["status_type"] == "start"
+        })
+    })
+    .unwrap_or_else(|| panic!("no Accounting-Start:\n{}", adgate.log()));
+
+    let lab = Lab::get();
+    lab.lab_sh(&[
+        "tool",
+        "group",
+        "removemembers",
+        "Telework-Allowed",
+        "tovpn",
+    ]);
+    let _back = Restore;
+    let took =
+        wait_until(Duration::from_secs(10), || gateway.clients().is_empty()).unwrap_or_else(|| {
+            panic!(
+                "tovpn still connected:\n{}\nadgate log:\n{}",
+                gateway.log(),
+                adgate.log()
+            )
+        });
+    println!("telework removal: tovpn's OpenVPN tunnel killed after {took:?}");
+
+    let record = adgate
+        .records()
+        .into_iter()
+        .find(|r| r["type"] == "disconnect")
+        .unwrap_or_else(|| panic!("no disconnect record:\n{}", adgate.log()));
+    assert_eq!(record["reason"], "telework_off", "{record}");
+    assert_eq!(record["result"], "ack", "{record}");
+    assert_eq!(record["session"]["user_name"], "tovpn", "{record}");
+    assert_eq!(
+        record["sent_to"],
+        format!("127.0.0.1:{MANAGEMENT_PORT}"),
+        "{record}"
+    );
+    let stop = start_and_stop(&adgate, "tovpn");
+    assert_eq!(
+        stop.last().map(|r| &r["accounting"]["status_type"]),
+        Some(&Value::from("stop")),
+        "{stop:?}"
+    );
+    let (code, output) = adgate_command(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        adgate.audit_dir().as_os_str(),
+    ]);
+    assert_eq!(code, 0, "audit verify:\n{output}");
+}
+
+/// Puts tovpn back into the telework group when dropped, also when the test fails.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        restore_or_report(&["tool", "group", "addmembers", "Telework-Allowed", "tovpn"]);
+    }
+}
