@@ -30,6 +30,7 @@ pub mod handler;
 pub mod mppe_keys;
 pub mod password;
 pub mod request;
+pub mod request_queue;
 pub mod secret;
 pub mod server;
 pub mod stream;
@@ -68,6 +69,7 @@ pub use handler::{
 };
 pub use password::Password;
 pub use request::{AccessRequest, Credential};
+pub use request_queue::QueueLimits;
 pub use secret::SharedSecret;
 pub use server::{Service, UdpServer};
 pub use stream::StreamServer;
