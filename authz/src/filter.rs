@@ -1,4 +1,4 @@
-//! The two LDAP search filters adgate sends, with every value escaped per RFC 4515.
+//! The LDAP search filters adgate sends, with every value escaped per RFC 4515.
 //!
 //! User-Names come from the network, and the telework group DN comes from configuration (a DN
 //! may legally contain `\`, `(`, `)` or `*`, e.g. `CN=Telework \(pilot\)…` is written
@@ -43,6 +43,18 @@ pub(crate) fn user_filter(name: &LogonName) -> String {
         "(&(objectCategory=person)(objectClass=user)({}={}))",
         name.attribute(),
         escape_value(name.value())
+    )
+}
+
+/// The user search narrowed to members of `group_dn` (nested groups count): a login's account
+/// and its telework membership in one search. AD evaluates the indexed name first, then the
+/// in-chain condition on that one entry, so it costs the DC what the membership test alone did.
+pub(crate) fn member_user_filter(name: &LogonName, group_dn: &str) -> String {
+    format!(
+        "(&(objectCategory=person)(objectClass=user)({}={}){})",
+        name.attribute(),
+        escape_value(name.value()),
+        member_of_filter(group_dn)
     )
 }
 
@@ -152,6 +164,24 @@ mod tests {
         assert_eq!(
             ldap3::parse_filter(member_of_filter(group)),
             ldap3::parse_filter(format!("(memberOf:{IN_CHAIN}:={hex})"))
+        );
+    }
+
+    #[test]
+    fn the_member_user_filter_escapes_both_values() {
+        let name = LogonName::SamAccountName("alice)(cn=*".into());
+        let group = "CN=a)(b*\\,DC=x";
+        let hex = |value: &str| -> String { value.bytes().map(|b| format!("\\{b:02x}")).collect() };
+        let reference = format!(
+            "(&(objectCategory=person)(objectClass=user)(sAMAccountName={})(memberOf:{IN_CHAIN}:={}))",
+            hex("alice)(cn=*"),
+            hex(group)
+        );
+        let filter = member_user_filter(&name, group);
+        assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
+        assert_eq!(
+            ldap3::parse_filter(&filter),
+            ldap3::parse_filter(&reference)
         );
     }
 
