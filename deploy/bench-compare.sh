@@ -22,6 +22,9 @@
 # under $ADGATE_LAB_DIR/bench-compare; both servers run inside the lab's network namespace.
 # ADGATE_BIN=PATH measures that adgate binary instead of building the release one, and leaves
 # bringing the lab up to the caller (the test suite's smoke run does both).
+# ADGATE_BEFORE_BIN=PATH adds a third server to the same rounds, "adgate-before" (e.g. the build
+# of an earlier commit), and a column of adgate / adgate-before ratios: before and after measured
+# side by side, under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
@@ -35,7 +38,7 @@ status_requests=30000
 eap_in_flight=4
 eap_requests=300
 if $smoke; then rounds=1 pap_in_flight=4 pap_requests=20 status_requests=200 eap_in_flight=2 eap_requests=4; fi
-readonly ADGATE_PORT=18150 FREERADIUS_PORT=18160 USER=alice
+readonly ADGATE_PORT=18150 FREERADIUS_PORT=18160 BEFORE_PORT=18170 USER=alice
 readonly SERVER_NAME=radius.corp.example.test UPN_OID=1.3.6.1.4.1.311.20.2.3
 
 lab_dir=${ADGATE_LAB_DIR:-/var/lib/adgate-lab}
@@ -92,6 +95,13 @@ certificate_file = "$pki/server.pem"
 private_key_file = "$pki/server.key"
 ca_file = "$pki/ca.pem"
 EOF
+
+if [[ -n ${ADGATE_BEFORE_BIN:-} ]]; then
+  install -d -m 0700 "$dir/adgate-before"
+  sed -e "s/127.0.0.1:$ADGATE_PORT/127.0.0.1:$BEFORE_PORT/" -e "s/127.0.0.1:$((ADGATE_PORT + 1))/127.0.0.1:$((BEFORE_PORT + 1))/" \
+    -e "s|$dir/adgate/audit|$dir/adgate-before/audit|" -e "s|$dir/run/adgate.sock|$dir/run/adgate-before.sock|" \
+    "$dir/adgate/adgate.toml" >"$dir/adgate-before/adgate.toml"
+fi
 
 # --- FreeRADIUS: its own config dir, nothing from /etc/freeradius -----------------------------
 fr=$dir/freeradius
@@ -347,22 +357,27 @@ server default {
 EOF
 chmod 0600 "$fr/radiusd.conf"
 
-# --- both servers, inside the namespace ---------------------------------------------------------
-adgate_pid="" freeradius_pid=""
+# --- the servers, inside the namespace ---------------------------------------------------------
+servers=(adgate freeradius)
+[[ -z ${ADGATE_BEFORE_BIN:-} ]] || servers+=(adgate-before)
+declare -A pids=()
 cleanup() {
   local pid
-  for pid in $adgate_pid $freeradius_pid; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 ip netns exec "$netns" "$freeradius" -C -d "$fr" -n radiusd >"$fr/log/check.log" 2>&1 ||
   { cat "$fr/log/check.log" >&2; exit 1; }
 ip netns exec "$netns" "$freeradius" -f -d "$fr" -n radiusd >"$fr/log/stdout.log" 2>&1 &
-freeradius_pid=$!
-ip netns exec "$netns" env ADGATE_LOG=info "$adgate" serve --config "$dir/adgate/adgate.toml" \
-  2>"$dir/adgate/adgate.log" &
-adgate_pid=$!
-for _ in $(seq 100); do grep -q "adgate serving" "$dir/adgate/adgate.log" && break; sleep 0.1; done
-grep -q "adgate serving" "$dir/adgate/adgate.log" || { cat "$dir/adgate/adgate.log" >&2; exit 1; }
+pids[freeradius]=$!
+start_adgate() { # NAME BINARY
+  ip netns exec "$netns" env ADGATE_LOG=info "$2" serve --config "$dir/$1/adgate.toml" 2>"$dir/$1/adgate.log" &
+  pids[$1]=$!
+  for _ in $(seq 100); do grep -q "adgate serving" "$dir/$1/adgate.log" && break; sleep 0.1; done
+  grep -q "adgate serving" "$dir/$1/adgate.log" || { cat "$dir/$1/adgate.log" >&2; exit 1; }
+}
+start_adgate adgate "$adgate"
+[[ -z ${ADGATE_BEFORE_BIN:-} ]] || start_adgate adgate-before "$ADGATE_BEFORE_BIN"
 for _ in $(seq 100); do grep -q "Ready to process requests" "$fr/log/radius.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "Ready to process requests" "$fr/log/radius.log" || { cat "$fr/log/stdout.log" "$fr/log/radius.log" >&2; exit 1; }
 
@@ -386,8 +401,7 @@ rss_kib() { # PIDS... → summed VmRSS
   echo "$total"
 }
 samba_root=$(cat "$lab_dir/samba.pid")
-server_pid() { case $1 in adgate) echo "$adgate_pid" ;; freeradius) echo "$freeradius_pid" ;; esac; }
-server_port() { case $1 in adgate) echo "$ADGATE_PORT" ;; freeradius) echo "$FREERADIUS_PORT" ;; esac; }
+server_port() { case $1 in adgate) echo "$ADGATE_PORT" ;; freeradius) echo "$FREERADIUS_PORT" ;; adgate-before) echo "$BEFORE_PORT" ;; esac; }
 
 load() { # SERVER KIND IN_FLIGHT REQUESTS → nas bench output
   local port; port=$(server_port "$1")
@@ -407,7 +421,7 @@ results=$dir/results.txt
 : >"$results"
 measure() { # ROUND SERVER KIND IN_FLIGHT REQUESTS → one line in $results
   local round=$1 server=$2 kind=$3 root server_pids dc_pids
-  root=$(server_pid "$server")
+  root=${pids[$server]}
   mapfile -t server_pids < <(tree "$root")
   mapfile -t dc_pids < <(tree "$samba_root")
   local s0 d0 s1 d1
@@ -421,9 +435,10 @@ measure() { # ROUND SERVER KIND IN_FLIGHT REQUESTS → one line in $results
       n - ok, s * 1e6 / hz / n, d * 1e6 / hz / n }' "$dir/run/bench.txt" | tee -a "$results"
 }
 
-rss_idle_adgate=$(rss_kib $(tree "$adgate_pid")); rss_idle_freeradius=$(rss_kib $(tree "$freeradius_pid"))
+declare -A rss_idle=()
+for server in "${servers[@]}"; do rss_idle[$server]=$(rss_kib $(tree "${pids[$server]}")); done
 # Warm up: every pooled LDAP connection open, code paged in.
-for server in adgate freeradius; do
+for server in "${servers[@]}"; do
   load "$server" pap 8 40 >/dev/null; load "$server" eap-tls 2 4 >/dev/null
 done
 
@@ -431,7 +446,8 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) bef
 echo "columns: round server path requests/s p50_ms p99_ms not_accepted server_cpu_us/req dc_cpu_us/req"
 for round in $(seq "$rounds"); do
   # ABBA: who goes first alternates, so a trend in the machine's load favours neither.
-  if ((round % 2)); then order=(adgate freeradius); else order=(freeradius adgate); fi
+  order=("${servers[@]}")
+  if ((round % 2 == 0)); then for i in "${!servers[@]}"; do order[i]=${servers[${#servers[@]} - 1 - i]}; done; fi
   for server in "${order[@]}"; do
     measure "$round" "$server" pap "$pap_in_flight" "$pap_requests"
     measure "$round" "$server" status-server 8 "$status_requests"
@@ -442,27 +458,38 @@ echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) after the last roun
 
 echo
 echo "== medians over $rounds rounds (PAP: $pap_in_flight in flight from one NAS, $pap_requests logins; EAP-TLS 1.2, RSA-2048, full handshakes) =="
-awk '
+awk -v before="${ADGATE_BEFORE_BIN:+1}" '
   function median(key,   n, i, j, t, a) {
     n = split(values[key], a, " ")
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
+  function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "-" }
   { for (c = 4; c <= 9; c++) values[$2 "," $3 "," c] = values[$2 "," $3 "," c] " " $c; paths[$3] = 1 }
   END {
     split("requests/s p50_ms p99_ms not_accepted server_cpu_us dc_cpu_us", names, " ")
-    printf "%-14s %-18s %12s %12s %10s\n", "path", "figure", "adgate", "freeradius", "ratio"
+    printf "%-14s %-14s %10s %10s %8s", "path", "figure", "adgate", "freeradius", "ag/fr"
+    if (before) printf " %10s %9s", "ag-before", "ag/before"
+    printf "\n"
     for (path in paths) for (c = 4; c <= 9; c++) {
       a = median("adgate," path "," c); f = median("freeradius," path "," c)
-      printf "%-14s %-18s %12.2f %12.2f %10s\n", path, names[c - 3], a, f, (f > 0 ? sprintf("%.2f", a / f) : "-")
+      printf "%-14s %-14s %10.2f %10.2f %8s", path, names[c - 3], a, f, ratio(a, f)
+      if (before) { b = median("adgate-before," path "," c); printf " %10.2f %9s", b, ratio(a, b) }
+      printf "\n"
     }
   }' "$results"
-printf '%-14s %-18s %12s %12s\n' rss "idle_MiB" "$((rss_idle_adgate / 1024))" "$((rss_idle_freeradius / 1024))"
-printf '%-14s %-18s %12s %12s\n' rss "after_load_MiB" "$(($(rss_kib $(tree "$adgate_pid")) / 1024))" \
-  "$(($(rss_kib $(tree "$freeradius_pid")) / 1024))"
+for when in idle after_load; do
+  printf '%-14s %-14s' rss "${when}_MiB"
+  for server in "${servers[@]}"; do
+    kib=${rss_idle[$server]}
+    [[ $when == idle ]] || kib=$(rss_kib $(tree "${pids[$server]}"))
+    printf ' %s=%s' "$server" "$((kib / 1024))"
+  done
+  echo
+done
 
 if $smoke; then
   awk '$7 != 0 { bad = 1; print "bench-compare smoke: " $2 " " $3 ": " $7 " requests not accepted" > "/dev/stderr" }
     END { exit bad }' "$results"
-  echo "bench-compare smoke: both servers accepted every request"
+  echo "bench-compare smoke: every server accepted every request"
 fi

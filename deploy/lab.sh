@@ -64,7 +64,7 @@ readonly IN_CHAIN="1.2.840.113556.1.4.1941"
 readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules
   python3-samba winbind krb5-user ldap-utils freeradius-utils openssl iproute2 rsyslog
   rsyslog-openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins
-  libstrongswan-standard-plugins eapoltest prometheus radsecproxy)
+  libstrongswan-standard-plugins eapoltest prometheus radsecproxy freeradius freeradius-ldap)
 
 # --- fixtures: the state `up` restores on every run --------------------------------------
 readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme
@@ -194,6 +194,11 @@ ensure_packages() {
   fi
   restore_policy_rc
   rm -f "$log"
+  # FreeRADIUS is only compared with (deploy/bench-compare.sh runs its own instance): its
+  # system service must not run.
+  if [[ " ${missing[*]} " == *" freeradius "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now freeradius >/dev/null 2>&1 || true
+  fi
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "packages still missing after apt-get install: ${missing[*]}"
   say "packages installed in $(since "$t")s"
