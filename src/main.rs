@@ -36,13 +36,6 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
 
-/// mimalloc instead of glibc's malloc: a login allocates and frees many small buffers (datagrams,
-/// LDAP messages, TLS records, the audit record) across threads, and glibc's allocator was a
-/// tenth of adgate's CPU per login in the profile (docs/development.md, "Where a login's CPU
-/// goes").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
