@@ -31,7 +31,10 @@ fn the_side_by_side_benchmark_gets_every_request_accepted_by_both_servers() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("every server accepted every request"), "{stdout}");
+    assert!(
+        stdout.contains("every server accepted every request"),
+        "{stdout}"
+    );
     for path in ["pap", "status-server", "eap-tls"] {
         for server in ["adgate", "freeradius"] {
             assert!(
