@@ -69,7 +69,7 @@ readonly PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba
   rsyslog-openssl strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libcharon-extauth-plugins libstrongswan-standard-plugins eapoltest prometheus radsecproxy
   chromium openvpn openvpn-auth-radius iputils-ping ocserv openconnect vpnc-scripts
-  softether-vpnserver softether-vpncmd)
+  softether-vpnserver softether-vpncmd freeradius freeradius-ldap)
 
 # --- fixtures: the state `up` restores on every run --------------------------------------
 readonly FIXTURES=(alice bob carol dave erin frank grace heidi ivan tgroup tdisable lockme
@@ -199,11 +199,12 @@ ensure_packages() {
   fi
   restore_policy_rc
   rm -f "$log"
-  # The VPN servers' packages enable system-wide services (ocserv's socket listens on 443); the
-  # lab runs its own instances in its namespaces (deploy/gateway-*.sh) and wants none of them.
+  # The VPN servers' packages enable system-wide services (ocserv's socket listens on 443), and
+  # FreeRADIUS is only compared with (deploy/bench-compare.sh runs its own instance): the lab
+  # runs its own instances in its namespaces and wants none of the system services.
   if [[ -d /run/systemd/system ]]; then
     systemctl disable --now ocserv.socket ocserv.service openvpn.service \
-      softether-vpnserver.service >/dev/null 2>&1 || true
+      softether-vpnserver.service freeradius.service >/dev/null 2>&1 || true
   fi
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "packages still missing after apt-get install: ${missing[*]}"

@@ -155,7 +155,9 @@ reasons! {
     /// pattern. Have the NAS sign its requests; investigate if it never proxies.
     ProxyStateWithoutMessageAuthenticator => "proxy_state_without_message_authenticator",
     // Dropped requests (`radius`): only counted.
-    /// Every request slot was busy. Look at AD's latency; raise `max_in_flight` if it keeps up.
+    /// Every request slot of the client was busy and its queue full, or the request waited in
+    /// the queue past the NAS's retransmission. Look at AD's latency; raise `max_in_flight` if
+    /// it keeps up.
     Overloaded => "overloaded",
     /// A retransmission of a request still being decided. Nothing, unless it grows: then the
     /// NAS gives up sooner than AD answers.

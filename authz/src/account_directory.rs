@@ -62,6 +62,15 @@ pub(crate) mod questions {
             name: AccountName<'_>,
         ) -> impl Future<Output = Result<Lookup, DirectoryError>> + Send;
 
+        /// The one user account `name` matches that is also a member of `group_dn` (nested
+        /// groups count), in one question: a login's account and its telework membership
+        /// together. `NotFound` when there is no such account or it is not a member.
+        fn find_member_account(
+            &self,
+            name: &LogonName,
+            group_dn: &str,
+        ) -> impl Future<Output = Result<Lookup, DirectoryError>> + Send;
+
         /// The user account whose objectGUID is `guid` (canonical text) under the base DN, if
         /// it exists and, with `member_of`, is a member of that group (nested groups count).
         fn account_by_guid(
@@ -118,6 +127,14 @@ impl questions::Questions for Directory {
             AccountName::Logon(name) => Directory::find_account(self, name).await,
             AccountName::Certificate(name) => self.find_account_matching(&name.filter()).await,
         }
+    }
+
+    async fn find_member_account(
+        &self,
+        name: &LogonName,
+        group_dn: &str,
+    ) -> Result<Lookup, DirectoryError> {
+        Directory::find_member_account(self, name, group_dn).await
     }
 
     async fn account_by_guid(

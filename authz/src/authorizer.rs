@@ -86,12 +86,7 @@ impl<D: AccountDirectory> Authorizer<D> {
                 }
             },
         };
-        let lookup = self.directory.find_account(AccountName::Logon(&name)).await;
-        let account = match single_account(lookup, name.attribute(), name.value()) {
-            Ok(account) => account,
-            Err(outcome) => return *outcome,
-        };
-        let summary = match self.apply_policy(*account).await {
+        let summary = match self.login_account(&name).await.and_then(judge) {
             Ok(summary) => summary,
             Err(outcome) => return *outcome,
         };
@@ -119,12 +114,29 @@ impl<D: AccountDirectory> Authorizer<D> {
         &self,
         account: Account,
     ) -> Result<AccountSummary, Box<Outcome>> {
-        let Explanation { account, facts } = self.gather_facts(account).await?;
-        if let Decision::Reject(reason) = decide(&facts) {
-            debug!(dn = %account.dn, %reason, ?facts, "refused by policy");
-            return Err(Box::new(reject(reason, Some(account))));
+        judge(self.gather_facts(account).await?)
+    }
+
+    /// The account a logon name names, with its telework membership, as of now.
+    ///
+    /// One search asks for the account *with* the in-chain telework condition: all an accepted
+    /// login asks before its bind. Only when it finds nothing do the plain search and the
+    /// group's existence (see `telework_member`) tell `unknown_user` from `telework_off`:
+    /// refusals cost the DC more, accepts, which users wait for, less. The answers are those of
+    /// asking separately: sAMAccountName is unique in the domain and userPrincipalName in the
+    /// forest (the DC refuses a duplicate), so a name that matches a member matches no one else.
+    async fn login_account(&self, name: &LogonName) -> Result<Explanation, Box<Outcome>> {
+        let group = self.policy.telework_group.as_str();
+        let lookup = match self.directory.find_member_account(name, group).await {
+            Ok(Lookup::Found(account)) => return Ok(explanation(*account, true)),
+            Ok(Lookup::NotFound) => self.directory.find_account(AccountName::Logon(name)).await,
+            refused => refused,
+        };
+        let account = single_account(lookup, name.attribute(), name.value())?;
+        match self.telework_group_exists(group).await {
+            Ok(()) => Ok(explanation(*account, false)),
+            Err(error) => Err(Box::new(unavailable(&error, Some(account.summary)))),
         }
-        Ok(account)
     }
 
     /// What a login of `user_name` would find and judge — the account and the [`Facts`] the
@@ -133,9 +145,7 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// `directory_unavailable`). For `adgate explain`.
     pub async fn explain(&self, user_name: &[u8]) -> Result<Explanation, Box<Outcome>> {
         let name = self.logon_name(user_name).await?;
-        let lookup = self.directory.find_account(AccountName::Logon(&name)).await;
-        let account = single_account(lookup, name.attribute(), name.value())?;
-        self.gather_facts(*account).await
+        self.login_account(&name).await
     }
 
     /// The name to look `user_name` up by, or the refusal: `unknown_user` for a malformed name
@@ -161,20 +171,10 @@ impl<D: AccountDirectory> Authorizer<D> {
 
     /// The account's state plus its telework membership, as of now.
     pub(crate) async fn gather_facts(&self, account: Account) -> Result<Explanation, Box<Outcome>> {
-        let summary = account.summary;
-        let telework_member = match self.telework_member(&summary.dn).await {
-            Ok(member) => member,
-            Err(error) => return Err(Box::new(unavailable(&error, Some(summary)))),
-        };
-        let facts = Facts {
-            account: account.state,
-            telework_member,
-            now: FileTime::now(),
-        };
-        Ok(Explanation {
-            account: summary,
-            facts,
-        })
+        match self.telework_member(&account.summary.dn).await {
+            Ok(member) => Ok(explanation(account, member)),
+            Err(error) => Err(Box::new(unavailable(&error, Some(account.summary)))),
+        }
     }
 
     /// Membership in the telework group. A negative answer is double-checked against the
@@ -185,8 +185,13 @@ impl<D: AccountDirectory> Authorizer<D> {
         if self.directory.is_member(dn, group).await? {
             return Ok(true);
         }
+        self.telework_group_exists(group).await.map(|()| false)
+    }
+
+    /// `Ok` if the telework group `group` exists; not being in it means something only then.
+    async fn telework_group_exists(&self, group: &str) -> Result<(), DirectoryError> {
         if self.directory.exists(group).await? {
-            Ok(false)
+            Ok(())
         } else {
             Err(DirectoryError::GroupMissing {
                 dn: group.to_owned(),
@@ -208,6 +213,27 @@ impl<D: AccountDirectory> Authorizer<D> {
         debug!(dn = account.as_ref().map(|a| a.dn.as_str()), %reason, "refused without a bind");
         reject(reason, account)
     }
+}
+
+/// What the policy judges of `account`, a member of the telework group or not.
+fn explanation(account: Account, telework_member: bool) -> Explanation {
+    Explanation {
+        account: account.summary,
+        facts: Facts {
+            account: account.state,
+            telework_member,
+            now: FileTime::now(),
+        },
+    }
+}
+
+/// The account's summary when [`decide`] passes every check, else the refusal.
+fn judge(Explanation { account, facts }: Explanation) -> Result<AccountSummary, Box<Outcome>> {
+    if let Decision::Reject(reason) = decide(&facts) {
+        debug!(dn = %account.dn, %reason, ?facts, "refused by policy");
+        return Err(Box::new(reject(reason, Some(account))));
+    }
+    Ok(account)
 }
 
 /// Exactly one account, or the refusal: `unknown_user`, `ambiguous_user` or

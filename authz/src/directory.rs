@@ -19,7 +19,7 @@ use crate::dc_health::DcHealth;
 use crate::dn;
 use crate::entry::Entry;
 use crate::error::DirectoryError;
-use crate::filter::{member_of_filter, user_filter};
+use crate::filter::{member_of_filter, member_user_filter, user_filter};
 use crate::netbios_domain::NetbiosDomain;
 use crate::service_account::ServiceAccount;
 use crate::service_connection::{Search, ServiceConnection};
@@ -177,6 +177,17 @@ impl Directory {
     /// Find the user account for `name` under the base DN.
     pub(crate) async fn find_account(&self, name: &LogonName) -> Result<Lookup, DirectoryError> {
         self.find_account_matching(&user_filter(name)).await
+    }
+
+    /// Find the user account for `name` under the base DN if it is a member of `group_dn`,
+    /// directly or through nested groups: one indexed search with the in-chain condition.
+    pub(crate) async fn find_member_account(
+        &self,
+        name: &LogonName,
+        group_dn: &str,
+    ) -> Result<Lookup, DirectoryError> {
+        self.find_account_matching(&member_user_filter(name, group_dn))
+            .await
     }
 
     /// Find the one user account `filter` matches under the base DN.

@@ -56,6 +56,18 @@ pub(crate) fn user_filter(name: &LogonName) -> String {
     )
 }
 
+/// The user search narrowed to members of `group_dn` (nested groups count): a login's account
+/// and its telework membership in one search. AD evaluates the indexed name first, then the
+/// in-chain condition on that one entry, so it costs the DC what the membership test alone did.
+pub(crate) fn member_user_filter(name: &LogonName, group_dn: &str) -> String {
+    format!(
+        "(&(objectCategory=person)(objectClass=user)({}={}){})",
+        name.attribute(),
+        escape_value(name.value()),
+        member_of_filter(group_dn)
+    )
+}
+
 /// The membership test, used as a base-scope search on the user's DN: it matches the user
 /// entry iff the user is a member of `group_dn`, directly or through nested groups.
 pub(crate) fn member_of_filter(group_dn: &str) -> String {
@@ -199,6 +211,24 @@ mod tests {
         ] {
             assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
         }
+    }
+
+    #[test]
+    fn the_member_user_filter_escapes_both_values() {
+        let name = LogonName::SamAccountName("alice)(cn=*".into());
+        let group = "CN=a)(b*\\,DC=x";
+        let hex = |value: &str| -> String { value.bytes().map(|b| format!("\\{b:02x}")).collect() };
+        let reference = format!(
+            "(&(objectCategory=person)(objectClass=user)(sAMAccountName={})(memberOf:{IN_CHAIN}:={}))",
+            hex("alice)(cn=*"),
+            hex(group)
+        );
+        let filter = member_user_filter(&name, group);
+        assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
+        assert_eq!(
+            ldap3::parse_filter(&filter),
+            ldap3::parse_filter(&reference)
+        );
     }
 
     #[test]

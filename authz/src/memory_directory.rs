@@ -235,6 +235,23 @@ impl Questions for MemoryDirectory {
         })
     }
 
+    async fn find_member_account(
+        &self,
+        name: &LogonName,
+        group_dn: &str,
+    ) -> Result<Lookup, DirectoryError> {
+        let contents = self.ask()?;
+        let mut found = contents
+            .users
+            .iter()
+            .filter(|user| user.is_named(AccountName::Logon(name)) && user.is_in(group_dn));
+        Ok(match (found.next(), found.next()) {
+            (None, _) => Lookup::NotFound,
+            (Some(user), None) => Lookup::Found(Box::new(user.account())),
+            (Some(_), Some(_)) => Lookup::Ambiguous,
+        })
+    }
+
     async fn account_by_guid(
         &self,
         guid: &str,
@@ -369,6 +386,41 @@ mod tests {
             Decision::Reject(Reason::DirectoryUnavailable)
         );
         assert_eq!(authorizer.first_reachable_dc().await, None);
+    }
+
+    #[tokio::test]
+    async fn an_accept_asks_one_search_and_one_bind_and_refusals_keep_their_reasons() {
+        let directory = MemoryDirectory::new(None);
+        directory.add_group(TELEWORK);
+        directory.add_user(MemoryUser::new("alice", "right").member_of(TELEWORK));
+        directory.add_user(MemoryUser::new("bob", "right"));
+        let authorizer = authorizer(&directory);
+        let asked = |user: &[u8], password: &[u8]| {
+            let (authorizer, directory) = (&authorizer, &directory);
+            let (user, password) = (user.to_vec(), password.to_vec());
+            async move {
+                let before = directory.questions_asked();
+                let decision = authorizer.check_password(&user, &password).await.decision;
+                (decision, directory.questions_asked() - before)
+            }
+        };
+        // The account with its telework membership in one search, then the bind.
+        assert_eq!(asked(b"alice", b"right").await, (Decision::Accept, 2));
+        // Refusals may ask more: which of unknown_user and telework_off it is.
+        assert_eq!(
+            asked(b"bob", b"right").await,
+            (Decision::Reject(Reason::TeleworkOff), 3)
+        );
+        assert_eq!(
+            asked(b"nobody", b"right").await,
+            (Decision::Reject(Reason::UnknownUser), 2)
+        );
+        // Nothing is remembered: out of the group, the very next login is refused.
+        directory.change_user("alice", |alice| alice.groups.clear());
+        assert_eq!(
+            asked(b"alice", b"right").await.0,
+            Decision::Reject(Reason::TeleworkOff)
+        );
     }
 
     #[tokio::test]

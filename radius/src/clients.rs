@@ -5,11 +5,12 @@
 //! admitted with until it is answered.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use ipnet::IpNet;
 
+use crate::request_queue::ClientRequests;
 use crate::secret::SharedSecret;
 
 /// One configured NAS, or a network of them sharing a secret.
@@ -27,8 +28,8 @@ pub struct NasClient {
     /// Message-Authenticator: the BlastRADIUS attack smuggles its MD5
     /// collision block in a Proxy-State (FreeRADIUS `limit_proxy_state`).
     pub limit_proxy_state: bool,
-    /// Requests from this client handled at once; beyond, its datagrams are
-    /// dropped (it retransmits), so one client cannot take every slot.
+    /// Requests from this client decided at once; beyond, its datagrams wait
+    /// in its queue (see `request_queue`), so one client cannot take every slot.
     pub max_in_flight: usize,
     /// What the server learns about the client while serving; start with
     /// `ClientState::default()`.
@@ -80,40 +81,13 @@ impl NasClient {
             .sent_message_authenticator
             .store(true, Ordering::Relaxed);
     }
-
-    /// Takes one of this client's request slots, if one is free.
-    pub(crate) fn take_slot(self: &Arc<Self>) -> Option<ClientSlot> {
-        self.state
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
-                (taken < self.max_in_flight).then_some(taken + 1)
-            })
-            .ok()?;
-        Some(ClientSlot(Arc::clone(self)))
-    }
 }
 
 /// Per-client facts learned at run time.
 #[derive(Debug, Default)]
 pub struct ClientState {
     sent_message_authenticator: AtomicBool,
-    in_flight: AtomicUsize,
-}
-
-/// One of a client's `max_in_flight` slots, given back on drop.
-#[derive(Debug)]
-pub(crate) struct ClientSlot(Arc<NasClient>);
-
-impl ClientSlot {
-    pub(crate) fn client(&self) -> &Arc<NasClient> {
-        &self.0
-    }
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        self.0.state.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
+    pub(crate) requests: ClientRequests,
 }
 
 /// Maps a source address to its [`NasClient`]; the most specific network wins.
@@ -234,19 +208,6 @@ mod tests {
         let table = table();
         assert_eq!(name_for(&table, "::ffff:10.1.2.3").as_deref(), Some("host"));
         assert_eq!(name_for(&table, "::ffff:192.0.2.1"), None);
-    }
-
-    #[test]
-    fn a_client_holds_at_most_its_slots() {
-        let client = client("busy");
-        let first = client.take_slot().unwrap();
-        let second = client.take_slot().unwrap();
-        assert!(client.take_slot().is_none());
-        drop(first);
-        let third = client.take_slot().unwrap();
-        assert!(client.take_slot().is_none());
-        drop((second, third));
-        assert!(client.take_slot().is_some());
     }
 
     fn client_with(rule: MessageAuthenticatorRule) -> NasClient {

@@ -27,7 +27,7 @@ pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// wrong with it, the server chose not to handle it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// Every request slot, the server's or the client's, was taken.
+    /// The client's slots were taken and its queue full, or the datagram waited too long.
     Overloaded,
     /// A retransmission of a request still being handled (RFC 5080 §2.2.2).
     DuplicateInProgress,
@@ -149,7 +149,7 @@ impl Counters {
         let (index, what) = match skip {
             Skip::Overloaded => (
                 DiscardReason::ALL.len(),
-                "request slots busy: datagram dropped, the NAS will retransmit",
+                "client queue full or waited too long: datagram dropped, the NAS will retransmit",
             ),
             Skip::DuplicateInProgress => (
                 DiscardReason::ALL.len() + 1,

@@ -34,6 +34,7 @@ pub mod mschapv2;
 pub mod password;
 pub mod peap;
 pub mod request;
+pub mod request_queue;
 pub mod secret;
 pub mod server;
 pub mod stream;
@@ -75,6 +76,7 @@ pub use handler::{
 pub use ms_chap::MsChap2Request;
 pub use password::Password;
 pub use request::{AccessRequest, Credential};
+pub use request_queue::QueueLimits;
 pub use secret::SharedSecret;
 pub use server::{Service, UdpServer};
 pub use stream::StreamServer;

@@ -1,9 +1,11 @@
-//! The UDP receive loop: one task per admitted datagram, at most
-//! `max_in_flight` at once and at most each client's own `max_in_flight`
-//! for that client, so a handler waiting seconds on the directory never
-//! holds up the loop, and one flooding NAS cannot take the slots of others.
-//! A slot is held while a request is decided, not while its reject waits
-//! out the reject delay (see `reject_delay`).
+//! The UDP receive loop: at most `max_in_flight` requests decided at once,
+//! and at most each client's own `max_in_flight` for that client, so a
+//! handler waiting seconds on the directory never holds up the loop, and one
+//! flooding NAS cannot take the slots of others. Beyond its slots, a client's
+//! datagrams wait in its queue (see `request_queue`) instead of being dropped;
+//! the task holding one of the client's slots decides them in turn. A slot is
+//! held while a request is decided, not while its reject waits out the reject
+//! delay (see `reject_delay`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,12 +20,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, warn, Instrument};
 
-use crate::clients::{ClientSlot, ClientTable, NasClient};
+use crate::clients::{ClientTable, NasClient};
 use crate::counters::{Counters, Skip};
 use crate::handler::{AccountingReply, Reply, RequestHandler};
 use crate::packet::{EncodeError, MAX_PACKET_LEN};
 use crate::receive::{receive, Received, Refusal};
 use crate::reject_delay::{DelayedReject, Outgoing, RejectDelay};
+use crate::request_queue::{Admitted, ClientSlot, QueueBudget, QueueLimits, Waiting};
 use crate::response::ResponseContext;
 use crate::response_cache::{Lookup, ResponseCache};
 
@@ -51,12 +54,17 @@ pub struct UdpServer<H> {
     cache: Arc<ResponseCache>,
     counters: Arc<Counters>,
     reject_delay: Arc<RejectDelay>,
+    queue_limits: QueueLimits,
+    queue_budget: Arc<QueueBudget>,
 }
 
 /// What a request task shares with the loop.
 struct Shared<H> {
     socket: Arc<UdpSocket>,
     requests: Requests<H>,
+    /// The server's `max_in_flight` slots for deciding.
+    in_flight: Arc<Semaphore>,
+    queue_limits: QueueLimits,
     /// The rejects waiting out the reject delay, each in a small task of its own.
     waiting_rejects: TaskTracker,
 }
@@ -64,9 +72,10 @@ struct Shared<H> {
 impl<H: RequestHandler> UdpServer<H> {
     /// An authentication server on a socket the caller has bound, so the
     /// address, port and privileges stay the binary's concern. At most
-    /// `max_in_flight` requests (at least 1) are handled at once; while all
-    /// are busy, new datagrams are dropped unread and the NAS retransmits
-    /// (RFC 5080 §2.2.1).
+    /// `max_in_flight` requests (at least 1) are decided at once; beyond,
+    /// datagrams wait in their client's queue within [`QueueLimits`] (see
+    /// [`UdpServer::with_queue_limits`]), and only what does not fit is
+    /// dropped unread, for the NAS to retransmit (RFC 5080 §2.2.1).
     pub fn new(
         socket: UdpSocket,
         clients: Arc<ClientTable>,
@@ -100,7 +109,16 @@ impl<H: RequestHandler> UdpServer<H> {
             cache: ResponseCache::new(),
             counters: Arc::new(Counters::default()),
             reject_delay: RejectDelay::new(Duration::ZERO),
+            queue_limits: QueueLimits::default(),
+            queue_budget: Arc::new(QueueBudget::default()),
         }
+    }
+
+    /// How many datagrams may wait for a slot, per client and in all, and for how long
+    /// ([`QueueLimits::default`] unless set).
+    pub fn with_queue_limits(mut self, limits: QueueLimits) -> Self {
+        self.queue_limits = limits;
+        self
     }
 
     /// Sends every Access-Reject no earlier than `delay` after its request
@@ -134,6 +152,8 @@ impl<H: RequestHandler> UdpServer<H> {
                 counters: Arc::clone(&self.counters),
                 reject_delay: Arc::clone(&self.reject_delay),
             },
+            in_flight: Arc::clone(&self.in_flight),
+            queue_limits: self.queue_limits,
             waiting_rejects: TaskTracker::new(),
         });
         // One octet more than RFC 2865 §3 allows, so an oversized datagram is
@@ -154,16 +174,16 @@ impl<H: RequestHandler> UdpServer<H> {
                             continue;
                         }
                     };
-                    let arrived = Instant::now();
-                    let Some(admission) = self.admit(source) else {
+                    let request = Waiting {
+                        datagram: buffer.get(..length).unwrap_or_default().to_vec(),
+                        source,
+                        arrived: Instant::now(),
+                    };
+                    let Some(admission) = self.admit(request) else {
                         self.counters.count_skip(Skip::Overloaded, source);
                         continue;
                     };
-                    let datagram = buffer.get(..length).unwrap_or_default().to_vec();
-                    tasks.spawn(
-                        serve(Arc::clone(&shared), datagram, source, admission, arrived)
-                            .instrument(tracing::debug_span!("radius", %source)),
-                    );
+                    tasks.spawn(serve(Arc::clone(&shared), admission));
                 }
             }
         }
@@ -178,57 +198,98 @@ impl<H: RequestHandler> UdpServer<H> {
         shared.waiting_rejects.wait().await;
     }
 
-    /// Takes the slots a datagram from `source` needs: one of its client's
-    /// and one of the server's, or one of the few for unknown sources.
-    fn admit(&self, source: SocketAddr) -> Option<Admission> {
-        match self.clients.find(source.ip()) {
-            Some(client) => {
-                let slot = client.take_slot()?;
-                let server_slot = Arc::clone(&self.in_flight).try_acquire_owned().ok()?;
-                Some(Admission::Client {
-                    slot,
-                    _server_slot: server_slot,
-                })
-            }
+    /// What becomes of a datagram: decided at once, holding a slot of its client, or of the
+    /// few for unknown sources; queued for its client (`Queued`: nothing to spawn); or dropped
+    /// (`None`).
+    fn admit(&self, request: Waiting) -> Option<Admission> {
+        match self.clients.find(request.source.ip()) {
+            Some(client) => match client.admit(request, &self.queue_limits, &self.queue_budget) {
+                Admitted::Now(slot, request) => Some(Admission::Client { slot, request }),
+                Admitted::Queued => Some(Admission::Queued),
+                Admitted::Refused => None,
+            },
             None => Arc::clone(&self.unknown_sources)
                 .try_acquire_owned()
                 .ok()
-                .map(|slot| Admission::UnknownSource { _slot: slot }),
+                .map(|slot| Admission::UnknownSource {
+                    _slot: slot,
+                    request,
+                }),
         }
     }
 }
 
-/// The slots a request task holds until its answer is sent or set to wait.
+/// What the loop hands a new task.
 enum Admission {
-    Client {
-        slot: ClientSlot,
-        _server_slot: OwnedSemaphorePermit,
-    },
+    /// A request holding one of its client's slots; the task decides it, then the client's
+    /// waiting ones.
+    Client { slot: ClientSlot, request: Waiting },
+    /// A datagram from an unknown source, holding one of the slots for those.
     UnknownSource {
         _slot: OwnedSemaphorePermit,
+        request: Waiting,
     },
+    /// Queued for its client: a task that holds one of the client's slots takes it.
+    Queued,
 }
 
-/// Handles one datagram that `arrived`, holding its slots until the answer
-/// is sent, or until a reject is set to wait in a task of its own: the slots
-/// are for deciding, and the task is small, unlike this one, which holds
-/// whatever the handler needed while deciding.
-async fn serve<H: RequestHandler>(
-    shared: Arc<Shared<H>>,
-    datagram: Vec<u8>,
-    source: SocketAddr,
-    admission: Admission,
-    arrived: Instant,
+/// Runs one admitted task: for a client, its request and then, while the client has datagrams
+/// waiting, those, each with one of the server's slots; a datagram that waited beyond
+/// `max_wait` is dropped (its NAS has retransmitted it).
+async fn serve<H: RequestHandler>(shared: Arc<Shared<H>>, admission: Admission) {
+    match admission {
+        Admission::Queued => {}
+        Admission::UnknownSource { _slot, request } => {
+            let span = tracing::debug_span!("radius", source = %request.source);
+            answer(&shared, request, None, None).instrument(span).await;
+        }
+        Admission::Client { slot, request } => {
+            let (mut slot, mut request) = (slot, request);
+            loop {
+                // The semaphore is never closed, so `Err` cannot happen; stop if it ever did.
+                let Ok(server_slot) = Arc::clone(&shared.in_flight).acquire_owned().await else {
+                    return;
+                };
+                if request.expired(&shared.queue_limits) {
+                    shared
+                        .requests
+                        .counters
+                        .count_skip(Skip::Overloaded, request.source);
+                } else {
+                    let span = tracing::debug_span!("radius", source = %request.source);
+                    let client = Some(Arc::clone(slot.client()));
+                    answer(&shared, request, client, Some(server_slot))
+                        .instrument(span)
+                        .await;
+                }
+                match slot.next_waiting() {
+                    Some((next_slot, next)) => (slot, request) = (next_slot, next),
+                    None => return,
+                }
+            }
+        }
+    }
+}
+
+/// Decides one datagram and sends its answer, holding `server_slot` until the answer is sent,
+/// or until a reject is set to wait in a task of its own: the slots are for deciding, and that
+/// task is small, unlike this one, which holds whatever the handler needed while deciding.
+async fn answer<H: RequestHandler>(
+    shared: &Shared<H>,
+    request: Waiting,
+    client: Option<Arc<NasClient>>,
+    server_slot: Option<OwnedSemaphorePermit>,
 ) {
-    let client = match &admission {
-        Admission::Client { slot, .. } => Some(Arc::clone(slot.client())),
-        Admission::UnknownSource { .. } => None,
-    };
+    let Waiting {
+        datagram,
+        source,
+        arrived,
+    } = request;
     let answer = respond(&shared.requests, &datagram, source, client, arrived).await;
     match answer {
         Some(Ok(Outgoing::Now(octets))) => send(&shared.socket, &octets, source).await,
         Some(Ok(Outgoing::Delayed(reject))) => {
-            drop(admission);
+            drop(server_slot);
             shared
                 .waiting_rejects
                 .spawn(send_when_due(Arc::clone(&shared.socket), reject, source).in_current_span());
