@@ -25,6 +25,9 @@ config=$lab_dir/adgate-demo.toml   # the lab config with certificate logins on
 {
   cat "$lab_dir/adgate.toml" "$pki/eap_tls.toml"
   echo "tls12_require_extended_master_secret = false"
+  # EAP-TLS offered first; a peer that answers with a Nak for EAP-MSCHAPv2 (Windows' IKEv2
+  # client, the strongSwan road warrior's login-eap) gets that (RFC 3748 §5.3.1).
+  printf '\n[eap]\nmethods = ["tls", "mschapv2"]\n'
 } >"$config"
 in_lab "$adgate" check-config --config "$config"
 # `ip netns exec` execs adgate itself, so $! is adgate's pid and the trap stops it.
@@ -82,6 +85,18 @@ login erin "$password_file" "must change password"
 login ivan "$password_file" "dial-in denied (msNPAllowDialin)"
 login 'alice)(cn=*' "$password_file" "LDAP injection attempt"
 echo
+echo "== MS-CHAPv2 (RFC 2548): the policy first, then the DC checks the NT-Response through winbind =="
+mschap_login() { # USER PASSWORD_FILE DESCRIPTION
+  printf '%-34s ' "$3"
+  in_lab "$adgate" nas ms-chapv2 --secret-file "$secret_file" --password-file "$2" "$1" || true
+  last_decision
+}
+mschap_login alice "$password_file" "telework member (S= and keys checked)"
+mschap_login 'CORP\alice' "$password_file" "same user, DOMAIN\\user form"
+mschap_login alice "$wrong_password" "wrong password"
+mschap_login frank "$password_file" "not in Telework-Allowed"
+mschap_login bob "$password_file" "disabled in AD"
+echo
 echo "== An admin takes tgroup off telework in AD; the next login is refused =="
 login tgroup "$password_file" "tgroup, still on telework"
 deploy/lab.sh tool group removemembers Telework-Allowed tgroup >/dev/null
@@ -118,6 +133,14 @@ gateway_login() { # USER PASSWORD_FILE DESCRIPTION — "refused" (exit 1) is an 
 gateway_login alice "$password_file" "telework member"
 gateway_login frank "$password_file" "not in Telework-Allowed"
 gateway_login bob "$password_file" "disabled in AD"
+echo "   EAP-MSCHAPv2 relayed by the gateway (as Windows' built-in IKEv2 client logs in):"
+gateway_eap_login() { # USER PASSWORD_FILE DESCRIPTION — "refused" (exit 1) is an answer too
+  printf '%-34s ' "$3"
+  deploy/gateway.sh login-eap "$1" "$2" || (($? == 1))
+  last_decision
+}
+gateway_eap_login alice "$password_file" "telework member"
+gateway_eap_login frank "$password_file" "not in Telework-Allowed"
 echo
 echo "== The same gateway relays certificate logins (IKEv2 + EAP-TLS → RADIUS, adgate the EAP server) =="
 # alice's name on a certificate from a CA adgate does not trust.

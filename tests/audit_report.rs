@@ -142,6 +142,13 @@ async fn a_tampered_trail_is_refused_unless_forced_and_then_the_first_line_says_
     let text = std::fs::read_to_string(&trail).unwrap();
     // Hide one name of the spray, as an intruder covering tracks would.
     let tampered = text.replacen("EVIL\\\\user3", "EVIL\\\\user1", 1);
+    // One segment, seq = line number: the altered record's line is intact as far as its own
+    // chain link goes; the break shows at the next line, and the report trusts up to the one
+    // before the altered record.
+    let altered_line = 1 + text
+        .lines()
+        .position(|line| line.contains("EVIL\\\\user3"))
+        .unwrap();
     assert_ne!(tampered, text);
     std::fs::write(&trail, tampered).unwrap();
 
@@ -158,13 +165,17 @@ async fn a_tampered_trail_is_refused_unless_forced_and_then_the_first_line_says_
         let (code, output) = run_report(&adgate.audit_dir(), &["--force", "--format", format]);
         assert_eq!(code, 0, "{output}");
         let first = output.lines().next().unwrap();
-        // The line the spray's third name was on is seq 3; the break shows at seq 4.
+        let trusted = altered_line - 1;
         let says_so = match format {
-            "json" => first
-                .starts_with(r#"{"trail":{"intact":false,"forced":true,"verified_up_to_seq":2,"#),
+            "json" => first.starts_with(&format!(
+                r#"{{"trail":{{"intact":false,"forced":true,"verified_up_to_seq":{trusted},"#
+            )),
             _ => {
                 first.contains("WARNING: THE TRAIL IS BROKEN; report made anyway")
-                    && first.contains("Chain intact up to seq 2; first break: audit.jsonl, line 4")
+                    && first.contains(&format!(
+                        "Chain intact up to seq {trusted}; first break: audit.jsonl, line {}",
+                        altered_line + 1
+                    ))
             }
         };
         assert!(says_so, "{format}: {first}");
