@@ -15,10 +15,9 @@
 mod common;
 mod eap_support;
 
-use common::{without_reject_delay, Adgate, Lab};
+use common::{with_mschapv2, without_reject_delay, Adgate, Lab};
 use eap_support::{
-    assert_keys_never_written, eapol_test_network, mschapv2_section, EapolOutcome, TestPki,
-    SERVER_NAME,
+    assert_keys_never_written, eapol_test_network, EapolOutcome, TestPki, SERVER_NAME,
 };
 use serde_json::Value;
 
@@ -27,7 +26,7 @@ const ALL_METHODS: &str = "\n[eap]\nmethods = [\"tls\", \"peap\", \"mschapv2\"]\
 
 /// adgate with `[eap_tls]`, `[mschapv2]` and `methods`, refusing at once.
 fn start_adgate(pki: &TestPki, methods: &str) -> Adgate {
-    let sections = pki.eap_tls_section("") + methods + &mschapv2_section();
+    let sections = pki.eap_tls_section("") + methods + &with_mschapv2(String::new());
     Adgate::start_with(|config| without_reject_delay(config) + &sections)
 }
 
@@ -147,7 +146,7 @@ fn a_peer_naking_for_a_method_not_allowed_is_refused() {
 #[ignore = "needs the lab AD: deploy/test.sh"]
 fn eap_mschapv2_alone_needs_no_server_certificate() {
     let pki = TestPki::new();
-    let sections = "\n[eap]\nmethods = [\"mschapv2\"]\n".to_owned() + &mschapv2_section();
+    let sections = "\n[eap]\nmethods = [\"mschapv2\"]\n".to_owned() + &with_mschapv2(String::new());
     let adgate = Adgate::start_with(|config| config + &sections);
     let outcome = login(&adgate, &pki, Method::MsChapV2, "alice", &password());
     assert!(outcome.success, "{}\n{}", outcome.output, adgate.log());

@@ -21,8 +21,8 @@ mod gateway_support;
 use std::path::PathBuf;
 
 use adgate_certs::test_pki::{TestCa, UserCertificate};
-use common::{Adgate, Lab};
-use eap_support::{eap_record, mschapv2_section, Credential, TestPki};
+use common::{with_mschapv2, Adgate, Lab};
+use eap_support::{eap_record, Credential, TestPki};
 use gateway_support::{Gateway, NAS_IDENTIFIER};
 use serde_json::Value;
 
@@ -148,8 +148,9 @@ fn strongswan_gateway_relays_eap_mschapv2_and_opens_the_tunnel_for_a_member_only
     let password_file = PathBuf::from(lab.value("FIXTURE_PASSWORD_FILE"));
     let pki = TestPki::new();
     // EAP-only IKEv2 with EAP-MSCHAPv2, as Windows' built-in client does.
-    let sections =
-        pki.eap_tls_section("") + "\n[eap]\nmethods = [\"mschapv2\"]\n" + &mschapv2_section();
+    let sections = pki.eap_tls_section("")
+        + "\n[eap]\nmethods = [\"mschapv2\"]\n"
+        + &with_mschapv2(String::new());
     let adgate = Adgate::start_with(|config| {
         config.replace("name = \"vpn1\"", &format!("name = \"{CLIENT_NAME}\"")) + &sections
     });

@@ -89,17 +89,6 @@ pub fn start_adgate_without_dc(pki: &TestPki, extra: &str) -> Adgate {
     Adgate::start_on(Lab::without_dc(), |config| config + &section)
 }
 
-/// `[mschapv2]` for the lab's domain member: its smb.conf, and ntlm_auth run in its mount
-/// namespace (the lab's wrapper).
-pub fn mschapv2_section() -> String {
-    let lab = Lab::get();
-    format!(
-        "\n[mschapv2]\nsmb_conf = \"{}\"\nntlm_auth = [\"{}\"]\n",
-        lab.value("MEMBER_SMB_CONF"),
-        lab.value("NTLM_AUTH")
-    )
-}
-
 /// What eapol_test reported.
 #[derive(Debug)]
 pub struct EapolOutcome {
