@@ -18,7 +18,8 @@ mod gateway_support;
 
 use common::{without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
-    assert_refused, decision_for, password_file, start_and_stop, Kind, TunnelGateway,
+    assert_members_get_tunnels, assert_others_are_kept_out, decision_for, start_and_stop, Kind,
+    TunnelGateway,
 };
 use serde_json::Value;
 
@@ -31,35 +32,10 @@ fn ocserv_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
     });
     let gateway = TunnelGateway::up(Kind::Ocserv, &adgate);
 
-    // "tunnel up" means a ping from the client through the tun device was answered; grace is
-    // a member only through Developers, nested in the telework group.
-    for member in ["alice", "grace"] {
-        let (code, said) = gateway.login(member, &password_file());
-        assert_eq!(
-            (code, said),
-            (Some(0), format!("{member}: tunnel up")),
-            "{}\nadgate log:\n{}",
-            gateway.log(),
-            adgate.log()
-        );
-        let record = decision_for(&adgate, member);
-        assert_eq!(record["verdict"], "accept", "{record}");
+    for record in assert_members_get_tunnels(&gateway, &adgate) {
         assert_eq!(record["method"], "pap", "{record}");
-        assert_eq!(record["message_authenticator"], false, "{record}");
-        assert_eq!(
-            record["nas"]["nas_identifier"],
-            Kind::Ocserv.nas_identifier(),
-            "{record}"
-        );
     }
-
-    assert_refused(&gateway, &adgate, "frank", "telework_off");
-    assert_refused(&gateway, &adgate, "bob", "account_disabled");
-    let wrong = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(wrong.path(), "not-the-password\n").unwrap();
-    let (code, said) = gateway.login("alice", wrong.path());
-    assert_eq!((code, said), (Some(1), "alice: refused".to_owned()));
-    assert_eq!(decision_for(&adgate, "alice")["reason"], "bad_password");
+    assert_others_are_kept_out(&gateway, &adgate);
 
     // ocserv sends Start, an Interim-Update with the tunnel address, then Stop; it echoes no
     // Class, so the records name the decision's account, not its request_id.

@@ -19,7 +19,7 @@ mod gateway_support;
 
 use common::{without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
-    assert_refused, decision_for, password_file, Kind, TunnelGateway,
+    assert_members_get_tunnels, assert_others_are_kept_out, password_file, Kind, TunnelGateway,
 };
 
 #[test]
@@ -51,29 +51,6 @@ fn softether_is_refused_loudly_under_the_defaults_and_works_with_limit_proxy_sta
         )
     });
     let gateway = TunnelGateway::up(Kind::SoftEther, &adgate);
-    for member in ["alice", "grace"] {
-        let (code, said) = gateway.login(member, &password_file());
-        assert_eq!(
-            (code, said),
-            (Some(0), format!("{member}: tunnel up")),
-            "{}\nadgate log:\n{}",
-            gateway.log(),
-            adgate.log()
-        );
-        let record = decision_for(&adgate, member);
-        assert_eq!(record["verdict"], "accept", "{record}");
-        assert_eq!(record["message_authenticator"], false, "{record}");
-        assert_eq!(
-            record["nas"]["nas_identifier"],
-            Kind::SoftEther.nas_identifier(),
-            "{record}"
-        );
-    }
-    assert_refused(&gateway, &adgate, "frank", "telework_off");
-    assert_refused(&gateway, &adgate, "bob", "account_disabled");
-    let wrong = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(wrong.path(), "not-the-password\n").unwrap();
-    let (code, said) = gateway.login("alice", wrong.path());
-    assert_eq!((code, said), (Some(1), "alice: refused".to_owned()));
-    assert_eq!(decision_for(&adgate, "alice")["reason"], "bad_password");
+    assert_members_get_tunnels(&gateway, &adgate);
+    assert_others_are_kept_out(&gateway, &adgate);
 }

@@ -199,8 +199,7 @@ impl Drop for TunnelGateway {
     }
 }
 
-/// What a login answered: `(exit code, the line it printed)`; why there was no verdict goes to
-/// the test's output.
+/// The fixture users' password.
 pub fn password_file() -> PathBuf {
     PathBuf::from(Lab::get().value("FIXTURE_PASSWORD_FILE"))
 }
@@ -244,7 +243,47 @@ pub fn start_and_stop(adgate: &Adgate, user: &str) -> Vec<Value> {
     accounting()
 }
 
-pub fn assert_refused(gateway: &TunnelGateway, adgate: &Adgate, user: &str, reason: &str) {
+/// Logs in the telework members — alice, and grace, a member only through Developers nested in
+/// the telework group — and asserts each gets a tunnel that passes a ping ("tunnel up") and an
+/// accept from this gateway, which never signs its requests; returns their decision records.
+pub fn assert_members_get_tunnels(gateway: &TunnelGateway, adgate: &Adgate) -> Vec<Value> {
+    ["alice", "grace"]
+        .into_iter()
+        .map(|member| {
+            let (code, said) = gateway.login(member, &password_file());
+            assert_eq!(
+                (code, said),
+                (Some(0), format!("{member}: tunnel up")),
+                "{}\nadgate log:\n{}",
+                gateway.log(),
+                adgate.log()
+            );
+            let record = decision_for(adgate, member);
+            assert_eq!(record["verdict"], "accept", "{record}");
+            assert_eq!(record["message_authenticator"], false, "{record}");
+            assert_eq!(
+                record["nas"]["nas_identifier"],
+                gateway.kind.nas_identifier(),
+                "{record}"
+            );
+            record
+        })
+        .collect()
+}
+
+/// frank (not on telework), bob (disabled) and alice with a wrong password get no tunnel, each
+/// with its reason in the trail.
+pub fn assert_others_are_kept_out(gateway: &TunnelGateway, adgate: &Adgate) {
+    assert_refused(gateway, adgate, "frank", "telework_off");
+    assert_refused(gateway, adgate, "bob", "account_disabled");
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong.path(), "not-the-password\n").unwrap();
+    let (code, said) = gateway.login("alice", wrong.path());
+    assert_eq!((code, said), (Some(1), "alice: refused".to_owned()));
+    assert_eq!(decision_for(adgate, "alice")["reason"], "bad_password");
+}
+
+fn assert_refused(gateway: &TunnelGateway, adgate: &Adgate, user: &str, reason: &str) {
     let (code, said) = gateway.login(user, &password_file());
     assert_eq!(
         (code, said),
