@@ -14,6 +14,11 @@
 say() { printf '%s: %s\n' "$PROGRAM" "$*"; }
 die() { printf '%s: ERROR: %s\n' "$PROGRAM" "$1" >&2; exit "${2:-1}"; } # MESSAGE [EXIT_CODE]
 
+# The running script's own header, from "Usage:" up to "Environment".
+usage() {
+  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "$0" | sed '$d'
+}
+
 require_root() { [[ $(id -u) == 0 ]] || die "must run as root (network namespaces, VPN daemons)"; }
 
 # One run of a gateway script at a time per lab and gateway kind: they rewrite the same files.
@@ -44,6 +49,18 @@ write_if_changed() { # PATH MODE (content on stdin); returns 0 if the file chang
 }
 
 # --- network -------------------------------------------------------------------------------
+# Ends process PID: TERM, up to 5 s to go, then KILL, saying so on stderr (WHAT names it).
+stop_pid() { # PID WHAT
+  local pid=$1 what=$2
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  say "$what (pid $pid) did not stop within 5s: killed" >&2
+}
+
 netns_alive() { [[ -e /run/netns/$1 ]] && ip netns exec "$1" true 2>/dev/null; }
 
 ensure_network() {

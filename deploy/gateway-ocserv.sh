@@ -168,12 +168,7 @@ server_pid() {
 stop_server() {
   local pid
   pid=$(server_pid) || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  stop_pid "$pid" "ocserv"
   rm -f "$GW/ocserv.pid"
 }
 
@@ -297,10 +292,6 @@ cmd_status() {
     echo "server: not running"
     return 1
   fi
-}
-
-usage() {
-  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
 }
 
 main() {

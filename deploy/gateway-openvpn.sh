@@ -189,15 +189,7 @@ daemon_pid() { # DIR — prints the pid of the openvpn started there, if it runs
 stop_daemon() { # NAME DIR
   local name=$1 dir=$2 pid
   pid=$(daemon_pid "$dir") || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-    say "$name: openvpn (pid $pid) did not stop within 5s: killed"
-  fi
+  stop_pid "$pid" "$name: openvpn"
   rm -f "$dir/openvpn.pid"
 }
 
@@ -372,10 +364,6 @@ cmd_status() {
     echo "server: not running"
     return 1
   fi
-}
-
-usage() {
-  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
 }
 
 main() {

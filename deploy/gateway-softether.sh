@@ -204,12 +204,7 @@ stop_client() {
   [[ -r $RW/openvpn.pid ]] || return 0
   pid=$(tr -dc 0-9 <"$RW/openvpn.pid")
   if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    stop_pid "$pid" "openvpn client"
   fi
   rm -f "$RW/openvpn.pid"
 }
@@ -303,10 +298,6 @@ cmd_status() {
     echo "server: not running"
     return 1
   fi
-}
-
-usage() {
-  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
 }
 
 main() {

@@ -382,15 +382,7 @@ start_charon() { # NAME NETNS DIR
 stop_charon() { # NAME DIR
   local name=$1 dir=$2 pid
   pid=$(charon_pid "$dir") || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-    say "$name: charon (pid $pid) did not stop within 5s: killed"
-  fi
+  stop_pid "$pid" "$name: charon"
   rm -f "$dir/run/charon.pid"
 }
 
@@ -578,10 +570,6 @@ cmd_sas() {
            if (match($0, /EAP: \047[^\047]*\047/)) print substr($0, RSTART + 6, RLENGTH - 7)
            else if (match($0, /\047[^\047]*\047/)) print substr($0, RSTART + 1, RLENGTH - 2)
          }'
-}
-
-usage() {
-  sed -n 's/^# \{0,1\}//; /^Usage:/,/^Environment/p' "${BASH_SOURCE[0]}" | sed '$d'
 }
 
 main() {
