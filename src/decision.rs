@@ -64,6 +64,31 @@ pub(crate) enum Method {
 }
 
 impl Method {
+    const ALL: [Method; 6] = [
+        Method::Pap,
+        Method::EapTls,
+        Method::EapMsChapV2,
+        Method::PeapMsChapV2,
+        Method::MsChapV2,
+        Method::Unsupported,
+    ];
+
+    /// The method a record's `method` value names.
+    pub(crate) fn from_record(value: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|method| method.as_str() == value)
+    }
+
+    /// Whether AD checked a password in this method's logins, so that an accept forgives the
+    /// bad-password budget that judged it (a certificate proves no password).
+    pub(crate) const fn checks_a_password(self) -> bool {
+        match self {
+            Method::Pap | Method::EapMsChapV2 | Method::PeapMsChapV2 | Method::MsChapV2 => true,
+            Method::EapTls | Method::Unsupported => false,
+        }
+    }
+
     /// The record's `method` value.
     pub(crate) const fn as_str(self) -> &'static str {
         match self {

@@ -219,8 +219,14 @@ impl<D: AccountDirectory> Gatekeeper<D> {
         );
         if let Decided::Accept(_) = &decided {
             // Familiar from now on, whatever the method: the trail says so, so a restart agrees.
-            self.throttle.learn(
+            // The name is the one the throttle judged: PEAP's inner identity, not the outer
+            // (perhaps `anonymous`) User-Name.
+            let checked_name = record.inner_identity.as_deref().map_or(
                 request.user_name.as_deref().unwrap_or_default(),
+                str::as_bytes,
+            );
+            self.throttle.learn(
+                checked_name,
                 record.account.as_ref().map(|a| a.sam_account_name.as_str()),
                 request.calling_station_id.as_deref(),
                 chrono::Utc::now(),

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::Throttle;
 use crate::audit::list_segments;
+use crate::decision::Method;
 
 /// What a replay found, for the log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,7 @@ struct Line {
     method: Option<String>,
     user_name: Option<String>,
     user_name_hex: Option<String>,
+    inner_identity: Option<String>,
     calling_station_id: Option<String>,
     account: Option<Account>,
 }
@@ -102,7 +104,7 @@ fn apply(
     if line.kind != "decision" {
         return;
     }
-    let Some(user_name) = user_name(line) else {
+    let Some(user_name) = checked_name(line) else {
         return;
     };
     let sam = line
@@ -119,7 +121,8 @@ fn apply(
     };
     match (line.verdict.as_deref(), line.reason.as_deref()) {
         (Some("accept"), _) => {
-            if line.method.as_deref() == Some("pap") {
+            let method = line.method.as_deref().and_then(Method::from_record);
+            if method.is_some_and(Method::checks_a_password) {
                 throttle.got_in(&attempt());
             }
             throttle.learn(&user_name, sam, station, line.time);
@@ -140,12 +143,14 @@ fn apply(
     }
 }
 
-/// The User-Name as sent: `user_name`, or `user_name_hex` when it was not UTF-8.
-fn user_name(line: &Line) -> Option<Vec<u8>> {
-    match (&line.user_name, &line.user_name_hex) {
-        (Some(name), _) => Some(name.as_bytes().to_vec()),
-        (None, Some(hex)) => hex::decode(hex).ok(),
-        (None, None) => None,
+/// The name the live path judged: PEAP's `inner_identity` (the outer User-Name may be
+/// `anonymous`, shared by everyone), else the User-Name as sent, `user_name` or `user_name_hex`
+/// when it was not UTF-8.
+fn checked_name(line: &Line) -> Option<Vec<u8>> {
+    match (&line.inner_identity, &line.user_name, &line.user_name_hex) {
+        (Some(name), _, _) | (None, Some(name), _) => Some(name.as_bytes().to_vec()),
+        (None, None, Some(hex)) => hex::decode(hex).ok(),
+        (None, None, None) => None,
     }
 }
 
@@ -253,6 +258,59 @@ mod tests {
             "familiar 40 days ago: a stranger now"
         );
         assert_eq!(throttle.budgets_of(b"alice", now, now_utc)[0].failures, 3);
+    }
+
+    /// A PEAP login's outer User-Name may be `anonymous`, shared by every PEAP user; the live
+    /// path judges the inner identity, and so must the replay.
+    #[test]
+    fn peap_logins_are_relearnt_under_their_inner_identity_and_their_accepts_forgive() {
+        let dir = tempfile::tempdir().unwrap();
+        let now_utc = Utc::now();
+        let ago = |minutes| now_utc - chrono::TimeDelta::minutes(minutes);
+        let peap = |time, verdict, reason| {
+            let mut record: serde_json::Value = serde_json::from_str(&decision(
+                time,
+                "anonymous",
+                "198.51.100.7",
+                verdict,
+                reason,
+            ))
+            .unwrap();
+            record["method"] = "peap-mschapv2".into();
+            record["inner_identity"] = "bob".into();
+            record["account"]["sam_account_name"] = "bob".into();
+            record.to_string()
+        };
+        let mut lines: Vec<String> = (0..3)
+            .map(|_| peap(ago(10), "reject", Some("bad_password")))
+            .collect();
+        std::fs::write(dir.path().join("audit.jsonl"), lines.join("\n") + "\n").unwrap();
+        let throttle = Throttle::new(settings());
+        let now = Instant::now();
+        replay(&throttle, dir.path(), now, now_utc).unwrap();
+        assert_eq!(throttle.budgets_of(b"bob", now, now_utc)[0].failures, 3);
+        assert_eq!(
+            throttle.budgets_of(b"anonymous", now, now_utc)[0].failures,
+            0
+        );
+        let bob = throttle.attempt(b"CORP\\bob", Some("198.51.100.7"), now_utc);
+        assert_eq!(throttle.refusing(&bob, now), Some(ThrottleRule::User));
+
+        lines.push(peap(ago(5), "accept", None));
+        std::fs::write(dir.path().join("audit.jsonl"), lines.join("\n") + "\n").unwrap();
+        let throttle = Throttle::new(settings());
+        replay(&throttle, dir.path(), now, now_utc).unwrap();
+        let budgets = throttle.budgets_of(b"bob", now, now_utc);
+        assert_eq!(
+            budgets[0].failures, 0,
+            "the PEAP accept forgave bob's budget"
+        );
+        assert_eq!(
+            budgets.len(),
+            2,
+            "and made the station familiar to bob: {budgets:?}"
+        );
+        assert_eq!(throttle.budgets_of(b"anonymous", now, now_utc).len(), 1);
     }
 
     #[test]
