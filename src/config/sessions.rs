@@ -1,7 +1,8 @@
 //! `[sessions]` and each client's `[clients.disconnect]`: how live sessions are watched, and
-//! where and how each NAS takes RFC 5176 Disconnect-Requests.
+//! where and how each NAS is asked to end a session.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,11 @@ use adgate_radius::{DisconnectProfile, SharedSecret};
 use super::file::{DisconnectSection, SessionsSection};
 use super::{ConfigError, Validator};
 use crate::secret_file;
-use crate::sessions::{DisconnectDriver, DisconnectTarget, SessionSettings};
+use crate::sessions::{DisconnectDriver, SessionSettings};
+
+/// `[clients.disconnect] program` for `kind = "ocserv_occtl"` when absent: where Debian's
+/// ocserv package installs occtl.
+const DEFAULT_OCCTL: &str = "/usr/bin/occtl";
 
 impl Validator<'_> {
     pub(super) fn sessions(
@@ -69,22 +74,12 @@ impl Validator<'_> {
         section: DisconnectSection,
         client_secret: &SharedSecret,
         key: &dyn Fn(&str) -> String,
-    ) -> Result<DisconnectTarget, ConfigError> {
-        let address = section
-            .address
-            .get_ref()
-            .parse::<SocketAddr>()
-            .map_err(|_| {
-                self.invalid(
-                    section.address.span(),
-                    &key("disconnect.address"),
-                    "must be an address and port, such as \"192.0.2.10:3799\"",
-                )
-            })?;
+    ) -> Result<DisconnectDriver, ConfigError> {
         let kind = section
             .kind
             .as_ref()
             .map_or("rfc5176", |kind| kind.get_ref().as_str());
+        let kind_span = section.kind.as_ref().map_or(0..0, |kind| kind.span());
         let misplaced = |key_name: &str, span: std::ops::Range<usize>| {
             self.invalid(
                 span,
@@ -92,20 +87,47 @@ impl Validator<'_> {
                 format!("does not apply to kind = \"{kind}\""),
             )
         };
+        let address = || {
+            let address = section.address.as_ref().ok_or_else(|| {
+                self.invalid(
+                    kind_span.clone(),
+                    &key("disconnect.address"),
+                    format!("is needed for kind = \"{kind}\""),
+                )
+            })?;
+            address.get_ref().parse::<SocketAddr>().map_err(|_| {
+                self.invalid(
+                    address.span(),
+                    &key("disconnect.address"),
+                    "must be an address and port, such as \"192.0.2.10:3799\"",
+                )
+            })
+        };
+        let network_only = |section: &DisconnectSection| {
+            for (name, value) in [("program", &section.program), ("socket", &section.socket)] {
+                if let Some(value) = value {
+                    return Err(misplaced(name, value.span()));
+                }
+            }
+            Ok(())
+        };
         let driver = match kind {
             "rfc5176" => {
+                network_only(&section)?;
                 if let Some(password_file) = &section.password_file {
                     return Err(misplaced("password_file", password_file.span()));
                 }
-                self.rfc5176_driver(&section, client_secret, key)?
+                self.rfc5176_driver(address()?, &section, client_secret, key)?
             }
             "openvpn_management" => {
+                network_only(&section)?;
                 if let Some(secret_file) = &section.secret_file {
                     return Err(misplaced("secret_file", secret_file.span()));
                 }
                 if let Some(profile) = &section.profile {
                     return Err(misplaced("profile", profile.span()));
                 }
+                let address = address()?;
                 let password = section
                     .password_file
                     .map(|file| {
@@ -115,23 +137,63 @@ impl Validator<'_> {
                             .map_err(|e| self.invalid(span, &key("disconnect.password_file"), e))
                     })
                     .transpose()?;
-                DisconnectDriver::OpenVpnManagement { password }
+                DisconnectDriver::OpenVpnManagement { address, password }
+            }
+            "ocserv_occtl" => {
+                // occtl runs on ocserv's host and reaches it over a Unix socket: nothing here
+                // is an address or a secret.
+                for (name, span) in [
+                    ("address", section.address.as_ref().map(|v| v.span())),
+                    (
+                        "secret_file",
+                        section.secret_file.as_ref().map(|v| v.span()),
+                    ),
+                    ("profile", section.profile.as_ref().map(|v| v.span())),
+                    (
+                        "password_file",
+                        section.password_file.as_ref().map(|v| v.span()),
+                    ),
+                ] {
+                    if let Some(span) = span {
+                        return Err(misplaced(name, span));
+                    }
+                }
+                let absolute = |value: Option<toml::Spanned<PathBuf>>, name: &str| {
+                    value
+                        .map(|path| {
+                            if path.get_ref().is_absolute() {
+                                Ok(path.into_inner())
+                            } else {
+                                Err(self.invalid(
+                                    path.span(),
+                                    &key(&format!("disconnect.{name}")),
+                                    "must be an absolute path",
+                                ))
+                            }
+                        })
+                        .transpose()
+                };
+                DisconnectDriver::OcservOcctl {
+                    program: absolute(section.program, "program")?
+                        .unwrap_or_else(|| PathBuf::from(DEFAULT_OCCTL)),
+                    socket: absolute(section.socket, "socket")?,
+                }
             }
             _ => {
-                let span = section.kind.map_or(0..0, |kind| kind.span());
                 return Err(self.invalid(
-                    span,
+                    kind_span,
                     &key("disconnect.kind"),
-                    "must be rfc5176 or openvpn_management",
+                    "must be rfc5176, openvpn_management or ocserv_occtl",
                 ));
             }
         };
-        Ok(DisconnectTarget { address, driver })
+        Ok(driver)
     }
 
     /// An RFC 5176 target's secret (the client's own unless `secret_file`) and profile.
     fn rfc5176_driver(
         &self,
+        address: SocketAddr,
         section: &DisconnectSection,
         client_secret: &SharedSecret,
         key: &dyn Fn(&str) -> String,
@@ -157,6 +219,7 @@ impl Validator<'_> {
             })?,
         };
         Ok(DisconnectDriver::Rfc5176 {
+            address,
             secret: Arc::new(secret),
             profile,
         })
@@ -165,6 +228,7 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::time::Duration;
 
     use crate::config::test_config::{load_error, write_config};
@@ -192,10 +256,15 @@ mod tests {
         assert_eq!(config.sessions.recheck_interval, Duration::from_secs(5));
         assert!(config.clients[0].disconnect.is_none());
         let target = config.clients[1].disconnect.as_ref().unwrap();
-        assert_eq!(target.address, "192.0.2.10:3799".parse().unwrap());
-        let DisconnectDriver::Rfc5176 { secret, profile } = &target.driver else {
+        let DisconnectDriver::Rfc5176 {
+            address,
+            secret,
+            profile,
+        } = target
+        else {
             panic!("{target:?}");
         };
+        assert_eq!(*address, "192.0.2.10:3799".parse().unwrap());
         assert_eq!(secret.expose(), b"another-long-radius-secret");
         assert_eq!(profile.name(), "user_name");
     }
@@ -217,11 +286,74 @@ mod tests {
         });
         let config = Config::load(&path).unwrap();
         let target = config.clients[0].disconnect.as_ref().unwrap();
-        assert_eq!(target.address, "127.0.0.1:7505".parse().unwrap());
-        let DisconnectDriver::OpenVpnManagement { password } = &target.driver else {
+        let DisconnectDriver::OpenVpnManagement { address, password } = target else {
             panic!("{target:?}");
         };
+        assert_eq!(*address, "127.0.0.1:7505".parse().unwrap());
         assert_eq!(password.as_ref().unwrap().expose(), b"management-password");
+    }
+
+    #[test]
+    fn an_ocserv_occtl_target_loads_with_its_socket_and_occtl_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), |t| {
+            with_disconnect(
+                t,
+                "kind = \"ocserv_occtl\"\nsocket = \"/run/ocserv/occtl.socket\"",
+            )
+        });
+        let config = Config::load(&path).unwrap();
+        let target = config.clients[0].disconnect.as_ref().unwrap();
+        let DisconnectDriver::OcservOcctl { program, socket } = target else {
+            panic!("{target:?}");
+        };
+        assert_eq!(program, Path::new("/usr/bin/occtl"));
+        assert_eq!(
+            socket.as_deref(),
+            Some(Path::new("/run/ocserv/occtl.socket"))
+        );
+        assert_eq!(target.address(), None);
+
+        let path = write_config(dir.path(), |t| {
+            with_disconnect(
+                t,
+                "kind = \"ocserv_occtl\"\nprogram = \"/usr/local/sbin/occtl-on-vpn1\"",
+            )
+        });
+        let config = Config::load(&path).unwrap();
+        let target = config.clients[0].disconnect.as_ref().unwrap();
+        let DisconnectDriver::OcservOcctl { program, socket } = target else {
+            panic!("{target:?}");
+        };
+        assert_eq!(program, Path::new("/usr/local/sbin/occtl-on-vpn1"));
+        assert_eq!(*socket, None);
+    }
+
+    #[test]
+    fn an_ocserv_occtl_target_refuses_an_address_and_relative_paths() {
+        let error = load_error(|t| {
+            with_disconnect(t, "kind = \"ocserv_occtl\"\naddress = \"127.0.0.1:3799\"")
+        });
+        assert!(error.contains("clients[0].disconnect.address"), "{error}");
+        assert!(
+            error.contains("does not apply to kind = \"ocserv_occtl\""),
+            "{error}"
+        );
+        let error =
+            load_error(|t| with_disconnect(t, "kind = \"ocserv_occtl\"\nprogram = \"occtl\""));
+        assert!(error.contains("clients[0].disconnect.program"), "{error}");
+        assert!(error.contains("absolute"), "{error}");
+        let error = load_error(|t| {
+            with_disconnect(
+                t,
+                "address = \"192.0.2.10:3799\"\nsocket = \"/run/occtl.socket\"",
+            )
+        });
+        assert!(error.contains("clients[0].disconnect.socket"), "{error}");
+        assert!(error.contains("rfc5176"), "{error}");
+        let error = load_error(|t| with_disconnect(t, "kind = \"openvpn_management\""));
+        assert!(error.contains("clients[0].disconnect.address"), "{error}");
+        assert!(error.contains("is needed"), "{error}");
     }
 
     #[test]
