@@ -12,10 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Adgate, Lab};
+use crate::common::{restore_or_report, Adgate, Lab};
 
 /// Where the OpenVPN server's management interface listens, on 127.0.0.1 in the lab namespace.
 pub const MANAGEMENT_PORT: u16 = 7505;
+
+/// Where ocserv takes occtl's commands (its `occtl-socket-file`, written by gateway-ocserv.sh).
+pub fn ocserv_occtl_socket() -> PathBuf {
+    Lab::get().dir().join("gateway-ocserv/server/occtl.socket")
+}
 
 /// Which VPN server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,17 +150,26 @@ impl TunnelGateway {
             .collect()
     }
 
+    /// Whether the tunnel `connect` left up still passes a ping (ocserv's client only).
+    pub fn tunnel_up(&self) -> bool {
+        assert_eq!(self.kind, Kind::Ocserv, "only gateway-ocserv.sh tells");
+        let output = self.run(&["tunnel".as_ref()]);
+        assert!(output.status.success(), "tunnel: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).trim() == "tunnel up"
+    }
+
+    /// The server's and the client's logs.
     pub fn log(&self) -> String {
-        let dir = Lab::get().dir().join("gateway-openvpn");
-        [
-            "server/openvpn.log",
-            "client/openvpn.log",
-            "client/openvpn.out",
-        ]
-        .iter()
-        .map(|log| std::fs::read_to_string(dir.join(log)).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n---- client ----\n")
+        let dir = Lab::get().dir();
+        self.kind
+            .logs()
+            .iter()
+            .map(|log| {
+                let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+                format!("---- {log} ----\n{text}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn run(&self, args: &[&OsStr]) -> Output {
@@ -196,6 +210,23 @@ impl Drop for TunnelGateway {
                 panic!("{failure}");
             }
         }
+    }
+}
+
+/// `user` taken out of the telework group in AD, and put back when dropped, also when the test
+/// fails.
+pub struct OffTelework(&'static str);
+
+impl OffTelework {
+    pub fn take(user: &'static str) -> OffTelework {
+        Lab::get().lab_sh(&["tool", "group", "removemembers", "Telework-Allowed", user]);
+        OffTelework(user)
+    }
+}
+
+impl Drop for OffTelework {
+    fn drop(&mut self) {
+        restore_or_report(&["tool", "group", "addmembers", "Telework-Allowed", self.0]);
     }
 }
 
