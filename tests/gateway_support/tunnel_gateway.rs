@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{restore_or_report, Adgate, Lab};
+use crate::common::{adgate_command, restore_or_report, Adgate, Lab};
 
 /// Where the OpenVPN server's management interface listens, on 127.0.0.1 in the lab namespace.
 pub const MANAGEMENT_PORT: u16 = 7505;
@@ -211,6 +211,53 @@ impl Drop for TunnelGateway {
             }
         }
     }
+}
+
+/// Connects `user` and leaves the tunnel up; asserts it came up, the server lists only them,
+/// and adgate recorded their Accounting-Start (the session it may cut).
+pub fn assert_connected(gateway: &TunnelGateway, adgate: &Adgate, user: &str) {
+    let (code, said) = gateway.connect(user, &password_file());
+    assert_eq!(
+        (code, said),
+        (Some(0), format!("{user}: tunnel up")),
+        "{}",
+        gateway.log()
+    );
+    assert_eq!(gateway.clients(), [user]);
+    wait_until(Duration::from_secs(5), || {
+        adgate.records().iter().any(|r| {
+            r["type"] == "accounting"
+                && r["user_name"] == user
+                && r["accounting"]["status_type"] == "start"
+        })
+    })
+    .unwrap_or_else(|| panic!("no Accounting-Start:\n{}", adgate.log()));
+}
+
+/// Asserts the trail holds the acknowledged cut of `user`'s session for leaving telework, then
+/// the server's Accounting-Stop, and still verifies; returns the `disconnect` record.
+pub fn assert_cut_off_telework(adgate: &Adgate, user: &str) -> Value {
+    let record = adgate
+        .records()
+        .into_iter()
+        .find(|r| r["type"] == "disconnect")
+        .unwrap_or_else(|| panic!("no disconnect record:\n{}", adgate.log()));
+    assert_eq!(record["reason"], "telework_off", "{record}");
+    assert_eq!(record["result"], "ack", "{record}");
+    assert_eq!(record["session"]["user_name"], user, "{record}");
+    let stop = start_and_stop(adgate, user);
+    assert_eq!(
+        stop.last().map(|r| &r["accounting"]["status_type"]),
+        Some(&Value::from("stop")),
+        "{stop:?}"
+    );
+    let (code, output) = adgate_command(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        adgate.audit_dir().as_os_str(),
+    ]);
+    assert_eq!(code, 0, "audit verify:\n{output}");
+    record
 }
 
 /// `user` taken out of the telework group in AD, and put back when dropped, also when the test
