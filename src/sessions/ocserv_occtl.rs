@@ -16,6 +16,7 @@ use std::time::Duration;
 use adgate_radius::{DisconnectOutcome, SESSION_CONTEXT_NOT_FOUND};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
+use tokio::sync::Semaphore;
 
 /// The program must have answered and exited within this; it is killed otherwise.
 const RUN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,6 +24,10 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_OUTPUT: u64 = 4096;
 /// Most of its output quoted in an error.
 const MAX_QUOTED: usize = 200;
+/// occtl runs at once, so that a group emptied in AD starts a queue, not hundreds of processes
+/// (ocserv's main process answers its control socket one command at a time).
+const MAX_RUNNING: usize = 4;
+static RUNNING: Semaphore = Semaphore::const_new(MAX_RUNNING);
 
 /// Why `disconnect user` could not be asked or answered.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +54,10 @@ pub async fn disconnect(
     socket: Option<&Path>,
     user_name: &[u8],
 ) -> Result<DisconnectOutcome, OcctlError> {
-    run(program, &arguments(socket, user_name)?, RUN_TIMEOUT).await
+    let arguments = arguments(socket, user_name)?;
+    // Never closed, so never an error; waiting for a turn is not part of the time limit.
+    let _turn = RUNNING.acquire().await;
+    run(program, &arguments, RUN_TIMEOUT).await
 }
 
 /// `[--socket-file SOCKET] disconnect user NAME`, the name one argument. occtl joins its
@@ -275,6 +283,28 @@ mod tests {
                 .map_or(true, |stat| stat.contains(") Z "))
         });
         assert!(gone, "the hung program {} still runs", pid.trim());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_max_running_run_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = fake_occtl(
+            dir.path(),
+            "cd \"$(dirname \"$0\")\"; touch running.$$; ls | grep -c '^running' >> seen\n\
+             sleep 0.3; rm running.$$; echo \"user '$last' was disconnected\"",
+        );
+        let cuts: Vec<_> = (0..2 * MAX_RUNNING)
+            .map(|_| {
+                let program = program.clone();
+                tokio::spawn(async move { disconnect(&program, None, b"alice").await })
+            })
+            .collect();
+        for cut in cuts {
+            assert!(cut.await.unwrap().unwrap().session_ended());
+        }
+        let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
+        let most = seen.lines().map(|n| n.parse::<usize>().unwrap()).max();
+        assert!(most.is_some_and(|most| most <= MAX_RUNNING), "{seen}");
     }
 
     #[test]
