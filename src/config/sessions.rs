@@ -80,13 +80,42 @@ impl Validator<'_> {
             .as_ref()
             .map_or("rfc5176", |kind| kind.get_ref().as_str());
         let kind_span = section.kind.as_ref().map_or(0..0, |kind| kind.span());
-        let misplaced = |key_name: &str, span: std::ops::Range<usize>| {
-            self.invalid(
-                span,
-                &key(&format!("disconnect.{key_name}")),
-                format!("does not apply to kind = \"{kind}\""),
-            )
+        // The keys each kind has no use for, refused rather than ignored.
+        let foreign: &[&str] = match kind {
+            "rfc5176" => &["password_file", "program", "socket"],
+            "openvpn_management" => &["secret_file", "profile", "program", "socket"],
+            // occtl runs on ocserv's host and reaches it over a Unix socket.
+            "ocserv_occtl" => &["address", "secret_file", "profile", "password_file"],
+            _ => {
+                return Err(self.invalid(
+                    kind_span,
+                    &key("disconnect.kind"),
+                    "must be rfc5176, openvpn_management or ocserv_occtl",
+                ));
+            }
         };
+        for (name, given) in [
+            ("address", section.address.as_ref().map(|v| v.span())),
+            (
+                "secret_file",
+                section.secret_file.as_ref().map(|v| v.span()),
+            ),
+            ("profile", section.profile.as_ref().map(|v| v.span())),
+            (
+                "password_file",
+                section.password_file.as_ref().map(|v| v.span()),
+            ),
+            ("program", section.program.as_ref().map(|v| v.span())),
+            ("socket", section.socket.as_ref().map(|v| v.span())),
+        ] {
+            if let Some(given) = given.filter(|_| foreign.contains(&name)) {
+                return Err(self.invalid(
+                    given,
+                    &key(&format!("disconnect.{name}")),
+                    format!("does not apply to kind = \"{kind}\""),
+                ));
+            }
+        }
         let address = || {
             let address = section.address.as_ref().ok_or_else(|| {
                 self.invalid(
@@ -103,66 +132,28 @@ impl Validator<'_> {
                 )
             })
         };
-        let network_only = |section: &DisconnectSection| {
-            for (name, value) in [("program", &section.program), ("socket", &section.socket)] {
-                if let Some(value) = value {
-                    return Err(misplaced(name, value.span()));
-                }
-            }
-            Ok(())
-        };
-        let driver = match kind {
-            "rfc5176" => {
-                network_only(&section)?;
-                if let Some(password_file) = &section.password_file {
-                    return Err(misplaced("password_file", password_file.span()));
-                }
-                self.rfc5176_driver(address()?, &section, client_secret, key)?
-            }
-            "openvpn_management" => {
-                network_only(&section)?;
-                if let Some(secret_file) = &section.secret_file {
-                    return Err(misplaced("secret_file", secret_file.span()));
-                }
-                if let Some(profile) = &section.profile {
-                    return Err(misplaced("profile", profile.span()));
-                }
-                let address = address()?;
-                let password = section
+        Ok(match kind {
+            "openvpn_management" => DisconnectDriver::OpenVpnManagement {
+                address: address()?,
+                password: section
                     .password_file
+                    .as_ref()
                     .map(|file| {
-                        let span = file.span();
                         secret_file::read(file.get_ref())
                             .map(|bytes| Arc::new(SharedSecret::new(bytes.to_vec())))
-                            .map_err(|e| self.invalid(span, &key("disconnect.password_file"), e))
+                            .map_err(|e| {
+                                self.invalid(file.span(), &key("disconnect.password_file"), e)
+                            })
                     })
-                    .transpose()?;
-                DisconnectDriver::OpenVpnManagement { address, password }
-            }
+                    .transpose()?,
+            },
             "ocserv_occtl" => {
-                // occtl runs on ocserv's host and reaches it over a Unix socket: nothing here
-                // is an address or a secret.
-                for (name, span) in [
-                    ("address", section.address.as_ref().map(|v| v.span())),
-                    (
-                        "secret_file",
-                        section.secret_file.as_ref().map(|v| v.span()),
-                    ),
-                    ("profile", section.profile.as_ref().map(|v| v.span())),
-                    (
-                        "password_file",
-                        section.password_file.as_ref().map(|v| v.span()),
-                    ),
-                ] {
-                    if let Some(span) = span {
-                        return Err(misplaced(name, span));
-                    }
-                }
-                let absolute = |value: Option<toml::Spanned<PathBuf>>, name: &str| {
+                let absolute = |value: &Option<toml::Spanned<PathBuf>>, name: &str| {
                     value
+                        .as_ref()
                         .map(|path| {
                             if path.get_ref().is_absolute() {
-                                Ok(path.into_inner())
+                                Ok(path.get_ref().clone())
                             } else {
                                 Err(self.invalid(
                                     path.span(),
@@ -174,20 +165,14 @@ impl Validator<'_> {
                         .transpose()
                 };
                 DisconnectDriver::OcservOcctl {
-                    program: absolute(section.program, "program")?
+                    program: absolute(&section.program, "program")?
                         .unwrap_or_else(|| PathBuf::from(DEFAULT_OCCTL)),
-                    socket: absolute(section.socket, "socket")?,
+                    socket: absolute(&section.socket, "socket")?,
                 }
             }
-            _ => {
-                return Err(self.invalid(
-                    kind_span,
-                    &key("disconnect.kind"),
-                    "must be rfc5176, openvpn_management or ocserv_occtl",
-                ));
-            }
-        };
-        Ok(driver)
+            // rfc5176, the default
+            _ => self.rfc5176_driver(address()?, &section, client_secret, key)?,
+        })
     }
 
     /// An RFC 5176 target's secret (the client's own unless `secret_file`) and profile.

@@ -9,6 +9,7 @@
 //! treat both alike: "was disconnected" is an ACK, "could not disconnect" (no session of that
 //! name) a NAK 503.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -65,7 +66,7 @@ pub async fn disconnect(
 /// reads a lone `?` as a request for help (src/occtl/occtl.c, `merge_args`, `check_cmd`,
 /// `need_help`): a name it would change is refused, as is one a wrapper could take for an
 /// option (a leading `-`).
-fn arguments(socket: Option<&Path>, user_name: &[u8]) -> Result<Vec<String>, OcctlError> {
+fn arguments(socket: Option<&Path>, user_name: &[u8]) -> Result<Vec<OsString>, OcctlError> {
     let name = std::str::from_utf8(user_name).map_err(|_| OcctlError::UnsafeName("not UTF-8"))?;
     if name.is_empty() || name == "?" {
         return Err(OcctlError::UnsafeName("occtl would print its help"));
@@ -83,17 +84,16 @@ fn arguments(socket: Option<&Path>, user_name: &[u8]) -> Result<Vec<String>, Occ
     }
     let mut arguments = Vec::new();
     if let Some(socket) = socket {
-        arguments.push("--socket-file".to_owned());
-        arguments.push(socket.to_string_lossy().into_owned());
+        arguments.extend([OsString::from("--socket-file"), socket.into()]);
     }
-    arguments.extend(["disconnect".to_owned(), "user".to_owned(), name.to_owned()]);
+    arguments.extend(["disconnect", "user", name].map(OsString::from));
     Ok(arguments)
 }
 
 /// Runs `program` with `arguments` and reads its answer; past `limit` it is killed.
 async fn run(
     program: &Path,
-    arguments: &[String],
+    arguments: &[OsString],
     limit: Duration,
 ) -> Result<DisconnectOutcome, OcctlError> {
     let mut child = Command::new(program)
@@ -334,7 +334,7 @@ mod tests {
         );
         assert_eq!(
             arguments(None, b"alice@corp.example.test").unwrap().last(),
-            Some(&"alice@corp.example.test".to_owned())
+            Some(&OsString::from("alice@corp.example.test"))
         );
     }
 }
