@@ -14,8 +14,9 @@
 # or is disconnected.
 #
 # Live sessions: ocserv has no RFC 5176 either. `occtl disconnect user NAME` on its control
-# socket ends a user's sessions (`disconnect` below); adgate cannot do that for it yet
-# (docs/appliances.md).
+# socket ($STATE/server/occtl.socket, also `disconnect` below) ends a user's sessions; adgate
+# does that itself with `[clients.disconnect] kind = "ocserv_occtl"` and `socket` set to it
+# (docs/appliances.md). `tunnel` tells whether the client's tunnel still passes traffic.
 #
 # Topology, all inside namespaces we create: the server runs in the lab namespace on $GW_ADDR
 # (TCP 4443, no DTLS) and asks adgate on 127.0.0.1; the client runs in namespace
@@ -23,7 +24,7 @@
 # addresses are from $TUN_NET. Nothing has a route anywhere else. Nothing in /etc is read or
 # changed except /etc/netns/NETNS-occ (hosts/resolv.conf for the client's namespace).
 #
-# Usage: deploy/gateway-ocserv.sh up|down|status|users|login USER PASSWORD_FILE
+# Usage: deploy/gateway-ocserv.sh up|down|status|users|tunnel|login USER PASSWORD_FILE
 #        |connect USER PASSWORD_FILE|disconnect USER
 #   up       create or repair the namespace, certificates and the server (idempotent);
 #            restarts the server if its settings changed
@@ -35,6 +36,8 @@
 #   connect  as login, but the tunnel stays up
 #   disconnect  end USER's sessions on the server (occtl)
 #   users    the users connected to the server, one a line
+#   tunnel   "tunnel up" if the client's openconnect (from connect) runs and a ping through its
+#            tunnel to the server's tun address goes through, else "tunnel down"; exit 0 either way
 #
 # Environment: ADGATE_LAB_DIR, ADGATE_LAB_NETNS (the lab, as for deploy/lab.sh);
 # ADGATE_OCSERV_DIR (state, default $ADGATE_LAB_DIR/gateway-ocserv);
@@ -154,6 +157,7 @@ ipv4-network = $TUN_NET
 ping-leases = false
 cisco-client-compat = true
 CONF
+  return 0 # an unchanged last file is no failure (set -e would end `up` here)
 }
 
 server_pid() {
@@ -193,11 +197,17 @@ start_server() {
 }
 
 # --- the client ------------------------------------------------------------------------------
+client_pid() {
+  local pid
+  [[ -r $RW/openconnect.pid ]] || return 1
+  pid=$(tr -dc 0-9 <"$RW/openconnect.pid")
+  [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$OPENCONNECT" ]] || return 1
+  echo "$pid"
+}
+
 stop_client() {
   local pid
-  [[ -r $RW/openconnect.pid ]] || return 0
-  pid=$(tr -dc 0-9 <"$RW/openconnect.pid")
-  if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$OPENCONNECT" ]]; then
+  if pid=$(client_pid); then
     kill -INT "$pid" 2>/dev/null || true # INT: log off, so the server ends the session at once
     for _ in $(seq 50); do
       kill -0 "$pid" 2>/dev/null || break
@@ -262,6 +272,14 @@ cmd_users() {
   python3 -c 'import json, sys; [print(u["Username"]) for u in json.load(sys.stdin)]' <<<"$answer"
 }
 
+cmd_tunnel() {
+  if client_pid >/dev/null && ip netns exec "$RW_NETNS" ping -c 1 -W 1 "$GW_TUN_ADDR" >/dev/null 2>&1; then
+    echo "tunnel up"
+  else
+    echo "tunnel down"
+  fi
+}
+
 cmd_up() {
   mkdir -p "$STATE"
   chmod 0711 "$STATE"
@@ -298,7 +316,7 @@ main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-    up | down | status | users) (($# == 0)) || { usage >&2; exit 2; } ;;
+    up | down | status | users | tunnel) (($# == 0)) || { usage >&2; exit 2; } ;;
     disconnect) (($# == 1)) || { usage >&2; exit 2; } ;;
     login | connect) (($# == 2)) || { usage >&2; exit 2; } ;;
     -h | --help | help) usage; exit 0 ;;
@@ -313,6 +331,7 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     users) cmd_users ;;
+    tunnel) cmd_tunnel ;;
     login) cmd_login "$@" no ;;
     connect) cmd_login "$@" yes ;;
     disconnect) occtl_in disconnect user "$1" ;;

@@ -174,6 +174,7 @@ status $GW/status.log 1
 log $GW/openvpn.log
 verb 3
 EOF
+  return 0 # an unchanged last file is no failure (set -e would end `up` here)
 }
 
 daemon_pid() { # DIR — prints the pid of the openvpn started there, if it runs

@@ -15,6 +15,6 @@ pub struct ClientSettings {
     pub max_in_flight: usize,
     /// The DNS name in the subjectAltName of the certificate this client presents over RadSec.
     pub radsec_certificate_name: Option<pki_types::DnsName<'static>>,
-    /// Where it takes Disconnect-Requests (RFC 5176), if it does.
-    pub disconnect: Option<crate::sessions::DisconnectTarget>,
+    /// How it is asked to end a session (`[clients.disconnect]`), if it can be.
+    pub disconnect: Option<crate::sessions::DisconnectDriver>,
 }

@@ -12,6 +12,7 @@
 
 mod control;
 mod metrics;
+mod ocserv_occtl;
 mod openvpn_management;
 mod rebuild;
 mod revoker;
@@ -28,7 +29,7 @@ pub use control::{run_client, ControlCommand, ControlServer};
 pub use metrics::SessionMetrics;
 pub use rebuild::rebuild;
 pub use revoker::Revoker;
-pub use settings::{DisconnectDriver, DisconnectTarget, DisconnectTargets, SessionSettings};
+pub use settings::{DisconnectDriver, DisconnectTargets, SessionSettings};
 use table::{AccountingEvent, AccountingUpdate, Dropped, NasView, PendingAccept, SessionTable};
 pub use table::{Cuttable, TableLimits, Target};
 

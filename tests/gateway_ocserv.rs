@@ -1,8 +1,9 @@
 //! ocserv 1.1 (the open AnyConnect-compatible server) in front of adgate, with the openconnect
 //! client: ocserv's radcli asks adgate with one PAP Access-Request and sends no
 //! Message-Authenticator, so adgate's default ("auto") serves it unchanged — all run by
-//! `deploy/gateway-ocserv.sh`. The test checks what the user sees (a tunnel that passes
-//! traffic, or none) and what the admin reads in the trail.
+//! `deploy/gateway-ocserv.sh`. The tests check what the user sees (a tunnel that passes
+//! traffic, or none), what the admin reads in the trail, and that a user taken out of the
+//! telework group loses the tunnel through occtl (ocserv has no RFC 5176).
 // An integration test: its helpers, outside the #[test] functions clippy.toml covers, may
 // panic too (a panic is how a test fails).
 #![allow(
@@ -16,10 +17,13 @@ mod common;
 mod eap_support;
 mod gateway_support;
 
+use std::time::{Duration, Instant};
+
 use common::{without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
-    assert_members_get_tunnels, assert_others_are_kept_out, decision_for, start_and_stop, Kind,
-    TunnelGateway,
+    assert_connected, assert_cut_off_telework, assert_members_get_tunnels,
+    assert_others_are_kept_out, decision_for, ocserv_occtl_socket, start_and_stop, wait_until,
+    Kind, OffTelework, TunnelGateway,
 };
 use serde_json::Value;
 
@@ -74,4 +78,46 @@ fn ocserv_lets_members_in_through_a_working_tunnel_and_keeps_others_out() {
                 .is_some_and(|ip| ip.starts_with("10.98.2."))),
         "{accounting:?}"
     );
+}
+
+#[test]
+#[ignore = "needs the lab AD: deploy/test.sh"]
+fn an_ocserv_tunnel_ends_through_occtl_when_its_user_leaves_telework() {
+    let adgate = Adgate::start_with(|config| {
+        without_reject_delay(config).replace(
+            "require_message_authenticator = true\n",
+            &format!(
+                "\n[clients.disconnect]\nkind = \"ocserv_occtl\"\nsocket = \"{}\"\n",
+                ocserv_occtl_socket().display()
+            ),
+        )
+    });
+    let gateway = TunnelGateway::up(Kind::Ocserv, &adgate);
+    assert_connected(&gateway, &adgate, "tovpn");
+    assert!(gateway.tunnel_up(), "{}", gateway.log());
+
+    let _back = OffTelework::take("tovpn");
+    let removed = Instant::now();
+    wait_until(Duration::from_secs(10), || {
+        gateway.clients().is_empty() && !gateway.tunnel_up()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "tovpn's tunnel still up:\n{}\nadgate log:\n{}",
+            gateway.log(),
+            adgate.log()
+        )
+    });
+    let took = removed.elapsed();
+
+    let record = assert_cut_off_telework(&adgate, "tovpn");
+    assert!(record.get("sent_to").is_none(), "{record}");
+    println!(
+        "telework removal: tovpn's ocserv tunnel down {took:?} after the change was in AD; \
+         re-check to occtl's answer {} ms",
+        record["detection_to_result_ms"]
+    );
+    // openconnect exited ("Session terminated by server"): it does not come back on its own.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(gateway.clients().is_empty(), "{}", gateway.log());
 }

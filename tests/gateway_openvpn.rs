@@ -20,10 +20,11 @@ mod gateway_support;
 
 use std::time::Duration;
 
-use common::{adgate_command, restore_or_report, without_reject_delay, Adgate, Lab};
+use common::{without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
-    assert_members_get_tunnels, assert_others_are_kept_out, decision_for, password_file,
-    start_and_stop, wait_until, Kind, TunnelGateway, MANAGEMENT_PORT,
+    assert_connected, assert_cut_off_telework, assert_members_get_tunnels,
+    assert_others_are_kept_out, decision_for, start_and_stop, wait_until, Kind, OffTelework,
+    TunnelGateway, MANAGEMENT_PORT,
 };
 use serde_json::Value;
 
@@ -99,32 +100,9 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
         &adgate,
         Some(management_password.path()),
     );
-    let (code, said) = gateway.connect("tovpn", &password_file());
-    assert_eq!(
-        (code, said),
-        (Some(0), "tovpn: tunnel up".to_owned()),
-        "{}",
-        gateway.log()
-    );
-    assert_eq!(gateway.clients(), ["tovpn"]);
-    wait_until(Duration::from_secs(5), || {
-        adgate.records().iter().any(|r| {
-            r["type"] == "accounting"
-                && r["user_name"] == "tovpn"
-                && r["accounting"]["status_type"] == "start"
-        })
-    })
-    .unwrap_or_else(|| panic!("no Accounting-Start:\n{}", adgate.log()));
+    assert_connected(&gateway, &adgate, "tovpn");
 
-    let lab = Lab::get();
-    lab.lab_sh(&[
-        "tool",
-        "group",
-        "removemembers",
-        "Telework-Allowed",
-        "tovpn",
-    ]);
-    let _back = Restore;
+    let _back = OffTelework::take("tovpn");
     let took =
         wait_until(Duration::from_secs(10), || gateway.clients().is_empty()).unwrap_or_else(|| {
             panic!(
@@ -135,38 +113,10 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
         });
     println!("telework removal: tovpn's OpenVPN tunnel killed after {took:?}");
 
-    let record = adgate
-        .records()
-        .into_iter()
-        .find(|r| r["type"] == "disconnect")
-        .unwrap_or_else(|| panic!("no disconnect record:\n{}", adgate.log()));
-    assert_eq!(record["reason"], "telework_off", "{record}");
-    assert_eq!(record["result"], "ack", "{record}");
-    assert_eq!(record["session"]["user_name"], "tovpn", "{record}");
+    let record = assert_cut_off_telework(&adgate, "tovpn");
     assert_eq!(
         record["sent_to"],
         format!("127.0.0.1:{MANAGEMENT_PORT}"),
         "{record}"
     );
-    let stop = start_and_stop(&adgate, "tovpn");
-    assert_eq!(
-        stop.last().map(|r| &r["accounting"]["status_type"]),
-        Some(&Value::from("stop")),
-        "{stop:?}"
-    );
-    let (code, output) = adgate_command(&[
-        "audit".as_ref(),
-        "verify".as_ref(),
-        adgate.audit_dir().as_os_str(),
-    ]);
-    assert_eq!(code, 0, "audit verify:\n{output}");
-}
-
-/// Puts tovpn back into the telework group when dropped, also when the test fails.
-struct Restore;
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        restore_or_report(&["tool", "group", "addmembers", "Telework-Allowed", "tovpn"]);
-    }
 }

@@ -54,7 +54,8 @@ pub struct DisconnectRecord {
     pub reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<Requester>,
-    /// Where the Disconnect-Request went (`[clients.disconnect] address`).
+    /// Where the Disconnect-Request went (`[clients.disconnect] address`); absent for a kind
+    /// that runs a program instead (ocserv_occtl).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_to: Option<SocketAddr>,
     /// `ack`, `nak`, `no_answer`, `not_sent` (the request could not be built or sent) or

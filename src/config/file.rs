@@ -84,16 +84,18 @@ pub(super) enum RequireMessageAuthenticator {
     Word(String),
 }
 
-/// `[clients.disconnect]`: where this NAS takes RFC 5176 Disconnect-Requests. Absent: its live
+/// `[clients.disconnect]`: where and how this NAS is asked to end a session. Absent: its live
 /// sessions cannot be cut.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DisconnectSection {
     pub(super) kind: Option<Spanned<String>>,
-    pub(super) address: Spanned<String>,
+    pub(super) address: Option<Spanned<String>>,
     pub(super) secret_file: Option<Spanned<PathBuf>>,
     pub(super) profile: Option<Spanned<String>>,
     pub(super) password_file: Option<Spanned<PathBuf>>,
+    pub(super) program: Option<Spanned<PathBuf>>,
+    pub(super) socket: Option<Spanned<PathBuf>>,
 }
 
 /// `[sessions]`: live-session oversight. Absent: the defaults.

@@ -1,7 +1,8 @@
 //! `[sessions]` and each client's `[clients.disconnect]`: how live sessions are watched, and
-//! where and how each NAS takes RFC 5176 Disconnect-Requests.
+//! where and how each NAS is asked to end a session.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,11 @@ use adgate_radius::{DisconnectProfile, SharedSecret};
 use super::file::{DisconnectSection, SessionsSection};
 use super::{ConfigError, Validator};
 use crate::secret_file;
-use crate::sessions::{DisconnectDriver, DisconnectTarget, SessionSettings};
+use crate::sessions::{DisconnectDriver, SessionSettings};
+
+/// `[clients.disconnect] program` for `kind = "ocserv_occtl"` when absent: where Debian's
+/// ocserv package installs occtl.
+const DEFAULT_OCCTL: &str = "/usr/bin/occtl";
 
 impl Validator<'_> {
     pub(super) fn sessions(
@@ -69,69 +74,111 @@ impl Validator<'_> {
         section: DisconnectSection,
         client_secret: &SharedSecret,
         key: &dyn Fn(&str) -> String,
-    ) -> Result<DisconnectTarget, ConfigError> {
-        let address = section
-            .address
-            .get_ref()
-            .parse::<SocketAddr>()
-            .map_err(|_| {
-                self.invalid(
-                    section.address.span(),
-                    &key("disconnect.address"),
-                    "must be an address and port, such as \"192.0.2.10:3799\"",
-                )
-            })?;
+    ) -> Result<DisconnectDriver, ConfigError> {
         let kind = section
             .kind
             .as_ref()
             .map_or("rfc5176", |kind| kind.get_ref().as_str());
-        let misplaced = |key_name: &str, span: std::ops::Range<usize>| {
-            self.invalid(
-                span,
-                &key(&format!("disconnect.{key_name}")),
-                format!("does not apply to kind = \"{kind}\""),
-            )
-        };
-        let driver = match kind {
-            "rfc5176" => {
-                if let Some(password_file) = &section.password_file {
-                    return Err(misplaced("password_file", password_file.span()));
-                }
-                self.rfc5176_driver(&section, client_secret, key)?
-            }
-            "openvpn_management" => {
-                if let Some(secret_file) = &section.secret_file {
-                    return Err(misplaced("secret_file", secret_file.span()));
-                }
-                if let Some(profile) = &section.profile {
-                    return Err(misplaced("profile", profile.span()));
-                }
-                let password = section
-                    .password_file
-                    .map(|file| {
-                        let span = file.span();
-                        secret_file::read(file.get_ref())
-                            .map(|bytes| Arc::new(SharedSecret::new(bytes.to_vec())))
-                            .map_err(|e| self.invalid(span, &key("disconnect.password_file"), e))
-                    })
-                    .transpose()?;
-                DisconnectDriver::OpenVpnManagement { password }
-            }
+        let kind_span = section.kind.as_ref().map_or(0..0, |kind| kind.span());
+        // The keys each kind has no use for, refused rather than ignored.
+        let foreign: &[&str] = match kind {
+            "rfc5176" => &["password_file", "program", "socket"],
+            "openvpn_management" => &["secret_file", "profile", "program", "socket"],
+            // occtl runs on ocserv's host and reaches it over a Unix socket.
+            "ocserv_occtl" => &["address", "secret_file", "profile", "password_file"],
             _ => {
-                let span = section.kind.map_or(0..0, |kind| kind.span());
                 return Err(self.invalid(
-                    span,
+                    kind_span,
                     &key("disconnect.kind"),
-                    "must be rfc5176 or openvpn_management",
+                    "must be rfc5176, openvpn_management or ocserv_occtl",
                 ));
             }
         };
-        Ok(DisconnectTarget { address, driver })
+        for (name, given) in [
+            ("address", section.address.as_ref().map(|v| v.span())),
+            (
+                "secret_file",
+                section.secret_file.as_ref().map(|v| v.span()),
+            ),
+            ("profile", section.profile.as_ref().map(|v| v.span())),
+            (
+                "password_file",
+                section.password_file.as_ref().map(|v| v.span()),
+            ),
+            ("program", section.program.as_ref().map(|v| v.span())),
+            ("socket", section.socket.as_ref().map(|v| v.span())),
+        ] {
+            if let Some(given) = given.filter(|_| foreign.contains(&name)) {
+                return Err(self.invalid(
+                    given,
+                    &key(&format!("disconnect.{name}")),
+                    format!("does not apply to kind = \"{kind}\""),
+                ));
+            }
+        }
+        let address = || {
+            let address = section.address.as_ref().ok_or_else(|| {
+                self.invalid(
+                    kind_span.clone(),
+                    &key("disconnect.address"),
+                    format!("is needed for kind = \"{kind}\""),
+                )
+            })?;
+            address.get_ref().parse::<SocketAddr>().map_err(|_| {
+                self.invalid(
+                    address.span(),
+                    &key("disconnect.address"),
+                    "must be an address and port, such as \"192.0.2.10:3799\"",
+                )
+            })
+        };
+        Ok(match kind {
+            "openvpn_management" => DisconnectDriver::OpenVpnManagement {
+                address: address()?,
+                password: section
+                    .password_file
+                    .as_ref()
+                    .map(|file| {
+                        secret_file::read(file.get_ref())
+                            .map(|bytes| Arc::new(SharedSecret::new(bytes.to_vec())))
+                            .map_err(|e| {
+                                self.invalid(file.span(), &key("disconnect.password_file"), e)
+                            })
+                    })
+                    .transpose()?,
+            },
+            "ocserv_occtl" => {
+                let absolute = |value: &Option<toml::Spanned<PathBuf>>, name: &str| {
+                    value
+                        .as_ref()
+                        .map(|path| {
+                            if path.get_ref().is_absolute() {
+                                Ok(path.get_ref().clone())
+                            } else {
+                                Err(self.invalid(
+                                    path.span(),
+                                    &key(&format!("disconnect.{name}")),
+                                    "must be an absolute path",
+                                ))
+                            }
+                        })
+                        .transpose()
+                };
+                DisconnectDriver::OcservOcctl {
+                    program: absolute(&section.program, "program")?
+                        .unwrap_or_else(|| PathBuf::from(DEFAULT_OCCTL)),
+                    socket: absolute(&section.socket, "socket")?,
+                }
+            }
+            // rfc5176, the default
+            _ => self.rfc5176_driver(address()?, &section, client_secret, key)?,
+        })
     }
 
     /// An RFC 5176 target's secret (the client's own unless `secret_file`) and profile.
     fn rfc5176_driver(
         &self,
+        address: SocketAddr,
         section: &DisconnectSection,
         client_secret: &SharedSecret,
         key: &dyn Fn(&str) -> String,
@@ -157,6 +204,7 @@ impl Validator<'_> {
             })?,
         };
         Ok(DisconnectDriver::Rfc5176 {
+            address,
             secret: Arc::new(secret),
             profile,
         })
@@ -165,6 +213,7 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::time::Duration;
 
     use crate::config::test_config::{load_error, write_config};
@@ -192,10 +241,15 @@ mod tests {
         assert_eq!(config.sessions.recheck_interval, Duration::from_secs(5));
         assert!(config.clients[0].disconnect.is_none());
         let target = config.clients[1].disconnect.as_ref().unwrap();
-        assert_eq!(target.address, "192.0.2.10:3799".parse().unwrap());
-        let DisconnectDriver::Rfc5176 { secret, profile } = &target.driver else {
+        let DisconnectDriver::Rfc5176 {
+            address,
+            secret,
+            profile,
+        } = target
+        else {
             panic!("{target:?}");
         };
+        assert_eq!(*address, "192.0.2.10:3799".parse().unwrap());
         assert_eq!(secret.expose(), b"another-long-radius-secret");
         assert_eq!(profile.name(), "user_name");
     }
@@ -217,11 +271,74 @@ mod tests {
         });
         let config = Config::load(&path).unwrap();
         let target = config.clients[0].disconnect.as_ref().unwrap();
-        assert_eq!(target.address, "127.0.0.1:7505".parse().unwrap());
-        let DisconnectDriver::OpenVpnManagement { password } = &target.driver else {
+        let DisconnectDriver::OpenVpnManagement { address, password } = target else {
             panic!("{target:?}");
         };
+        assert_eq!(*address, "127.0.0.1:7505".parse().unwrap());
         assert_eq!(password.as_ref().unwrap().expose(), b"management-password");
+    }
+
+    #[test]
+    fn an_ocserv_occtl_target_loads_with_its_socket_and_occtl_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), |t| {
+            with_disconnect(
+                t,
+                "kind = \"ocserv_occtl\"\nsocket = \"/run/ocserv/occtl.socket\"",
+            )
+        });
+        let config = Config::load(&path).unwrap();
+        let target = config.clients[0].disconnect.as_ref().unwrap();
+        let DisconnectDriver::OcservOcctl { program, socket } = target else {
+            panic!("{target:?}");
+        };
+        assert_eq!(program, Path::new("/usr/bin/occtl"));
+        assert_eq!(
+            socket.as_deref(),
+            Some(Path::new("/run/ocserv/occtl.socket"))
+        );
+        assert_eq!(target.address(), None);
+
+        let path = write_config(dir.path(), |t| {
+            with_disconnect(
+                t,
+                "kind = \"ocserv_occtl\"\nprogram = \"/usr/local/sbin/occtl-on-vpn1\"",
+            )
+        });
+        let config = Config::load(&path).unwrap();
+        let target = config.clients[0].disconnect.as_ref().unwrap();
+        let DisconnectDriver::OcservOcctl { program, socket } = target else {
+            panic!("{target:?}");
+        };
+        assert_eq!(program, Path::new("/usr/local/sbin/occtl-on-vpn1"));
+        assert_eq!(*socket, None);
+    }
+
+    #[test]
+    fn an_ocserv_occtl_target_refuses_an_address_and_relative_paths() {
+        let error = load_error(|t| {
+            with_disconnect(t, "kind = \"ocserv_occtl\"\naddress = \"127.0.0.1:3799\"")
+        });
+        assert!(error.contains("clients[0].disconnect.address"), "{error}");
+        assert!(
+            error.contains("does not apply to kind = \"ocserv_occtl\""),
+            "{error}"
+        );
+        let error =
+            load_error(|t| with_disconnect(t, "kind = \"ocserv_occtl\"\nprogram = \"occtl\""));
+        assert!(error.contains("clients[0].disconnect.program"), "{error}");
+        assert!(error.contains("absolute"), "{error}");
+        let error = load_error(|t| {
+            with_disconnect(
+                t,
+                "address = \"192.0.2.10:3799\"\nsocket = \"/run/occtl.socket\"",
+            )
+        });
+        assert!(error.contains("clients[0].disconnect.socket"), "{error}");
+        assert!(error.contains("rfc5176"), "{error}");
+        let error = load_error(|t| with_disconnect(t, "kind = \"openvpn_management\""));
+        assert!(error.contains("clients[0].disconnect.address"), "{error}");
+        assert!(error.contains("is needed"), "{error}");
     }
 
     #[test]

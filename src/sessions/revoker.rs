@@ -1,6 +1,6 @@
 //! The revoker: re-checks the AD account of every live session and cuts the sessions of an
 //! account that an admin's decision no longer allows, with an RFC 5176 Disconnect-Request to
-//! the NAS.
+//! the NAS (or, for a VPN server without RFC 5176, through its own control interface).
 //!
 //! When: every `sessions.recheck_interval_s` (the safety net, which also catches what writes
 //! nothing to AD: an `accountExpires` or logon-hours boundary passing), at once for a user when
@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::openvpn_management;
+use super::{ocserv_occtl, openvpn_management};
 use super::{Cuttable, DisconnectDriver, DisconnectTargets, LiveSessions, Target};
 use crate::audit::{DisconnectRecord, Requester, SessionOnNas, UserName};
 use crate::current_handler::CurrentHandler;
@@ -309,7 +309,7 @@ impl Revoker {
                 None
             }
             Some(target) => {
-                record.sent_to = Some(target.address);
+                record.sent_to = target.address();
                 let identification = SessionIdentification {
                     user_name: cuttable.nas.user_name.clone(),
                     acct_session_id: cuttable.target.session_id().map(str::to_owned),
@@ -318,19 +318,30 @@ impl Revoker {
                     framed_ip_address: cuttable.nas.framed_ip_address,
                     calling_station_id: cuttable.nas.calling_station_id.clone(),
                 };
-                let sent = match &target.driver {
-                    DisconnectDriver::Rfc5176 { secret, profile } => {
-                        match self.sender(&targets, target.address, secret) {
-                            Ok(sender) => sender
-                                .disconnect(&identification, *profile)
-                                .await
-                                .map_err(|error| error.to_string()),
-                            Err(error) => Err(format!("cannot open a socket: {error}")),
-                        }
+                let sent = match target {
+                    DisconnectDriver::Rfc5176 {
+                        address,
+                        secret,
+                        profile,
+                    } => match self.sender(&targets, *address, secret) {
+                        Ok(sender) => sender
+                            .disconnect(&identification, *profile)
+                            .await
+                            .map_err(|error| error.to_string()),
+                        Err(error) => Err(format!("cannot open a socket: {error}")),
+                    },
+                    DisconnectDriver::OpenVpnManagement { address, password } => {
+                        openvpn_management::kill(
+                            *address,
+                            password.as_deref(),
+                            &identification.user_name,
+                        )
+                        .await
+                        .map_err(|error| error.to_string())
                     }
-                    DisconnectDriver::OpenVpnManagement { password } => openvpn_management::kill(
-                        target.address,
-                        password.as_deref(),
+                    DisconnectDriver::OcservOcctl { program, socket } => ocserv_occtl::disconnect(
+                        program,
+                        socket.as_deref(),
                         &identification.user_name,
                     )
                     .await

@@ -1,6 +1,6 @@
 //! What `[sessions]` and each client's `[clients.disconnect]` configure: how often live
 //! sessions are re-checked, how the table forgets, where the control socket is, and where and
-//! how a NAS takes Disconnect-Requests (RFC 5176).
+//! how a NAS is asked to end a session (RFC 5176, or a VPN server's own control interface).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,33 +36,48 @@ impl Default for SessionSettings {
     }
 }
 
-/// Where and how one NAS is asked to end a session.
-#[derive(Debug, Clone)]
-pub struct DisconnectTarget {
-    pub address: SocketAddr,
-    pub driver: DisconnectDriver,
-}
-
-/// How a NAS is asked to end a session: each kind is one `[clients.disconnect] kind`.
+/// Where and how one NAS is asked to end a session: each kind is one
+/// `[clients.disconnect] kind`.
 #[derive(Debug, Clone)]
 pub enum DisconnectDriver {
     /// An RFC 5176 Disconnect-Request (`kind = "rfc5176"`, the default).
     Rfc5176 {
+        address: SocketAddr,
         /// `[clients.disconnect] secret_file`, else the client's own secret.
         secret: Arc<SharedSecret>,
         profile: DisconnectProfile,
     },
     /// `kill <common name>` on OpenVPN's management interface (`kind = "openvpn_management"`),
     /// with its password if it has one (`password_file`).
-    OpenVpnManagement { password: Option<Arc<SharedSecret>> },
+    OpenVpnManagement {
+        address: SocketAddr,
+        password: Option<Arc<SharedSecret>>,
+    },
+    /// `occtl disconnect user <name>` run on ocserv's control socket (`kind = "ocserv_occtl"`):
+    /// `program` (occtl, or an admin's wrapper) and the socket (`socket`, else occtl's default).
+    OcservOcctl {
+        program: PathBuf,
+        socket: Option<PathBuf>,
+    },
+}
+
+impl DisconnectDriver {
+    /// The address the request goes to, for the trail; `None` for a local program.
+    pub fn address(&self) -> Option<SocketAddr> {
+        match self {
+            DisconnectDriver::Rfc5176 { address, .. }
+            | DisconnectDriver::OpenVpnManagement { address, .. } => Some(*address),
+            DisconnectDriver::OcservOcctl { .. } => None,
+        }
+    }
 }
 
 /// Every client's `[clients.disconnect]`, by client name; a client without one is absent.
 #[derive(Debug, Clone, Default)]
-pub struct DisconnectTargets(pub HashMap<String, DisconnectTarget>);
+pub struct DisconnectTargets(pub HashMap<String, DisconnectDriver>);
 
 impl DisconnectTargets {
-    pub fn get(&self, client: &str) -> Option<&DisconnectTarget> {
+    pub fn get(&self, client: &str) -> Option<&DisconnectDriver> {
         self.0.get(client)
     }
 

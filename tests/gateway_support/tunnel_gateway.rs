@@ -12,10 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Adgate, Lab};
+use crate::common::{adgate_command, restore_or_report, Adgate, Lab};
 
 /// Where the OpenVPN server's management interface listens, on 127.0.0.1 in the lab namespace.
 pub const MANAGEMENT_PORT: u16 = 7505;
+
+/// Where ocserv takes occtl's commands (its `occtl-socket-file`, written by gateway-ocserv.sh).
+pub fn ocserv_occtl_socket() -> PathBuf {
+    Lab::get().dir().join("gateway-ocserv/server/occtl.socket")
+}
 
 /// Which VPN server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,17 +150,26 @@ impl TunnelGateway {
             .collect()
     }
 
+    /// Whether the tunnel `connect` left up still passes a ping (ocserv's client only).
+    pub fn tunnel_up(&self) -> bool {
+        assert_eq!(self.kind, Kind::Ocserv, "only gateway-ocserv.sh tells");
+        let output = self.run(&["tunnel".as_ref()]);
+        assert!(output.status.success(), "tunnel: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).trim() == "tunnel up"
+    }
+
+    /// The server's and the client's logs.
     pub fn log(&self) -> String {
-        let dir = Lab::get().dir().join("gateway-openvpn");
-        [
-            "server/openvpn.log",
-            "client/openvpn.log",
-            "client/openvpn.out",
-        ]
-        .iter()
-        .map(|log| std::fs::read_to_string(dir.join(log)).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n---- client ----\n")
+        let dir = Lab::get().dir();
+        self.kind
+            .logs()
+            .iter()
+            .map(|log| {
+                let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+                format!("---- {log} ----\n{text}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn run(&self, args: &[&OsStr]) -> Output {
@@ -196,6 +210,70 @@ impl Drop for TunnelGateway {
                 panic!("{failure}");
             }
         }
+    }
+}
+
+/// Connects `user` and leaves the tunnel up; asserts it came up, the server lists only them,
+/// and adgate recorded their Accounting-Start (the session it may cut).
+pub fn assert_connected(gateway: &TunnelGateway, adgate: &Adgate, user: &str) {
+    let (code, said) = gateway.connect(user, &password_file());
+    assert_eq!(
+        (code, said),
+        (Some(0), format!("{user}: tunnel up")),
+        "{}",
+        gateway.log()
+    );
+    assert_eq!(gateway.clients(), [user]);
+    wait_until(Duration::from_secs(5), || {
+        adgate.records().iter().any(|r| {
+            r["type"] == "accounting"
+                && r["user_name"] == user
+                && r["accounting"]["status_type"] == "start"
+        })
+    })
+    .unwrap_or_else(|| panic!("no Accounting-Start:\n{}", adgate.log()));
+}
+
+/// Asserts the trail holds the acknowledged cut of `user`'s session for leaving telework, then
+/// the server's Accounting-Stop, and still verifies; returns the `disconnect` record.
+pub fn assert_cut_off_telework(adgate: &Adgate, user: &str) -> Value {
+    let record = adgate
+        .records()
+        .into_iter()
+        .find(|r| r["type"] == "disconnect")
+        .unwrap_or_else(|| panic!("no disconnect record:\n{}", adgate.log()));
+    assert_eq!(record["reason"], "telework_off", "{record}");
+    assert_eq!(record["result"], "ack", "{record}");
+    assert_eq!(record["session"]["user_name"], user, "{record}");
+    let stop = start_and_stop(adgate, user);
+    assert_eq!(
+        stop.last().map(|r| &r["accounting"]["status_type"]),
+        Some(&Value::from("stop")),
+        "{stop:?}"
+    );
+    let (code, output) = adgate_command(&[
+        "audit".as_ref(),
+        "verify".as_ref(),
+        adgate.audit_dir().as_os_str(),
+    ]);
+    assert_eq!(code, 0, "audit verify:\n{output}");
+    record
+}
+
+/// `user` taken out of the telework group in AD, and put back when dropped, also when the test
+/// fails.
+pub struct OffTelework(&'static str);
+
+impl OffTelework {
+    pub fn take(user: &'static str) -> OffTelework {
+        Lab::get().lab_sh(&["tool", "group", "removemembers", "Telework-Allowed", user]);
+        OffTelework(user)
+    }
+}
+
+impl Drop for OffTelework {
+    fn drop(&mut self) {
+        restore_or_report(&["tool", "group", "addmembers", "Telework-Allowed", self.0]);
     }
 }
 
