@@ -16,6 +16,8 @@ mod openvpn_management;
 mod rebuild;
 mod revoker;
 mod settings;
+mod softether_rpc;
+mod softether_sessions;
 mod table;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -29,6 +31,8 @@ pub use metrics::SessionMetrics;
 pub use rebuild::rebuild;
 pub use revoker::Revoker;
 pub use settings::{DisconnectDriver, DisconnectTarget, DisconnectTargets, SessionSettings};
+pub use softether_rpc::{parse_fingerprint, SoftEtherHub, UnusableSetting};
+pub use softether_sessions::watch_session_lists;
 use table::{AccountingEvent, AccountingUpdate, Dropped, NasView, PendingAccept, SessionTable};
 pub use table::{Cuttable, TableLimits, Target};
 
@@ -143,6 +147,11 @@ impl LiveSessions {
             decision_request_id,
             at: Utc::now(),
         };
+        self.apply(update).await;
+    }
+
+    /// Applies an accounting event, from a NAS or seen by adgate itself.
+    async fn apply(&self, update: AccountingUpdate) {
         let dropped = {
             let mut table = self.lock();
             let dropped = table.accounting(update);
@@ -150,6 +159,11 @@ impl LiveSessions {
             dropped
         };
         self.record_dropped(dropped).await;
+    }
+
+    /// Notes that a listed session is still up (see `SessionTable::seen`).
+    fn seen(&self, key: &table::SessionKey, at: DateTime<Utc>) {
+        self.lock().seen(key, at);
     }
 
     /// Drops and records sessions past their stale limit.

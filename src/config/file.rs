@@ -94,6 +94,8 @@ pub(super) struct DisconnectSection {
     pub(super) secret_file: Option<Spanned<PathBuf>>,
     pub(super) profile: Option<Spanned<String>>,
     pub(super) password_file: Option<Spanned<PathBuf>>,
+    pub(super) hub: Option<Spanned<String>>,
+    pub(super) server_certificate_sha256: Option<Spanned<String>>,
 }
 
 /// `[sessions]`: live-session oversight. Absent: the defaults.

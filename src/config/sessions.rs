@@ -92,6 +92,19 @@ impl Validator<'_> {
                 format!("does not apply to kind = \"{kind}\""),
             )
         };
+        if kind != "softether" {
+            for (name, value) in [
+                ("hub", &section.hub),
+                (
+                    "server_certificate_sha256",
+                    &section.server_certificate_sha256,
+                ),
+            ] {
+                if let Some(value) = value {
+                    return Err(misplaced(name, value.span()));
+                }
+            }
+        }
         let driver = match kind {
             "rfc5176" => {
                 if let Some(password_file) = &section.password_file {
@@ -117,12 +130,21 @@ impl Validator<'_> {
                     .transpose()?;
                 DisconnectDriver::OpenVpnManagement { password }
             }
+            "softether" => {
+                if let Some(secret_file) = &section.secret_file {
+                    return Err(misplaced("secret_file", secret_file.span()));
+                }
+                if let Some(profile) = &section.profile {
+                    return Err(misplaced("profile", profile.span()));
+                }
+                self.softether_driver(&section, key)?
+            }
             _ => {
                 let span = section.kind.map_or(0..0, |kind| kind.span());
                 return Err(self.invalid(
                     span,
                     &key("disconnect.kind"),
-                    "must be rfc5176 or openvpn_management",
+                    "must be rfc5176, openvpn_management or softether",
                 ));
             }
         };

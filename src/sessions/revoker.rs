@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::openvpn_management;
+use super::{openvpn_management, softether_rpc};
 use super::{Cuttable, DisconnectDriver, DisconnectTargets, LiveSessions, Target};
 use crate::audit::{DisconnectRecord, Requester, SessionOnNas, UserName};
 use crate::current_handler::CurrentHandler;
@@ -331,6 +331,14 @@ impl Revoker {
                     DisconnectDriver::OpenVpnManagement { password } => openvpn_management::kill(
                         target.address,
                         password.as_deref(),
+                        &identification.user_name,
+                    )
+                    .await
+                    .map_err(|error| error.to_string()),
+                    DisconnectDriver::SoftEther(hub) => softether_rpc::disconnect(
+                        target.address,
+                        hub,
+                        cuttable.target.session_id(),
                         &identification.user_name,
                     )
                     .await

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use adgate_radius::{DisconnectProfile, SharedSecret};
 
+use super::softether_rpc::SoftEtherHub;
 use super::TableLimits;
 
 /// `[sessions]`, with its defaults when the section is absent.
@@ -55,6 +56,17 @@ pub enum DisconnectDriver {
     /// `kill <common name>` on OpenVPN's management interface (`kind = "openvpn_management"`),
     /// with its password if it has one (`password_file`).
     OpenVpnManagement { password: Option<Arc<SharedSecret>> },
+    /// `DeleteSession` on a SoftEther VPN Server's JSON-RPC admin API (`kind = "softether"`),
+    /// whose `EnumSession` is also how adgate learns the hub's sessions: SoftEther sends no
+    /// accounting.
+    SoftEther(SoftEtherHub),
+}
+
+impl DisconnectDriver {
+    /// Whether adgate learns this NAS's sessions from its accounting; SoftEther's it lists.
+    pub fn needs_accounting(&self) -> bool {
+        !matches!(self, DisconnectDriver::SoftEther(_))
+    }
 }
 
 /// Every client's `[clients.disconnect]`, by client name; a client without one is absent.
@@ -66,7 +78,11 @@ impl DisconnectTargets {
         self.0.get(client)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// Whether some client's sessions are learnt from its accounting (see
+    /// `DisconnectDriver::needs_accounting`).
+    pub fn need_accounting(&self) -> bool {
+        self.0
+            .values()
+            .any(|target| target.driver.needs_accounting())
     }
 }
