@@ -20,10 +20,10 @@ mod gateway_support;
 
 use std::time::Duration;
 
-use common::{adgate_command, restore_or_report, without_reject_delay, Adgate, Lab};
+use common::{adgate_command, without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
     assert_members_get_tunnels, assert_others_are_kept_out, decision_for, password_file,
-    start_and_stop, wait_until, Kind, TunnelGateway, MANAGEMENT_PORT,
+    start_and_stop, wait_until, Kind, OffTelework, TunnelGateway, MANAGEMENT_PORT,
 };
 use serde_json::Value;
 
@@ -94,7 +94,7 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
          \"127.0.0.1:{MANAGEMENT_PORT}\"\npassword_file = \"{}\"",
         management_password.path().display()
     ));
-    let gateway = TunnelGateway::up_with_management_password(
+    let gateway = TunnelGateway::up_with_admin_password(
         Kind::OpenVpn,
         &adgate,
         Some(management_password.path()),
@@ -116,15 +116,7 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
     })
     .unwrap_or_else(|| panic!("no Accounting-Start:\n{}", adgate.log()));
 
-    let lab = Lab::get();
-    lab.lab_sh(&[
-        "tool",
-        "group",
-        "removemembers",
-        "Telework-Allowed",
-        "tovpn",
-    ]);
-    let _back = Restore;
+    let _back = OffTelework::take("tovpn");
     let took =
         wait_until(Duration::from_secs(10), || gateway.clients().is_empty()).unwrap_or_else(|| {
             panic!(
@@ -160,13 +152,4 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
         adgate.audit_dir().as_os_str(),
     ]);
     assert_eq!(code, 0, "audit verify:\n{output}");
-}
-
-/// Puts tovpn back into the telework group when dropped, also when the test fails.
-struct Restore;
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        restore_or_report(&["tool", "group", "addmembers", "Telework-Allowed", "tovpn"]);
-    }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Adgate, Lab};
+use crate::common::{restore_or_report, Adgate, Lab};
 
 /// Where the OpenVPN server's management interface listens, on 127.0.0.1 in the lab namespace.
 pub const MANAGEMENT_PORT: u16 = 7505;
@@ -84,7 +84,7 @@ pub struct TunnelGateway {
     kind: Kind,
     radius_port: u16,
     accounting_port: u16,
-    management_password_file: Option<PathBuf>,
+    admin_password_file: Option<PathBuf>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -92,12 +92,13 @@ impl TunnelGateway {
     /// Waits for its turn, then brings the server up for `adgate` (for OpenVPN, its ports must
     /// have at most four digits: `Adgate::start_on_short_ports`).
     pub fn up(kind: Kind, adgate: &Adgate) -> TunnelGateway {
-        TunnelGateway::up_with_management_password(kind, adgate, None)
+        TunnelGateway::up_with_admin_password(kind, adgate, None)
     }
 
-    /// As `up`, with the management interface's password in `password_file` (adgate's
-    /// `[clients.disconnect] password_file`), not a random one.
-    pub fn up_with_management_password(
+    /// As `up`, with the password adgate's `[clients.disconnect] password_file` holds in
+    /// `password_file`, not a random one: OpenVPN's management interface's, or the SoftEther
+    /// hub administrator's.
+    pub fn up_with_admin_password(
         kind: Kind,
         adgate: &Adgate,
         password_file: Option<&Path>,
@@ -107,7 +108,7 @@ impl TunnelGateway {
             kind,
             radius_port: adgate.address.port(),
             accounting_port: adgate.acct_address.port(),
-            management_password_file: password_file.map(Path::to_owned),
+            admin_password_file: password_file.map(Path::to_owned),
             _turn: turn,
         };
         let output = gateway.run(&["up".as_ref()]);
@@ -145,24 +146,35 @@ impl TunnelGateway {
             .collect()
     }
 
+    /// SoftEther: the SHA-256 of the server's certificate, as openssl prints it (adgate's
+    /// `server_certificate_sha256`).
+    pub fn certificate_sha256(&self) -> String {
+        let output = self.run(&["fingerprint".as_ref()]);
+        assert!(output.status.success(), "fingerprint: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The logs of server and client.
     pub fn log(&self) -> String {
-        let dir = Lab::get().dir().join("gateway-openvpn");
-        [
-            "server/openvpn.log",
-            "client/openvpn.log",
-            "client/openvpn.out",
-        ]
-        .iter()
-        .map(|log| std::fs::read_to_string(dir.join(log)).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n---- client ----\n")
+        let dir = Lab::get().dir();
+        self.kind
+            .logs()
+            .iter()
+            .map(|log| {
+                let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+                format!("---- {log} ----\n{text}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn run(&self, args: &[&OsStr]) -> Output {
         let lab = Lab::get();
         let mut command = Command::new(self.kind.script());
-        if let Some(file) = &self.management_password_file {
-            command.env("ADGATE_OPENVPN_MANAGEMENT_PASSWORD_FILE", file);
+        if let Some(file) = &self.admin_password_file {
+            command
+                .env("ADGATE_OPENVPN_MANAGEMENT_PASSWORD_FILE", file)
+                .env("ADGATE_SOFTETHER_HUB_PASSWORD_FILE", file);
         }
         command
             .args(args)
@@ -196,6 +208,23 @@ impl Drop for TunnelGateway {
                 panic!("{failure}");
             }
         }
+    }
+}
+
+/// `user` taken out of the telework group, and put back when this is dropped, also when the
+/// test fails.
+pub struct OffTelework(&'static str);
+
+impl OffTelework {
+    pub fn take(user: &'static str) -> OffTelework {
+        Lab::get().lab_sh(&["tool", "group", "removemembers", "Telework-Allowed", user]);
+        OffTelework(user)
+    }
+}
+
+impl Drop for OffTelework {
+    fn drop(&mut self) {
+        restore_or_report(&["tool", "group", "addmembers", "Telework-Allowed", self.0]);
     }
 }
 
