@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use common::{adgate_command, without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
-    assert_members_get_tunnels, assert_others_are_kept_out, decision_for, password_file,
-    start_and_stop, wait_until, Kind, OffTelework, TunnelGateway, MANAGEMENT_PORT,
+    assert_members_get_tunnels, assert_others_are_kept_out, decision_for, start_and_stop,
+    wait_until, Kind, OffTelework, TunnelGateway, MANAGEMENT_PORT,
 };
 use serde_json::Value;
 
@@ -99,14 +99,7 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
         &adgate,
         Some(management_password.path()),
     );
-    let (code, said) = gateway.connect("tovpn", &password_file());
-    assert_eq!(
-        (code, said),
-        (Some(0), "tovpn: tunnel up".to_owned()),
-        "{}",
-        gateway.log()
-    );
-    assert_eq!(gateway.clients(), ["tovpn"]);
+    gateway.assert_connects("tovpn");
     wait_until(Duration::from_secs(5), || {
         adgate.records().iter().any(|r| {
             r["type"] == "accounting"
@@ -117,14 +110,7 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
     .unwrap_or_else(|| panic!("no Accounting-Start:\n{}", adgate.log()));
 
     let _back = OffTelework::take("tovpn");
-    let took =
-        wait_until(Duration::from_secs(10), || gateway.clients().is_empty()).unwrap_or_else(|| {
-            panic!(
-                "tovpn still connected:\n{}\nadgate log:\n{}",
-                gateway.log(),
-                adgate.log()
-            )
-        });
+    let took = gateway.assert_emptied_within(Duration::from_secs(10), &adgate);
     println!("telework removal: tovpn's OpenVPN tunnel killed after {took:?}");
 
     let record = adgate

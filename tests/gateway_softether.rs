@@ -116,14 +116,7 @@ fn a_softether_tunnel_ends_through_the_admin_api_when_its_user_leaves_telework()
     })
     .unwrap_or_else(|| panic!("not reloaded:\n{}", adgate.log()));
 
-    let (code, said) = gateway.connect("tovpn", &password_file());
-    assert_eq!(
-        (code, said),
-        (Some(0), "tovpn: tunnel up".to_owned()),
-        "{}",
-        gateway.log()
-    );
-    assert_eq!(gateway.clients(), ["tovpn"]);
+    gateway.assert_connects("tovpn");
 
     // The next poll sees the session start, tied to the account of tovpn's accept.
     wait_until(Duration::from_secs(10), || !starts(&adgate).is_empty())
@@ -154,14 +147,7 @@ fn a_softether_tunnel_ends_through_the_admin_api_when_its_user_leaves_telework()
 
     let _back = OffTelework::take("tovpn");
     let removed = Instant::now();
-    let took =
-        wait_until(Duration::from_secs(10), || gateway.clients().is_empty()).unwrap_or_else(|| {
-            panic!(
-                "tovpn still connected:\n{}\nadgate log:\n{}",
-                gateway.log(),
-                adgate.log()
-            )
-        });
+    let took = gateway.assert_emptied_within(Duration::from_secs(10), &adgate);
     println!("telework removal: tovpn's SoftEther session gone from its list after {took:?}");
 
     let disconnect = wait_until(Duration::from_secs(5), || {

@@ -238,9 +238,10 @@ mod tests {
         }
     }
 
-    /// The live sessions over a real trail in `dir`, with tovpn's accept on the client; the
-    /// trail's writer, to keep while the trail is written.
-    fn sessions_with_accept(dir: &Path) -> (LiveSessions, impl Sized) {
+    /// The live sessions over a real trail in `dir` after tovpn's accept on the client and a
+    /// list showing tovpn's session SID-TOVPN-1; the trail's writer, to keep while the trail
+    /// is written.
+    async fn tovpn_listed(dir: &Path) -> (LiveSessions, impl Sized) {
         let (trail, writer) = AuditTrail::open(TrailSettings::new(dir.to_owned())).unwrap();
         let sessions = LiveSessions::new(SessionTable::new(TableLimits::default()), trail);
         sessions.lock().accepted(PendingAccept {
@@ -253,6 +254,8 @@ mod tests {
             account: tovpn(),
             at: Utc::now(),
         });
+        let list = [listed("SID-TOVPN-1")];
+        reconcile(&sessions, CLIENT, address(), &list, Utc::now()).await;
         (sessions, writer)
     }
 
@@ -272,16 +275,7 @@ mod tests {
     #[tokio::test]
     async fn a_listed_session_is_live_for_the_accepted_account_until_no_longer_listed() {
         let dir = tempfile::tempdir().unwrap();
-        let (sessions, _writer) = sessions_with_accept(dir.path());
-
-        reconcile(
-            &sessions,
-            CLIENT,
-            address(),
-            &[listed("SID-TOVPN-1")],
-            Utc::now(),
-        )
-        .await;
+        let (sessions, _writer) = tovpn_listed(dir.path()).await;
         let live = sessions.of_account("guid-tovpn", Utc::now());
         assert_eq!(
             session_ids(&live),
@@ -336,15 +330,7 @@ mod tests {
     #[tokio::test]
     async fn a_list_that_cannot_be_read_ends_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let (sessions, _writer) = sessions_with_accept(dir.path());
-        reconcile(
-            &sessions,
-            CLIENT,
-            address(),
-            &[listed("SID-TOVPN-1")],
-            Utc::now(),
-        )
-        .await;
+        let (sessions, _writer) = tovpn_listed(dir.path()).await;
 
         // A port nobody listens on: the server is down.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -131,6 +131,31 @@ impl TunnelGateway {
         verdict(&self.run(&["connect".as_ref(), user.as_ref(), password_file.as_os_str()]))
     }
 
+    /// Connects `user` (see `connect`) and asserts the tunnel is up and the server lists them.
+    pub fn assert_connects(&self, user: &str) {
+        let (code, said) = self.connect(user, &password_file());
+        assert_eq!(
+            (code, said),
+            (Some(0), format!("{user}: tunnel up")),
+            "{}",
+            self.log()
+        );
+        assert_eq!(self.clients(), [user]);
+    }
+
+    /// Waits up to `limit` for the server to list no user, and returns how long that took;
+    /// fails with both logs when someone is still connected.
+    pub fn assert_emptied_within(&self, limit: Duration, adgate: &Adgate) -> Duration {
+        wait_until(limit, || self.clients().is_empty()).unwrap_or_else(|| {
+            panic!(
+                "still connected: {:?}\n{}\nadgate log:\n{}",
+                self.clients(),
+                self.log(),
+                adgate.log()
+            )
+        })
+    }
+
     /// The users connected to the server now (OpenVPN: their common names).
     pub fn clients(&self) -> Vec<String> {
         let command = match self.kind {
