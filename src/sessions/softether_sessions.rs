@@ -70,6 +70,9 @@ async fn poll(
     hub: &SoftEtherHub,
     failing: &mut HashSet<String>,
 ) {
+    // The table before the list: a session cut while the list is on its way is then seen to
+    // end (or to be still up), never taken for a new one.
+    let known = known_sessions(sessions, client);
     let listed = softether_rpc::enum_sessions(address, hub).await;
     sessions.metrics().count_session_list(listed.is_ok());
     match listed {
@@ -77,7 +80,7 @@ async fn poll(
             if failing.remove(client) {
                 tracing::info!(client, "SoftEther's session list is read again");
             }
-            reconcile(sessions, client, address, &listed, Utc::now()).await;
+            reconcile(sessions, client, address, &known, &listed, Utc::now()).await;
         }
         Err(error) => {
             if failing.insert(client.to_owned()) {
@@ -87,19 +90,24 @@ async fn poll(
     }
 }
 
-/// Holds the server's list against the table's sessions of `client`.
+/// The table's sessions of `client`.
+fn known_sessions(sessions: &LiveSessions, client: &str) -> Vec<Cuttable> {
+    sessions
+        .all(Utc::now())
+        .into_iter()
+        .filter(|c| matches!(&c.target, Target::Session(key) if key.client == client))
+        .collect()
+}
+
+/// Holds the server's list against the table's sessions of `client` (`known`).
 async fn reconcile(
     sessions: &LiveSessions,
     client: &str,
     address: SocketAddr,
+    known: &[Cuttable],
     listed: &[ListedSession],
     now: DateTime<Utc>,
 ) {
-    let known: Vec<Cuttable> = sessions
-        .all(now)
-        .into_iter()
-        .filter(|c| matches!(&c.target, Target::Session(key) if key.client == client))
-        .collect();
     for ended in known.iter().filter(|c| {
         !listed
             .iter()
@@ -254,9 +262,15 @@ mod tests {
             account: tovpn(),
             at: Utc::now(),
         });
-        let list = [listed("SID-TOVPN-1")];
-        reconcile(&sessions, CLIENT, address(), &list, Utc::now()).await;
+        show(&sessions, &["SID-TOVPN-1"]).await;
         (sessions, writer)
+    }
+
+    /// A list of tovpn's sessions `names`, held against the table.
+    async fn show(sessions: &LiveSessions, names: &[&str]) {
+        let list: Vec<ListedSession> = names.iter().map(|name| listed(name)).collect();
+        let known = known_sessions(sessions, CLIENT);
+        reconcile(sessions, CLIENT, address(), &known, &list, Utc::now()).await;
     }
 
     fn accounting_records(dir: &Path) -> Vec<serde_json::Value> {
@@ -282,14 +296,7 @@ mod tests {
             [Some("SID-TOVPN-1")],
             "the accept became the session"
         );
-        reconcile(
-            &sessions,
-            CLIENT,
-            address(),
-            &[listed("SID-TOVPN-1")],
-            Utc::now(),
-        )
-        .await;
+        show(&sessions, &["SID-TOVPN-1"]).await;
         assert_eq!(
             accounting_records(dir.path()).len(),
             1,
@@ -301,7 +308,7 @@ mod tests {
         let restored = rebuilt.of_account("guid-tovpn", Utc::now());
         assert_eq!(session_ids(&restored), [Some("SID-TOVPN-1")]);
 
-        reconcile(&sessions, CLIENT, address(), &[], Utc::now()).await;
+        show(&sessions, &[]).await;
         assert!(sessions.all(Utc::now()).is_empty());
         let records = accounting_records(dir.path());
         let statuses: Vec<&serde_json::Value> = records
@@ -325,6 +332,20 @@ mod tests {
             rebuilt.all(Utc::now()).is_empty(),
             "the Stop ends it for good"
         );
+    }
+
+    #[tokio::test]
+    async fn a_session_cut_while_the_list_was_on_its_way_is_not_taken_for_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sessions, _writer) = tovpn_listed(dir.path()).await;
+        let known = known_sessions(&sessions, CLIENT);
+        // The revoker's cut is ACKed after the table was read, before the list is held to it.
+        sessions.remove(&known[0].target);
+
+        let list = [listed("SID-TOVPN-1")];
+        reconcile(&sessions, CLIENT, address(), &known, &list, Utc::now()).await;
+        assert!(sessions.all(Utc::now()).is_empty());
+        assert_eq!(accounting_records(dir.path()).len(), 1, "no second start");
     }
 
     #[tokio::test]
