@@ -13,9 +13,12 @@
 # adgate. SecureNAT gives the client an address and answers pings as 192.168.30.1: "tunnel up"
 # means a ping through the tunnel to it was answered.
 #
-# Live sessions: SoftEther has no RFC 5176 and sends no accounting. `vpncmd … /CMD SessionList`
-# and `SessionDisconnect` list and end sessions (`sessions` and `disconnect` below); adgate has
-# no driver for them yet (docs/appliances.md).
+# Live sessions: SoftEther has no RFC 5176 and sends no accounting. adgate lists and ends the
+# hub's sessions through the server's JSON-RPC admin API (`POST https://…:$PORT/api/`,
+# EnumSession / DeleteSession) as the hub's administrator: `up` sets the hub's administrator
+# password (and a server administrator password, so that the hub's is the one that counts),
+# and `fingerprint` prints the SHA-256 of the server's certificate for adgate's
+# `server_certificate_sha256` (docs/appliances.md, docs/live-sessions.md).
 #
 # Topology, all inside namespaces we create: the server runs in the lab namespace (listening on
 # TCP $PORT only; its admin port is the same, reachable only inside the lab namespace) and asks
@@ -25,7 +28,7 @@
 # written but /etc/netns/NETNS-se.
 #
 # Usage: deploy/gateway-softether.sh up|down|status|sessions|login USER PASSWORD_FILE
-#        |connect USER PASSWORD_FILE|disconnect
+#        |connect USER PASSWORD_FILE|disconnect|fingerprint
 #   up       create or repair the namespace, certificates and the server (idempotent)
 #   down     stop server and client, delete the client's namespace and the state dir
 #   status   exit 0 only if the server answers vpncmd
@@ -34,13 +37,17 @@
 #   connect  as login, but the tunnel stays up
 #   disconnect  stop the client started by connect
 #   sessions the user names of the hub's VPN sessions, one a line
+#   fingerprint  the SHA-256 of the server's certificate, as openssl prints it (AB:CD:…)
 #
 # Environment: ADGATE_LAB_DIR, ADGATE_LAB_NETNS (the lab, as for deploy/lab.sh);
 # ADGATE_SOFTETHER_DIR (state, default $ADGATE_LAB_DIR/gateway-softether);
 # ADGATE_GATEWAY_RADIUS_PORT (adgate's port on 127.0.0.1, default 1812);
 # ADGATE_GATEWAY_SECRET_FILE (RADIUS secret, default the lab's); ADGATE_GATEWAY_TIMEOUT
-# (seconds a login may take, default 30). The secret goes to vpncmd in a 0600 command file,
-# never on a command line; passwords go into 0600 files and are never printed.
+# (seconds a login may take, default 30); ADGATE_SOFTETHER_HUB_PASSWORD_FILE (the hub
+# administrator's password, first line; default a random one in the state dir). The secret and
+# the passwords go to vpncmd in 0600 command files or on its standard input (vpncmd asks for
+# the server administrator's password there when /PASSWORD is not given), never on a command
+# line; they are never printed.
 set -euo pipefail
 
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
@@ -64,6 +71,8 @@ STATE=${ADGATE_SOFTETHER_DIR:-$LAB/gateway-softether}
 [[ $STATE == /* ]] || STATE="$PWD/$STATE"
 readonly STATE=${STATE%/}
 readonly PKI="$STATE/pki" GW="$STATE/server" RW="$STATE/client" MARKER="$STATE/.adgate-gateway"
+readonly ADMIN_PASSWORD_FILE="$GW/admin.pass"
+readonly HUB_PASSWORD_FILE=${ADGATE_SOFTETHER_HUB_PASSWORD_FILE:-$GW/hub.pass}
 readonly RADIUS_PORT=${ADGATE_GATEWAY_RADIUS_PORT:-1812}
 readonly LOGIN_TIMEOUT=${ADGATE_GATEWAY_TIMEOUT:-30}
 readonly START_TIMEOUT=15
@@ -88,8 +97,28 @@ check_tools() {
   [[ -c /dev/net/tun ]] || die "/dev/net/tun is missing: the client needs TUN devices"
 }
 
-vpncmd_in() { # ARGS... — vpncmd against the server, in the lab namespace
-  ip netns exec "$NETNS" vpncmd "localhost:$PORT" /SERVER "$@"
+# vpncmd against the server, in the lab namespace, as the server's administrator (/ADMINHUB
+# picks a hub without changing who logs in). A refused password makes vpncmd ask again at the
+# end of its input, for ever: the timeout ends that.
+vpncmd_in() { # ARGS...
+  [[ -r $ADMIN_PASSWORD_FILE ]] || return 1
+  timeout "$START_TIMEOUT" ip netns exec "$NETNS" vpncmd "localhost:$PORT" /SERVER "$@" \
+    <"$ADMIN_PASSWORD_FILE"
+}
+
+# A random password in PATH (0600) unless it is there.
+ensure_password() { # PATH
+  [[ -s $1 ]] && return 0
+  openssl rand -hex 16 | write_if_changed "$1" 0600 || true
+}
+
+# The first line of PATH, if vpncmd can carry it.
+password_of() { # PATH WHAT
+  local password
+  password=$(head -n 1 "$1" | tr -d '\r\n') || die "cannot read $2 $1"
+  [[ -n $password && $password != *[[:space:]\"]* ]] ||
+    die "$2 is empty or has blanks or quotes, which vpncmd cannot carry"
+  printf '%s' "$password"
 }
 
 server_answers() { vpncmd_in /CMD About >/dev/null 2>&1; }
@@ -122,6 +151,7 @@ start_server() {
   fi
   stop_server
   mkdir -p "$GW/db" "$GW/log" "$GW/run"
+  ensure_password "$ADMIN_PASSWORD_FILE"
   # A private mount namespace: SoftEther's compiled-in directories are this state dir's.
   # shellcheck disable=SC2016 # $1.. are the inner shell's arguments
   setsid ip netns exec "$NETNS" unshare --mount --propagation private sh -c '
@@ -142,14 +172,19 @@ start_server() {
 }
 
 # The hub's settings, applied on every `up` (each command is idempotent, or its failure on an
-# existing object harmless): RADIUS for every user, SecureNAT, our certificate, one listener.
+# existing object harmless): RADIUS for every user, SecureNAT, our certificate, one listener,
+# the administrators' passwords.
 configure_server() {
-  local secret out
+  local secret admin_password hub_password out
   secret=$(tr -d '\n' <"${ADGATE_GATEWAY_SECRET_FILE:-$(lab_value RADIUS_SECRET_FILE)}")
   [[ -n $secret && $secret != *[[:space:]\"]* ]] ||
     die "the RADIUS secret is empty or has blanks or quotes, which vpncmd cannot carry"
+  [[ -n ${ADGATE_SOFTETHER_HUB_PASSWORD_FILE:-} ]] || ensure_password "$HUB_PASSWORD_FILE"
+  admin_password=$(password_of "$ADMIN_PASSWORD_FILE" "the server administrator's password")
+  hub_password=$(password_of "$HUB_PASSWORD_FILE" "the hub administrator's password")
   write_if_changed "$GW/hub.vpncmd" 0600 <<CMDS || true
 RadiusServerSet 127.0.0.1:$RADIUS_PORT /SECRET:$secret /RETRY_INTERVAL:1000
+SetHubPassword $hub_password
 UserCreate * /GROUP:none /REALNAME:none /NOTE:none
 UserRadiusSet * /ALIAS:none
 SecureNatEnable
@@ -160,9 +195,10 @@ ListenerDelete 443
 ListenerDelete 992
 ListenerDelete 1194
 PortsUDPSet $PORT
+ServerPasswordSet $admin_password
 CMDS
   out=$(vpncmd_in /IN:"$GW/server.vpncmd" 2>&1) || true
-  out=$(vpncmd_in /HUB:DEFAULT /IN:"$GW/hub.vpncmd" 2>&1) || true
+  out=$(vpncmd_in /ADMINHUB:DEFAULT /IN:"$GW/hub.vpncmd" 2>&1) || true
   grep -q "RadiusServerSet command" <<<"$out" ||
     die "vpncmd could not configure the hub's RADIUS server"
 }
@@ -264,9 +300,14 @@ cmd_login() { # USER PASSWORD_FILE KEEP(yes|no)
 cmd_sessions() {
   server_answers || die "the SoftEther server is not up: run deploy/gateway-softether.sh up" 2
   local answer
-  answer=$(vpncmd_in /HUB:DEFAULT /CSV /CMD SessionList) || die "vpncmd SessionList failed" 2
+  answer=$(vpncmd_in /ADMINHUB:DEFAULT /CSV /CMD SessionList) || die "vpncmd SessionList failed" 2
   # CSV: Session Name,VLAN ID,Location,User Name,... ; SecureNAT's own session is not a user's.
   awk -F, 'NR > 1 && $4 != "SecureNAT" && $1 ~ /^SID-/ { print $4 }' <<<"$answer"
+}
+
+cmd_fingerprint() {
+  [[ -s $PKI/gw.pem ]] || die "no server certificate: run deploy/gateway-softether.sh up" 2
+  openssl x509 -in "$PKI/gw.pem" -noout -fingerprint -sha256 | sed 's/^.*=//'
 }
 
 cmd_up() {
@@ -304,7 +345,7 @@ main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-    up | down | status | sessions | disconnect) (($# == 0)) || { usage >&2; exit 2; } ;;
+    up | down | status | sessions | disconnect | fingerprint) (($# == 0)) || { usage >&2; exit 2; } ;;
     login | connect) (($# == 2)) || { usage >&2; exit 2; } ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -321,6 +362,7 @@ main() {
     login) cmd_login "$@" no ;;
     connect) cmd_login "$@" yes ;;
     disconnect) stop_client ;;
+    fingerprint) cmd_fingerprint ;;
   esac
 }
 

@@ -20,6 +20,7 @@ mod oversight;
 mod policy;
 mod radsec;
 mod sessions;
+mod softether;
 mod syslog;
 #[cfg(test)]
 mod test_config;

@@ -23,7 +23,7 @@ use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControlle
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::reload_signal::ReloadSignals;
-use crate::sessions::{rebuild, ControlServer, LiveSessions, Revoker};
+use crate::sessions::{rebuild, watch_session_lists, ControlServer, LiveSessions, Revoker};
 use crate::swappable::Swappable;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::{self, Throttle, ThrottleSettings};
@@ -35,7 +35,7 @@ const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 /// Checks the config and everything it names, printing a summary.
 pub async fn check_config(path: &Path) -> anyhow::Result<()> {
     let (start_only, loaded) = crate::reload::load(path, None, DcHealth::new())?;
-    if !loaded.disconnect_targets.is_empty() && start_only.acct_listen.is_empty() {
+    if loaded.disconnect_targets.need_accounting() && start_only.acct_listen.is_empty() {
         println!(
             "{}: warning: a client has [clients.disconnect] but server.acct_listen is empty: \
              without accounting, live sessions are known only for sessions.accept_grace_s after \
@@ -258,6 +258,12 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             watching.clone(),
         )
     });
+    let listing = tokio::spawn(watch_session_lists(
+        live_sessions.clone(),
+        disconnect_targets.clone(),
+        start_only.sessions.recheck_interval,
+        watching.clone(),
+    ));
     let controlling = tokio::spawn(control.run(live_sessions, revoker, watching.clone()));
     metrics
         .registry()
@@ -334,7 +340,10 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
              answer and retries elsewhere)"
         ),
     }
-    for task in [revoking, controlling].into_iter().chain(ad_checks) {
+    for task in [revoking, listing, controlling]
+        .into_iter()
+        .chain(ad_checks)
+    {
         task.await.context("live session task failed")?;
     }
     drop(handler);

@@ -17,6 +17,8 @@ mod openvpn_management;
 mod rebuild;
 mod revoker;
 mod settings;
+mod softether_rpc;
+mod softether_sessions;
 mod table;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -30,6 +32,8 @@ pub use metrics::SessionMetrics;
 pub use rebuild::rebuild;
 pub use revoker::Revoker;
 pub use settings::{DisconnectDriver, DisconnectTargets, SessionSettings};
+pub use softether_rpc::{parse_fingerprint, SoftEtherHub, UnusableSetting};
+pub use softether_sessions::watch_session_lists;
 use table::{AccountingEvent, AccountingUpdate, Dropped, NasView, PendingAccept, SessionTable};
 pub use table::{Cuttable, TableLimits, Target};
 
@@ -144,6 +148,11 @@ impl LiveSessions {
             decision_request_id,
             at: Utc::now(),
         };
+        self.apply(update).await;
+    }
+
+    /// Applies an accounting event, from a NAS or seen by adgate itself.
+    async fn apply(&self, update: AccountingUpdate) {
         let dropped = {
             let mut table = self.lock();
             let dropped = table.accounting(update);
@@ -151,6 +160,11 @@ impl LiveSessions {
             dropped
         };
         self.record_dropped(dropped).await;
+    }
+
+    /// Notes that a listed session is still up (see `SessionTable::seen`).
+    fn seen(&self, key: &table::SessionKey, at: DateTime<Utc>) {
+        self.lock().seen(key, at);
     }
 
     /// Drops and records sessions past their stale limit.

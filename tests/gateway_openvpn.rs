@@ -23,8 +23,8 @@ use std::time::Duration;
 use common::{without_reject_delay, Adgate};
 use gateway_support::tunnel_gateway::{
     assert_connected, assert_cut_off_telework, assert_members_get_tunnels,
-    assert_others_are_kept_out, decision_for, start_and_stop, wait_until, Kind, OffTelework,
-    TunnelGateway, MANAGEMENT_PORT,
+    assert_others_are_kept_out, decision_for, start_and_stop, Kind, OffTelework, TunnelGateway,
+    MANAGEMENT_PORT,
 };
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
          \"127.0.0.1:{MANAGEMENT_PORT}\"\npassword_file = \"{}\"",
         management_password.path().display()
     ));
-    let gateway = TunnelGateway::up_with_management_password(
+    let gateway = TunnelGateway::up_with_admin_password(
         Kind::OpenVpn,
         &adgate,
         Some(management_password.path()),
@@ -103,14 +103,7 @@ fn an_openvpn_tunnel_ends_through_the_management_interface_when_its_user_leaves_
     assert_connected(&gateway, &adgate, "tovpn");
 
     let _back = OffTelework::take("tovpn");
-    let took =
-        wait_until(Duration::from_secs(10), || gateway.clients().is_empty()).unwrap_or_else(|| {
-            panic!(
-                "tovpn still connected:\n{}\nadgate log:\n{}",
-                gateway.log(),
-                adgate.log()
-            )
-        });
+    let took = gateway.assert_emptied_within(Duration::from_secs(10), &adgate);
     println!("telework removal: tovpn's OpenVPN tunnel killed after {took:?}");
 
     let record = assert_cut_off_telework(&adgate, "tovpn");

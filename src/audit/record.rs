@@ -80,7 +80,7 @@ impl From<&adgate_authz::AccountSummary> for AccountRecord {
 }
 
 /// What an Accounting-Request (RFC 2866) said about a session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AccountingRecord {
     /// `start`, `stop`, `interim_update`, `accounting_on`, `accounting_off`, or the number.
     pub status_type: String,
@@ -200,6 +200,11 @@ pub struct Record {
     /// Present on records of Accounting-Requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounting: Option<AccountingRecord>,
+    /// Accounting records adgate wrote itself, for a VPN server that sends no accounting:
+    /// where it saw the session start or end (`session_list`: in the server's own list of
+    /// sessions). Absent on a NAS's Accounting-Request. Added within schema 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
     /// EAP-TLS logins that got as far as a certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateRecord>,
@@ -239,6 +244,7 @@ impl Record {
             account: None,
             message_authenticator: None,
             accounting: None,
+            source: None,
             certificate: None,
             inner_identity: None,
             reply: None,

@@ -96,6 +96,8 @@ pub(super) struct DisconnectSection {
     pub(super) password_file: Option<Spanned<PathBuf>>,
     pub(super) program: Option<Spanned<PathBuf>>,
     pub(super) socket: Option<Spanned<PathBuf>>,
+    pub(super) hub: Option<Spanned<String>>,
+    pub(super) server_certificate_sha256: Option<Spanned<String>>,
 }
 
 /// `[sessions]`: live-session oversight. Absent: the defaults.

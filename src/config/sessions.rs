@@ -80,17 +80,23 @@ impl Validator<'_> {
             .as_ref()
             .map_or("rfc5176", |kind| kind.get_ref().as_str());
         let kind_span = section.kind.as_ref().map_or(0..0, |kind| kind.span());
-        // The keys each kind has no use for, refused rather than ignored.
-        let foreign: &[&str] = match kind {
-            "rfc5176" => &["password_file", "program", "socket"],
-            "openvpn_management" => &["secret_file", "profile", "program", "socket"],
+        // The keys each kind uses; any other is refused rather than ignored.
+        let uses: &[&str] = match kind {
+            "rfc5176" => &["address", "secret_file", "profile"],
+            "openvpn_management" => &["address", "password_file"],
             // occtl runs on ocserv's host and reaches it over a Unix socket.
-            "ocserv_occtl" => &["address", "secret_file", "profile", "password_file"],
+            "ocserv_occtl" => &["program", "socket"],
+            "softether" => &[
+                "address",
+                "hub",
+                "password_file",
+                "server_certificate_sha256",
+            ],
             _ => {
                 return Err(self.invalid(
                     kind_span,
                     &key("disconnect.kind"),
-                    "must be rfc5176, openvpn_management or ocserv_occtl",
+                    "must be rfc5176, openvpn_management, ocserv_occtl or softether",
                 ));
             }
         };
@@ -107,8 +113,13 @@ impl Validator<'_> {
             ),
             ("program", section.program.as_ref().map(|v| v.span())),
             ("socket", section.socket.as_ref().map(|v| v.span())),
+            ("hub", section.hub.as_ref().map(|v| v.span())),
+            (
+                "server_certificate_sha256",
+                section.server_certificate_sha256.as_ref().map(|v| v.span()),
+            ),
         ] {
-            if let Some(given) = given.filter(|_| foreign.contains(&name)) {
+            if let Some(given) = given.filter(|_| !uses.contains(&name)) {
                 return Err(self.invalid(
                     given,
                     &key(&format!("disconnect.{name}")),
@@ -170,6 +181,7 @@ impl Validator<'_> {
                     socket: absolute(&section.socket, "socket")?,
                 }
             }
+            "softether" => self.softether_driver(address()?, &section, kind_span, key)?,
             // rfc5176, the default
             _ => self.rfc5176_driver(address()?, &section, client_secret, key)?,
         })

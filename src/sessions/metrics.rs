@@ -35,6 +35,8 @@ pub struct SessionMetrics {
     recheck_failures: Counter,
     rechecks: Counter,
     dropped: Family<CauseLabels, Counter>,
+    session_lists: Counter,
+    session_list_failures: Counter,
 }
 
 impl Default for SessionMetrics {
@@ -47,6 +49,8 @@ impl Default for SessionMetrics {
             recheck_failures: Counter::default(),
             rechecks: Counter::default(),
             dropped: Family::default(),
+            session_lists: Counter::default(),
+            session_list_failures: Counter::default(),
         }
     }
 }
@@ -86,6 +90,16 @@ impl SessionMetrics {
              table_full",
             self.dropped.clone(),
         );
+        registry.register(
+            "session_list_polls",
+            "Session lists asked of VPN servers that send no accounting (SoftEther)",
+            self.session_lists.clone(),
+        );
+        registry.register(
+            "session_list_poll_failures",
+            "Session lists that could not be read (the server's sessions are kept as they were)",
+            self.session_list_failures.clone(),
+        );
     }
 
     pub fn set_live(&self, sessions: usize, pending_accepts: usize) {
@@ -108,6 +122,13 @@ impl SessionMetrics {
         self.rechecks.inc();
         if !answered {
             self.recheck_failures.inc();
+        }
+    }
+
+    pub fn count_session_list(&self, answered: bool) {
+        self.session_lists.inc();
+        if !answered {
+            self.session_list_failures.inc();
         }
     }
 

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{ocserv_occtl, openvpn_management};
+use super::{ocserv_occtl, openvpn_management, softether_rpc};
 use super::{Cuttable, DisconnectDriver, DisconnectTargets, LiveSessions, Target};
 use crate::audit::{DisconnectRecord, Requester, SessionOnNas, UserName};
 use crate::current_handler::CurrentHandler;
@@ -342,6 +342,14 @@ impl Revoker {
                     DisconnectDriver::OcservOcctl { program, socket } => ocserv_occtl::disconnect(
                         program,
                         socket.as_deref(),
+                        &identification.user_name,
+                    )
+                    .await
+                    .map_err(|error| error.to_string()),
+                    DisconnectDriver::SoftEther { address, hub } => softether_rpc::disconnect(
+                        *address,
+                        hub,
+                        cuttable.target.session_id(),
                         &identification.user_name,
                     )
                     .await

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use adgate_radius::{DisconnectProfile, SharedSecret};
 
+use super::softether_rpc::SoftEtherHub;
 use super::TableLimits;
 
 /// `[sessions]`, with its defaults when the section is absent.
@@ -59,6 +60,13 @@ pub enum DisconnectDriver {
         program: PathBuf,
         socket: Option<PathBuf>,
     },
+    /// `DeleteSession` on a SoftEther VPN Server's JSON-RPC admin API (`kind = "softether"`),
+    /// whose `EnumSession` is also how adgate learns the hub's sessions: SoftEther sends no
+    /// accounting.
+    SoftEther {
+        address: SocketAddr,
+        hub: SoftEtherHub,
+    },
 }
 
 impl DisconnectDriver {
@@ -66,9 +74,15 @@ impl DisconnectDriver {
     pub fn address(&self) -> Option<SocketAddr> {
         match self {
             DisconnectDriver::Rfc5176 { address, .. }
-            | DisconnectDriver::OpenVpnManagement { address, .. } => Some(*address),
+            | DisconnectDriver::OpenVpnManagement { address, .. }
+            | DisconnectDriver::SoftEther { address, .. } => Some(*address),
             DisconnectDriver::OcservOcctl { .. } => None,
         }
+    }
+
+    /// Whether adgate learns this NAS's sessions from its accounting; SoftEther's it lists.
+    pub fn needs_accounting(&self) -> bool {
+        !matches!(self, DisconnectDriver::SoftEther { .. })
     }
 }
 
@@ -81,7 +95,9 @@ impl DisconnectTargets {
         self.0.get(client)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// Whether some client's sessions are learnt from its accounting (see
+    /// `DisconnectDriver::needs_accounting`).
+    pub fn need_accounting(&self) -> bool {
+        self.0.values().any(DisconnectDriver::needs_accounting)
     }
 }

@@ -303,6 +303,14 @@ impl SessionTable {
         }
     }
 
+    /// Notes that `key` is still up without an accounting message (a VPN server that lists
+    /// its sessions instead): it does not go stale, and its Interim-Update gap is untouched.
+    pub fn seen(&mut self, key: &SessionKey, at: DateTime<Utc>) {
+        if let Some(session) = self.sessions.get_mut(key) {
+            session.last_seen = at;
+        }
+    }
+
     /// Forgets what has aged out: sessions past their stale limit (returned, to be recorded)
     /// and accepts past the link window.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Dropped> {

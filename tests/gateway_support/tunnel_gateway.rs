@@ -89,7 +89,7 @@ pub struct TunnelGateway {
     kind: Kind,
     radius_port: u16,
     accounting_port: u16,
-    management_password_file: Option<PathBuf>,
+    admin_password_file: Option<PathBuf>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -97,12 +97,13 @@ impl TunnelGateway {
     /// Waits for its turn, then brings the server up for `adgate` (for OpenVPN, its ports must
     /// have at most four digits: `Adgate::start_on_short_ports`).
     pub fn up(kind: Kind, adgate: &Adgate) -> TunnelGateway {
-        TunnelGateway::up_with_management_password(kind, adgate, None)
+        TunnelGateway::up_with_admin_password(kind, adgate, None)
     }
 
-    /// As `up`, with the management interface's password in `password_file` (adgate's
-    /// `[clients.disconnect] password_file`), not a random one.
-    pub fn up_with_management_password(
+    /// As `up`, with the password adgate's `[clients.disconnect] password_file` holds in
+    /// `password_file`, not a random one: OpenVPN's management interface's, or the SoftEther
+    /// hub administrator's.
+    pub fn up_with_admin_password(
         kind: Kind,
         adgate: &Adgate,
         password_file: Option<&Path>,
@@ -112,7 +113,7 @@ impl TunnelGateway {
             kind,
             radius_port: adgate.address.port(),
             accounting_port: adgate.acct_address.port(),
-            management_password_file: password_file.map(Path::to_owned),
+            admin_password_file: password_file.map(Path::to_owned),
             _turn: turn,
         };
         let output = gateway.run(&["up".as_ref()]);
@@ -133,6 +134,31 @@ impl TunnelGateway {
     /// As `login`, but the tunnel stays up.
     pub fn connect(&self, user: &str, password_file: &Path) -> (Option<i32>, String) {
         verdict(&self.run(&["connect".as_ref(), user.as_ref(), password_file.as_os_str()]))
+    }
+
+    /// Connects `user` (see `connect`) and asserts the tunnel is up and the server lists them.
+    pub fn assert_connects(&self, user: &str) {
+        let (code, said) = self.connect(user, &password_file());
+        assert_eq!(
+            (code, said),
+            (Some(0), format!("{user}: tunnel up")),
+            "{}",
+            self.log()
+        );
+        assert_eq!(self.clients(), [user]);
+    }
+
+    /// Waits up to `limit` for the server to list no user, and returns how long that took;
+    /// fails with both logs when someone is still connected.
+    pub fn assert_emptied_within(&self, limit: Duration, adgate: &Adgate) -> Duration {
+        wait_until(limit, || self.clients().is_empty()).unwrap_or_else(|| {
+            panic!(
+                "still connected: {:?}\n{}\nadgate log:\n{}",
+                self.clients(),
+                self.log(),
+                adgate.log()
+            )
+        })
     }
 
     /// The users connected to the server now (OpenVPN: their common names).
@@ -158,7 +184,15 @@ impl TunnelGateway {
         String::from_utf8_lossy(&output.stdout).trim() == "tunnel up"
     }
 
-    /// The server's and the client's logs.
+    /// SoftEther: the SHA-256 of the server's certificate, as openssl prints it (adgate's
+    /// `server_certificate_sha256`).
+    pub fn certificate_sha256(&self) -> String {
+        let output = self.run(&["fingerprint".as_ref()]);
+        assert!(output.status.success(), "fingerprint: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The logs of server and client.
     pub fn log(&self) -> String {
         let dir = Lab::get().dir();
         self.kind
@@ -175,8 +209,10 @@ impl TunnelGateway {
     fn run(&self, args: &[&OsStr]) -> Output {
         let lab = Lab::get();
         let mut command = Command::new(self.kind.script());
-        if let Some(file) = &self.management_password_file {
-            command.env("ADGATE_OPENVPN_MANAGEMENT_PASSWORD_FILE", file);
+        if let Some(file) = &self.admin_password_file {
+            command
+                .env("ADGATE_OPENVPN_MANAGEMENT_PASSWORD_FILE", file)
+                .env("ADGATE_SOFTETHER_HUB_PASSWORD_FILE", file);
         }
         command
             .args(args)
@@ -216,14 +252,7 @@ impl Drop for TunnelGateway {
 /// Connects `user` and leaves the tunnel up; asserts it came up, the server lists only them,
 /// and adgate recorded their Accounting-Start (the session it may cut).
 pub fn assert_connected(gateway: &TunnelGateway, adgate: &Adgate, user: &str) {
-    let (code, said) = gateway.connect(user, &password_file());
-    assert_eq!(
-        (code, said),
-        (Some(0), format!("{user}: tunnel up")),
-        "{}",
-        gateway.log()
-    );
-    assert_eq!(gateway.clients(), [user]);
+    gateway.assert_connects(user);
     wait_until(Duration::from_secs(5), || {
         adgate.records().iter().any(|r| {
             r["type"] == "accounting"
