@@ -14,6 +14,7 @@ use anyhow::{bail, Context};
 
 use crate::cli::{BenchKind, NasCommand, NasTarget};
 use crate::nas_eap_tls::EapTlsLogin;
+use crate::nas_eap_tls_hold::{hold_eap_tls, Hold};
 use crate::nas_mschapv2::{MsChapV2Login, MsChapV2Outcome};
 use crate::secret_file;
 
@@ -107,6 +108,33 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
             })
             .await?;
             Ok(ExitCode::SUCCESS)
+        }
+        NasCommand::HoldEapTls {
+            target,
+            peer,
+            conversations,
+            round_trips,
+            hold_s,
+            concurrency,
+            user,
+        } => {
+            let secret = secret_file::read(&target.secret_file)
+                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+            let login = Arc::new(EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?);
+            let clients = (0..concurrency)
+                .map(|_| connect(&target))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let hold = Hold {
+                conversations,
+                round_trips,
+                hold: Duration::from_secs(hold_s),
+            };
+            let all_accepted = hold_eap_tls(login, clients, Arc::new(user), hold).await?;
+            Ok(if all_accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
