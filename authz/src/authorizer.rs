@@ -112,14 +112,7 @@ impl<D: AccountDirectory> Authorizer<D> {
         match self.directory.check_password(dn, password).await {
             Ok(Decision::Accept) => {
                 debug!(dn, "password checked");
-                let member_of = match login.reply_groups {
-                    Some(member_of) => Ok(member_of),
-                    None => self
-                        .reply_memberships(dn)
-                        .await
-                        .inspect(|member_of| self.reply_hints.remember(&name, member_of)),
-                };
-                self.accept_member_of(summary, member_of)
+                self.accept_named(&name, summary, login.reply_groups).await
             }
             Ok(decision) => {
                 debug!(dn, ?decision, "password checked");
@@ -154,7 +147,7 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// accepts, which users wait for, less. The answers are those of asking separately:
     /// sAMAccountName is unique in the domain and userPrincipalName in the forest (the DC
     /// refuses a duplicate), so a name that matches a member matches no one else.
-    async fn login_account<'a>(
+    pub(crate) async fn login_account<'a>(
         &'a self,
         name: &LogonName,
     ) -> Result<LoginAccount<'a>, Box<Outcome>> {
@@ -194,6 +187,25 @@ impl<D: AccountDirectory> Authorizer<D> {
             }),
             Err(error) => Err(Box::new(unavailable(&error, Some(account.summary)))),
         }
+    }
+
+    /// An accept for `summary`, the account `name` found, in `reply_groups` when its search
+    /// asked them (see `login_account`); otherwise they are asked now, and remembered as what
+    /// the name's next login expects.
+    pub(crate) async fn accept_named(
+        &self,
+        name: &LogonName,
+        summary: AccountSummary,
+        reply_groups: Option<BTreeSet<&str>>,
+    ) -> Outcome {
+        let member_of = match reply_groups {
+            Some(member_of) => Ok(member_of),
+            None => self
+                .reply_memberships(&summary.dn)
+                .await
+                .inspect(|member_of| self.reply_hints.remember(name, member_of)),
+        };
+        self.accept_member_of(summary, member_of)
     }
 
     /// What a login of `user_name` would find and judge — the account and the [`Facts`] the
@@ -274,9 +286,9 @@ impl<D: AccountDirectory> Authorizer<D> {
 
 /// What a login found before its bind: what the policy judges, and the reply groups the
 /// account is in when the same search asked (`None`: to be asked after the bind).
-struct LoginAccount<'a> {
-    explanation: Explanation,
-    reply_groups: Option<BTreeSet<&'a str>>,
+pub(crate) struct LoginAccount<'a> {
+    pub(crate) explanation: Explanation,
+    pub(crate) reply_groups: Option<BTreeSet<&'a str>>,
 }
 
 /// What the policy judges of `account`, a member of the telework group or not.
@@ -292,7 +304,9 @@ fn explanation(account: Account, telework_member: bool) -> Explanation {
 }
 
 /// The account's summary when [`decide`] passes every check, else the refusal.
-fn judge(Explanation { account, facts }: Explanation) -> Result<AccountSummary, Box<Outcome>> {
+pub(crate) fn judge(
+    Explanation { account, facts }: Explanation,
+) -> Result<AccountSummary, Box<Outcome>> {
     if let Decision::Reject(reason) = decide(&facts) {
         debug!(dn = %account.dn, %reason, ?facts, "refused by policy");
         return Err(Box::new(reject(reason, Some(account))));
