@@ -254,6 +254,27 @@ pub enum NasCommand {
         requests: usize,
         user: String,
     },
+    /// Start many EAP-TLS logins, pause each after a few round trips, hold them all open,
+    /// then finish them (deploy/bench-eap-memory.sh). Exit 0 if every one was accepted.
+    HoldEapTls {
+        #[command(flatten)]
+        target: NasTarget,
+        #[command(flatten)]
+        peer: EapTlsPeerArgs,
+        /// Logins held open at once.
+        #[arg(long, default_value_t = 10_000)]
+        conversations: usize,
+        /// Round trips before the pause (2: adgate's first flight computed, one fragment sent).
+        #[arg(long, default_value_t = 2)]
+        round_trips: usize,
+        /// Seconds to hold them all before finishing.
+        #[arg(long, default_value_t = 10)]
+        hold_s: u64,
+        /// Sockets (each drives its share of the logins one round trip at a time).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        user: String,
+    },
     /// Drive requests at a fixed concurrency and print requests/s and latency percentiles.
     Bench {
         #[command(flatten)]

@@ -41,6 +41,13 @@ use file::ConfigFile;
 /// too).
 const MAX_REJECT_DELAY_MS: u64 = 5000;
 
+/// At most this many datagrams wait in all queues together: 256 MiB if each were 4096 octets
+/// (RFC 2865 §3), more than any real office's burst needs.
+const MAX_QUEUE_TOTAL: usize = 65_536;
+/// A datagram that waited longer than this is useless even to a patient NAS: it has given up
+/// or failed over (common NASes: 3–5 s a try, a few tries).
+const MAX_QUEUE_WAIT_MS: u64 = 30_000;
+
 /// A validated configuration with every referenced secret loaded.
 #[derive(Debug)]
 pub struct Config {
@@ -49,6 +56,8 @@ pub struct Config {
     pub max_in_flight: usize,
     /// How long after its request an Access-Reject leaves, at the earliest (zero: at once).
     pub reject_delay: Duration,
+    /// How many datagrams may wait for a slot, and for how long (`server.queue_*`).
+    pub queue_limits: adgate_radius::QueueLimits,
     pub clients: Vec<ClientSettings>,
     pub directory: adgate_authz::DirectoryConfig,
     pub policy: adgate_authz::PolicyConfig,
@@ -146,6 +155,35 @@ impl Validator<'_> {
         ))
     }
 
+    /// `server.queue_per_client`, `server.queue_total` and `server.queue_max_wait_ms`: a
+    /// client's queue of 0 drops what its `max_in_flight` slots cannot take at once; all
+    /// queues together hold at least one client's.
+    fn queue_limits(
+        &self,
+        server: &file::ServerSection,
+    ) -> Result<adgate_radius::QueueLimits, ConfigError> {
+        let per_client = self.within(
+            &server.queue_per_client,
+            0..=MAX_QUEUE_TOTAL,
+            "server.queue_per_client",
+        )?;
+        let total = self.within(
+            &server.queue_total,
+            per_client..=MAX_QUEUE_TOTAL,
+            "server.queue_total",
+        )?;
+        let max_wait_ms = self.within(
+            &server.queue_max_wait_ms,
+            1..=MAX_QUEUE_WAIT_MS,
+            "server.queue_max_wait_ms",
+        )?;
+        Ok(adgate_radius::QueueLimits {
+            per_client,
+            total,
+            max_wait: Duration::from_millis(max_wait_ms),
+        })
+    }
+
     fn validate(&self, file: ConfigFile) -> Result<Config, ConfigError> {
         let server = file.server;
         if server.auth_listen.get_ref().is_empty() {
@@ -168,6 +206,7 @@ impl Validator<'_> {
             0..=MAX_REJECT_DELAY_MS,
             "server.reject_delay_ms",
         )?;
+        let queue_limits = self.queue_limits(&server)?;
         let clients = self.clients(file.clients, max_in_flight)?;
         let throttle = self.throttle(file.throttle)?;
         let directory = self.directory(file.directory)?;
@@ -177,6 +216,7 @@ impl Validator<'_> {
             acct_listen: server.acct_listen,
             max_in_flight,
             reject_delay: Duration::from_millis(reject_delay_ms),
+            queue_limits,
             clients,
             directory,
             policy,
@@ -286,6 +326,66 @@ mod tests {
             error.contains("`server.reject_delay_ms` must be between 0 and 5000"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_request_queue_limits_default_to_an_office_burst_and_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let with_server_keys = |keys: &'static str| {
+            move |text: String| {
+                text.replace(
+                    "auth_listen = [\"127.0.0.1:1812\"]",
+                    &format!("auth_listen = [\"127.0.0.1:1812\"]\n{keys}"),
+                )
+            }
+        };
+        let defaults = Config::load(&write_config(dir.path(), |t| t)).unwrap();
+        assert_eq!(
+            defaults.queue_limits,
+            adgate_radius::QueueLimits {
+                per_client: 1024,
+                total: 4096,
+                max_wait: Duration::from_secs(2),
+            }
+        );
+        let set = Config::load(&write_config(
+            dir.path(),
+            with_server_keys("queue_per_client = 0\nqueue_total = 0\nqueue_max_wait_ms = 500"),
+        ))
+        .unwrap();
+        assert_eq!(
+            set.queue_limits,
+            adgate_radius::QueueLimits {
+                per_client: 0,
+                total: 0,
+                max_wait: Duration::from_millis(500),
+            }
+        );
+        for (keys, problem) in [
+            (
+                "queue_per_client = 65537",
+                "`server.queue_per_client` must be between 0 and 65536",
+            ),
+            (
+                "queue_per_client = 200\nqueue_total = 100",
+                "`server.queue_total` must be between 200 and 65536",
+            ),
+            (
+                "queue_total = 65537",
+                "`server.queue_total` must be between 1024 and 65536",
+            ),
+            (
+                "queue_max_wait_ms = 0",
+                "`server.queue_max_wait_ms` must be between 1 and 30000",
+            ),
+            (
+                "queue_max_wait_ms = 30001",
+                "`server.queue_max_wait_ms` must be between 1 and 30000",
+            ),
+        ] {
+            let error = load_error(with_server_keys(keys));
+            assert!(error.contains(problem), "{keys}: {error}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod metrics;
 mod mschapv2;
 mod nas;
 mod nas_eap_tls;
+mod nas_eap_tls_hold;
 mod nas_mschapv2;
 mod oversight;
 mod radsec;

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use adgate_radius::{ClientOptions, RadiusClient, ResponseCode, SharedSecret};
 use anyhow::{bail, Context};
 
-use crate::cli::{BenchKind, NasCommand, NasTarget};
+use crate::cli::{BenchKind, EapTlsPeerArgs, NasCommand, NasTarget};
 use crate::nas_eap_tls::EapTlsLogin;
+use crate::nas_eap_tls_hold::{hold_eap_tls, Hold};
 use crate::nas_mschapv2::{MsChapV2Login, MsChapV2Outcome};
 use crate::secret_file;
 
@@ -71,9 +72,7 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
         }
         NasCommand::EapTls { target, peer, user } => {
             let client = connect(&target)?;
-            let secret = secret_file::read(&target.secret_file)
-                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
-            let login = EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?;
+            let login = eap_tls_login(&target, &peer)?;
             let outcome = login.run(&client, &user).await?;
             println!("{user}: {outcome}");
             Ok(if outcome.is_accept_with_keys() {
@@ -89,12 +88,8 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
             requests,
             user,
         } => {
-            let secret = secret_file::read(&target.secret_file)
-                .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
-            let login = Arc::new(EapTlsLogin::new(&peer, SharedSecret::new(secret.to_vec()))?);
-            let clients = (0..concurrency)
-                .map(|_| connect(&target))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let login = Arc::new(eap_tls_login(&target, &peer)?);
+            let clients = connect_all(&target, concurrency)?;
             let user = Arc::new(user);
             drive("EapTls", clients, requests, move |client| {
                 let (login, user) = (login.clone(), user.clone());
@@ -108,6 +103,29 @@ pub async fn run(command: NasCommand) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
+        NasCommand::HoldEapTls {
+            target,
+            peer,
+            conversations,
+            round_trips,
+            hold_s,
+            concurrency,
+            user,
+        } => {
+            let login = Arc::new(eap_tls_login(&target, &peer)?);
+            let clients = connect_all(&target, concurrency)?;
+            let hold = Hold {
+                conversations,
+                round_trips,
+                hold: Duration::from_secs(hold_s),
+            };
+            let all_accepted = hold_eap_tls(login, clients, Arc::new(user), hold).await?;
+            Ok(if all_accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
 }
 
@@ -119,6 +137,18 @@ fn ms_chapv2_login(target: &NasTarget, password_file: &Path) -> anyhow::Result<M
     let secret = secret_file::read(&target.secret_file)
         .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
     MsChapV2Login::new(&password, SharedSecret::new(secret.to_vec()))
+}
+
+/// The NAS simulator's EAP-TLS peer, checking accepts with the target's shared secret.
+fn eap_tls_login(target: &NasTarget, peer: &EapTlsPeerArgs) -> anyhow::Result<EapTlsLogin> {
+    let secret = secret_file::read(&target.secret_file)
+        .map_err(|e| anyhow::anyhow!("--secret-file: {e}"))?;
+    EapTlsLogin::new(peer, SharedSecret::new(secret.to_vec()))
+}
+
+/// `count` simulated NAS sockets to the target.
+fn connect_all(target: &NasTarget, count: usize) -> anyhow::Result<Vec<RadiusClient>> {
+    (0..count).map(|_| connect(target)).collect()
 }
 
 fn connect(target: &NasTarget) -> anyhow::Result<RadiusClient> {
@@ -148,9 +178,7 @@ async fn bench(
     concurrency: usize,
     requests: usize,
 ) -> anyhow::Result<()> {
-    let clients = (0..concurrency)
-        .map(|_| connect(target))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let clients = connect_all(target, concurrency)?;
     let label = format!("{kind:?}");
     let user = Arc::new(user.as_bytes().to_vec());
     let password = Arc::new(zeroize::Zeroizing::new(password.to_vec()));

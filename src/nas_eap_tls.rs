@@ -87,60 +87,99 @@ impl EapTlsLogin {
 
     /// One full EAP-TLS login as `user`.
     pub async fn run(&self, client: &RadiusClient, user: &str) -> anyhow::Result<EapTlsOutcome> {
-        let mut peer = EapTlsPeer::new(self.config.clone(), &self.server_name)?;
+        self.start(user)?.finish(self, client).await
+    }
+
+    /// A login as `user` before its first round trip, to be driven by
+    /// [`EapTlsConversation::step`] (e.g. paused halfway, to hold it open).
+    pub fn start(&self, user: &str) -> anyhow::Result<EapTlsConversation> {
         // EAP-Start is an EAP-Message without data.
-        let mut eap = if self.eap_start {
+        let eap = if self.eap_start {
             Vec::new()
         } else {
             EapPacket::new(EapCode::Response, 0, eap_type::IDENTITY, user.as_bytes()).to_bytes()
         };
-        let mut state: Option<Vec<u8>> = None;
+        Ok(EapTlsConversation {
+            peer: EapTlsPeer::new(self.config.clone(), &self.server_name)?,
+            user: user.to_owned(),
+            eap,
+            state: None,
+        })
+    }
+}
+
+/// One EAP-TLS login in progress: the peer, and the EAP-Message and State to send next.
+pub struct EapTlsConversation {
+    peer: EapTlsPeer,
+    user: String,
+    eap: Vec<u8>,
+    state: Option<Vec<u8>>,
+}
+
+impl EapTlsConversation {
+    /// The rest of the login `login` started, to its outcome.
+    pub async fn finish(
+        mut self,
+        login: &EapTlsLogin,
+        client: &RadiusClient,
+    ) -> anyhow::Result<EapTlsOutcome> {
         for _ in 0..MAX_ROUND_TRIPS {
-            let (response, request_authenticator) = client
-                .eap(user.as_bytes(), &eap, state.as_deref())
-                .await
-                .context("no valid answer from adgate")?;
-            match response.code {
-                ResponseCode::Reject => {
-                    let alert = peer.alert_received();
-                    return Ok(EapTlsOutcome::Reject { alert });
-                }
-                ResponseCode::Accept => {
-                    let keys = recover_mppe_keys(
-                        &self.secret,
-                        &request_authenticator,
-                        &response.attributes,
-                    );
-                    let keys_match = match (keys, peer.msk()) {
-                        (Some((recv, send)), Some(msk)) => msk.is_split_into(&recv, &send),
-                        _ => false,
-                    };
-                    return Ok(EapTlsOutcome::Accept { keys_match });
-                }
-                ResponseCode::Challenge => {
-                    let request = EapPacket::parse(&joined(&response.attributes, EAP_MESSAGE))
-                        .context("Access-Challenge without a valid EAP-Message")?;
-                    let (answer_type, type_data) = match request.eap_type() {
-                        Some(eap_type::IDENTITY) => (eap_type::IDENTITY, user.as_bytes().to_vec()),
-                        Some(eap_type::TLS) => (eap_type::TLS, peer.respond(request.type_data())?),
-                        other => bail!("adgate asked for EAP type {other:?}, not EAP-TLS"),
-                    };
-                    eap = EapPacket::new(
-                        EapCode::Response,
-                        request.identifier,
-                        answer_type,
-                        &type_data,
-                    )
-                    .to_bytes();
-                    state = Some(joined(&response.attributes, STATE));
-                }
-                // The client accepts only the codes that answer its request.
-                ResponseCode::AccountingResponse => {
-                    bail!("adgate answered an Access-Request with an Accounting-Response")
-                }
+            if let Some(outcome) = self.step(login, client).await? {
+                return Ok(outcome);
             }
         }
         bail!("no decision after {MAX_ROUND_TRIPS} round trips")
+    }
+
+    /// One round trip of the login `login` started: the outcome once adgate decides, `None`
+    /// after an Access-Challenge.
+    pub async fn step(
+        &mut self,
+        login: &EapTlsLogin,
+        client: &RadiusClient,
+    ) -> anyhow::Result<Option<EapTlsOutcome>> {
+        let user = self.user.as_bytes();
+        let (response, request_authenticator) = client
+            .eap(user, &self.eap, self.state.as_deref())
+            .await
+            .context("no valid answer from adgate")?;
+        match response.code {
+            ResponseCode::Reject => {
+                let alert = self.peer.alert_received();
+                Ok(Some(EapTlsOutcome::Reject { alert }))
+            }
+            ResponseCode::Accept => {
+                let keys =
+                    recover_mppe_keys(&login.secret, &request_authenticator, &response.attributes);
+                let keys_match = match (keys, self.peer.msk()) {
+                    (Some((recv, send)), Some(msk)) => msk.is_split_into(&recv, &send),
+                    _ => false,
+                };
+                Ok(Some(EapTlsOutcome::Accept { keys_match }))
+            }
+            ResponseCode::Challenge => {
+                let request = EapPacket::parse(&joined(&response.attributes, EAP_MESSAGE))
+                    .context("Access-Challenge without a valid EAP-Message")?;
+                let (answer_type, type_data) = match request.eap_type() {
+                    Some(eap_type::IDENTITY) => (eap_type::IDENTITY, user.to_vec()),
+                    Some(eap_type::TLS) => (eap_type::TLS, self.peer.respond(request.type_data())?),
+                    other => bail!("adgate asked for EAP type {other:?}, not EAP-TLS"),
+                };
+                self.eap = EapPacket::new(
+                    EapCode::Response,
+                    request.identifier,
+                    answer_type,
+                    &type_data,
+                )
+                .to_bytes();
+                self.state = Some(joined(&response.attributes, STATE));
+                Ok(None)
+            }
+            // The client accepts only the codes that answer its request.
+            ResponseCode::AccountingResponse => {
+                bail!("adgate answered an Access-Request with an Accounting-Response")
+            }
+        }
     }
 }
 

@@ -48,6 +48,7 @@ pub struct StartOnly {
     pub acct_listen: Vec<SocketAddr>,
     pub max_in_flight: usize,
     pub reject_delay: Duration,
+    pub queue_limits: adgate_radius::QueueLimits,
     pub audit: TrailSettings,
     pub syslog: Option<SyslogSettings>,
     pub metrics_listen: Option<SocketAddr>,
@@ -100,6 +101,7 @@ pub fn load(
         acct_listen,
         max_in_flight,
         reject_delay,
+        queue_limits,
         clients,
         directory,
         policy,
@@ -118,6 +120,7 @@ pub fn load(
         acct_listen,
         max_in_flight,
         reject_delay,
+        queue_limits,
         audit,
         syslog,
         metrics_listen,
@@ -213,6 +216,10 @@ impl StartOnly {
         compare(
             self.reject_delay != new.reject_delay,
             "server.reject_delay_ms",
+        );
+        compare(
+            self.queue_limits != new.queue_limits,
+            "server.queue_per_client / server.queue_total / server.queue_max_wait_ms",
         );
         let (audit, new_audit) = (&self.audit, &new.audit);
         compare(audit.dir != new_audit.dir, "audit.dir");

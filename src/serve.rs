@@ -209,7 +209,8 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
             handler.clone(),
             start_only.max_in_flight,
         )
-        .with_reject_delay(start_only.reject_delay);
+        .with_reject_delay(start_only.reject_delay)
+        .with_queue_limits(start_only.queue_limits);
         discard_counters.push(server.counters());
         servers.push(tokio::spawn(server.run(shutdown.clone())));
         match service {

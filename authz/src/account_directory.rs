@@ -16,7 +16,7 @@ use crate::account::Account;
 use crate::certificate_login::CertificateName;
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
-use crate::filter::member_of_filter;
+use crate::filter::{member_of_filter, Membership};
 use crate::user_name::LogonName;
 use crate::{Decision, Directory};
 
@@ -62,13 +62,14 @@ pub(crate) mod questions {
             name: AccountName<'_>,
         ) -> impl Future<Output = Result<Lookup, DirectoryError>> + Send;
 
-        /// The one user account `name` matches that is also a member of `group_dn` (nested
-        /// groups count), in one question: a login's account and its telework membership
-        /// together. `NotFound` when there is no such account or it is not a member.
+        /// The one user account `name` matches whose memberships are `memberships` (nested
+        /// groups count), in one question: a login's account with its telework membership,
+        /// and with the reply groups a hint expects. `NotFound` when there is no such account
+        /// or one membership differs.
         fn find_member_account(
             &self,
             name: &LogonName,
-            group_dn: &str,
+            memberships: &[Membership<'_>],
         ) -> impl Future<Output = Result<Lookup, DirectoryError>> + Send;
 
         /// The user account whose objectGUID is `guid` (canonical text) under the base DN, if
@@ -132,9 +133,9 @@ impl questions::Questions for Directory {
     async fn find_member_account(
         &self,
         name: &LogonName,
-        group_dn: &str,
+        memberships: &[Membership<'_>],
     ) -> Result<Lookup, DirectoryError> {
-        Directory::find_member_account(self, name, group_dn).await
+        Directory::find_member_account(self, name, memberships).await
     }
 
     async fn account_by_guid(

@@ -5,6 +5,8 @@
 //! lockout count, and every failure to get an answer from AD refuses the login
 //! (`directory_unavailable`); nothing here ever accepts by default.
 
+use std::collections::BTreeSet;
+
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
@@ -13,10 +15,12 @@ use crate::account::Account;
 use crate::account_directory::{AccountDirectory, AccountName};
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
+use crate::filter::Membership;
+use crate::reply_hints::ReplyHints;
 use crate::user_name::{parse_user_name, BadUserName, LogonName};
 use crate::{
-    decide, AccountSummary, Decision, Directory, DirectoryChange, Explanation, Facts, FileTime,
-    Outcome, PolicyConfig, Reason, ReplyAttributes, WatchSettings, WatchStates,
+    decide, reply_groups, AccountSummary, Decision, Directory, DirectoryChange, Explanation, Facts,
+    FileTime, Outcome, PolicyConfig, Reason, ReplyAttributes, WatchSettings, WatchStates,
 };
 
 /// Decides logins: the directory plus the telework policy. Over LDAP by default; over any
@@ -24,6 +28,8 @@ use crate::{
 pub struct Authorizer<D = Directory> {
     pub(crate) directory: D,
     pub(crate) policy: PolicyConfig,
+    /// Which reply groups each name was last in: the question to ask first, never an answer.
+    reply_hints: ReplyHints,
 }
 
 impl Authorizer<Directory> {
@@ -45,7 +51,15 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// may be down at startup); a group DN that does not exist is reported on the first login
     /// that is not a member (see `telework_member`).
     pub fn new(directory: D, policy: PolicyConfig) -> Authorizer<D> {
-        Authorizer { directory, policy }
+        let groups = reply_groups(&policy.reply)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Authorizer {
+            directory,
+            policy,
+            reply_hints: ReplyHints::new(groups),
+        }
     }
 
     /// Finds now, and logs, what the configuration left to AD: the domain controllers (with
@@ -86,7 +100,11 @@ impl<D: AccountDirectory> Authorizer<D> {
                 }
             },
         };
-        let summary = match self.login_account(&name).await.and_then(judge) {
+        let login = match self.login_account(&name).await {
+            Ok(login) => login,
+            Err(outcome) => return *outcome,
+        };
+        let summary = match judge(login.explanation) {
             Ok(summary) => summary,
             Err(outcome) => return *outcome,
         };
@@ -94,7 +112,7 @@ impl<D: AccountDirectory> Authorizer<D> {
         match self.directory.check_password(dn, password).await {
             Ok(Decision::Accept) => {
                 debug!(dn, "password checked");
-                self.accept(summary).await
+                self.accept_named(&name, summary, login.reply_groups).await
             }
             Ok(decision) => {
                 debug!(dn, ?decision, "password checked");
@@ -117,26 +135,77 @@ impl<D: AccountDirectory> Authorizer<D> {
         judge(self.gather_facts(account).await?)
     }
 
-    /// The account a logon name names, with its telework membership, as of now.
+    /// The account a logon name names, with its telework membership, as of now, and its reply
+    /// groups when the one search could ask for them too.
     ///
-    /// One search asks for the account *with* the in-chain telework condition: all an accepted
-    /// login asks before its bind. Only when it finds nothing do the plain search and the
-    /// group's existence (see `telework_member`) tell `unknown_user` from `telework_off`:
-    /// refusals cost the DC more, accepts, which users wait for, less. The answers are those of
-    /// asking separately: sAMAccountName is unique in the domain and userPrincipalName in the
-    /// forest (the DC refuses a duplicate), so a name that matches a member matches no one else.
-    async fn login_account(&self, name: &LogonName) -> Result<Explanation, Box<Outcome>> {
+    /// One search asks for the account *with* the in-chain telework condition and, when the
+    /// name has logged in before, with the reply groups it was in then (see `reply_hints`):
+    /// all an accepted login asks before its bind. When that finds nothing, the account is
+    /// asked for with the telework condition alone (its reply groups are asked after the bind);
+    /// only when that finds nothing either do the plain search and the group's existence (see
+    /// `telework_member`) tell `unknown_user` from `telework_off`: refusals cost the DC more,
+    /// accepts, which users wait for, less. The answers are those of asking separately:
+    /// sAMAccountName is unique in the domain and userPrincipalName in the forest (the DC
+    /// refuses a duplicate), so a name that matches a member matches no one else.
+    pub(crate) async fn login_account<'a>(
+        &'a self,
+        name: &LogonName,
+    ) -> Result<LoginAccount<'a>, Box<Outcome>> {
         let group = self.policy.telework_group.as_str();
-        let lookup = match self.directory.find_member_account(name, group).await {
-            Ok(Lookup::Found(account)) => return Ok(explanation(*account, true)),
+        let telework = Membership::of(group);
+        if let Some(reply) = self.reply_hints.expected(name) {
+            let mut memberships = vec![telework];
+            memberships.extend_from_slice(&reply);
+            match self.directory.find_member_account(name, &memberships).await {
+                Ok(Lookup::Found(account)) => {
+                    let member_of = reply.iter().filter(|m| m.member).map(|m| m.group_dn);
+                    return Ok(LoginAccount {
+                        explanation: explanation(*account, true),
+                        reply_groups: Some(member_of.collect()),
+                    });
+                }
+                // Something changed: ask as if there were no hint.
+                Ok(Lookup::NotFound | Lookup::Ambiguous) => {}
+                Err(error) => return Err(Box::new(unavailable(&error, None))),
+            }
+        }
+        let lookup = match self.directory.find_member_account(name, &[telework]).await {
+            Ok(Lookup::Found(account)) => {
+                return Ok(LoginAccount {
+                    explanation: explanation(*account, true),
+                    reply_groups: None,
+                })
+            }
             Ok(Lookup::NotFound) => self.directory.find_account(AccountName::Logon(name)).await,
             refused => refused,
         };
         let account = single_account(lookup, name.attribute(), name.value())?;
         match self.telework_group_exists(group).await {
-            Ok(()) => Ok(explanation(*account, false)),
+            Ok(()) => Ok(LoginAccount {
+                explanation: explanation(*account, false),
+                reply_groups: None,
+            }),
             Err(error) => Err(Box::new(unavailable(&error, Some(account.summary)))),
         }
+    }
+
+    /// An accept for `summary`, the account `name` found, in `reply_groups` when its search
+    /// asked them (see `login_account`); otherwise they are asked now, and remembered as what
+    /// the name's next login expects.
+    pub(crate) async fn accept_named(
+        &self,
+        name: &LogonName,
+        summary: AccountSummary,
+        reply_groups: Option<BTreeSet<&str>>,
+    ) -> Outcome {
+        let member_of = match reply_groups {
+            Some(member_of) => Ok(member_of),
+            None => self
+                .reply_memberships(&summary.dn)
+                .await
+                .inspect(|member_of| self.reply_hints.remember(name, member_of)),
+        };
+        self.accept_member_of(summary, member_of)
     }
 
     /// What a login of `user_name` would find and judge — the account and the [`Facts`] the
@@ -145,7 +214,7 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// `directory_unavailable`). For `adgate explain`.
     pub async fn explain(&self, user_name: &[u8]) -> Result<Explanation, Box<Outcome>> {
         let name = self.logon_name(user_name).await?;
-        self.login_account(&name).await
+        Ok(self.login_account(&name).await?.explanation)
     }
 
     /// The name to look `user_name` up by, or the refusal: `unknown_user` for a malformed name
@@ -215,6 +284,13 @@ impl<D: AccountDirectory> Authorizer<D> {
     }
 }
 
+/// What a login found before its bind: what the policy judges, and the reply groups the
+/// account is in when the same search asked (`None`: to be asked after the bind).
+pub(crate) struct LoginAccount<'a> {
+    pub(crate) explanation: Explanation,
+    pub(crate) reply_groups: Option<BTreeSet<&'a str>>,
+}
+
 /// What the policy judges of `account`, a member of the telework group or not.
 fn explanation(account: Account, telework_member: bool) -> Explanation {
     Explanation {
@@ -228,7 +304,9 @@ fn explanation(account: Account, telework_member: bool) -> Explanation {
 }
 
 /// The account's summary when [`decide`] passes every check, else the refusal.
-fn judge(Explanation { account, facts }: Explanation) -> Result<AccountSummary, Box<Outcome>> {
+pub(crate) fn judge(
+    Explanation { account, facts }: Explanation,
+) -> Result<AccountSummary, Box<Outcome>> {
     if let Decision::Reject(reason) = decide(&facts) {
         debug!(dn = %account.dn, %reason, ?facts, "refused by policy");
         return Err(Box::new(reject(reason, Some(account))));

@@ -8,8 +8,9 @@ use tracing::debug;
 
 use crate::account::Account;
 use crate::account_directory::{AccountDirectory, AccountName};
-use crate::authorizer::{reject, single_account};
+use crate::authorizer::{judge, reject, single_account};
 use crate::filter::escape_value;
+use crate::user_name::LogonName;
 use crate::{Authorizer, Explanation, Outcome, Reason};
 
 /// The name a client certificate gave, as the directory should match it.
@@ -57,7 +58,29 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// exactly one account (`unknown_user`, `ambiguous_user`), then [`decide`](crate::decide)
     /// on its state and telework membership; an accept gets the reply attributes of its groups.
     /// AD unreachable → `directory_unavailable`.
+    ///
+    /// A UPN is unique in the forest (the DC refuses a duplicate), so a UPN certificate's
+    /// account is found as a password login's `user@suffix` is: one search with the in-chain
+    /// telework condition and, for a name seen before, the expected reply groups (see
+    /// `login_account`). An e-mail address may be shared by several accounts, which must be
+    /// `ambiguous_user` whatever their groups: it is looked up plainly, membership after.
     pub async fn check_certificate_name(&self, name: &CertificateName) -> Outcome {
+        if let CertificateName::Upn(upn) = name {
+            if !upn.is_empty() {
+                let logon = LogonName::UserPrincipalName(upn.clone());
+                let login = match self.login_account(&logon).await {
+                    Ok(login) => login,
+                    Err(outcome) => return *outcome,
+                };
+                return match judge(login.explanation) {
+                    Ok(summary) => {
+                        debug!(dn = %summary.dn, "certificate login passes the policy");
+                        self.accept_named(&logon, summary, login.reply_groups).await
+                    }
+                    Err(outcome) => *outcome,
+                };
+            }
+        }
         let account = match self.certificate_account(name).await {
             Ok(account) => account,
             Err(outcome) => return *outcome,

@@ -19,7 +19,7 @@ use crate::dc_health::DcHealth;
 use crate::dn;
 use crate::entry::Entry;
 use crate::error::DirectoryError;
-use crate::filter::{member_of_filter, member_user_filter, user_filter};
+use crate::filter::{member_of_filter, member_user_filter, user_filter, Membership};
 use crate::netbios_domain::NetbiosDomain;
 use crate::service_account::ServiceAccount;
 use crate::service_connection::{Search, ServiceConnection};
@@ -179,14 +179,14 @@ impl Directory {
         self.find_account_matching(&user_filter(name)).await
     }
 
-    /// Find the user account for `name` under the base DN if it is a member of `group_dn`,
-    /// directly or through nested groups: one indexed search with the in-chain condition.
+    /// Find the user account for `name` under the base DN if its memberships are
+    /// `memberships`, nested groups counting: one indexed search with in-chain conditions.
     pub(crate) async fn find_member_account(
         &self,
         name: &LogonName,
-        group_dn: &str,
+        memberships: &[Membership<'_>],
     ) -> Result<Lookup, DirectoryError> {
-        self.find_account_matching(&member_user_filter(name, group_dn))
+        self.find_account_matching(&member_user_filter(name, memberships))
             .await
     }
 

@@ -56,16 +56,44 @@ pub(crate) fn user_filter(name: &LogonName) -> String {
     )
 }
 
-/// The user search narrowed to members of `group_dn` (nested groups count): a login's account
-/// and its telework membership in one search. AD evaluates the indexed name first, then the
-/// in-chain condition on that one entry, so it costs the DC what the membership test alone did.
-pub(crate) fn member_user_filter(name: &LogonName, group_dn: &str) -> String {
-    format!(
-        "(&(objectCategory=person)(objectClass=user)({}={}){})",
+/// A group an account must be in (`member`) or must not be in, nested groups counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership<'a> {
+    pub(crate) group_dn: &'a str,
+    pub(crate) member: bool,
+}
+
+impl<'a> Membership<'a> {
+    /// In `group_dn`.
+    pub(crate) fn of(group_dn: &'a str) -> Self {
+        Membership {
+            group_dn,
+            member: true,
+        }
+    }
+}
+
+/// The user search narrowed by `memberships` (nested groups count): a login's account, its
+/// telework membership and, when a hint says what to expect, its reply groups in one search.
+/// AD evaluates the indexed name first, then the in-chain conditions on that one entry, so it
+/// costs the DC what the membership tests alone did, without a request for each.
+pub(crate) fn member_user_filter(name: &LogonName, memberships: &[Membership<'_>]) -> String {
+    let mut filter = format!(
+        "(&{PERSON}({}={})",
         name.attribute(),
-        escape_value(name.value()),
-        member_of_filter(group_dn)
-    )
+        escape_value(name.value())
+    );
+    for membership in memberships {
+        let condition = member_of_filter(membership.group_dn);
+        if membership.member {
+            filter.push_str(&condition);
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(filter, "(!{condition})");
+        }
+    }
+    filter.push(')');
+    filter
 }
 
 /// The membership test, used as a base-scope search on the user's DN: it matches the user
@@ -214,16 +242,26 @@ mod tests {
     }
 
     #[test]
-    fn the_member_user_filter_escapes_both_values() {
+    fn the_member_user_filter_escapes_every_value() {
         let name = LogonName::SamAccountName("alice)(cn=*".into());
         let group = "CN=a)(b*\\,DC=x";
+        let other = "CN=(other),DC=x";
         let hex = |value: &str| -> String { value.bytes().map(|b| format!("\\{b:02x}")).collect() };
         let reference = format!(
-            "(&(objectCategory=person)(objectClass=user)(sAMAccountName={})(memberOf:{IN_CHAIN}:={}))",
+            "(&(objectCategory=person)(objectClass=user)(sAMAccountName={})\
+             (memberOf:{IN_CHAIN}:={})(!(memberOf:{IN_CHAIN}:={})))",
             hex("alice)(cn=*"),
-            hex(group)
+            hex(group),
+            hex(other)
         );
-        let filter = member_user_filter(&name, group);
+        let memberships = [
+            Membership::of(group),
+            Membership {
+                group_dn: other,
+                member: false,
+            },
+        ];
+        let filter = member_user_filter(&name, &memberships);
         assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
         assert_eq!(
             ldap3::parse_filter(&filter),

@@ -58,6 +58,7 @@ mod posture_reading;
 mod reason;
 mod recheck;
 mod reply;
+mod reply_hints;
 mod reply_membership;
 mod server;
 mod service_account;

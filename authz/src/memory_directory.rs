@@ -20,6 +20,7 @@ use crate::account::Account;
 use crate::account_directory::{questions::Questions, AccountDirectory, AccountName};
 use crate::directory::Lookup;
 use crate::error::DirectoryError;
+use crate::filter::Membership;
 use crate::user_name::LogonName;
 use crate::{AccountState, AccountSummary, CertificateName, Decision, FileTime, Reason};
 
@@ -238,13 +239,15 @@ impl Questions for MemoryDirectory {
     async fn find_member_account(
         &self,
         name: &LogonName,
-        group_dn: &str,
+        memberships: &[Membership<'_>],
     ) -> Result<Lookup, DirectoryError> {
         let contents = self.ask()?;
-        let mut found = contents
-            .users
-            .iter()
-            .filter(|user| user.is_named(AccountName::Logon(name)) && user.is_in(group_dn));
+        let mut found = contents.users.iter().filter(|user| {
+            user.is_named(AccountName::Logon(name))
+                && memberships
+                    .iter()
+                    .all(|membership| user.is_in(membership.group_dn) == membership.member)
+        });
         Ok(match (found.next(), found.next()) {
             (None, _) => Lookup::NotFound,
             (Some(user), None) => Lookup::Found(Box::new(user.account())),

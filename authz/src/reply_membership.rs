@@ -5,7 +5,9 @@
 //! policy, and after the bind for a password), so refused logins cost the DC nothing more. Each
 //! group is one base search on the user with the in-chain matching rule
 //! (`memberOf:1.2.840.113556.1.4.1941:=`), exactly as telework membership is asked: nested
-//! groups count, nothing is cached, and a group change applies at the next login.
+//! groups count, no answer is kept, and a group change applies at the next login. A password
+//! login of a name seen before asks the same conditions within its account search instead
+//! (see `reply_hints`), and comes here only with the answer.
 
 use std::collections::BTreeSet;
 
@@ -21,7 +23,17 @@ impl<D: AccountDirectory> Authorizer<D> {
     /// say which groups those are, the login is refused (`directory_unavailable`): an accept
     /// without the filter or session limit the admin configured would let in more than meant.
     pub(crate) async fn accept(&self, summary: AccountSummary) -> Outcome {
-        match self.reply_memberships(&summary.dn).await {
+        let member_of = self.reply_memberships(&summary.dn).await;
+        self.accept_member_of(summary, member_of)
+    }
+
+    /// An accept for `summary`'s account, in the reply groups `member_of` as AD answered.
+    pub(crate) fn accept_member_of(
+        &self,
+        summary: AccountSummary,
+        member_of: Result<BTreeSet<&str>, DirectoryError>,
+    ) -> Outcome {
+        match member_of {
             Ok(member_of) => {
                 let reply = select_reply(&self.policy.reply, &member_of);
                 debug!(dn = %summary.dn, ?member_of, ?reply, "reply attributes selected");

@@ -58,6 +58,12 @@ pub(super) struct ServerSection {
     pub(super) max_in_flight: Spanned<usize>,
     #[serde(default = "default_reject_delay_ms")]
     pub(super) reject_delay_ms: Spanned<u64>,
+    #[serde(default = "default_queue_per_client")]
+    pub(super) queue_per_client: Spanned<usize>,
+    #[serde(default = "default_queue_total")]
+    pub(super) queue_total: Spanned<usize>,
+    #[serde(default = "default_queue_max_wait_ms")]
+    pub(super) queue_max_wait_ms: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +300,20 @@ fn default_max_in_flight() -> Spanned<usize> {
 /// any NAS's retransmission timeout.
 fn default_reject_delay_ms() -> Spanned<u64> {
     Spanned::new(0..0, 1000)
+}
+/// The queue limits' defaults are [`adgate_radius::QueueLimits::default`]'s (why: there).
+fn default_queue_per_client() -> Spanned<usize> {
+    Spanned::new(0..0, adgate_radius::QueueLimits::default().per_client)
+}
+fn default_queue_total() -> Spanned<usize> {
+    Spanned::new(0..0, adgate_radius::QueueLimits::default().total)
+}
+fn default_queue_max_wait_ms() -> Spanned<u64> {
+    let max_wait = adgate_radius::QueueLimits::default().max_wait;
+    Spanned::new(
+        0..0,
+        u64::try_from(max_wait.as_millis()).unwrap_or(u64::MAX),
+    )
 }
 fn default_user_bind_connections() -> Spanned<usize> {
     Spanned::new(0..0, 4)
