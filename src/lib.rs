@@ -64,7 +64,12 @@ pub fn run() -> ExitCode {
             EnvFilter::try_from_env("ADGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs every task: a login spends its time waiting on the DC, and a second
+    // worker thread only added cross-thread wake-ups (futex, epoll) to each DC answer — the
+    // largest share of adgate's CPU per login (docs/development.md, "Where a login's CPU
+    // goes"). Blocking work still goes to spawn_blocking's pool, the audit trail to its
+    // writer thread.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
