@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{adgate_command, Adgate, Lab};
+use common::{adgate_command, without_reject_delay, Adgate, Lab};
 use sha2::{Digest, Sha256};
 
 /// A stopped adgate's trail, written across rotations and a restart, with checkpoints. The
@@ -41,7 +41,9 @@ impl Trail {
         ]);
         assert_eq!(code, 0, "{text}");
         let key = keys.path().join("checkpoint.key");
+        // Every login is refused (no DC); the trail is what is checked here, not the delay.
         let mut adgate = Adgate::start_on(Lab::without_dc(), |config| {
+            let config = without_reject_delay(config);
             format!(
                 "{config}segment_max_bytes = 2048\nsigning_key_file = \"{}\"\ncheckpoint_every_records = 4\n",
                 key.display()
