@@ -10,8 +10,9 @@
 # For each path (PAP with many logins in flight from one NAS, Status-Server, EAP-TLS 1.2 full
 # handshakes with RSA-2048 certificates) it prints, per server and round: requests/s, p50/p99
 # latency, requests not accepted (no retransmission: lost or refused), the server's CPU per
-# request and the DC's (each the whole process tree, from /proc), then the medians over the
-# rounds and adgate / FreeRADIUS ratios, and the servers' RSS idle and after the load.
+# request, the kernel's part of it (system time: sockets, the trail's sync, thread switches),
+# and the DC's CPU (each the whole process tree, from /proc), then the medians over the rounds
+# and adgate / FreeRADIUS ratios, and the servers' RSS idle and after the load.
 #
 #   deploy/bench-compare.sh [ROUNDS] [PAP_IN_FLIGHT] [PAP_REQUESTS]   (defaults: 3 50 2000)
 #   deploy/bench-compare.sh --smoke      a few requests of each kind through both servers, to
@@ -387,13 +388,14 @@ tree() { # ROOT_PID → it and all its descendants
   ps -e -o pid=,ppid= | awk -v root="$1" '{ parent[$1] = $2 } END {
     for (pid in parent) { p = pid; while (p != "" && p != 0 && p != root) p = parent[p]; if (p == root) print pid } }'
 }
-cpu_ticks() { # PIDS... → utime+stime, plus that of their reaped children
-  local pid total=0
+cpu_ticks() { # PIDS... → "user kernel": utime and stime, each plus that of reaped children
+  local pid user=0 kernel=0 u k
   for pid in "$@"; do
     [[ -r /proc/$pid/stat ]] || continue
-    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13 + $14 + $15}')))
+    read -r u k < <(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $14, $13 + $15}')
+    user=$((user + u)) kernel=$((kernel + k))
   done
-  echo "$total"
+  echo "$user $kernel"
 }
 rss_kib() { # PIDS... → summed VmRSS
   local pid total=0
@@ -424,15 +426,16 @@ measure() { # ROUND SERVER KIND IN_FLIGHT REQUESTS → one line in $results
   root=${pids[$server]}
   mapfile -t server_pids < <(tree "$root")
   mapfile -t dc_pids < <(tree "$samba_root")
-  local s0 d0 s1 d1
-  s0=$(cpu_ticks "${server_pids[@]}"); d0=$(cpu_ticks "${dc_pids[@]}")
+  local su0 sk0 du0 dk0 su1 sk1 du1 dk1
+  read -r su0 sk0 < <(cpu_ticks "${server_pids[@]}"); read -r du0 dk0 < <(cpu_ticks "${dc_pids[@]}")
   load "$server" "$kind" "$4" "$5" >"$dir/run/bench.txt"
-  s1=$(cpu_ticks "${server_pids[@]}"); d1=$(cpu_ticks "${dc_pids[@]}")
-  awk -v round="$round" -v server="$server" -v kind="$kind" -v s=$((s1 - s0)) -v d=$((d1 - d0)) -v hz="$ticks" '
+  read -r su1 sk1 < <(cpu_ticks "${server_pids[@]}"); read -r du1 dk1 < <(cpu_ticks "${dc_pids[@]}")
+  awk -v round="$round" -v server="$server" -v kind="$kind" -v hz="$ticks" \
+    -v s=$((su1 - su0 + sk1 - sk0)) -v k=$((sk1 - sk0)) -v d=$((du1 - du0 + dk1 - dk0)) '
     $1 == "requests" {n = $2} $1 == "ok" {ok = $2} $1 == "per_second" {rate = $2}
     $1 == "p50_ms" {p50 = $2} $1 == "p99_ms" {p99 = $2}
-    END { printf "%s %s %s %.1f %.2f %.2f %d %.1f %.1f\n", round, server, kind, rate, p50, p99,
-      n - ok, s * 1e6 / hz / n, d * 1e6 / hz / n }' "$dir/run/bench.txt" | tee -a "$results"
+    END { printf "%s %s %s %.1f %.2f %.2f %d %.1f %.1f %.1f\n", round, server, kind, rate, p50, p99,
+      n - ok, s * 1e6 / hz / n, k * 1e6 / hz / n, d * 1e6 / hz / n }' "$dir/run/bench.txt" | tee -a "$results"
 }
 
 declare -A rss_idle=()
@@ -443,7 +446,7 @@ for server in "${servers[@]}"; do
 done
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the first round"
-echo "columns: round server path requests/s p50_ms p99_ms not_accepted server_cpu_us/req dc_cpu_us/req"
+echo "columns: round server path requests/s p50_ms p99_ms not_accepted server_cpu_us/req server_kernel_us/req dc_cpu_us/req"
 for round in $(seq "$rounds"); do
   # ABBA: who goes first alternates, so a trend in the machine's load favours neither.
   order=("${servers[@]}")
@@ -465,13 +468,13 @@ awk -v before="${ADGATE_BEFORE_BIN:+1}" '
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "-" }
-  { for (c = 4; c <= 9; c++) values[$2 "," $3 "," c] = values[$2 "," $3 "," c] " " $c; paths[$3] = 1 }
+  { for (c = 4; c <= 10; c++) values[$2 "," $3 "," c] = values[$2 "," $3 "," c] " " $c; paths[$3] = 1 }
   END {
-    split("requests/s p50_ms p99_ms not_accepted server_cpu_us dc_cpu_us", names, " ")
+    split("requests/s p50_ms p99_ms not_accepted server_cpu_us server_kernel_us dc_cpu_us", names, " ")
     printf "%-14s %-14s %10s %10s %8s", "path", "figure", "adgate", "freeradius", "ag/fr"
     if (before) printf " %10s %9s", "ag-before", "ag/before"
     printf "\n"
-    for (path in paths) for (c = 4; c <= 9; c++) {
+    for (path in paths) for (c = 4; c <= 10; c++) {
       a = median("adgate," path "," c); f = median("freeradius," path "," c)
       printf "%-14s %-14s %10.2f %10.2f %8s", path, names[c - 3], a, f, ratio(a, f)
       if (before) { b = median("adgate-before," path "," c); printf " %10.2f %9s", b, ratio(a, b) }
