@@ -6,8 +6,7 @@
 //! responses (CVE-2024-3596): an attacker who can collide MD5 over the
 //! Response Authenticator still cannot produce the HMAC.
 
-use hmac::{Hmac, KeyInit, Mac};
-use md5::Md5;
+use hmac::Mac;
 use subtle::ConstantTimeEq;
 
 use crate::dictionary::MESSAGE_AUTHENTICATOR;
@@ -21,11 +20,7 @@ pub(crate) const VALUE_LEN: usize = 16;
 /// Request Authenticator in its Authenticator field and the
 /// Message-Authenticator value set to sixteen zero octets (RFC 3579 §3.2).
 pub(crate) fn sign(secret: &SharedSecret, prepared: &[u8]) -> [u8; VALUE_LEN] {
-    // Cannot fail: HMAC takes keys of any length (RFC 2104 §2; a longer key is hashed first),
-    // and `Hmac`'s `new_from_slice` only returns its error type for the trait's sake.
-    #[allow(clippy::expect_used)]
-    let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(secret.expose())
-        .expect("HMAC takes keys of any length (RFC 2104 §2)");
+    let mut mac = secret.hmac_md5();
     mac.update(prepared);
     mac.finalize().into_bytes().into()
 }

@@ -5,20 +5,43 @@
 
 use std::fmt;
 
+use hmac::{Hmac, KeyInit};
+use md5::Md5;
 use zeroize::Zeroizing;
 
 /// A RADIUS shared secret: wiped from memory on drop, redacted in `Debug`.
-pub struct SharedSecret(Zeroizing<Vec<u8>>);
+pub struct SharedSecret {
+    bytes: Zeroizing<Vec<u8>>,
+    /// HMAC-MD5 keyed by the secret, with its two padded-key blocks already hashed (the
+    /// precomputation of RFC 2104 §4): each Message-Authenticator clones it instead of hashing
+    /// them again, two of the four MD5 blocks of a short packet's HMAC. Those intermediate
+    /// states are as secret as the key (RFC 2104 §4); they are wiped on drop too (md-5's
+    /// `zeroize`).
+    keyed_hmac: Hmac<Md5>,
+}
 
 impl SharedSecret {
     /// Takes ownership of the secret bytes; they are wiped when the value drops.
     pub fn new(secret: Vec<u8>) -> Self {
-        Self(Zeroizing::new(secret))
+        // Cannot fail: HMAC takes keys of any length (RFC 2104 §2; a longer key is hashed
+        // first), and `new_from_slice` only returns its error type for the trait's sake.
+        #[allow(clippy::expect_used)]
+        let keyed_hmac = <Hmac<Md5> as KeyInit>::new_from_slice(&secret)
+            .expect("HMAC takes keys of any length (RFC 2104 §2)");
+        Self {
+            bytes: Zeroizing::new(secret),
+            keyed_hmac,
+        }
     }
 
-    /// The secret bytes, for keying MD5 and HMAC-MD5. Never log them.
+    /// The secret bytes, for keying MD5. Never log them.
     pub fn expose(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// A fresh HMAC-MD5 keyed by the secret (RFC 2104), ready for the message.
+    pub(crate) fn hmac_md5(&self) -> Hmac<Md5> {
+        self.keyed_hmac.clone()
     }
 }
 
