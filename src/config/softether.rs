@@ -54,6 +54,7 @@ impl Validator<'_> {
                 let (name, span) = match problem {
                     UnusableSetting::Hub => ("disconnect.hub", hub.span()),
                     UnusableSetting::Password => ("disconnect.password_file", password_file.span()),
+                    UnusableSetting::Tls => ("disconnect.server_certificate_sha256", pin.span()),
                 };
                 self.invalid(span, &key(name), problem.to_string())
             })

@@ -49,6 +49,9 @@ pub struct SoftEtherHub {
     password: Arc<SharedSecret>,
     /// SHA-256 of the server's certificate (`server_certificate_sha256`).
     certificate_sha256: [u8; 32],
+    /// The TLS client that trusts exactly that certificate: built once, so that every call
+    /// (a poll each re-check interval) shares its session cache and can resume.
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for SoftEtherHub {
@@ -62,7 +65,7 @@ impl std::fmt::Debug for SoftEtherHub {
 
 impl SoftEtherHub {
     /// Checks what the server will be sent: a hub name of printable ASCII (SoftEther's hub
-    /// names are ASCII) and a password that a header can carry.
+    /// names are ASCII) and a password that a header can carry; sets up the TLS client.
     pub fn new(
         hub: String,
         password: Arc<SharedSecret>,
@@ -72,10 +75,12 @@ impl SoftEtherHub {
             return Err(UnusableSetting::Hub);
         }
         HeaderValue::from_bytes(password.expose()).map_err(|_| UnusableSetting::Password)?;
+        let tls = tls_config(certificate_sha256).map_err(|_| UnusableSetting::Tls)?;
         Ok(SoftEtherHub {
             hub,
             password,
             certificate_sha256,
+            tls,
         })
     }
 }
@@ -87,6 +92,8 @@ pub enum UnusableSetting {
     Hub,
     #[error("cannot be sent in a header: the password has control characters")]
     Password,
+    #[error("no TLS client can be set up with this provider's protocol versions")]
+    Tls,
 }
 
 /// Parses a SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it (colons
@@ -124,8 +131,6 @@ pub enum RpcError {
     Status(StatusCode),
     #[error("the answer is over {MAX_ANSWER} octets or was cut off")]
     Body,
-    #[error("TLS: {0}")]
-    Tls(#[from] rustls::Error),
     #[error("the answer is not SoftEther's JSON-RPC: {0}")]
     Json(#[from] serde_json::Error),
     #[error("the server answered error {code}: {message}")]
@@ -289,7 +294,7 @@ async fn exchange(
     body: String,
 ) -> Result<Bytes, RpcError> {
     let tcp = TcpStream::connect(address).await?;
-    let connector = TlsConnector::from(tls_config(hub.certificate_sha256)?);
+    let connector = TlsConnector::from(Arc::clone(&hub.tls));
     let tls = connector
         .connect(ServerName::from(address.ip()), tcp)
         .await?;
