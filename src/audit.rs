@@ -31,7 +31,7 @@ pub use record::{
     Verdict,
 };
 pub use retention::Retention;
-pub use segment::{list as list_segments, SegmentLines, OPEN_SEGMENT};
+pub use segment::{list as list_segments, written_since, SegmentLines, OPEN_SEGMENT};
 pub use session_record::{DisconnectRecord, Requester, SessionDroppedRecord, SessionOnNas};
 pub use trail::{AuditError, AuditTrail, TrailSettings};
 pub use verify::verify;

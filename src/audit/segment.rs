@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
@@ -92,6 +93,20 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
     closed.dedup_by_key(|s| s.first_seq);
     closed.extend(open);
     Ok(closed)
+}
+
+/// The segments of `dir` that can hold a record written at or after `since`, oldest first: a
+/// segment last modified before `since` holds nothing newer (its modification time is at least
+/// its last record's), so the readers bounded by time (the start-up replays) skip it unopened.
+pub fn written_since(dir: &Path, since: DateTime<Utc>) -> std::io::Result<Vec<Segment>> {
+    let mut recent = Vec::new();
+    for segment in list(dir)? {
+        let modified: DateTime<Utc> = std::fs::metadata(&segment.path)?.modified()?.into();
+        if modified >= since {
+            recent.push(segment);
+        }
+    }
+    Ok(recent)
 }
 
 /// Lines of a segment, each with whether it ended in a newline (a line without one is torn).

@@ -4,6 +4,15 @@
 //! Replaying the records in order through the same `SessionTable` methods the live path uses
 //! (accepts, accounting linked exactly as it was live, confirmed cuts, dropped sessions), then
 //! expiring what went stale meanwhile, gives the table the running server would have had.
+//!
+//! Only the segments written in the last [`REPLAY_STALE_LIMITS`] stale limits are read, so a
+//! start takes the same time with a year of trail as with a week of it. A session live now had
+//! an accounting record within its stale limit: the configured one, or three Interim-Update
+//! gaps, which the two records before it within the window measure again for gaps up to half
+//! the configured limit (12 h by default). Every accounting record names the session, its NAS
+//! and its AD account, so replaying from inside a session rebuilds it; it then shows as
+//! `since` the first record read, not its Accounting-Start. A session whose NAS sends
+//! Interim-Updates even less often may be forgotten by a restart until its next one.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -15,7 +24,10 @@ use super::table::{
     AccountingEvent, AccountingUpdate, NasView, PendingAccept, SessionKey, SessionTable, Target,
 };
 use super::TableLimits;
-use crate::audit::{list_segments, AccountRecord};
+use crate::audit::{written_since, AccountRecord};
+
+/// How many configured stale limits back the rebuild reads (see the module's doc).
+const REPLAY_STALE_LIMITS: u32 = 2;
 
 /// The fields of a trail line the table needs; everything else is ignored.
 #[derive(Deserialize)]
@@ -77,16 +89,22 @@ struct Session {
     decision_request_id: Option<String>,
 }
 
-/// Reads every segment of the trail in `dir` and returns the table it implies at `now`.
+/// Reads the recent segments of the trail in `dir` and returns the table they imply at `now`.
 /// Lines that are not records this cares about (or not JSON: a torn line) are skipped.
 pub fn rebuild(
     dir: &Path,
     limits: TableLimits,
     now: DateTime<Utc>,
 ) -> anyhow::Result<SessionTable> {
+    let span = limits.stale_after.saturating_mul(REPLAY_STALE_LIMITS);
+    let since = chrono::TimeDelta::from_std(span)
+        .ok()
+        .and_then(|span| now.checked_sub_signed(span))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let segments = written_since(dir, since)?;
     let mut table = SessionTable::new(limits);
     let mut replayed = 0usize;
-    for segment in list_segments(dir)? {
+    for segment in &segments {
         for line in segment.lines()? {
             let line = line?;
             let Ok(line) = serde_json::from_slice::<Line>(&line.bytes) else {
@@ -97,6 +115,7 @@ pub fn rebuild(
     }
     let stale = table.expire(now).len();
     tracing::info!(
+        segments_read = segments.len(),
         records = replayed,
         sessions = table.session_count(),
         pending_accepts = table.pending_count(),
@@ -247,6 +266,15 @@ mod tests {
         time.parse().unwrap()
     }
 
+    /// An accounting record as the live path writes it once the session is linked: with the
+    /// AD account.
+    fn linked_accounting(time: DateTime<Utc>, status: &str) -> String {
+        format!(
+            r#"{{"type":"accounting","time":"{}","nas":{{"name":"vpn1","address":"127.0.0.1:1"}},"user_name":"alice","verdict":"recorded",{ALICE},"accounting":{{"status_type":"{status}","session_id":"s1"}}}}"#,
+            time.to_rfc3339()
+        )
+    }
+
     #[test]
     fn a_session_started_and_not_stopped_is_live_again_linked_to_its_accept() {
         let dir = trail(&[
@@ -299,5 +327,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(table.session_count(), 0, "a day without accounting: stale");
+    }
+
+    #[test]
+    fn old_segments_are_not_read_and_a_session_comes_back_from_its_interim_updates() {
+        let now = Utc::now();
+        let days_ago = |days| now - chrono::TimeDelta::days(days);
+        let dir = tempfile::tempdir().unwrap();
+        // Alice's accept and Accounting-Start three days ago, in a segment closed then; and a
+        // session s2 that would be live if that segment were read (its records are recent, but
+        // the file says it was last written three days ago, so the rebuild skips it).
+        let closed = dir.path().join("audit-00000000000000000001.jsonl");
+        let lines = [
+            accept(&days_ago(3).to_rfc3339()),
+            linked_accounting(days_ago(3), "start"),
+            linked_accounting(now, "start").replace(r#""s1""#, r#""s2""#),
+        ];
+        std::fs::write(&closed, lines.join("\n") + "\n").unwrap();
+        let file = std::fs::File::options().write(true).open(&closed).unwrap();
+        file.set_modified(days_ago(3).into()).unwrap();
+        // Her Interim-Updates of the last twenty minutes, in the open segment.
+        let recent = [
+            linked_accounting(now - chrono::TimeDelta::minutes(20), "interim_update"),
+            linked_accounting(now - chrono::TimeDelta::minutes(10), "interim_update"),
+        ];
+        std::fs::write(dir.path().join("audit.jsonl"), recent.join("\n") + "\n").unwrap();
+
+        let table = rebuild(dir.path(), TableLimits::default(), now).unwrap();
+
+        let live = table.all(now);
+        assert_eq!(live.len(), 1, "only s1, from the open segment: {live:?}");
+        assert_eq!(live[0].target.session_id(), Some("s1"));
+        assert_eq!(live[0].account.as_ref().unwrap().object_guid, "guid-alice");
+        assert_eq!(
+            live[0].since.timestamp(),
+            (now - chrono::TimeDelta::minutes(20)).timestamp(),
+            "since: the first record read"
+        );
     }
 }

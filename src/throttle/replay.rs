@@ -4,9 +4,9 @@
 //! forgets neither where a user logs in from nor a guesser's spent budget, and `adgate explain`
 //! shows what the running server holds without asking it.
 //!
-//! The reading is bounded by time: a closed segment last written before the horizon holds
-//! nothing newer (its modification time is at least its last record's), so it is not opened;
-//! and only lines that can matter (an accept, a `bad_password` reject) are parsed.
+//! The reading is bounded by time: a segment last written before the horizon is not opened
+//! ([`written_since`]), and only lines that can matter (an accept, a `bad_password` reject)
+//! are parsed.
 
 use std::path::Path;
 use std::time::Instant;
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::Throttle;
-use crate::audit::list_segments;
+use crate::audit::written_since;
 use crate::decision::Method;
 
 /// What a replay found, for the log line.
@@ -59,17 +59,13 @@ pub fn replay(
     let horizon = settings.familiar_for.max(settings.window);
     let since = now_utc - chrono::TimeDelta::from_std(horizon).unwrap_or(chrono::TimeDelta::MAX);
     let mut replayed = Replayed::default();
-    let segments = match list_segments(dir) {
+    let segments = match written_since(dir, since) {
         Ok(segments) => segments,
         // No trail yet: nothing to relearn.
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(replayed),
         Err(error) => return Err(error.into()),
     };
     for segment in segments {
-        let modified: DateTime<Utc> = std::fs::metadata(&segment.path)?.modified()?.into();
-        if modified < since {
-            continue;
-        }
         replayed.segments_read += 1;
         for line in segment.lines()? {
             let line = line?;
