@@ -147,6 +147,7 @@ impl LiveSessions {
             account,
             decision_request_id,
             at: Utc::now(),
+            session_time: request.session_time,
         };
         self.apply(update).await;
     }

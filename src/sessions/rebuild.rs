@@ -10,8 +10,8 @@
 //! an accounting record within its stale limit: the configured one, or three Interim-Update
 //! gaps, which the two records before it within the window measure again for gaps up to half
 //! the configured limit (12 h by default). Every accounting record names the session, its NAS
-//! and its AD account, so replaying from inside a session rebuilds it; it then shows as
-//! `since` the first record read, not its Accounting-Start. A session whose NAS sends
+//! and its AD account, so replaying from inside a session rebuilds it, started as long before
+//! the first record read as that record's Acct-Session-Time says. A session whose NAS sends
 //! Interim-Updates even less often may be forgotten by a restart until its next one.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -76,6 +76,8 @@ struct Accounting {
     session_id: Option<String>,
     #[serde(default)]
     framed_ip_address: Option<Ipv4Addr>,
+    #[serde(default)]
+    session_time: Option<u32>,
     #[serde(default)]
     decision_request_id: Option<String>,
 }
@@ -174,6 +176,7 @@ fn replay(table: &mut SessionTable, line: Line) -> bool {
                 account,
                 decision_request_id,
                 at: line.time,
+                session_time: accounting.session_time,
             });
             true
         }
@@ -268,9 +271,9 @@ mod tests {
 
     /// An accounting record as the live path writes it once the session is linked: with the
     /// AD account.
-    fn linked_accounting(time: DateTime<Utc>, status: &str) -> String {
+    fn linked_accounting(time: DateTime<Utc>, status: &str, session_time: u32) -> String {
         format!(
-            r#"{{"type":"accounting","time":"{}","nas":{{"name":"vpn1","address":"127.0.0.1:1"}},"user_name":"alice","verdict":"recorded",{ALICE},"accounting":{{"status_type":"{status}","session_id":"s1"}}}}"#,
+            r#"{{"type":"accounting","time":"{}","nas":{{"name":"vpn1","address":"127.0.0.1:1"}},"user_name":"alice","verdict":"recorded",{ALICE},"accounting":{{"status_type":"{status}","session_id":"s1","session_time":{session_time}}}}}"#,
             time.to_rfc3339()
         )
     }
@@ -340,16 +343,24 @@ mod tests {
         let closed = dir.path().join("audit-00000000000000000001.jsonl");
         let lines = [
             accept(&days_ago(3).to_rfc3339()),
-            linked_accounting(days_ago(3), "start"),
-            linked_accounting(now, "start").replace(r#""s1""#, r#""s2""#),
+            linked_accounting(days_ago(3), "start", 0),
+            linked_accounting(now, "start", 0).replace(r#""s1""#, r#""s2""#),
         ];
         std::fs::write(&closed, lines.join("\n") + "\n").unwrap();
         let file = std::fs::File::options().write(true).open(&closed).unwrap();
         file.set_modified(days_ago(3).into()).unwrap();
         // Her Interim-Updates of the last twenty minutes, in the open segment.
         let recent = [
-            linked_accounting(now - chrono::TimeDelta::minutes(20), "interim_update"),
-            linked_accounting(now - chrono::TimeDelta::minutes(10), "interim_update"),
+            linked_accounting(
+                now - chrono::TimeDelta::minutes(20),
+                "interim_update",
+                3 * 86400,
+            ),
+            linked_accounting(
+                now - chrono::TimeDelta::minutes(10),
+                "interim_update",
+                3 * 86400 + 600,
+            ),
         ];
         std::fs::write(dir.path().join("audit.jsonl"), recent.join("\n") + "\n").unwrap();
 
@@ -361,8 +372,8 @@ mod tests {
         assert_eq!(live[0].account.as_ref().unwrap().object_guid, "guid-alice");
         assert_eq!(
             live[0].since.timestamp(),
-            (now - chrono::TimeDelta::minutes(20)).timestamp(),
-            "since: the first record read"
+            (now - chrono::TimeDelta::minutes(20) - chrono::TimeDelta::days(3)).timestamp(),
+            "since: the first record read less its Acct-Session-Time"
         );
     }
 }

@@ -129,6 +129,7 @@ async fn reconcile(
             account: None,
             decision_request_id: None,
             at: now,
+            session_time: None,
         };
         record_then_apply(sessions, &record, update).await;
     }
@@ -164,6 +165,7 @@ async fn reconcile(
             account,
             decision_request_id,
             at: now,
+            session_time: None,
         };
         record_then_apply(sessions, &record, update).await;
     }

@@ -113,6 +113,10 @@ pub struct AccountingUpdate {
     pub account: Option<AccountRecord>,
     pub decision_request_id: Option<String>,
     pub at: DateTime<Utc>,
+    /// Acct-Session-Time (RFC 2866 §5.7), seconds of service so far: when the first message
+    /// the table sees of a session is an Interim-Update (adgate started, or its trail was read,
+    /// after the Start), the session began this long before `at`.
+    pub session_time: Option<u32>,
 }
 
 /// Something to cut: a session, or an accept still waiting for its Accounting-Start.
@@ -286,6 +290,14 @@ impl SessionTable {
                     return None;
                 }
                 let dropped = self.make_room();
+                let started = update
+                    .session_time
+                    .and_then(|seconds| {
+                        update
+                            .at
+                            .checked_sub_signed(chrono::TimeDelta::seconds(i64::from(seconds)))
+                    })
+                    .unwrap_or(update.at);
                 self.sessions.insert(
                     key.clone(),
                     LiveSession {
@@ -293,7 +305,7 @@ impl SessionTable {
                         nas: update.nas,
                         account: update.account,
                         decision_request_id: update.decision_request_id,
-                        started: update.at,
+                        started,
                         last_seen: update.at,
                         interim_gap: None,
                     },
@@ -514,6 +526,7 @@ mod tests {
             account: Some(account(user)),
             decision_request_id: Some(format!("accept-{user}")),
             at,
+            session_time: None,
         }
     }
 
