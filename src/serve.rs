@@ -23,7 +23,7 @@ use crate::metrics::{ChangeWatch, DelayedRejects, DiscardCounts, DomainControlle
 use crate::radsec::RadsecListener;
 use crate::reload::{Reloader, Running};
 use crate::reload_signal::ReloadSignals;
-use crate::sessions::{rebuild, watch_session_lists, ControlServer, LiveSessions, Revoker};
+use crate::sessions::{watch_session_lists, ControlServer, LiveSessions, Revoker};
 use crate::swappable::Swappable;
 use crate::syslog::spawn_forwarder;
 use crate::throttle::{self, Throttle, ThrottleSettings};
@@ -97,13 +97,14 @@ pub async fn serve(path: &Path) -> anyhow::Result<()> {
     let (start_only, loaded) = crate::reload::load(path, None, dc_health.clone())?;
     let clients = Arc::new(loaded.clients);
     let (trail, writer) = AuditTrail::open(start_only.audit.clone())?;
-    let table = {
-        let (dir, limits) = (start_only.audit.dir.clone(), start_only.sessions.limits);
-        tokio::task::spawn_blocking(move || rebuild(&dir, limits, chrono::Utc::now()))
-            .await
-            .context("rebuilding live sessions")??
-    };
-    let live_sessions = Arc::new(LiveSessions::new(table, trail.clone()));
+    let live_sessions = Arc::new(
+        LiveSessions::at_start(
+            start_only.audit.dir.clone(),
+            start_only.sessions.limits,
+            trail.clone(),
+        )
+        .await?,
+    );
     let control = ControlServer::bind(
         &start_only.sessions.control_socket,
         &start_only.sessions.control_group,

@@ -21,9 +21,11 @@ mod softether_rpc;
 mod softether_sessions;
 mod table;
 
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use adgate_radius::{AccessRequest, AccountingRequest, AccountingStatus};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AccountRecord, AuditTrail, SessionDroppedRecord, SessionOnNas, UserName};
@@ -54,6 +56,22 @@ impl LiveSessions {
         };
         sessions.update_gauges(&sessions.lock());
         sessions
+    }
+
+    /// The live sessions at start: the table rebuilt from the trail in `dir` (off the async
+    /// workers), then what went stale while adgate was down dropped and recorded, as the
+    /// running server would have done.
+    pub async fn at_start(
+        dir: PathBuf,
+        limits: TableLimits,
+        trail: AuditTrail,
+    ) -> anyhow::Result<LiveSessions> {
+        let table = tokio::task::spawn_blocking(move || rebuild(&dir, limits, Utc::now()))
+            .await
+            .context("rebuilding live sessions")??;
+        let sessions = LiveSessions::new(table, trail);
+        sessions.expire(Utc::now()).await;
+        Ok(sessions)
     }
 
     pub fn metrics(&self) -> &SessionMetrics {
@@ -234,5 +252,79 @@ impl LiveSessions {
         if let Err(error) = self.trail.append_entry(&record).await {
             tracing::error!(%error, "dropped session not recorded");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::test_trail;
+    use crate::audit::{AccountingRecord, NasRecord, Record, TrailSettings, Verdict};
+
+    /// Stops the trail's writer, once the last handle is gone.
+    type StopWriter = Box<dyn FnOnce() + Send>;
+
+    /// Alice's Accounting-Start for session `s1` on `vpn1`, `hours_ago` hours back.
+    fn start_record(hours_ago: i64) -> Record {
+        let nas = NasRecord {
+            name: Some("vpn1".into()),
+            address: "192.0.2.1:1813".parse().unwrap(),
+            nas_identifier: None,
+            nas_ip_address: None,
+        };
+        let mut record = Record::new(nas, Verdict::Recorded);
+        record.time = (Utc::now() - chrono::TimeDelta::hours(hours_ago))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        record.user_name = Some(UserName::from_bytes(b"alice"));
+        record.accounting = Some(AccountingRecord {
+            status_type: "start".into(),
+            session_id: Some("s1".into()),
+            ..AccountingRecord::default()
+        });
+        record
+    }
+
+    /// Starts the live sessions as `serve` does, on the trail in `audit`.
+    async fn start(audit: &std::path::Path) -> (LiveSessions, StopWriter) {
+        let (trail, writer) = AuditTrail::open(TrailSettings::new(audit.to_owned())).unwrap();
+        let sessions = LiveSessions::at_start(audit.to_owned(), TableLimits::default(), trail)
+            .await
+            .unwrap();
+        (sessions, Box::new(move || writer.finish()))
+    }
+
+    async fn stop(sessions: LiveSessions, stop_writer: StopWriter) {
+        drop(sessions);
+        tokio::task::spawn_blocking(stop_writer).await.unwrap();
+    }
+
+    fn dropped_records(audit: &std::path::Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(audit.join(crate::audit::OPEN_SEGMENT))
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|record| record["type"] == "session_dropped")
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_session_gone_stale_while_adgate_was_down_is_dropped_and_recorded_once_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit");
+        // A day and a half without accounting: past the default 24 h stale limit.
+        test_trail::write(TrailSettings::new(audit.clone()), vec![start_record(36)]).await;
+
+        let (sessions, writer) = start(&audit).await;
+        assert!(sessions.all(Utc::now()).is_empty());
+        stop(sessions, writer).await;
+        let dropped = dropped_records(&audit);
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(dropped[0]["session"]["session_id"], "s1");
+        assert_eq!(dropped[0]["cause"], "stale");
+
+        // The next start replays the drop: nothing is dropped twice.
+        let (sessions, writer) = start(&audit).await;
+        stop(sessions, writer).await;
+        assert_eq!(dropped_records(&audit).len(), 1);
     }
 }

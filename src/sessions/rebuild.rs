@@ -2,8 +2,11 @@
 //! so there is no second database to keep in step, and a restart forgets no live session.
 //!
 //! Replaying the records in order through the same `SessionTable` methods the live path uses
-//! (accepts, accounting linked exactly as it was live, confirmed cuts, dropped sessions), then
-//! expiring what went stale meanwhile, gives the table the running server would have had.
+//! (accepts, accounting linked exactly as it was live, confirmed cuts, dropped sessions) gives
+//! the table the running server would have had. What went stale while adgate was down is still
+//! in it: the caller drops and records it ([`LiveSessions::expire`](super::LiveSessions::expire)),
+//! as the running server would have, so the trail says when each such session stopped being
+//! watched, once (the `session_dropped` record keeps it out of the next rebuild).
 //!
 //! Only the segments written in the last [`REPLAY_STALE_LIMITS`] stale limits are read, so a
 //! start takes the same time with a year of trail as with a week of it. A session live now had
@@ -91,8 +94,9 @@ struct Session {
     decision_request_id: Option<String>,
 }
 
-/// Reads the recent segments of the trail in `dir` and returns the table they imply at `now`.
-/// Lines that are not records this cares about (or not JSON: a torn line) are skipped.
+/// Reads the recent segments of the trail in `dir` (recent as of `now`) and returns the table
+/// they imply, stale sessions included. Lines that are not records this cares about (or not
+/// JSON: a torn line) are skipped.
 pub fn rebuild(
     dir: &Path,
     limits: TableLimits,
@@ -115,13 +119,11 @@ pub fn rebuild(
             replayed += usize::from(replay(&mut table, line));
         }
     }
-    let stale = table.expire(now).len();
     tracing::info!(
         segments_read = segments.len(),
         records = replayed,
         sessions = table.session_count(),
         pending_accepts = table.pending_count(),
-        stale,
         "live sessions rebuilt from the audit trail"
     );
     Ok(table)
@@ -323,13 +325,19 @@ mod tests {
             accept("2026-12-01T08:00:00Z"),
             accounting("2026-12-01T08:00:01Z", "start"),
         ]);
-        let table = rebuild(
+        let mut table = rebuild(
             dir.path(),
             TableLimits::default(),
             at("2026-12-02T09:00:00Z"),
         )
         .unwrap();
-        assert_eq!(table.session_count(), 0, "a day without accounting: stale");
+        let stale = table.expire(at("2026-12-02T09:00:00Z"));
+        assert_eq!(
+            stale.len(),
+            1,
+            "a day without accounting: stale, for the caller to record"
+        );
+        assert_eq!(table.session_count(), 0);
     }
 
     #[test]
